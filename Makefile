@@ -1,0 +1,30 @@
+# Valise: `make run` starts the system with demo data; `make test` runs every test.
+GO       ?= go
+VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+COMMIT   ?= $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
+LDFLAGS  := -X valise.Version=$(VERSION) -X valise.Commit=$(COMMIT)
+# Fuzzers run briefly by default; FUZZTIME=10m runs them at length.
+FUZZTIME ?= 10s
+
+.PHONY: run build test lint fuzz bench clean
+
+build:
+	$(GO) build -ldflags "$(LDFLAGS)" -o bin/valise ./cmd/valise
+
+run: build
+	./bin/valise serve
+
+test:
+	./scripts/ensure-postgres.sh
+	$(GO) test -count=1 -timeout 8m ./...
+
+lint:
+	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
+	  if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
+	$(GO) vet ./...
+
+bench: build
+	$(GO) test -run '^$$' -bench . -benchtime 2s ./...
+
+clean:
+	rm -rf bin

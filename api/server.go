@@ -1,0 +1,133 @@
+// Package api is Valise's HTTP API for registries, dispatchers, security and
+// personnel officers. Handlers translate requests into calls on the domain
+// packages and back; they hold no business rules. Every error leaves as an
+// RFC 9457 problem body (see problem.go).
+package api
+
+import (
+	"context"
+	_ "embed"
+	"errors"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/go-chi/chi/v5"
+	"github.com/go-chi/chi/v5/middleware"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"valise"
+	"valise/internal/db"
+	"valise/migrations"
+)
+
+//go:embed openapi.yaml
+var openapiDoc []byte
+
+// OpenAPI returns the OpenAPI 3.1 document the server publishes.
+func OpenAPI() []byte { return openapiDoc }
+
+// Config tunes the HTTP layer. Zero values take the defaults noted.
+type Config struct {
+	RequestTimeout time.Duration // default 30s
+	MaxBodyBytes   int64         // default 1 MiB
+	Logger         *slog.Logger  // default slog.Default()
+}
+
+// Server is the HTTP API over one database pool.
+type Server struct {
+	cfg     Config
+	pool    *pgxpool.Pool
+	log     *slog.Logger
+	router  chi.Router
+	metrics *httpMetrics
+	reg     *prometheus.Registry
+}
+
+// New builds the server and its routes.
+func New(pool *pgxpool.Pool, cfg Config) *Server {
+	if cfg.RequestTimeout == 0 {
+		cfg.RequestTimeout = 30 * time.Second
+	}
+	if cfg.MaxBodyBytes == 0 {
+		cfg.MaxBodyBytes = 1 << 20
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	s := &Server{cfg: cfg, pool: pool, log: cfg.Logger, reg: prometheus.NewRegistry()}
+	s.metrics = newHTTPMetrics(s.reg)
+	s.reg.MustRegister(newPoolCollector(pool))
+	s.router = s.routes()
+	return s
+}
+
+// ServeHTTP makes Server an http.Handler.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.router.ServeHTTP(w, r) }
+
+// Router exposes the router so tests can walk its routes.
+func (s *Server) Router() chi.Router { return s.router }
+
+func (s *Server) routes() chi.Router {
+	r := chi.NewRouter()
+	r.Use(middleware.RequestID)
+	r.Use(s.accessLog)
+	r.Use(s.recoverer)
+	r.Use(s.limits)
+	r.NotFound(func(w http.ResponseWriter, r *http.Request) {
+		Error(w, r, valise.Errorf(valise.ENOTFOUND, "no such resource: %s", r.URL.Path))
+	})
+	r.MethodNotAllowed(func(w http.ResponseWriter, r *http.Request) {
+		Error(w, r, valise.Errorf("method_not_allowed", "method %s is not allowed on %s", r.Method, r.URL.Path))
+	})
+
+	r.Get("/healthz", s.healthz)
+	r.Get("/readyz", s.readyz)
+	r.Get("/metrics", promhttp.HandlerFor(s.reg, promhttp.HandlerOpts{}).ServeHTTP)
+	r.Route("/api/v1", func(r chi.Router) {
+		r.Get("/openapi.yaml", func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Type", "application/yaml")
+			_, _ = w.Write(openapiDoc)
+		})
+		r.Get("/version", s.version)
+	})
+	return r
+}
+
+func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
+	JSON(w, http.StatusOK, map[string]string{"status": "ok"})
+}
+
+func (s *Server) version(w http.ResponseWriter, r *http.Request) {
+	JSON(w, http.StatusOK, map[string]string{"version": valise.Version, "commit": valise.Commit})
+}
+
+// readyz answers 200 only when the database answers and carries every
+// migration this binary knows; otherwise 503 with the reason.
+func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
+	if err := Ready(r.Context(), s.pool); err != nil {
+		Error(w, r, err)
+		return
+	}
+	JSON(w, http.StatusOK, map[string]string{"status": "ready"})
+}
+
+// Ready checks that the database is reachable and fully migrated.
+func Ready(ctx context.Context, pool *pgxpool.Pool) error {
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	var v int64
+	err := pool.QueryRow(ctx, `SELECT coalesce(max(version_id), 0) FROM goose_db_version WHERE is_applied`).Scan(&v)
+	if err != nil {
+		if db.Unavailable(err) || errors.Is(ctx.Err(), context.DeadlineExceeded) {
+			return valise.Errorf(valise.EUNAVAILABLE, "the database is unreachable")
+		}
+		return valise.Errorf(valise.EUNAVAILABLE, "the database is not migrated")
+	}
+	if want := migrations.Latest(); v < want {
+		return valise.Errorf(valise.EUNAVAILABLE, "the database schema is at version %d; this binary needs %d", v, want)
+	}
+	return nil
+}

@@ -1,0 +1,107 @@
+package main
+
+import (
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"strings"
+	"time"
+)
+
+// config is every setting of `valise serve` and the database tools. Each
+// comes from an environment variable and can be overridden by a flag.
+type config struct {
+	Addr            string
+	DatabaseURL     string
+	DataDir         string
+	Demo            string
+	DemoPassword    string
+	LogLevel        string
+	LogFormat       string
+	RequestTimeout  time.Duration
+	ShutdownTimeout time.Duration
+	MaxBodyBytes    int64
+	DBMaxConns      int64
+}
+
+// setting documents one variable; the table drives flags, --help and the README.
+type setting struct {
+	env, flag, def, help string
+	bind                 func(fs *flag.FlagSet, c *config, name, usage string)
+}
+
+func str(p func(*config) *string) func(*flag.FlagSet, *config, string, string) {
+	return func(fs *flag.FlagSet, c *config, name, usage string) { fs.StringVar(p(c), name, "", usage) }
+}
+
+func dur(p func(*config) *time.Duration) func(*flag.FlagSet, *config, string, string) {
+	return func(fs *flag.FlagSet, c *config, name, usage string) { fs.DurationVar(p(c), name, 0, usage) }
+}
+
+func num(p func(*config) *int64) func(*flag.FlagSet, *config, string, string) {
+	return func(fs *flag.FlagSet, c *config, name, usage string) { fs.Int64Var(p(c), name, 0, usage) }
+}
+
+var settings = []setting{
+	{"VALISE_ADDR", "addr", "127.0.0.1:8080", "address the HTTP server listens on", str(func(c *config) *string { return &c.Addr })},
+	{"VALISE_DATABASE_URL", "database-url", "", "PostgreSQL URL; empty starts a private cluster under the data directory", str(func(c *config) *string { return &c.DatabaseURL })},
+	{"VALISE_DATA_DIR", "data-dir", "./.valise", "data directory (private cluster, generated keys)", str(func(c *config) *string { return &c.DataDir })},
+	{"VALISE_DEMO", "demo", "auto", "load demo data at start: auto (only with the private cluster), true, false", str(func(c *config) *string { return &c.Demo })},
+	{"VALISE_DEMO_PASSWORD", "demo-password", "valise-demo", "password of every demo account", str(func(c *config) *string { return &c.DemoPassword })},
+	{"VALISE_LOG_LEVEL", "log-level", "info", "debug, info, warn or error", str(func(c *config) *string { return &c.LogLevel })},
+	{"VALISE_LOG_FORMAT", "log-format", "text", "text or json", str(func(c *config) *string { return &c.LogFormat })},
+	{"VALISE_REQUEST_TIMEOUT", "request-timeout", "30s", "longest time one request may take", dur(func(c *config) *time.Duration { return &c.RequestTimeout })},
+	{"VALISE_SHUTDOWN_TIMEOUT", "shutdown-timeout", "15s", "how long shutdown waits for requests to drain", dur(func(c *config) *time.Duration { return &c.ShutdownTimeout })},
+	{"VALISE_MAX_BODY_BYTES", "max-body-bytes", "1048576", "largest request body accepted, in bytes", num(func(c *config) *int64 { return &c.MaxBodyBytes })},
+	{"VALISE_DB_MAX_CONNS", "db-max-conns", "32", "database pool size", num(func(c *config) *int64 { return &c.DBMaxConns })},
+}
+
+// parseConfig applies, in order, each setting's default, its environment
+// variable, then the flags in args. A bad value names where it came from.
+func parseConfig(name string, args []string, stderr io.Writer) (*config, *flag.FlagSet, error) {
+	c := &config{}
+	fs := flag.NewFlagSet("valise "+name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	for _, s := range settings {
+		s.bind(fs, c, s.flag, fmt.Sprintf("%s (env %s, default %q)", s.help, s.env, s.def))
+		if err := fs.Set(s.flag, s.def); err != nil {
+			return nil, fs, fmt.Errorf("default of %s: %w", s.flag, err)
+		}
+		if v, ok := os.LookupEnv(s.env); ok {
+			if err := fs.Set(s.flag, v); err != nil {
+				return nil, fs, fmt.Errorf("%s=%q: %w", s.env, v, err)
+			}
+		}
+	}
+	fs.Usage = func() {
+		fmt.Fprintf(stderr, "Usage: valise %s [flags]\n\nEvery flag can also be set by the environment variable named with it.\n\n", name)
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		return nil, fs, err
+	}
+	if c.DBMaxConns < 1 || c.DBMaxConns > 1000 {
+		return nil, fs, fmt.Errorf("db-max-conns must be between 1 and 1000")
+	}
+	if c.MaxBodyBytes < 1024 {
+		return nil, fs, fmt.Errorf("max-body-bytes must be at least 1024")
+	}
+	switch c.Demo {
+	case "auto", "true", "false":
+	default:
+		return nil, fs, fmt.Errorf("demo must be auto, true or false, not %q", c.Demo)
+	}
+	return c, fs, nil
+}
+
+func (c *config) logger(w io.Writer) *slog.Logger {
+	var lvl slog.Level
+	_ = lvl.UnmarshalText([]byte(strings.ToUpper(c.LogLevel)))
+	opts := &slog.HandlerOptions{Level: lvl}
+	if c.LogFormat == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
+}

@@ -1,0 +1,182 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"valise/demo"
+	"valise/internal/db"
+	"valise/internal/pgcluster"
+	"valise/migrations"
+)
+
+// database is an open pool and, when no URL was configured, the private
+// cluster behind it.
+type database struct {
+	Pool     *pgxpool.Pool
+	Cluster  *pgcluster.Cluster // nil with VALISE_DATABASE_URL
+	Embedded bool
+}
+
+// openDatabase connects to VALISE_DATABASE_URL, or starts the private
+// cluster under the data directory. It waits for the server with backoff,
+// saying so, until ctx ends.
+func openDatabase(ctx context.Context, c *config, log *slog.Logger) (*database, error) {
+	d := &database{}
+	url := c.DatabaseURL
+	if url == "" {
+		cl, err := pgcluster.Start(ctx, pgcluster.Options{Dir: c.DataDir, Durable: true,
+			Logf: func(f string, a ...any) { log.Info(fmt.Sprintf(f, a...)) }})
+		if err != nil {
+			return nil, err
+		}
+		d.Cluster, d.Embedded, url = cl, true, cl.URL()
+	}
+	pool, err := db.Open(ctx, url, db.Options{MaxConns: int32(c.DBMaxConns)})
+	if err != nil {
+		d.Close()
+		return nil, err
+	}
+	d.Pool = pool
+	backoff := 250 * time.Millisecond
+	for {
+		pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		err := pool.Ping(pctx)
+		cancel()
+		if err == nil {
+			return d, nil
+		}
+		log.Warn("database not reachable; retrying", "in", backoff, "err", err)
+		select {
+		case <-ctx.Done():
+			d.Close()
+			return nil, fmt.Errorf("database not reachable: %w", err)
+		case <-time.After(backoff):
+		}
+		backoff = min(backoff*2, 5*time.Second)
+	}
+}
+
+// Close closes the pool and stops the private cluster.
+func (d *database) Close() {
+	if d.Pool != nil {
+		d.Pool.Close()
+	}
+	if d.Cluster != nil {
+		_ = d.Cluster.Stop()
+	}
+}
+
+func migrateUp(ctx context.Context, pool *pgxpool.Pool) (int, error) {
+	m, err := migrations.New(pool)
+	if err != nil {
+		return 0, err
+	}
+	defer m.Close()
+	return m.Up(ctx)
+}
+
+func runMigrate(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	c, fs, err := parseConfig("migrate", args, stderr)
+	if err != nil {
+		return flagExit(err, stderr)
+	}
+	verb := fs.Arg(0)
+	if verb != "up" && verb != "down" && verb != "status" {
+		fmt.Fprintln(stderr, "usage: valise migrate up|down|status [flags]")
+		return 2
+	}
+	log := c.logger(stderr)
+	d, err := openDatabase(ctx, c, log)
+	if err != nil {
+		fmt.Fprintln(stderr, "valise migrate:", err)
+		return 1
+	}
+	defer d.Close()
+	m, err := migrations.New(d.Pool)
+	if err != nil {
+		fmt.Fprintln(stderr, "valise migrate:", err)
+		return 1
+	}
+	defer m.Close()
+	switch verb {
+	case "up":
+		n, err := m.Up(ctx)
+		if err != nil {
+			fmt.Fprintln(stderr, "valise migrate:", err)
+			return 1
+		}
+		fmt.Fprintf(stdout, "applied %d migrations\n", n)
+	case "down":
+		if err := m.Down(ctx); err != nil {
+			fmt.Fprintln(stderr, "valise migrate:", err)
+			return 1
+		}
+		fmt.Fprintln(stdout, "rolled back one migration")
+	case "status":
+		st, err := m.Status(ctx)
+		if err != nil {
+			fmt.Fprintln(stderr, "valise migrate:", err)
+			return 1
+		}
+		for _, s := range st {
+			state := "pending"
+			if s.Applied {
+				state = "applied"
+			}
+			fmt.Fprintf(stdout, "%05d  %-8s %s\n", s.Version, state, s.Name)
+		}
+	}
+	return 0
+}
+
+func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	c, _, err := parseConfig("demo", args, stderr)
+	if err != nil {
+		return flagExit(err, stderr)
+	}
+	log := c.logger(stderr)
+	d, err := openDatabase(ctx, c, log)
+	if err != nil {
+		fmt.Fprintln(stderr, "valise demo:", err)
+		return 1
+	}
+	defer d.Close()
+	if _, err := migrateUp(ctx, d.Pool); err != nil {
+		fmt.Fprintln(stderr, "valise demo:", err)
+		return 1
+	}
+	logins, err := demo.Load(ctx, d.Pool, demo.Options{Password: c.DemoPassword})
+	if err != nil {
+		fmt.Fprintln(stderr, "valise demo:", err)
+		return 1
+	}
+	fmt.Fprintln(stdout, "demo data loaded")
+	printLogins(stdout, logins)
+	return 0
+}
+
+func printLogins(w io.Writer, logins []demo.Login) {
+	if len(logins) == 0 {
+		return
+	}
+	fmt.Fprintln(w, "demo logins (password from VALISE_DEMO_PASSWORD):")
+	for _, l := range logins {
+		fmt.Fprintf(w, "  %-12s %-18s %-8s %s\n", l.Username, l.Role, l.Unit, l.Clearance)
+	}
+}
+
+// flagExit maps a flag parsing error to an exit code: 0 for --help.
+func flagExit(err error, stderr io.Writer) int {
+	if err == flag.ErrHelp {
+		return 0
+	}
+	fmt.Fprintln(stderr, "valise:", err)
+	return 2
+}

@@ -1,0 +1,73 @@
+// Command valise is the one Valise binary: the server and its tools.
+//
+//	valise serve            run the HTTP API (starts a private PostgreSQL when no database is configured)
+//	valise migrate up|down|status
+//	valise demo             load the demo data into the configured database (idempotent)
+//	valise version
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"runtime"
+	"syscall"
+
+	"valise"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
+}
+
+// command is one subcommand; it returns the process exit code.
+type command struct {
+	name, summary string
+	run           func(ctx context.Context, args []string, stdout, stderr io.Writer) int
+}
+
+func commands() []command {
+	return []command{
+		{"serve", "run the HTTP API", runServe},
+		{"migrate", "apply, roll back or list database migrations (up|down|status)", runMigrate},
+		{"demo", "load the demo data into the configured database", runDemo},
+		{"version", "print the version, commit and Go version", runVersion},
+	}
+}
+
+// run dispatches to a subcommand; tests call it directly.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
+		usage(stderr)
+		if len(args) == 0 {
+			return 2
+		}
+		return 0
+	}
+	for _, c := range commands() {
+		if c.name == args[0] {
+			return c.run(ctx, args[1:], stdout, stderr)
+		}
+	}
+	fmt.Fprintf(stderr, "valise: unknown command %q\n\n", args[0])
+	usage(stderr)
+	return 2
+}
+
+func usage(w io.Writer) {
+	fmt.Fprintln(w, "Usage: valise <command> [flags]\n\nCommands:")
+	for _, c := range commands() {
+		fmt.Fprintf(w, "  %-10s %s\n", c.name, c.summary)
+	}
+	fmt.Fprintln(w, "\nRun 'valise <command> --help' for a command's flags and environment variables.")
+}
+
+func runVersion(_ context.Context, _ []string, stdout, _ io.Writer) int {
+	fmt.Fprintf(stdout, "valise %s (commit %s, %s %s/%s)\n", valise.Version, valise.Commit, runtime.Version(), runtime.GOOS, runtime.GOARCH)
+	return 0
+}

@@ -1,0 +1,157 @@
+// Package db opens the PostgreSQL pool with the limits Valise relies on and
+// runs transactions that retry serialization failures.
+package db
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"syscall"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"valise"
+)
+
+// Options tune the pool. Zero values take the defaults noted on each field.
+type Options struct {
+	MaxConns          int32         // default 16
+	MinConns          int32         // default 0
+	ConnectTimeout    time.Duration // default 5s: a dead server must not hang requests
+	StatementTimeout  time.Duration // default 30s, set per connection
+	MaxConnLifetime   time.Duration // default 1h
+	MaxConnIdleTime   time.Duration // default 5m
+	HealthCheckPeriod time.Duration // default 15s
+}
+
+// Open parses url, applies the options and returns a pool. It does not wait
+// for the server: use Ping for that, so callers can retry with backoff.
+func Open(ctx context.Context, url string, o Options) (*pgxpool.Pool, error) {
+	cfg, err := pgxpool.ParseConfig(url)
+	if err != nil {
+		return nil, fmt.Errorf("parse database url: %w", err)
+	}
+	def := func(d *time.Duration, v time.Duration) {
+		if *d == 0 {
+			*d = v
+		}
+	}
+	def(&o.ConnectTimeout, 5*time.Second)
+	def(&o.StatementTimeout, 30*time.Second)
+	def(&o.MaxConnLifetime, time.Hour)
+	def(&o.MaxConnIdleTime, 5*time.Minute)
+	def(&o.HealthCheckPeriod, 15*time.Second)
+	if o.MaxConns == 0 {
+		o.MaxConns = 16
+	}
+	cfg.MaxConns = o.MaxConns
+	cfg.MinConns = o.MinConns
+	cfg.MaxConnLifetime = o.MaxConnLifetime
+	cfg.MaxConnIdleTime = o.MaxConnIdleTime
+	cfg.HealthCheckPeriod = o.HealthCheckPeriod
+	cfg.ConnConfig.ConnectTimeout = o.ConnectTimeout
+	if cfg.ConnConfig.RuntimeParams == nil {
+		cfg.ConnConfig.RuntimeParams = map[string]string{}
+	}
+	cfg.ConnConfig.RuntimeParams["statement_timeout"] = fmt.Sprint(o.StatementTimeout.Milliseconds())
+	cfg.ConnConfig.RuntimeParams["application_name"] = "valise"
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("create pool: %w", err)
+	}
+	return pool, nil
+}
+
+// Querier is what both a pool and a transaction offer; domain functions take
+// it so they run inside or outside a transaction alike.
+type Querier interface {
+	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
+	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+	SendBatch(ctx context.Context, b *pgx.Batch) pgx.BatchResults
+	CopyFrom(ctx context.Context, table pgx.Identifier, cols []string, src pgx.CopyFromSource) (int64, error)
+}
+
+// TxOptions are the options InTx uses; the default isolation is serializable,
+// which makes "two clerks cannot both win" a property of the database.
+var TxOptions = pgx.TxOptions{IsoLevel: pgx.Serializable}
+
+// MaxAttempts bounds the retries of a transaction that lost a serialization race.
+const MaxAttempts = 8
+
+// InTx runs fn in a serializable transaction and commits it. A serialization
+// failure or deadlock rolls back and runs fn again (with a short jittered
+// backoff) up to MaxAttempts times; fn must therefore have no side effects
+// outside the transaction. Any other error rolls back and is returned.
+func InTx(ctx context.Context, pool *pgxpool.Pool, fn func(tx pgx.Tx) error) error {
+	return InTxOpts(ctx, pool, TxOptions, fn)
+}
+
+// InTxOpts is InTx with explicit transaction options.
+func InTxOpts(ctx context.Context, pool *pgxpool.Pool, opts pgx.TxOptions, fn func(tx pgx.Tx) error) error {
+	var err error
+	for attempt := 1; attempt <= MaxAttempts; attempt++ {
+		err = pgx.BeginTxFunc(ctx, pool, opts, fn)
+		if err == nil || !Retryable(err) {
+			return Classify(err)
+		}
+		backoff := time.Duration(attempt*attempt) * time.Millisecond * time.Duration(1+time.Now().UnixNano()%5)
+		select {
+		case <-ctx.Done():
+			return Classify(ctx.Err())
+		case <-time.After(backoff):
+		}
+	}
+	return Classify(fmt.Errorf("transaction gave up after %d attempts: %w", MaxAttempts, err))
+}
+
+// Retryable reports whether err is a serialization failure or deadlock.
+func Retryable(err error) bool {
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) {
+		return pgErr.Code == "40001" || pgErr.Code == "40P01"
+	}
+	return false
+}
+
+// Classify turns database connectivity failures into valise.EUNAVAILABLE so
+// that callers answer 503 rather than 500 while the database is down. Other
+// errors pass through unchanged.
+func Classify(err error) error {
+	if err == nil || !Unavailable(err) {
+		return err
+	}
+	var ve *valise.Error
+	if errors.As(err, &ve) {
+		return err
+	}
+	return &valise.Error{Code: valise.EUNAVAILABLE, Message: "the database is unavailable; try again shortly"}
+}
+
+// Unavailable reports whether err means the database could not be reached
+// or is shutting down (as opposed to a query that failed on its merits).
+func Unavailable(err error) bool {
+	if err == nil {
+		return false
+	}
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) {
+		// 57P01 admin_shutdown, 57P02 crash_shutdown, 57P03 cannot_connect_now,
+		// class 08 connection exceptions.
+		return pgErr.Code == "57P01" || pgErr.Code == "57P02" || pgErr.Code == "57P03" || pgErr.Code[:2] == "08"
+	}
+	var netErr net.Error
+	if errors.As(err, &netErr) {
+		return true
+	}
+	var connErr *pgconn.ConnectError
+	if errors.As(err, &connErr) {
+		return true
+	}
+	return errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.ECONNRESET) ||
+		errors.Is(err, context.DeadlineExceeded) || pgconn.SafeToRetry(err)
+}
