@@ -19,8 +19,10 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"valise"
+	"valise/identity"
 	"valise/internal/db"
 	"valise/migrations"
+	"valise/policy"
 )
 
 //go:embed openapi.yaml
@@ -34,6 +36,14 @@ type Config struct {
 	RequestTimeout time.Duration // default 30s
 	MaxBodyBytes   int64         // default 1 MiB
 	Logger         *slog.Logger  // default slog.Default()
+	// MasterKey seals the token signing keys at rest (crypto/secret); nil
+	// means a random key for this process only (tests).
+	MasterKey []byte
+	// Identity tunes token lifetimes and lockouts (zero values: defaults).
+	Identity identity.Config
+	// LoginRate is how many login attempts one address or one account may
+	// make per minute; default 20.
+	LoginRate int
 }
 
 // Server is the HTTP API over one database pool.
@@ -44,6 +54,11 @@ type Server struct {
 	router  chi.Router
 	metrics *httpMetrics
 	reg     *prometheus.Registry
+	pouch   *pouchAPI // the bag lifecycle (api/bags.go)
+
+	authz      *policy.Authorizer // every protected handler asks it (api/auth.go)
+	ident      *identity.Service  // users, units, tokens (api/auth.go)
+	loginLimit *rateLimiter       // login attempts per address and per account
 }
 
 // New builds the server and its routes.
@@ -60,6 +75,13 @@ func New(pool *pgxpool.Pool, cfg Config) *Server {
 	s := &Server{cfg: cfg, pool: pool, log: cfg.Logger, reg: prometheus.NewRegistry()}
 	s.metrics = newHTTPMetrics(s.reg)
 	s.reg.MustRegister(newPoolCollector(pool))
+	s.authz = mustAuthorizer(pool, cfg.Logger)
+	s.ident = identity.New(pool, cfg.MasterKey, cfg.Identity, cfg.Logger)
+	if cfg.LoginRate == 0 {
+		cfg.LoginRate = 20
+	}
+	s.loginLimit = newRateLimiter(cfg.LoginRate, time.Minute)
+	s.pouch = newPouchAPI(pool, s.authz)
 	s.router = s.routes()
 	return s
 }
@@ -86,12 +108,21 @@ func (s *Server) routes() chi.Router {
 	r.Get("/healthz", s.healthz)
 	r.Get("/readyz", s.readyz)
 	r.Get("/metrics", promhttp.HandlerFor(s.reg, promhttp.HandlerOpts{}).ServeHTTP)
+	s.logRoutes(r) // custody transparency log, public: /log/...
 	r.Route("/api/v1", func(r chi.Router) {
 		r.Get("/openapi.yaml", func(w http.ResponseWriter, r *http.Request) {
 			w.Header().Set("Content-Type", "application/yaml")
 			_, _ = w.Write(openapiDoc)
 		})
 		r.Get("/version", s.version)
+		s.publicAuthRoutes(r) // login, refresh (api/auth.go)
+		// Protected routes: add yours inside this group; handlers find the
+		// caller with policy.SubjectFrom(r.Context()) and ask s.authz.
+		r.Group(func(r chi.Router) {
+			r.Use(s.requireAuth)
+			s.identityRoutes(r)     // me, logout, units, users, security (api/auth.go)
+			r.Group(s.pouch.routes) // bags, senders, plans, couriers, sheets, incidents (api/bags.go)
+		})
 	})
 	return r
 }

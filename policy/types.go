@@ -135,6 +135,9 @@ type Resource struct {
 	Destination string   `json:"destination,omitempty"` // unit code
 	Route       []string `json:"route,omitempty"`       // unit codes the bag passes through
 	Custodian   string   `json:"custodian,omitempty"`   // user id of the current holder, when it matters
+	// Couriers lists the user ids of the couriers named on the bag's courier
+	// sheet: they have need-to-know for what they carry.
+	Couriers []string `json:"couriers,omitempty"`
 }
 
 // Actions. Lifecycle stages follow the Article 7-1 order; the rest are
@@ -178,6 +181,9 @@ type Decision struct {
 	Allow  bool   `json:"allow"`
 	Reason string `json:"reason,omitempty"`
 	Hidden bool   `json:"hidden,omitempty"`
+	// Detail is the full reason of a deny, for the decision log and the
+	// server log only: it may name levels and units the caller must not learn.
+	Detail string `json:"-"`
 }
 
 type subjectKey struct{}

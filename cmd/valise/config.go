@@ -24,6 +24,7 @@ type config struct {
 	ShutdownTimeout time.Duration
 	MaxBodyBytes    int64
 	DBMaxConns      int64
+	LogOrigin       string
 }
 
 // setting documents one variable; the table drives flags, --help and the README.
@@ -56,6 +57,7 @@ var settings = []setting{
 	{"VALISE_SHUTDOWN_TIMEOUT", "shutdown-timeout", "15s", "how long shutdown waits for requests to drain", dur(func(c *config) *time.Duration { return &c.ShutdownTimeout })},
 	{"VALISE_MAX_BODY_BYTES", "max-body-bytes", "1048576", "largest request body accepted, in bytes", num(func(c *config) *int64 { return &c.MaxBodyBytes })},
 	{"VALISE_DB_MAX_CONNS", "db-max-conns", "32", "database pool size", num(func(c *config) *int64 { return &c.DBMaxConns })},
+	{"VALISE_LOG_ORIGIN", "log-origin", "valise.example/custody", "origin line of the custody log's checkpoints (the log's identity)", str(func(c *config) *string { return &c.LogOrigin })},
 }
 
 // parseConfig applies, in order, each setting's default, its environment

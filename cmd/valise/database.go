@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"strings"
 	"log/slog"
 	"time"
 
@@ -83,11 +84,19 @@ func migrateUp(ctx context.Context, pool *pgxpool.Pool) (int, error) {
 }
 
 func runMigrate(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	// The verb may come before or after the flags (flag parsing stops at
+	// the first non-flag argument).
+	var verb string
+	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
+		verb, args = args[0], args[1:]
+	}
 	c, fs, err := parseConfig("migrate", args, stderr)
 	if err != nil {
 		return flagExit(err, stderr)
 	}
-	verb := fs.Arg(0)
+	if verb == "" {
+		verb = fs.Arg(0)
+	}
 	if verb != "up" && verb != "down" && verb != "status" {
 		fmt.Fprintln(stderr, "usage: valise migrate up|down|status [flags]")
 		return 2

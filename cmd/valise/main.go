@@ -36,6 +36,7 @@ func commands() []command {
 		{"serve", "run the HTTP API", runServe},
 		{"migrate", "apply, roll back or list database migrations (up|down|status)", runMigrate},
 		{"demo", "load the demo data into the configured database", runDemo},
+		{"audit", "verify the custody log (verify) or a receipt offline (receipt FILE)", runAudit},
 		{"version", "print the version, commit and Go version", runVersion},
 	}
 }

@@ -79,6 +79,7 @@ func TestServeHelpDocumentsEverySetting(t *testing.T) {
 // TestMigrateUpStatusDown applies every migration, lists them, and rolls
 // every one back: each Down section must work.
 func TestMigrateUpStatusDown(t *testing.T) {
+	t.Setenv("VALISE_DATA_DIR", t.TempDir())
 	d := dbtest.Empty(t)
 	url := "--database-url=" + d.URL
 	if code, out, errs := runCmd(t, "migrate", "up", url); code != 0 || !strings.Contains(out, "applied") {
@@ -115,6 +116,7 @@ func TestMigrateUpStatusDown(t *testing.T) {
 // TestDemoTwiceChangesNothing loads the demo data twice and compares a
 // fingerprint of every table.
 func TestDemoTwiceChangesNothing(t *testing.T) {
+	t.Setenv("VALISE_DATA_DIR", t.TempDir())
 	d := dbtest.Empty(t)
 	url := "--database-url=" + d.URL
 	if code, _, errs := runCmd(t, "demo", url); code != 0 {
@@ -268,7 +270,7 @@ func TestReadinessFollowsTheDatabase(t *testing.T) {
 		time.Sleep(1500 * time.Millisecond)
 		restarted <- c.Restart()
 	}()
-	base, errb, stop := startServe(t, "--database-url="+c.URL())
+	base, errb, stop := startServe(t, "--database-url="+c.URL(), "--data-dir="+t.TempDir())
 	defer stop()
 	if err := <-restarted; err != nil {
 		t.Fatal(err)

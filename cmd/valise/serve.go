@@ -43,6 +43,16 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 			return 1
 		}
 	}
+	// The custody log integrator outlives the HTTP server by a little, so
+	// leaves appended by draining requests still get integrated.
+	logCtx, stopLog := context.WithCancel(context.Background())
+	defer stopLog()
+	waitLog, err := startCustodyLog(logCtx, c, d.Pool, log)
+	if err != nil {
+		fmt.Fprintln(stderr, "valise serve:", err)
+		return 1
+	}
+	defer func() { stopLog(); waitLog() }()
 	srv := api.New(d.Pool, api.Config{RequestTimeout: c.RequestTimeout, MaxBodyBytes: c.MaxBodyBytes, Logger: log})
 	ln, err := net.Listen("tcp", c.Addr)
 	if err != nil {
@@ -70,6 +80,8 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	if err := hs.Shutdown(sctx); err != nil && !errors.Is(err, http.ErrServerClosed) {
 		log.Warn("shutdown did not drain in time", "err", err)
 	}
+	stopLog()
+	waitLog()
 	log.Info("stopped")
 	return 0
 }

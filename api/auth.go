@@ -1,0 +1,417 @@
+package api
+
+import (
+	"context"
+	"net"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/go-chi/chi/v5"
+
+	"valise"
+	"valise/identity"
+	"valise/policy"
+)
+
+type sessionKey struct{}
+
+// requireAuth verifies the bearer access token (signature, kid, iss, aud,
+// exp; then, in the database, that the user is active and the session
+// live), and puts the policy.Subject in the request context. Handlers read
+// it with policy.SubjectFrom (or subject()). Use it as
+//
+//	r.Group(func(r chi.Router) { r.Use(s.requireAuth); r.Get(...) })
+func (s *Server) requireAuth(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h := r.Header.Get("Authorization")
+		token, ok := strings.CutPrefix(h, "Bearer ")
+		if !ok || token == "" {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="valise"`)
+			Error(w, r, valise.Errorf(valise.EUNAUTHORIZED, "sign in first: send an Authorization: Bearer access token"))
+			return
+		}
+		sub, sid, err := s.ident.Authenticate(r.Context(), strings.TrimSpace(token))
+		if err != nil {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="valise", error="invalid_token"`)
+			Error(w, r, err)
+			return
+		}
+		ctx := policy.WithSubject(r.Context(), sub)
+		ctx = context.WithValue(ctx, sessionKey{}, sid)
+		next.ServeHTTP(w, r.WithContext(ctx))
+	})
+}
+
+// authorize asks the policy on behalf of the caller in r's context.
+func (s *Server) authorize(r *http.Request, action string, res policy.Resource) error {
+	sub, ok := policy.SubjectFrom(r.Context())
+	if !ok {
+		return valise.Errorf(valise.EUNAUTHORIZED, "sign in first")
+	}
+	return s.authz.Authorize(r.Context(), sub, action, res)
+}
+
+// identityRoutes are the protected identity and security routes.
+func (s *Server) identityRoutes(r chi.Router) {
+	r.Get("/me", s.me)
+	r.Post("/auth/logout", s.logout)
+	r.Get("/units", s.listUnits)
+	r.Post("/units", s.createUnit)
+	r.Get("/units/{code}", s.getUnit)
+	r.Put("/units/{code}", s.updateUnit)
+	r.Delete("/units/{code}", s.deleteUnit)
+	r.Get("/users", s.listUsers)
+	r.Post("/users", s.createUser)
+	r.Get("/users/{id}", s.getUser)
+	r.Put("/users/{id}", s.updateUser)
+	r.Post("/users/{id}/suspend", s.suspendUser)
+	r.Post("/users/{id}/reinstate", s.reinstateUser)
+	r.Put("/users/{id}/password", s.setPassword)
+	r.Get("/security/decisions", s.listDecisions)
+	r.Get("/security/lockouts", s.listLockouts)
+}
+
+// publicAuthRoutes need no token: logging in and refreshing.
+func (s *Server) publicAuthRoutes(r chi.Router) {
+	r.Post("/auth/login", s.login)
+	r.Post("/auth/refresh", s.refresh)
+}
+
+func remoteHost(r *http.Request) string {
+	h, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return h
+}
+
+func (s *Server) login(w http.ResponseWriter, r *http.Request) {
+	var in struct {
+		Username string `json:"username"`
+		Password string `json:"password"`
+	}
+	if err := Decode(r, &in); err != nil {
+		Error(w, r, err)
+		return
+	}
+	addr := remoteHost(r)
+	if !s.loginLimit.allow("addr:"+addr) || !s.loginLimit.allow("user:"+strings.ToLower(strings.TrimSpace(in.Username))) {
+		w.Header().Set("Retry-After", strconv.Itoa(int(s.loginLimit.window/time.Second)))
+		Error(w, r, valise.Errorf(valise.ETOOMANY, "too many login attempts; try again later"))
+		return
+	}
+	t, err := s.ident.Login(r.Context(), in.Username, in.Password, addr)
+	if err != nil {
+		Error(w, r, err)
+		return
+	}
+	w.Header().Set("Cache-Control", "no-store")
+	JSON(w, http.StatusOK, t)
+}
+
+func (s *Server) refresh(w http.ResponseWriter, r *http.Request) {
+	var in struct {
+		RefreshToken string `json:"refresh_token"`
+	}
+	if err := Decode(r, &in); err != nil {
+		Error(w, r, err)
+		return
+	}
+	if !s.loginLimit.allow("addr:" + remoteHost(r)) {
+		Error(w, r, valise.Errorf(valise.ETOOMANY, "too many attempts; try again later"))
+		return
+	}
+	t, err := s.ident.Refresh(r.Context(), in.RefreshToken, remoteHost(r))
+	if err != nil {
+		Error(w, r, err)
+		return
+	}
+	w.Header().Set("Cache-Control", "no-store")
+	JSON(w, http.StatusOK, t)
+}
+
+func (s *Server) logout(w http.ResponseWriter, r *http.Request) {
+	sid, _ := r.Context().Value(sessionKey{}).(string)
+	if err := s.ident.Logout(r.Context(), sid); err != nil {
+		Error(w, r, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+func (s *Server) me(w http.ResponseWriter, r *http.Request) {
+	sub, _ := policy.SubjectFrom(r.Context())
+	actions, err := s.authz.Actions(r.Context(), sub)
+	if err != nil {
+		Error(w, r, err)
+		return
+	}
+	bags, err := s.authz.ListScope(r.Context(), sub, "bag")
+	if err != nil {
+		Error(w, r, err)
+		return
+	}
+	type scope struct {
+		All      bool     `json:"all"`
+		Units    []string `json:"units"`
+		MaxLevel *string  `json:"max_level"`
+		Carrying bool     `json:"carrying"`
+	}
+	bs := scope{All: bags.All, Units: bags.Units, Carrying: bags.Courier}
+	if !bags.None() {
+		l := bags.MaxLevel.String()
+		bs.MaxLevel = &l
+	}
+	JSON(w, http.StatusOK, map[string]any{
+		"user_id": sub.UserID, "username": sub.Username, "roles": sub.Roles, "unit": sub.UnitCode,
+		"unit_kind": sub.UnitKind, "clearance": sub.Clearance, "courier_kind": sub.CourierKind,
+		"scope": sub.Scope, "actions": actions, "bag_scope": bs,
+	})
+}
+
+func (s *Server) listUnits(w http.ResponseWriter, r *http.Request) {
+	if err := s.authorize(r, policy.ActUnitsRead, policy.Resource{Kind: "unit"}); err != nil {
+		Error(w, r, err)
+		return
+	}
+	units, err := s.ident.ListUnits(r.Context())
+	if err != nil {
+		Error(w, r, err)
+		return
+	}
+	JSON(w, http.StatusOK, map[string]any{"units": units})
+}
+
+func (s *Server) getUnit(w http.ResponseWriter, r *http.Request) {
+	code := chi.URLParam(r, "code")
+	if err := s.authorize(r, policy.ActUnitsRead, policy.Resource{Kind: "unit", ID: code}); err != nil {
+		Error(w, r, err)
+		return
+	}
+	u, err := s.ident.GetUnit(r.Context(), code)
+	if err != nil {
+		Error(w, r, err)
+		return
+	}
+	JSON(w, http.StatusOK, u)
+}
+
+func (s *Server) createUnit(w http.ResponseWriter, r *http.Request) {
+	var in identity.UnitInput
+	if err := Decode(r, &in); err != nil {
+		Error(w, r, err)
+		return
+	}
+	if err := s.authorize(r, policy.ActUnitsManage, policy.Resource{Kind: "unit", ID: in.Code}); err != nil {
+		Error(w, r, err)
+		return
+	}
+	u, err := s.ident.CreateUnit(r.Context(), in)
+	if err != nil {
+		Error(w, r, err)
+		return
+	}
+	w.Header().Set("Location", "/api/v1/units/"+u.Code)
+	JSON(w, http.StatusCreated, u)
+}
+
+func (s *Server) updateUnit(w http.ResponseWriter, r *http.Request) {
+	code := chi.URLParam(r, "code")
+	var in identity.UnitInput
+	if err := Decode(r, &in); err != nil {
+		Error(w, r, err)
+		return
+	}
+	if err := s.authorize(r, policy.ActUnitsManage, policy.Resource{Kind: "unit", ID: code}); err != nil {
+		Error(w, r, err)
+		return
+	}
+	if in.Code != "" && in.Code != code {
+		Error(w, r, valise.Invalid("the unit is not valid", valise.FieldError{Field: "code", Reason: "a unit's code does not change"}))
+		return
+	}
+	u, err := s.ident.UpdateUnit(r.Context(), code, in)
+	if err != nil {
+		Error(w, r, err)
+		return
+	}
+	JSON(w, http.StatusOK, u)
+}
+
+func (s *Server) deleteUnit(w http.ResponseWriter, r *http.Request) {
+	code := chi.URLParam(r, "code")
+	if err := s.authorize(r, policy.ActUnitsManage, policy.Resource{Kind: "unit", ID: code}); err != nil {
+		Error(w, r, err)
+		return
+	}
+	if err := s.ident.DeleteUnit(r.Context(), code); err != nil {
+		Error(w, r, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+func (s *Server) listUsers(w http.ResponseWriter, r *http.Request) {
+	if err := s.authorize(r, policy.ActUsersRead, policy.Resource{Kind: "user"}); err != nil {
+		Error(w, r, err)
+		return
+	}
+	users, err := s.ident.ListUsers(r.Context())
+	if err != nil {
+		Error(w, r, err)
+		return
+	}
+	JSON(w, http.StatusOK, map[string]any{"users": users})
+}
+
+func (s *Server) getUser(w http.ResponseWriter, r *http.Request) {
+	id := chi.URLParam(r, "id")
+	if err := s.authorize(r, policy.ActUsersRead, policy.Resource{Kind: "user", ID: id}); err != nil {
+		Error(w, r, err)
+		return
+	}
+	u, err := s.ident.GetUser(r.Context(), id)
+	if err != nil {
+		Error(w, r, err)
+		return
+	}
+	JSON(w, http.StatusOK, u)
+}
+
+func (s *Server) createUser(w http.ResponseWriter, r *http.Request) {
+	var in identity.UserInput
+	if err := Decode(r, &in); err != nil {
+		Error(w, r, err)
+		return
+	}
+	if err := s.authorize(r, policy.ActUsersManage, policy.Resource{Kind: "user"}); err != nil {
+		Error(w, r, err)
+		return
+	}
+	u, err := s.ident.CreateUser(r.Context(), in)
+	if err != nil {
+		Error(w, r, err)
+		return
+	}
+	w.Header().Set("Location", "/api/v1/users/"+u.ID)
+	JSON(w, http.StatusCreated, u)
+}
+
+func (s *Server) updateUser(w http.ResponseWriter, r *http.Request) {
+	id := chi.URLParam(r, "id")
+	var in identity.UserInput
+	if err := Decode(r, &in); err != nil {
+		Error(w, r, err)
+		return
+	}
+	if err := s.authorize(r, policy.ActUsersManage, policy.Resource{Kind: "user", ID: id}); err != nil {
+		Error(w, r, err)
+		return
+	}
+	u, err := s.ident.UpdateUser(r.Context(), id, in)
+	if err != nil {
+		Error(w, r, err)
+		return
+	}
+	JSON(w, http.StatusOK, u)
+}
+
+func (s *Server) suspendUser(w http.ResponseWriter, r *http.Request)   { s.setActive(w, r, false) }
+func (s *Server) reinstateUser(w http.ResponseWriter, r *http.Request) { s.setActive(w, r, true) }
+
+func (s *Server) setActive(w http.ResponseWriter, r *http.Request, active bool) {
+	id := chi.URLParam(r, "id")
+	if err := s.authorize(r, policy.ActUsersManage, policy.Resource{Kind: "user", ID: id}); err != nil {
+		Error(w, r, err)
+		return
+	}
+	u, err := s.ident.SetActive(r.Context(), id, active)
+	if err != nil {
+		Error(w, r, err)
+		return
+	}
+	JSON(w, http.StatusOK, u)
+}
+
+func (s *Server) setPassword(w http.ResponseWriter, r *http.Request) {
+	id := chi.URLParam(r, "id")
+	var in struct {
+		Password string `json:"password"`
+	}
+	if err := Decode(r, &in); err != nil {
+		Error(w, r, err)
+		return
+	}
+	if err := s.authorize(r, policy.ActUsersManage, policy.Resource{Kind: "user", ID: id}); err != nil {
+		Error(w, r, err)
+		return
+	}
+	if err := s.ident.SetPassword(r.Context(), id, in.Password); err != nil {
+		Error(w, r, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+func (s *Server) listDecisions(w http.ResponseWriter, r *http.Request) {
+	if err := s.authorize(r, policy.ActDecisionsRead, policy.Resource{Kind: "decision_log"}); err != nil {
+		Error(w, r, err)
+		return
+	}
+	q := r.URL.Query()
+	before, _ := strconv.ParseInt(q.Get("before"), 10, 64)
+	limit, _ := strconv.Atoi(q.Get("limit"))
+	list, err := policy.ListDecisions(r.Context(), s.pool, q.Get("username"), before, limit)
+	if err != nil {
+		Error(w, r, err)
+		return
+	}
+	JSON(w, http.StatusOK, map[string]any{"decisions": list})
+}
+
+func (s *Server) listLockouts(w http.ResponseWriter, r *http.Request) {
+	if err := s.authorize(r, policy.ActLockoutsRead, policy.Resource{Kind: "lockout"}); err != nil {
+		Error(w, r, err)
+		return
+	}
+	list, err := s.ident.Lockouts(r.Context())
+	if err != nil {
+		Error(w, r, err)
+		return
+	}
+	JSON(w, http.StatusOK, map[string]any{"lockouts": list})
+}
+
+// rateLimiter is a fixed-window counter per key (an address or an account).
+// It is per process: with several instances each enforces its own share,
+// and the database lockout (identity) is the limit that holds across them.
+type rateLimiter struct {
+	limit  int
+	window time.Duration
+	mu     sync.Mutex
+	start  time.Time
+	counts map[string]int
+}
+
+func newRateLimiter(limit int, window time.Duration) *rateLimiter {
+	return &rateLimiter{limit: limit, window: window, counts: map[string]int{}}
+}
+
+func (l *rateLimiter) allow(key string) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if now := time.Now(); now.Sub(l.start) >= l.window {
+		l.start, l.counts = now, map[string]int{}
+	}
+	l.counts[key]++
+	return l.counts[key] <= l.limit
+}
+
+// Identity exposes the identity service (for tools and test helpers).
+func (s *Server) Identity() *identity.Service { return s.ident }
+
+// Authorizer exposes the policy authorizer (for tools and test helpers).
+func (s *Server) Authorizer() *policy.Authorizer { return s.authz }

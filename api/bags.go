@@ -1,0 +1,701 @@
+package api
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/go-chi/chi/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"valise"
+	"valise/courier"
+	"valise/policy"
+	"valise/pouch"
+)
+
+// pouchAPI serves the Article 7-1 lifecycle: senders, plans, submissions,
+// bags, couriers, sheets, incidents and loss reports. Every action goes
+// through the policy authorizer with a resource built from the bag.
+type pouchAPI struct {
+	bags     *pouch.Service
+	couriers *courier.Service
+	authz    *policy.Authorizer
+}
+
+func newPouchAPI(pool *pgxpool.Pool, authz *policy.Authorizer) *pouchAPI {
+	return &pouchAPI{bags: pouch.New(pool), couriers: courier.New(pool), authz: authz}
+}
+
+// routes mounts the lifecycle under /api/v1; auth is the middleware that
+// puts the authenticated subject in the context.
+func (p *pouchAPI) routes(r chi.Router) {
+	r.Get("/senders", p.listSenders)
+	r.Post("/senders", p.recordSender)
+	r.Get("/senders/{unit}/history", p.senderHistory)
+	r.Post("/plans", p.createPlan)
+	r.Get("/plans/{id}", p.getPlan)
+	r.Post("/submissions", p.submit)
+	r.Get("/submissions/{id}", p.getSubmission)
+	r.Get("/bags", p.listBags)
+	r.Post("/bags", p.createBag)
+	r.Get("/bags/{id}", p.getBag)
+	r.Get("/bags/{id}/events", p.bagEvents)
+	r.Post("/bags/{id}/corrections", p.correct)
+	r.Post("/bags/{id}/{action}", p.bagAction)
+	r.Get("/couriers", p.listCouriers)
+	r.Post("/couriers", p.createCourier)
+	r.Get("/couriers/{id}", p.getCourier)
+	r.Post("/sheets", p.issueSheet)
+	r.Get("/sheets/{id}", p.getSheet)
+	r.Get("/sheets/{id}/print", p.printSheet)
+	r.Post("/sheets/{id}/revoke", p.revokeSheet)
+	r.Get("/incidents", p.listIncidents)
+	r.Get("/incidents/{id}", p.getIncident)
+	r.Patch("/incidents/{id}", p.updateIncident)
+	r.Get("/loss-reports/{id}", p.getLoss)
+	r.Post("/loss-reports/{id}/agreement", p.recordAgreement)
+}
+
+// subject returns the authenticated caller, or writes 401.
+func subject(w http.ResponseWriter, r *http.Request) (policy.Subject, bool) {
+	s, ok := policy.SubjectFrom(r.Context())
+	if !ok {
+		Error(w, r, valise.Errorf(valise.EUNAUTHORIZED, "sign in first"))
+	}
+	return s, ok
+}
+
+// check builds the domain's authorization callback for the caller.
+func (p *pouchAPI) check(s policy.Subject) pouch.Check {
+	return func(ctx context.Context, action string, res policy.Resource) error {
+		return p.authz.Authorize(ctx, s, action, res)
+	}
+}
+
+// ifMatch reads an If-Match header holding a bag ETag ("<version>"); 0 when absent.
+func ifMatch(r *http.Request) (int, error) {
+	h := strings.TrimSpace(r.Header.Get("If-Match"))
+	if h == "" || h == "*" {
+		return 0, nil
+	}
+	v, err := strconv.Atoi(strings.Trim(strings.TrimPrefix(h, "W/"), `"`))
+	if err != nil || v < 1 {
+		return 0, valise.Errorf(valise.EBADREQUEST, "If-Match must be an ETag this server gave, like \"3\"")
+	}
+	return v, nil
+}
+
+// writeBag answers with the bag and its ETag.
+func writeBag(w http.ResponseWriter, status int, b *pouch.Bag, extra map[string]any) {
+	w.Header().Set("ETag", b.ETag())
+	if extra == nil {
+		JSON(w, status, b)
+		return
+	}
+	extra["bag"] = b
+	JSON(w, status, extra)
+}
+
+func (p *pouchAPI) listSenders(w http.ResponseWriter, r *http.Request) {
+	s, ok := subject(w, r)
+	if !ok {
+		return
+	}
+	if err := p.authz.Authorize(r.Context(), s, policy.ActSendersRead, policy.Resource{Kind: "sender_list"}); err != nil {
+		Error(w, r, err)
+		return
+	}
+	at := time.Now()
+	if v := r.URL.Query().Get("as_of"); v != "" {
+		t, err := parseTimeOrDate(v)
+		if err != nil {
+			Error(w, r, valise.Invalid("bad as_of", valise.FieldError{Field: "as_of", Reason: "RFC 3339 time or YYYY-MM-DD"}))
+			return
+		}
+		at = t
+	}
+	list, err := pouch.SendersAsOf(r.Context(), p.bags.Pool(), at)
+	if err != nil {
+		Error(w, r, err)
+		return
+	}
+	JSON(w, http.StatusOK, map[string]any{"as_of": at, "senders": list})
+}
+
+func parseTimeOrDate(v string) (time.Time, error) {
+	if t, err := time.Parse(time.RFC3339, v); err == nil {
+		return t, nil
+	}
+	t, err := time.Parse(time.DateOnly, v)
+	if err != nil {
+		return t, err
+	}
+	return t.Add(24*time.Hour - time.Nanosecond), nil // the end of that day
+}
+
+func (p *pouchAPI) recordSender(w http.ResponseWriter, r *http.Request) {
+	s, ok := subject(w, r)
+	if !ok {
+		return
+	}
+	var in pouch.SenderInput
+	if err := Decode(r, &in); err != nil {
+		Error(w, r, err)
+		return
+	}
+	out, err := p.bags.RecordSender(r.Context(), s, in, p.check(s))
+	if err != nil {
+		Error(w, r, err)
+		return
+	}
+	JSON(w, http.StatusCreated, out)
+}
+
+func (p *pouchAPI) senderHistory(w http.ResponseWriter, r *http.Request) {
+	s, ok := subject(w, r)
+	if !ok {
+		return
+	}
+	if err := p.authz.Authorize(r.Context(), s, policy.ActSendersRead, policy.Resource{Kind: "sender_list"}); err != nil {
+		Error(w, r, err)
+		return
+	}
+	list, err := pouch.SenderHistory(r.Context(), p.bags.Pool(), chi.URLParam(r, "unit"))
+	if err != nil {
+		Error(w, r, err)
+		return
+	}
+	JSON(w, http.StatusOK, map[string]any{"versions": list})
+}
+
+func (p *pouchAPI) createPlan(w http.ResponseWriter, r *http.Request) {
+	s, ok := subject(w, r)
+	if !ok {
+		return
+	}
+	var in pouch.PlanInput
+	if err := Decode(r, &in); err != nil {
+		Error(w, r, err)
+		return
+	}
+	out, err := p.bags.CreatePlan(r.Context(), s, in, p.check(s))
+	if err != nil {
+		Error(w, r, err)
+		return
+	}
+	JSON(w, http.StatusCreated, out)
+}
+
+func (p *pouchAPI) getPlan(w http.ResponseWriter, r *http.Request) {
+	s, ok := subject(w, r)
+	if !ok {
+		return
+	}
+	out, err := p.bags.GetPlan(r.Context(), chi.URLParam(r, "id"), p.check(s))
+	if err != nil {
+		Error(w, r, err)
+		return
+	}
+	JSON(w, http.StatusOK, out)
+}
+
+func (p *pouchAPI) submit(w http.ResponseWriter, r *http.Request) {
+	s, ok := subject(w, r)
+	if !ok {
+		return
+	}
+	var in pouch.SubmissionInput
+	if err := Decode(r, &in); err != nil {
+		Error(w, r, err)
+		return
+	}
+	out, err := p.bags.Submit(r.Context(), s, in, p.check(s))
+	if err != nil {
+		Error(w, r, err)
+		return
+	}
+	JSON(w, http.StatusCreated, out)
+}
+
+func (p *pouchAPI) getSubmission(w http.ResponseWriter, r *http.Request) {
+	s, ok := subject(w, r)
+	if !ok {
+		return
+	}
+	out, err := p.bags.GetSubmission(r.Context(), chi.URLParam(r, "id"), p.check(s))
+	if err != nil {
+		Error(w, r, err)
+		return
+	}
+	JSON(w, http.StatusOK, out)
+}
+
+// listBags lists bags in the caller's scope, filtered in SQL: state (comma
+// separated), origin, destination, unit, min_level, max_level,
+// older_than (Go duration), due_to (a unit: what is due to arrive there),
+// overdue, after (cursor), limit.
+func (p *pouchAPI) listBags(w http.ResponseWriter, r *http.Request) {
+	s, ok := subject(w, r)
+	if !ok {
+		return
+	}
+	q := r.URL.Query()
+	f := pouch.BagFilter{Origin: q.Get("origin"), Destination: q.Get("destination"), Unit: q.Get("unit"),
+		DueTo: q.Get("due_to"), After: q.Get("after"), Overdue: q.Get("overdue") == "true"}
+	var fe []valise.FieldError
+	if v := q.Get("state"); v != "" {
+		for _, st := range strings.Split(v, ",") {
+			f.States = append(f.States, pouch.State(st))
+		}
+	}
+	for _, lv := range []struct {
+		name string
+		dst  **policy.Level
+	}{{"min_level", &f.MinLevel}, {"max_level", &f.MaxLevel}} {
+		if v := q.Get(lv.name); v != "" {
+			l, err := policy.ParseLevel(v)
+			if err != nil {
+				fe = append(fe, valise.FieldError{Field: lv.name, Reason: err.Error()})
+			}
+			*lv.dst = &l
+		}
+	}
+	if v := q.Get("older_than"); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil {
+			fe = append(fe, valise.FieldError{Field: "older_than", Reason: "a duration like 72h"})
+		}
+		f.OlderThan = d
+	}
+	if v := q.Get("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > 200 {
+			fe = append(fe, valise.FieldError{Field: "limit", Reason: "1..200"})
+		}
+		f.Limit = n
+	}
+	if fe != nil {
+		Error(w, r, valise.Invalid("bad list parameters", fe...))
+		return
+	}
+	sc, err := p.authz.ListScope(r.Context(), s, "bag")
+	if err != nil {
+		Error(w, r, err)
+		return
+	}
+	bags, next, err := p.bags.ListBags(r.Context(), s, sc, f)
+	if err != nil {
+		Error(w, r, err)
+		return
+	}
+	if bags == nil {
+		bags = []*pouch.Bag{}
+	}
+	JSON(w, http.StatusOK, map[string]any{"bags": bags, "next": next})
+}
+
+func (p *pouchAPI) createBag(w http.ResponseWriter, r *http.Request) {
+	s, ok := subject(w, r)
+	if !ok {
+		return
+	}
+	var in pouch.CreateBagInput
+	if err := Decode(r, &in); err != nil {
+		Error(w, r, err)
+		return
+	}
+	b, err := p.bags.CreateBag(r.Context(), s, in, p.check(s))
+	if err != nil {
+		Error(w, r, err)
+		return
+	}
+	w.Header().Set("Location", "/api/v1/bags/"+b.ID)
+	writeBag(w, http.StatusCreated, b, nil)
+}
+
+// getBag returns the bag with its contents (content names and levels are
+// shown only because the policy allowed reading the bag) and incidents.
+func (p *pouchAPI) getBag(w http.ResponseWriter, r *http.Request) {
+	s, ok := subject(w, r)
+	if !ok {
+		return
+	}
+	b, err := p.bags.Get(r.Context(), chi.URLParam(r, "id"), p.check(s))
+	if err != nil {
+		Error(w, r, err)
+		return
+	}
+	contents, err := p.bags.BagContents(r.Context(), b.ID)
+	if err != nil {
+		Error(w, r, err)
+		return
+	}
+	incidents, err := p.bags.BagIncidents(r.Context(), b.ID)
+	if err != nil {
+		Error(w, r, err)
+		return
+	}
+	writeBag(w, http.StatusOK, b, map[string]any{"contents": contents, "incidents": incidents})
+}
+
+func (p *pouchAPI) bagEvents(w http.ResponseWriter, r *http.Request) {
+	s, ok := subject(w, r)
+	if !ok {
+		return
+	}
+	b, err := p.bags.Get(r.Context(), chi.URLParam(r, "id"), p.check(s))
+	if err != nil {
+		Error(w, r, err)
+		return
+	}
+	ev, err := pouch.History(r.Context(), p.bags.Pool(), b.ID)
+	if err != nil {
+		Error(w, r, err)
+		return
+	}
+	JSON(w, http.StatusOK, map[string]any{"events": ev})
+}
+
+func (p *pouchAPI) correct(w http.ResponseWriter, r *http.Request) {
+	s, ok := subject(w, r)
+	if !ok {
+		return
+	}
+	var in pouch.CorrectionInput
+	if err := Decode(r, &in); err != nil {
+		Error(w, r, err)
+		return
+	}
+	ev, err := p.bags.Correct(r.Context(), s, chi.URLParam(r, "id"), in, p.check(s))
+	if err != nil {
+		Error(w, r, err)
+		return
+	}
+	JSON(w, http.StatusCreated, ev)
+}
+
+// actionBody is the union of the bag actions' bodies; each action reads its
+// own fields and the strict decoder refuses unknown ones.
+type actionBody struct {
+	Place      string     `json:"place,omitempty"`
+	Reason     string     `json:"reason,omitempty"`
+	OccurredAt *time.Time `json:"occurred_at,omitempty"`
+
+	SubmissionIDs []string `json:"submission_ids,omitempty"` // assemble
+	pouch.SealInput
+	Leg  int    `json:"leg,omitempty"`  // arrive_leg
+	City string `json:"city,omitempty"` // arrive_leg
+	pouch.AcceptInput
+	Custodian string `json:"custodian,omitempty"` // store (place is above)
+	pouch.LossInput
+	pouch.ExamineInput
+	pouch.ConcludeInput
+}
+
+// bagAction runs one state transition: POST /bags/{id}/{action}.
+func (p *pouchAPI) bagAction(w http.ResponseWriter, r *http.Request) {
+	s, ok := subject(w, r)
+	if !ok {
+		return
+	}
+	action := pouch.Action(chi.URLParam(r, "action"))
+	if pouch.PolicyAction(action) == "" {
+		Error(w, r, valise.Errorf(valise.ENOTFOUND, "no such bag action: %s", action))
+		return
+	}
+	version, err := ifMatch(r)
+	if err != nil {
+		Error(w, r, err)
+		return
+	}
+	var in actionBody
+	if r.ContentLength != 0 || r.Header.Get("Content-Type") != "" {
+		if err := Decode(r, &in); err != nil {
+			Error(w, r, err)
+			return
+		}
+	}
+	m := pouch.Mutation{BagID: chi.URLParam(r, "id"), IfMatch: version, Place: in.Place, Reason: in.Reason}
+	if in.OccurredAt != nil {
+		m.OccurredAt = *in.OccurredAt
+	}
+	ctx, chk := r.Context(), p.check(s)
+	var b *pouch.Bag
+	extra := map[string]any(nil)
+	switch action {
+	case pouch.ActAssemble:
+		b, err = p.bags.Assemble(ctx, s, m, in.SubmissionIDs, chk)
+	case pouch.ActSeal:
+		b, err = p.bags.Seal(ctx, s, m, in.SealInput, chk)
+	case pouch.ActDispatch:
+		b, err = p.bags.Dispatch(ctx, s, m, chk)
+	case pouch.ActArriveLeg:
+		b, err = p.bags.ArriveLeg(ctx, s, m, in.Leg, in.City, chk)
+	case pouch.ActDeliver:
+		b, err = p.bags.Deliver(ctx, s, m, chk)
+	case pouch.ActAccept:
+		var rc *pouch.Receipt
+		b, rc, err = p.bags.Accept(ctx, s, m, in.AcceptInput, chk)
+		extra = map[string]any{"receipt": rc}
+	case pouch.ActStore:
+		b, err = p.bags.Store(ctx, s, m, pouch.StoreInput{Place: in.Place, Custodian: in.Custodian}, chk)
+	case pouch.ActExamine:
+		var ex *pouch.Examination
+		b, ex, err = p.bags.Examine(ctx, s, m, in.ExamineInput, chk)
+		extra = map[string]any{"examination": ex}
+	case pouch.ActConclude:
+		b, err = p.bags.ConcludeExamination(ctx, s, m, in.ConcludeInput, chk)
+	case pouch.ActReportLoss:
+		var lr *pouch.LossReport
+		b, lr, err = p.bags.ReportMissing(ctx, s, m, in.LossInput, chk)
+		extra = map[string]any{"loss_report": lr}
+	case pouch.ActFound:
+		b, err = p.bags.MarkFound(ctx, s, m, chk)
+	case pouch.ActCompromise:
+		b, err = p.bags.DeclareCompromised(ctx, s, m, chk)
+	case pouch.ActDestroy:
+		b, err = p.bags.Destroy(ctx, s, m, chk)
+	default:
+		err = errors.New("unreachable bag action " + string(action))
+	}
+	if err != nil {
+		Error(w, r, err)
+		return
+	}
+	writeBag(w, http.StatusOK, b, extra)
+}
+
+func (p *pouchAPI) listCouriers(w http.ResponseWriter, r *http.Request) {
+	s, ok := subject(w, r)
+	if !ok {
+		return
+	}
+	if err := p.authz.Authorize(r.Context(), s, policy.ActBagPlan, policy.Resource{Kind: "courier", Origin: s.UnitCode}); err != nil {
+		Error(w, r, err)
+		return
+	}
+	list, err := p.couriers.List(r.Context())
+	if err != nil {
+		Error(w, r, err)
+		return
+	}
+	JSON(w, http.StatusOK, map[string]any{"couriers": list})
+}
+
+// createCourier records a courier; who may do it is the planning right
+// (dispatchers, career couriers) in the caller's own unit.
+func (p *pouchAPI) createCourier(w http.ResponseWriter, r *http.Request) {
+	s, ok := subject(w, r)
+	if !ok {
+		return
+	}
+	var in courier.CourierInput
+	if err := Decode(r, &in); err != nil {
+		Error(w, r, err)
+		return
+	}
+	if err := p.authz.Authorize(r.Context(), s, policy.ActBagPlan, policy.Resource{Kind: "courier", Origin: s.UnitCode}); err != nil {
+		Error(w, r, err)
+		return
+	}
+	c, err := p.couriers.Create(r.Context(), s, in)
+	if err != nil {
+		Error(w, r, err)
+		return
+	}
+	JSON(w, http.StatusCreated, c)
+}
+
+func (p *pouchAPI) getCourier(w http.ResponseWriter, r *http.Request) {
+	s, ok := subject(w, r)
+	if !ok {
+		return
+	}
+	if err := p.authz.Authorize(r.Context(), s, policy.ActBagPlan, policy.Resource{Kind: "courier", Origin: s.UnitCode}); err != nil {
+		Error(w, r, err)
+		return
+	}
+	c, err := p.couriers.Get(r.Context(), chi.URLParam(r, "id"))
+	if err != nil {
+		Error(w, r, err)
+		return
+	}
+	JSON(w, http.StatusOK, c)
+}
+
+func (p *pouchAPI) issueSheet(w http.ResponseWriter, r *http.Request) {
+	s, ok := subject(w, r)
+	if !ok {
+		return
+	}
+	var in courier.IssueInput
+	if err := Decode(r, &in); err != nil {
+		Error(w, r, err)
+		return
+	}
+	sh, err := p.couriers.Issue(r.Context(), s, in, p.check(s))
+	if err != nil {
+		Error(w, r, err)
+		return
+	}
+	w.Header().Set("ETag", `"`+strconv.Itoa(sh.Version)+`"`)
+	JSON(w, http.StatusCreated, sh)
+}
+
+func (p *pouchAPI) getSheet(w http.ResponseWriter, r *http.Request) {
+	s, ok := subject(w, r)
+	if !ok {
+		return
+	}
+	sh, err := p.couriers.GetSheet(r.Context(), chi.URLParam(r, "id"), p.check(s))
+	if err != nil {
+		Error(w, r, err)
+		return
+	}
+	w.Header().Set("ETag", `"`+strconv.Itoa(sh.Version)+`"`)
+	JSON(w, http.StatusOK, sh)
+}
+
+func (p *pouchAPI) printSheet(w http.ResponseWriter, r *http.Request) {
+	s, ok := subject(w, r)
+	if !ok {
+		return
+	}
+	sh, err := p.couriers.GetSheet(r.Context(), chi.URLParam(r, "id"), p.check(s))
+	if err != nil {
+		Error(w, r, err)
+		return
+	}
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.Header().Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'")
+	_ = sh.Print(w)
+}
+
+func (p *pouchAPI) revokeSheet(w http.ResponseWriter, r *http.Request) {
+	s, ok := subject(w, r)
+	if !ok {
+		return
+	}
+	version, err := ifMatch(r)
+	if err != nil {
+		Error(w, r, err)
+		return
+	}
+	var in struct {
+		Reason string `json:"reason"`
+	}
+	if err := Decode(r, &in); err != nil {
+		Error(w, r, err)
+		return
+	}
+	sh, err := p.couriers.Revoke(r.Context(), s, chi.URLParam(r, "id"), version, in.Reason, p.check(s))
+	if err != nil {
+		Error(w, r, err)
+		return
+	}
+	JSON(w, http.StatusOK, sh)
+}
+
+func (p *pouchAPI) listIncidents(w http.ResponseWriter, r *http.Request) {
+	s, ok := subject(w, r)
+	if !ok {
+		return
+	}
+	sc, err := p.authz.ListScope(r.Context(), s, "incident")
+	if err != nil {
+		Error(w, r, err)
+		return
+	}
+	list, err := p.bags.ListIncidents(r.Context(), s, sc, r.URL.Query().Get("open") == "true")
+	if err != nil {
+		Error(w, r, err)
+		return
+	}
+	if list == nil {
+		list = []*pouch.Incident{}
+	}
+	JSON(w, http.StatusOK, map[string]any{"incidents": list})
+}
+
+func (p *pouchAPI) getIncident(w http.ResponseWriter, r *http.Request) {
+	s, ok := subject(w, r)
+	if !ok {
+		return
+	}
+	i, err := p.bags.GetIncident(r.Context(), chi.URLParam(r, "id"), p.check(s))
+	if err != nil {
+		Error(w, r, err)
+		return
+	}
+	w.Header().Set("ETag", `"`+strconv.Itoa(i.Version)+`"`)
+	JSON(w, http.StatusOK, i)
+}
+
+func (p *pouchAPI) updateIncident(w http.ResponseWriter, r *http.Request) {
+	s, ok := subject(w, r)
+	if !ok {
+		return
+	}
+	version, err := ifMatch(r)
+	if err != nil {
+		Error(w, r, err)
+		return
+	}
+	var in pouch.IncidentUpdate
+	if err := Decode(r, &in); err != nil {
+		Error(w, r, err)
+		return
+	}
+	i, err := p.bags.UpdateIncident(r.Context(), s, chi.URLParam(r, "id"), version, in, p.check(s))
+	if err != nil {
+		Error(w, r, err)
+		return
+	}
+	JSON(w, http.StatusOK, i)
+}
+
+func (p *pouchAPI) getLoss(w http.ResponseWriter, r *http.Request) {
+	s, ok := subject(w, r)
+	if !ok {
+		return
+	}
+	l, err := p.bags.GetLoss(r.Context(), chi.URLParam(r, "id"), p.check(s))
+	if err != nil {
+		Error(w, r, err)
+		return
+	}
+	JSON(w, http.StatusOK, l)
+}
+
+func (p *pouchAPI) recordAgreement(w http.ResponseWriter, r *http.Request) {
+	s, ok := subject(w, r)
+	if !ok {
+		return
+	}
+	var in pouch.AgreementInput
+	if err := Decode(r, &in); err != nil {
+		Error(w, r, err)
+		return
+	}
+	l, err := p.bags.RecordAgreement(r.Context(), s, chi.URLParam(r, "id"), in, p.check(s))
+	if err != nil {
+		Error(w, r, err)
+		return
+	}
+	JSON(w, http.StatusOK, l)
+}
+
+// mustAuthorizer compiles the embedded policy; it fails only if the
+// embedded policy itself is broken, which tests catch.
+func mustAuthorizer(pool *pgxpool.Pool, log *slog.Logger) *policy.Authorizer {
+	a, err := policy.New(context.Background(), pool, log)
+	if err != nil {
+		panic("compile the embedded policy: " + err.Error())
+	}
+	return a
+}

@@ -1,0 +1,257 @@
+package api_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"testing"
+	"time"
+
+	"valise/api"
+	"valise/internal/dbtest"
+	"valise/policy"
+)
+
+// mailEnv is a server over a fresh database with the real policy. Until the
+// identity issue's token middleware lands, the harness signs callers in by
+// putting their policy.Subject in the request context (X-Test-User names
+// one of the subjects below); everything after that is production code.
+type mailEnv struct {
+	t     testing.TB
+	url   string
+	users map[string]policy.Subject
+}
+
+func newMailEnv(t testing.TB) *mailEnv {
+	d := dbtest.New(t)
+	ctx := context.Background()
+	for _, u := range [][]string{{"MFA", "ministry", "KZ"}, {"DE-BER", "embassy", "DE"}, {"JP-TYO", "embassy", "JP"},
+		{"MOD", "state_body", "KZ"}, {"NB", "state_body", "KZ"}} {
+		if _, err := d.Pool.Exec(ctx, `INSERT INTO units (code, name, kind, country) VALUES ($1, $1, $2, $3)`, u[0], u[1], u[2]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s := api.New(d.Pool, api.Config{Logger: discardLogger()})
+	sub := func(id, unit, kind string, lvl policy.Level, roles ...string) policy.Subject {
+		return policy.Subject{UserID: id, Username: id, Roles: roles, UnitCode: unit, UnitKind: kind, Clearance: lvl}
+	}
+	e := &mailEnv{t: t, users: map[string]policy.Subject{
+		"admin":    sub("admin", "MFA", "ministry", policy.Restricted, policy.RoleAdmin),
+		"disp":     sub("disp", "MFA", "ministry", policy.TopSecret, policy.RoleDispatcher),
+		"clerk":    sub("clerk", "MFA", "ministry", policy.TopSecret, policy.RoleRegistryClerk),
+		"clerk2":   sub("clerk2", "MFA", "ministry", policy.TopSecret, policy.RoleRegistryClerk),
+		"berlin":   sub("berlin", "DE-BER", "embassy", policy.TopSecret, policy.RoleRegistryClerk),
+		"lowber":   sub("lowber", "DE-BER", "embassy", policy.Restricted, policy.RoleRegistryClerk),
+		"modclerk": sub("modclerk", "MOD", "state_body", policy.TopSecret, policy.RoleRegistryClerk),
+		"nbclerk":  sub("nbclerk", "NB", "state_body", policy.TopSecret, policy.RoleRegistryClerk),
+		"sec":      sub("sec", "MFA", "ministry", policy.SpecialImportance, policy.RoleSecurityOfficer),
+		"courier1": sub("courier1", "MFA", "ministry", policy.TopSecret, policy.RoleCourier),
+		"adhoc":    sub("adhoc", "DE-BER", "embassy", policy.TopSecret, policy.RoleCourier),
+	}}
+	c := e.users["courier1"]
+	c.CourierKind = policy.CourierCareer
+	e.users["courier1"] = c
+	a := e.users["adhoc"]
+	a.CourierKind = policy.CourierAdHoc
+	e.users["adhoc"] = a
+	sec := e.users["sec"]
+	sec.Scope = []string{"*"}
+	e.users["sec"] = sec
+	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if u, ok := e.users[r.Header.Get("X-Test-User")]; ok {
+			r = r.WithContext(policy.WithSubject(r.Context(), u))
+		}
+		s.ServeHTTP(w, r)
+	}))
+	t.Cleanup(ts.Close)
+	e.url = ts.URL
+	return e
+}
+
+// do sends a JSON request as user; body may be a string (sent raw) or a value.
+func (e *mailEnv) do(user, method, path string, body any, hdr ...string) (*http.Response, map[string]any) {
+	e.t.Helper()
+	var rd io.Reader
+	switch b := body.(type) {
+	case nil:
+	case string:
+		rd = bytes.NewBufferString(b)
+	default:
+		j, _ := json.Marshal(b)
+		rd = bytes.NewReader(j)
+	}
+	req, _ := http.NewRequest(method, e.url+path, rd)
+	if rd != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	req.Header.Set("X-Test-User", user)
+	for i := 0; i+1 < len(hdr); i += 2 {
+		req.Header.Set(hdr[i], hdr[i+1])
+	}
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	defer res.Body.Close()
+	raw, _ := io.ReadAll(res.Body)
+	out := map[string]any{}
+	_ = json.Unmarshal(raw, &out)
+	return res, out
+}
+
+func (e *mailEnv) must(status int, user, method, path string, body any, hdr ...string) map[string]any {
+	e.t.Helper()
+	res, out := e.do(user, method, path, body, hdr...)
+	if res.StatusCode != status {
+		e.t.Fatalf("%s %s as %s = %d, want %d: %v", method, path, user, res.StatusCode, status, out)
+	}
+	return out
+}
+
+func bagOf(m map[string]any) map[string]any {
+	if b, ok := m["bag"].(map[string]any); ok {
+		return b
+	}
+	return m
+}
+
+// setupSealedBag drives a MOD submission into a sealed SECRET bag MFA → DE-BER.
+func (e *mailEnv) setupSealedBag() (bagID string, version int) {
+	e.must(201, "admin", "POST", "/api/v1/senders", map[string]any{"unit": "MOD", "legal_basis": "Government decree No. 1",
+		"valid_from": "2020-01-01", "ceiling": "SECRET", "submitters": []string{"modclerk"}, "approved_by": "Deputy PM"})
+	sub := e.must(201, "modclerk", "POST", "/api/v1/submissions", map[string]any{"sender": "MOD", "registry": "MFA",
+		"destination": "DE-BER", "responsible_person": "Minister of Defence",
+		"items": []map[string]any{{"kind": "correspondence", "level": "SECRET", "registry_number": fmt.Sprintf("MOD-%d", time.Now().UnixNano()), "count": 1}}})
+	now := time.Now()
+	plan := e.must(201, "disp", "POST", "/api/v1/plans", map[string]any{"origin": "MFA", "destination": "DE-BER",
+		"conveyance": "career_courier", "planned_departure": now, "planned_arrival": now.Add(48 * time.Hour),
+		"legs": []map[string]any{{"from_city": "Astana", "to_city": "Frankfurt", "flight": "KC921"}, {"from_city": "Frankfurt", "to_city": "Berlin"}}})
+	bag := e.must(201, "disp", "POST", "/api/v1/bags", map[string]any{"plan_id": plan["id"]})
+	id := bag["id"].(string)
+	e.must(200, "clerk", "POST", "/api/v1/bags/"+id+"/assemble", map[string]any{"submission_ids": []any{sub["id"]}})
+	b := bagOf(e.must(200, "clerk", "POST", "/api/v1/bags/"+id+"/seal", map[string]any{"container": "suitcase", "packages": 2, "seal_serials": []string{"S-" + id[:8] + "-1", "S-" + id[:8] + "-2"}}))
+	return id, int(b["version"].(float64))
+}
+
+func TestBagLifecycleThroughAPI(t *testing.T) {
+	t.Parallel()
+	e := newMailEnv(t)
+	id, v := e.setupSealedBag()
+	path := "/api/v1/bags/" + id
+
+	// Dispatch without a sheet: 409.
+	e.must(409, "clerk", "POST", path+"/dispatch", nil)
+	c := e.must(201, "disp", "POST", "/api/v1/couriers", map[string]any{"kind": "career", "user_id": "courier1", "username": "courier1", "full_name": "Arman Courier"})
+	sheet := e.must(201, "clerk", "POST", "/api/v1/sheets", map[string]any{"issuer": "MFA", "conveyance": "career_courier",
+		"courier_id": c["id"], "bag_ids": []string{id}, "valid_until": time.Now().Add(72 * time.Hour)})
+	if sheet["package_count"].(float64) != 2 {
+		t.Fatalf("sheet %v", sheet)
+	}
+	res, _ := e.do("courier1", "GET", "/api/v1/sheets/"+sheet["id"].(string)+"/print", nil)
+	if res.StatusCode != 200 || res.Header.Get("Content-Type") != "text/html; charset=utf-8" {
+		t.Fatalf("print sheet: %d %s", res.StatusCode, res.Header.Get("Content-Type"))
+	}
+	// Stale If-Match: 412; the right one: 200.
+	e.must(412, "clerk", "POST", path+"/dispatch", nil, "If-Match", fmt.Sprintf(`"%d"`, v-1))
+	e.must(200, "clerk", "POST", path+"/dispatch", nil, "If-Match", fmt.Sprintf(`"%d"`, v))
+	// The same If-Match again (a second clerk who read the same version) loses.
+	e.must(412, "clerk2", "POST", path+"/dispatch", nil, "If-Match", fmt.Sprintf(`"%d"`, v))
+	e.must(200, "courier1", "POST", path+"/arrive_leg", map[string]any{"leg": 1})
+	e.must(200, "courier1", "POST", path+"/deliver", map[string]any{"place": "Berlin"})
+	// Wrong state: storing a delivered bag names the state and the next steps.
+	res, p := e.do("berlin", "POST", path+"/store", map[string]any{"place": "Safe 1", "custodian": "berlin"})
+	if res.StatusCode != 409 || p["current_state"] != "delivered" || fmt.Sprint(p["allowed_next"]) == "[]" {
+		t.Fatalf("store while delivered: %d %v", res.StatusCode, p)
+	}
+	// Opening without a witness: 422, and the bag is unchanged.
+	e.must(422, "sec", "POST", path+"/examine", map[string]any{"opening": true, "initiating_body": "Customs", "initiating_official": "Inspector", "grounds": "x-ray"})
+	out := e.must(200, "berlin", "POST", path+"/accept", map[string]any{"packages_counted": 2, "seals_intact": true})
+	if rc := out["receipt"].(map[string]any); rc["incident_id"] != nil {
+		t.Fatalf("a clean receipt opened an incident: %v", rc)
+	}
+	// An ad hoc courier may not store.
+	e.must(403, "adhoc", "POST", path+"/store", map[string]any{"place": "Safe 1", "custodian": "berlin"})
+	b := bagOf(e.must(200, "berlin", "POST", path+"/store", map[string]any{"place": "Safe 1", "custodian": "berlin"}))
+	if b["state"] != "stored" {
+		t.Fatalf("state %v", b["state"])
+	}
+	ev := e.must(200, "sec", "GET", path+"/events", nil)["events"].([]any)
+	if len(ev) != 8 { // planned, assemble, seal, dispatch, arrive_leg, deliver, accept, store
+		t.Fatalf("%d events", len(ev))
+	}
+	// Above clearance: 404 on read, absent from lists.
+	e.must(404, "lowber", "GET", path, nil)
+	if l := e.must(200, "lowber", "GET", "/api/v1/bags", nil)["bags"].([]any); len(l) != 0 {
+		t.Fatalf("list leaked %d bags", len(l))
+	}
+	if l := e.must(200, "berlin", "GET", "/api/v1/bags?state=stored", nil)["bags"].([]any); len(l) != 1 {
+		t.Fatalf("berlin sees %d stored bags", len(l))
+	}
+}
+
+func TestBagRefusals(t *testing.T) {
+	t.Parallel()
+	e := newMailEnv(t)
+	e.must(201, "admin", "POST", "/api/v1/senders", map[string]any{"unit": "MOD", "legal_basis": "decree", "valid_from": "2020-01-01",
+		"ceiling": "SECRET", "submitters": []string{"modclerk"}, "approved_by": "Deputy PM"})
+	item := func(level string) []map[string]any {
+		return []map[string]any{{"kind": "item", "level": level, "registry_number": "R-" + level, "count": 1}}
+	}
+	// Unauthorized sender.
+	e.must(403, "nbclerk", "POST", "/api/v1/submissions", map[string]any{"sender": "NB", "registry": "MFA", "destination": "DE-BER",
+		"responsible_person": "Governor", "items": item("RESTRICTED")})
+	// Over-ceiling item.
+	res, p := e.do("modclerk", "POST", "/api/v1/submissions", map[string]any{"sender": "MOD", "registry": "MFA", "destination": "DE-BER",
+		"responsible_person": "Minister", "items": item("TOP_SECRET")})
+	if res.StatusCode != 403 || p["errors"] == nil {
+		t.Fatalf("over ceiling: %d %v", res.StatusCode, p)
+	}
+	// Bad input: wrong type, unknown field, missing fields — problem+json, nothing stored.
+	for _, body := range []string{`{"sender": 7}`, `{"bogus": true}`, `{}`, `not json`} {
+		res, p := e.do("modclerk", "POST", "/api/v1/submissions", body)
+		if res.StatusCode < 400 || res.StatusCode >= 500 || res.Header.Get("Content-Type") != "application/problem+json" || p["type"] == nil {
+			t.Fatalf("%s: %d %v", body, res.StatusCode, p)
+		}
+	}
+	res, p = e.do("disp", "POST", "/api/v1/bags", `{"origin": "MFA", "destination": 12}`)
+	if res.StatusCode != 400 {
+		t.Fatalf("wrong type: %d %v", res.StatusCode, p)
+	}
+	if l := e.must(200, "sec", "GET", "/api/v1/bags", nil)["bags"].([]any); len(l) != 0 {
+		t.Fatalf("bad input created %d bags", len(l))
+	}
+	// Unauthenticated: 401.
+	e.must(401, "nobody", "GET", "/api/v1/bags", nil)
+}
+
+// BenchmarkBagTransitions measures state transitions recorded per second
+// through the API: each iteration moves a fresh bag delivered → accepted →
+// stored (two transitions, each one event and one custody-log leaf).
+func BenchmarkBagTransitions(b *testing.B) {
+	e := newMailEnv(b)
+	ids := make([]string, b.N)
+	for i := range ids {
+		id, _ := e.setupSealedBag()
+		c := e.must(201, "disp", "POST", "/api/v1/couriers", map[string]any{"kind": "ad_hoc", "full_name": fmt.Sprint("AH ", i),
+			"doc_kind": "passport", "doc_number": fmt.Sprint("N", i, time.Now().UnixNano()%1e6), "doc_country": "KZ", "doc_expires": "2035-01-01"})
+		e.must(201, "clerk", "POST", "/api/v1/sheets", map[string]any{"issuer": "MFA", "conveyance": "ad_hoc_courier",
+			"courier_id": c["id"], "bag_ids": []string{id}, "valid_until": time.Now().Add(72 * time.Hour)})
+		e.must(200, "clerk", "POST", "/api/v1/bags/"+id+"/dispatch", nil)
+		e.must(200, "courier1", "POST", "/api/v1/bags/"+id+"/deliver", nil)
+		ids[i] = id
+	}
+	b.ResetTimer()
+	start := time.Now()
+	for _, id := range ids {
+		e.must(200, "berlin", "POST", "/api/v1/bags/"+id+"/accept", map[string]any{"packages_counted": 2, "seals_intact": true})
+		e.must(200, "berlin", "POST", "/api/v1/bags/"+id+"/store", map[string]any{"place": "Safe", "custodian": "berlin"})
+	}
+	b.ReportMetric(float64(2*b.N)/time.Since(start).Seconds(), "transitions/s")
+}
+
+func discardLogger() *slog.Logger { return slog.New(slog.DiscardHandler) }

@@ -1,0 +1,123 @@
+package api
+
+import (
+	"net/http"
+	"strconv"
+
+	"github.com/go-chi/chi/v5"
+
+	"valise"
+	"valise/custody/tlog"
+)
+
+// logRoutes serves the custody transparency log. Everything here is public
+// (checkpoints, keys and proofs reveal hashes only); the leaves themselves
+// will be served to callers cleared to read custody events once the auth
+// middleware exists (until then /log/entries returns leaf hashes only).
+func (s *Server) logRoutes(r chi.Router) {
+	r.Route("/log", func(r chi.Router) {
+		r.Get("/checkpoint", s.logCheckpoint)
+		r.Get("/key", s.logKey)
+		r.Get("/proof/inclusion", s.logInclusion)
+		r.Get("/proof/consistency", s.logConsistency)
+		r.Get("/entries", s.logEntries)
+	})
+}
+
+func (s *Server) logCheckpoint(w http.ResponseWriter, r *http.Request) {
+	cp, err := tlog.LatestCheckpoint(r.Context(), s.pool)
+	if err != nil {
+		Error(w, r, err)
+		return
+	}
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-cache") // it changes every second while the log grows
+	_, _ = w.Write(cp.Note)
+}
+
+func (s *Server) logKey(w http.ResponseWriter, r *http.Request) {
+	k, err := tlog.VerifierKey(r.Context(), s.pool)
+	if err != nil {
+		Error(w, r, err)
+		return
+	}
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	_, _ = w.Write([]byte(k + "\n"))
+}
+
+// proofBody is the JSON form of an RFC 6962 proof: hashes are base64.
+type proofBody struct {
+	Index  *uint64  `json:"index,omitempty"`
+	Size   *uint64  `json:"size,omitempty"`
+	From   *uint64  `json:"from,omitempty"`
+	To     *uint64  `json:"to,omitempty"`
+	Hashes [][]byte `json:"hashes"`
+}
+
+func (s *Server) logInclusion(w http.ResponseWriter, r *http.Request) {
+	index, size, err := uintParams(r, "index", "size")
+	if err != nil {
+		Error(w, r, err)
+		return
+	}
+	p, err := tlog.InclusionProof(r.Context(), s.pool, index, size)
+	if err != nil {
+		Error(w, r, err)
+		return
+	}
+	JSON(w, http.StatusOK, proofBody{Index: &index, Size: &size, Hashes: p})
+}
+
+func (s *Server) logConsistency(w http.ResponseWriter, r *http.Request) {
+	from, to, err := uintParams(r, "from", "to")
+	if err != nil {
+		Error(w, r, err)
+		return
+	}
+	p, err := tlog.ConsistencyProof(r.Context(), s.pool, from, to)
+	if err != nil {
+		Error(w, r, err)
+		return
+	}
+	JSON(w, http.StatusOK, proofBody{From: &from, To: &to, Hashes: p})
+}
+
+func (s *Server) logEntries(w http.ResponseWriter, r *http.Request) {
+	start, end, err := uintParams(r, "start", "end")
+	if err != nil {
+		Error(w, r, err)
+		return
+	}
+	hs, err := tlog.LeafHashes(r.Context(), s.pool, start, end)
+	if err != nil {
+		Error(w, r, err)
+		return
+	}
+	if hs == nil {
+		hs = [][]byte{}
+	}
+	JSON(w, http.StatusOK, map[string]any{"start": start, "leaf_hashes": hs})
+}
+
+// uintParams reads two required non-negative integer query parameters;
+// a missing or malformed one is a 400 naming it.
+func uintParams(r *http.Request, a, b string) (uint64, uint64, error) {
+	var out [2]uint64
+	var fields []valise.FieldError
+	for i, name := range []string{a, b} {
+		v := r.URL.Query().Get(name)
+		n, err := strconv.ParseUint(v, 10, 63)
+		if err != nil {
+			reason := "must be a non-negative integer"
+			if v == "" {
+				reason = "is required"
+			}
+			fields = append(fields, valise.FieldError{Field: name, Reason: reason})
+		}
+		out[i] = n
+	}
+	if len(fields) > 0 {
+		return 0, 0, &valise.Error{Code: valise.EBADREQUEST, Message: "bad query parameters", Fields: fields}
+	}
+	return out[0], out[1], nil
+}

@@ -1,0 +1,246 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"io/fs"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+	"golang.org/x/mod/sumdb/note"
+
+	"valise/custody/tlog"
+)
+
+// startCustodyLog loads (or on first start creates) the log's signing key
+// and runs the integrator until ctx ends; the returned function waits for it
+// to stop. Every serve process runs one: they take turns through an
+// advisory lock.
+func startCustodyLog(ctx context.Context, c *config, pool *pgxpool.Pool, log *slog.Logger) (func(), error) {
+	master, err := masterKey(c.DataDir)
+	if err != nil {
+		return nil, err
+	}
+	key, err := tlog.LoadOrCreateKey(ctx, pool, c.LogOrigin, master)
+	if err != nil {
+		return nil, err
+	}
+	g := tlog.NewIntegrator(pool, key, tlog.IntegratorOptions{Logger: log})
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() { defer wg.Done(); g.Run(ctx) }()
+	log.Info("custody log integrator running", "origin", c.LogOrigin, "key", key.VerifierKey)
+	return wg.Wait, nil
+}
+
+// masterKey returns the 32-byte key that seals the log's signing key at
+// rest, from VALISE_MASTER_KEY_FILE or <data-dir>/master.key, creating the
+// latter (mode 0600) on first start. Stopgap until crypto/secret provides
+// the application's master key: then this function calls it.
+func masterKey(dataDir string) ([]byte, error) {
+	path := os.Getenv("VALISE_MASTER_KEY_FILE")
+	if path == "" {
+		path = filepath.Join(dataDir, "master.key")
+	}
+	b, err := os.ReadFile(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		b = make([]byte, 32)
+		if _, err := rand.Read(b); err != nil {
+			return nil, err
+		}
+		if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+			return nil, fmt.Errorf("master key: %w", err)
+		}
+		f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+		if errors.Is(err, fs.ErrExist) {
+			return masterKey(dataDir) // another process just wrote it
+		}
+		if err != nil {
+			return nil, fmt.Errorf("master key: %w", err)
+		}
+		if _, err := f.Write(b); err != nil {
+			f.Close()
+			return nil, fmt.Errorf("master key: %w", err)
+		}
+		return b, f.Close()
+	}
+	if err != nil {
+		return nil, fmt.Errorf("master key: %w", err)
+	}
+	if len(b) != 32 {
+		return nil, fmt.Errorf("master key %s: %d bytes, want 32", path, len(b))
+	}
+	return b, nil
+}
+
+// runAudit is `valise audit verify` and `valise audit receipt FILE`.
+func runAudit(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	const usage = "usage: valise audit verify [--key KEY|FILE] [flags]\n       valise audit receipt FILE --key KEY|FILE [--leaf FILE] [--witness KEY|FILE]..."
+	if len(args) == 0 {
+		fmt.Fprintln(stderr, usage)
+		return 2
+	}
+	switch args[0] {
+	case "verify":
+		return auditVerify(ctx, args[1:], stdout, stderr)
+	case "receipt":
+		return auditReceipt(args[1:], stdout, stderr)
+	case "-h", "--help", "help":
+		fmt.Fprintln(stderr, usage)
+		return 0
+	}
+	fmt.Fprintln(stderr, usage)
+	return 2
+}
+
+// auditVerify recomputes the whole log and exits 1 naming the first
+// inconsistency. The log key is --key when given (pin it: a key read from
+// the audited database proves less), else the one stored in the database.
+func auditVerify(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	keyArg, rest := takeFlag(args, "key")
+	c, _, err := parseConfig("audit verify", rest, stderr)
+	if err != nil {
+		return flagExit(err, stderr)
+	}
+	log := c.logger(stderr)
+	d, err := openDatabase(ctx, c, log)
+	if err != nil {
+		fmt.Fprintln(stderr, "valise audit:", err)
+		return 1
+	}
+	defer d.Close()
+	if keyArg == "" {
+		if keyArg, err = tlog.VerifierKey(ctx, d.Pool); err != nil {
+			fmt.Fprintln(stderr, "valise audit:", err)
+			return 1
+		}
+		fmt.Fprintln(stderr, "note: checking signatures with the key stored in the audited database; pin it with --key")
+	}
+	v, err := verifierArg(keyArg)
+	if err != nil {
+		fmt.Fprintln(stderr, "valise audit:", err)
+		return 2
+	}
+	r, err := tlog.Audit(ctx, d.Pool, v)
+	if err != nil {
+		fmt.Fprintln(stderr, "valise audit:", err)
+		return 1
+	}
+	if !r.OK() {
+		fmt.Fprintf(stdout, "INCONSISTENT: %s\n", r.Problem.Message)
+		if r.Problem.Index >= 0 {
+			fmt.Fprintf(stdout, "first entry at fault: index %d\n", r.Problem.Index)
+		}
+		return 1
+	}
+	fmt.Fprintf(stdout, "consistent: %d leaves, %d checkpoints, %d interior nodes checked; root %x\n",
+		r.Leaves, r.Checkpoints, r.Nodes, r.Root)
+	return 0
+}
+
+// auditReceipt verifies a C2SP tlog-proof offline: no database, no network.
+func auditReceipt(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("valise audit receipt", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	key := fs.String("key", "", "the log's verifier key (name+hash+key text) or a file holding it (required)")
+	leafFile := fs.String("leaf", "", "file with the entry's bytes (default: the receipt's extra data)")
+	var witnesses []string
+	fs.Func("witness", "a witness verifier key (or file) whose cosignature is required; repeatable", func(s string) error {
+		witnesses = append(witnesses, s)
+		return nil
+	})
+	// Allow the FILE before or after the flags.
+	var file string
+	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
+		file, args = args[0], args[1:]
+	}
+	if err := fs.Parse(args); err != nil {
+		return flagExit(err, stderr)
+	}
+	if file == "" && fs.NArg() == 1 {
+		file = fs.Arg(0)
+	}
+	if file == "" || *key == "" {
+		fmt.Fprintln(stderr, "usage: valise audit receipt FILE --key KEY|FILE [--leaf FILE] [--witness KEY|FILE]...")
+		return 2
+	}
+	v, err := verifierArg(*key)
+	if err != nil {
+		fmt.Fprintln(stderr, "valise audit receipt:", err)
+		return 2
+	}
+	var ws []note.Verifier
+	for _, w := range witnesses {
+		wv, err := verifierArg(w)
+		if err != nil {
+			fmt.Fprintln(stderr, "valise audit receipt:", err)
+			return 2
+		}
+		ws = append(ws, wv)
+	}
+	rec, err := os.ReadFile(file)
+	if err != nil {
+		fmt.Fprintln(stderr, "valise audit receipt:", err)
+		return 2
+	}
+	var leaf []byte
+	if *leafFile != "" {
+		if leaf, err = os.ReadFile(*leafFile); err != nil {
+			fmt.Fprintln(stderr, "valise audit receipt:", err)
+			return 2
+		}
+	}
+	got, err := tlog.VerifyReceipt(rec, leaf, v, ws...)
+	if err != nil {
+		fmt.Fprintf(stdout, "INVALID: %v\n", err)
+		return 1
+	}
+	fmt.Fprintf(stdout, "valid: entry %d is in %s at tree size %d (root %x)", got.Index, got.Checkpoint.Origin, got.Checkpoint.Size, got.Checkpoint.Root)
+	if len(got.Witnesses) > 0 {
+		fmt.Fprintf(stdout, ", cosigned by %s", strings.Join(got.Witnesses, ", "))
+	}
+	fmt.Fprintln(stdout)
+	return 0
+}
+
+// verifierArg parses a note verifier key given as text or as a file path.
+func verifierArg(s string) (note.Verifier, error) {
+	text := strings.TrimSpace(s)
+	if b, err := os.ReadFile(s); err == nil {
+		text = strings.TrimSpace(string(b))
+	}
+	v, err := note.NewVerifier(text)
+	if err != nil {
+		return nil, fmt.Errorf("bad verifier key %q: %w", s, err)
+	}
+	return v, nil
+}
+
+// takeFlag removes --name VALUE / --name=VALUE from args and returns VALUE.
+func takeFlag(args []string, name string) (string, []string) {
+	var val string
+	var rest []string
+	for i := 0; i < len(args); i++ {
+		a := args[i]
+		switch {
+		case a == "--"+name || a == "-"+name:
+			if i+1 < len(args) {
+				val = args[i+1]
+				i++
+			}
+		case strings.HasPrefix(a, "--"+name+"=") || strings.HasPrefix(a, "-"+name+"="):
+			val = a[strings.Index(a, "=")+1:]
+		default:
+			rest = append(rest, a)
+		}
+	}
+	return val, rest
+}

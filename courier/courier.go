@@ -1,0 +1,178 @@
+// Package courier keeps the people who carry diplomatic mail and the
+// courier sheets that make a consignment diplomatic mail (Art. 1(1), 1(3),
+// 1(5), 1(6); DM-01 … DM-05). Career couriers stand for users holding the
+// courier role until the personnel issue links them to staff records;
+// ad hoc couriers are natural persons identified by a document.
+package courier
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"valise"
+	"valise/internal/db"
+	"valise/policy"
+	"valise/pouch"
+)
+
+// Service manages couriers and sheets over one pool.
+type Service struct{ pool *pgxpool.Pool }
+
+// New returns the service.
+func New(pool *pgxpool.Pool) *Service { return &Service{pool: pool} }
+
+// Courier is a career or ad hoc courier.
+type Courier struct {
+	ID          string    `json:"id"`
+	Kind        string    `json:"kind"` // career or ad_hoc
+	UserID      string    `json:"user_id,omitempty"`
+	Username    string    `json:"username,omitempty"`
+	FullName    string    `json:"full_name"`
+	DocKind     string    `json:"doc_kind,omitempty"`
+	DocNumber   string    `json:"doc_number,omitempty"`
+	DocCountry  string    `json:"doc_country,omitempty"`
+	DocExpires  string    `json:"doc_expires,omitempty"`
+	Nationality string    `json:"nationality,omitempty"`
+	Unit        string    `json:"unit,omitempty"`
+	CreatedBy   string    `json:"created_by"`
+	CreatedAt   time.Time `json:"created_at"`
+}
+
+// CourierInput records a courier. Career: user_id and username of a user
+// holding the courier role (the caller verifies the account). Ad hoc: the
+// identity document (DM-05).
+type CourierInput struct {
+	Kind        string `json:"kind"`
+	UserID      string `json:"user_id,omitempty"`
+	Username    string `json:"username,omitempty"`
+	FullName    string `json:"full_name"`
+	DocKind     string `json:"doc_kind,omitempty"`
+	DocNumber   string `json:"doc_number,omitempty"`
+	DocCountry  string `json:"doc_country,omitempty"`
+	DocExpires  string `json:"doc_expires,omitempty"`
+	Nationality string `json:"nationality,omitempty"`
+	Unit        string `json:"unit,omitempty"`
+}
+
+var (
+	countryRE = regexp.MustCompile(`^[A-Z]{2}$`)
+	docKinds  = []string{"diplomatic_passport", "service_passport", "passport", "id_card"}
+)
+
+// Validate checks the input's shape.
+func (in CourierInput) Validate() error {
+	var fe []valise.FieldError
+	if strings.TrimSpace(in.FullName) == "" {
+		fe = append(fe, valise.FieldError{Field: "full_name", Reason: "required"})
+	}
+	switch in.Kind {
+	case policy.CourierCareer:
+		if in.UserID == "" || in.Username == "" {
+			fe = append(fe, valise.FieldError{Field: "user_id", Reason: "a career courier is linked to a user holding the courier role"})
+		}
+	case policy.CourierAdHoc:
+		ok := false
+		for _, k := range docKinds {
+			ok = ok || k == in.DocKind
+		}
+		if !ok {
+			fe = append(fe, valise.FieldError{Field: "doc_kind", Reason: "required: " + strings.Join(docKinds, ", ")})
+		}
+		if strings.TrimSpace(in.DocNumber) == "" || len(in.DocNumber) > 40 {
+			fe = append(fe, valise.FieldError{Field: "doc_number", Reason: "required, up to 40 characters"})
+		}
+		if !countryRE.MatchString(in.DocCountry) {
+			fe = append(fe, valise.FieldError{Field: "doc_country", Reason: "required: ISO 3166 alpha-2 of the issuing state"})
+		}
+		if t, err := time.Parse(time.DateOnly, in.DocExpires); err != nil || t.Before(time.Now()) {
+			fe = append(fe, valise.FieldError{Field: "doc_expires", Reason: "required, YYYY-MM-DD, not expired"})
+		}
+	default:
+		fe = append(fe, valise.FieldError{Field: "kind", Reason: "must be career or ad_hoc"})
+	}
+	if in.Nationality != "" && !countryRE.MatchString(in.Nationality) {
+		fe = append(fe, valise.FieldError{Field: "nationality", Reason: "ISO 3166 alpha-2"})
+	}
+	if fe != nil {
+		return valise.Invalid("the courier record is incomplete", fe...)
+	}
+	return nil
+}
+
+// Create records a courier.
+func (s *Service) Create(ctx context.Context, actor policy.Subject, in CourierInput) (*Courier, error) {
+	if err := in.Validate(); err != nil {
+		return nil, err
+	}
+	var out *Courier
+	err := db.InTx(ctx, s.pool, func(tx pgx.Tx) error {
+		var unitID *string
+		if in.Unit != "" {
+			u, err := pouch.UnitByCode(ctx, tx, in.Unit, "unit")
+			if err != nil {
+				return err
+			}
+			unitID = &u.ID
+		}
+		var id string
+		err := tx.QueryRow(ctx, `INSERT INTO couriers (kind, user_id, username, full_name, doc_kind, doc_number, doc_country,
+			doc_expires, nationality, unit_id, created_by)
+			VALUES ($1, nullif($2, ''), nullif($3, ''), $4, nullif($5, ''), nullif($6, ''), nullif($7, ''),
+			        nullif($8, '')::date, nullif($9, ''), $10, $11) RETURNING id`,
+			in.Kind, in.UserID, in.Username, in.FullName, in.DocKind, in.DocNumber, in.DocCountry, in.DocExpires,
+			in.Nationality, unitID, actor.Username).Scan(&id)
+		if err != nil {
+			if strings.Contains(err.Error(), "couriers_user_idx") {
+				return valise.Invalid("this user is already a courier", valise.FieldError{Field: "user_id", Reason: "already recorded"})
+			}
+			return fmt.Errorf("insert courier: %w", err)
+		}
+		out, err = get(ctx, tx, id)
+		return err
+	})
+	return out, err
+}
+
+const courierSQL = `SELECT c.id, c.kind, coalesce(c.user_id, ''), coalesce(c.username, ''), c.full_name, coalesce(c.doc_kind, ''),
+	coalesce(c.doc_number, ''), coalesce(c.doc_country, ''), coalesce(c.doc_expires::text, ''), coalesce(c.nationality, ''),
+	coalesce(u.code, ''), c.created_by, c.created_at FROM couriers c LEFT JOIN units u ON u.id = c.unit_id`
+
+func scanCourier(r pgx.Row) (*Courier, error) {
+	var c Courier
+	err := r.Scan(&c.ID, &c.Kind, &c.UserID, &c.Username, &c.FullName, &c.DocKind, &c.DocNumber, &c.DocCountry,
+		&c.DocExpires, &c.Nationality, &c.Unit, &c.CreatedBy, &c.CreatedAt)
+	return &c, err
+}
+
+func get(ctx context.Context, q db.Querier, id string) (*Courier, error) {
+	c, err := scanCourier(q.QueryRow(ctx, courierSQL+` WHERE c.id::text = $1`, id))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, valise.Errorf(valise.ENOTFOUND, "no such courier")
+	}
+	if err != nil {
+		return nil, fmt.Errorf("load courier: %w", err)
+	}
+	return c, nil
+}
+
+// Get returns a courier.
+func (s *Service) Get(ctx context.Context, id string) (*Courier, error) {
+	c, err := get(ctx, s.pool, id)
+	return c, db.Classify(err)
+}
+
+// List returns every courier, newest first.
+func (s *Service) List(ctx context.Context) ([]*Courier, error) {
+	rows, err := s.pool.Query(ctx, courierSQL+` ORDER BY c.created_at DESC LIMIT 500`)
+	if err != nil {
+		return nil, db.Classify(fmt.Errorf("list couriers: %w", err))
+	}
+	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (*Courier, error) { return scanCourier(r) })
+}

@@ -1,0 +1,309 @@
+package courier
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"valise"
+	"valise/internal/db"
+	"valise/policy"
+	"valise/pouch"
+)
+
+// SheetBag is one bag named on a sheet, by registry number only: the sheet
+// certifies status and package count, never contents.
+type SheetBag struct {
+	BagID          string `json:"bag_id"`
+	RegistryNumber string `json:"registry_number"`
+	Packages       int    `json:"packages"`
+}
+
+// Sheet is a courier sheet (Art. 1(6)): the document of the ministry or a
+// foreign institution confirming the status of the mail and of its bearer.
+type Sheet struct {
+	ID            string     `json:"id"`
+	Number        string     `json:"number"`
+	Issuer        string     `json:"issuer"`
+	IssuerName    string     `json:"issuer_name"`
+	Conveyance    string     `json:"conveyance"`
+	CourierID     string     `json:"courier_id,omitempty"`
+	CourierKind   string     `json:"courier_kind,omitempty"`
+	BearerName    string     `json:"bearer_name"`
+	BearerDoc     string     `json:"bearer_document,omitempty"`
+	Route         []string   `json:"route"`
+	PackageCount  int        `json:"package_count"`
+	Bags          []SheetBag `json:"bags"`
+	ValidFrom     time.Time  `json:"valid_from"`
+	ValidUntil    time.Time  `json:"valid_until"`
+	Status        string     `json:"status"` // issued or revoked
+	RevokedReason string     `json:"revoked_reason,omitempty"`
+	RevokedAt     *time.Time `json:"revoked_at,omitempty"`
+	Replaces      string     `json:"replaces,omitempty"`
+	IssuedBy      string     `json:"issued_by"`
+	IssuedAt      time.Time  `json:"issued_at"`
+	Version       int        `json:"version"`
+
+	level    policy.Level
+	couriers []string
+}
+
+// Resource is the sheet as the policy sees it: the highest level of its
+// bags and their units.
+func (sh *Sheet) Resource() policy.Resource {
+	r := policy.Resource{Kind: "sheet", ID: sh.ID, Level: sh.level, Route: sh.Route, Couriers: sh.couriers}
+	if len(sh.Route) > 0 {
+		r.Origin, r.Destination = sh.Route[0], sh.Route[len(sh.Route)-1]
+	}
+	return r
+}
+
+// ValidAt reports whether the sheet covers its bags at t.
+func (sh *Sheet) ValidAt(t time.Time) bool {
+	return sh.Status == "issued" && !t.Before(sh.ValidFrom) && t.Before(sh.ValidUntil)
+}
+
+// IssueInput issues a sheet for sealed bags.
+type IssueInput struct {
+	Issuer     string     `json:"issuer"` // unit code: the ministry or a foreign institution
+	Conveyance string     `json:"conveyance"`
+	CourierID  string     `json:"courier_id,omitempty"`
+	BearerName string     `json:"bearer_name,omitempty"` // aircraft captain or carrier, when no courier
+	BagIDs     []string   `json:"bag_ids"`
+	ValidFrom  *time.Time `json:"valid_from,omitempty"` // default now
+	ValidUntil *time.Time `json:"valid_until"`
+	// Replaces names a revoked sheet this one reissues.
+	Replaces string `json:"replaces,omitempty"`
+}
+
+// Issue issues a courier sheet. Only the ministry or a foreign institution
+// issues (DM-02); a courier conveyance names a courier of the matching kind
+// (DM-03); every bag is sealed, shares one route, and is on no other
+// issued sheet; the package count is the sum of the bags' packages.
+func (s *Service) Issue(ctx context.Context, actor policy.Subject, in IssueInput, check pouch.Check) (*Sheet, error) {
+	var fe []valise.FieldError
+	if in.Issuer == "" {
+		fe = append(fe, valise.FieldError{Field: "issuer", Reason: "required"})
+	}
+	conv := map[string]string{"career_courier": policy.CourierCareer, "ad_hoc_courier": policy.CourierAdHoc, "aircraft_captain": "", "freight": ""}
+	wantKind, ok := conv[in.Conveyance]
+	if !ok {
+		fe = append(fe, valise.FieldError{Field: "conveyance", Reason: "must be career_courier, ad_hoc_courier, aircraft_captain or freight"})
+	}
+	if ok && wantKind != "" && in.CourierID == "" {
+		fe = append(fe, valise.FieldError{Field: "courier_id", Reason: "required: the sheet names its courier"})
+	}
+	if ok && wantKind == "" && strings.TrimSpace(in.BearerName) == "" {
+		fe = append(fe, valise.FieldError{Field: "bearer_name", Reason: "required: the aircraft captain or the carrier"})
+	}
+	if len(in.BagIDs) == 0 {
+		fe = append(fe, valise.FieldError{Field: "bag_ids", Reason: "at least one bag"})
+	}
+	from := time.Now()
+	if in.ValidFrom != nil {
+		from = *in.ValidFrom
+	}
+	if in.ValidUntil == nil || !in.ValidUntil.After(from) {
+		fe = append(fe, valise.FieldError{Field: "valid_until", Reason: "required, after valid_from"})
+	}
+	if fe != nil {
+		return nil, valise.Invalid("the courier sheet is incomplete", fe...)
+	}
+	var out *Sheet
+	err := db.InTx(ctx, s.pool, func(tx pgx.Tx) error {
+		issuer, err := pouch.UnitByCode(ctx, tx, in.Issuer, "issuer")
+		if err != nil {
+			return err
+		}
+		sh := &Sheet{Issuer: issuer.Code, Conveyance: in.Conveyance, BearerName: in.BearerName}
+		var courierID *string
+		if wantKind != "" {
+			c, err := get(ctx, tx, in.CourierID)
+			if err != nil {
+				return valise.Invalid("unknown courier", valise.FieldError{Field: "courier_id", Reason: "no such courier"})
+			}
+			if c.Kind != wantKind {
+				return valise.Invalid("courier kind does not match the conveyance", valise.FieldError{Field: "courier_id", Reason: "is a " + c.Kind + " courier"})
+			}
+			sh.BearerName, courierID = c.FullName, &c.ID
+			if c.UserID != "" {
+				sh.couriers = []string{c.UserID}
+			}
+		}
+		for i, id := range in.BagIDs {
+			field := fmt.Sprintf("bag_ids[%d]", i)
+			var reg, state string
+			var route []string
+			var pkgs *int
+			var level int16
+			err := tx.QueryRow(ctx, `SELECT registry_number, state, route_codes, package_count, level FROM bags WHERE id::text = $1 FOR UPDATE`, id).
+				Scan(&reg, &state, &route, &pkgs, &level)
+			if errors.Is(err, pgx.ErrNoRows) {
+				return valise.Invalid("no such bag", valise.FieldError{Field: field, Reason: "no such bag"})
+			}
+			if err != nil {
+				return fmt.Errorf("load bag: %w", err)
+			}
+			if state != string(pouch.Sealed) {
+				return &valise.Error{Code: valise.ECONFLICT, Message: "bag " + reg + " is " + state + "; a sheet covers sealed bags",
+					Fields: []valise.FieldError{{Field: field, Reason: "not sealed"}}, Extra: map[string]any{"current_state": state}}
+			}
+			if i == 0 {
+				sh.Route = route
+			} else if !slices.Equal(route, sh.Route) {
+				return valise.Invalid("all bags on a sheet share one route", valise.FieldError{Field: field, Reason: "on another route"})
+			}
+			var other string
+			err = tx.QueryRow(ctx, `SELECT cs.number FROM courier_sheet_bags sb JOIN courier_sheets cs ON cs.id = sb.sheet_id
+				WHERE sb.bag_id::text = $1 AND cs.status = 'issued' AND cs.valid_until > now() LIMIT 1`, id).Scan(&other)
+			if err == nil {
+				return &valise.Error{Code: valise.ECONFLICT, Message: "bag " + reg + " is already on sheet " + other + "; revoke it first",
+					Fields: []valise.FieldError{{Field: field, Reason: "on another issued sheet"}}}
+			} else if !errors.Is(err, pgx.ErrNoRows) {
+				return err
+			}
+			sh.Bags = append(sh.Bags, SheetBag{BagID: id, RegistryNumber: reg, Packages: *pkgs})
+			sh.PackageCount += *pkgs
+			sh.level = policy.Max(sh.level, policy.Level(level))
+		}
+		if err := check(ctx, policy.ActSheetIssue, sh.Resource()); err != nil {
+			return err
+		}
+		// DM-02 holds whatever the policy says: the sheet is a document of the
+		// ministry or a foreign institution.
+		if !issuer.IsDiplomaticService() {
+			return valise.Invalid("only the ministry or a foreign institution issues courier sheets (Art. 1(6))",
+				valise.FieldError{Field: "issuer", Reason: "is a " + issuer.Kind})
+		}
+		if actor.UnitCode != issuer.Code {
+			return valise.Errorf(valise.EFORBIDDEN, "you may issue sheets only in the name of your own unit")
+		}
+		var replaces *string
+		if in.Replaces != "" {
+			var status string
+			err := tx.QueryRow(ctx, `SELECT status FROM courier_sheets WHERE id::text = $1`, in.Replaces).Scan(&status)
+			if err != nil {
+				return valise.Invalid("no such sheet to replace", valise.FieldError{Field: "replaces", Reason: "no such sheet"})
+			}
+			if status != "revoked" {
+				return valise.Invalid("revoke a sheet before reissuing it", valise.FieldError{Field: "replaces", Reason: "the sheet is still issued"})
+			}
+			replaces = &in.Replaces
+		}
+		n, err := pouch.NextNumber(ctx, tx, issuer.ID, "sheet", from.Year())
+		if err != nil {
+			return err
+		}
+		number := fmt.Sprintf("%s-CS-%d-%06d", issuer.Code, from.Year(), n)
+		var id string
+		err = tx.QueryRow(ctx, `INSERT INTO courier_sheets (number, issuer_id, conveyance, courier_id, bearer_name, route_codes,
+			package_count, valid_from, valid_until, status, replaces, issued_by)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 'issued', $10, $11) RETURNING id`,
+			number, issuer.ID, in.Conveyance, courierID, sh.BearerName, sh.Route, sh.PackageCount, from, *in.ValidUntil,
+			replaces, actor.Username).Scan(&id)
+		if err != nil {
+			return fmt.Errorf("insert sheet: %w", err)
+		}
+		for _, b := range sh.Bags {
+			if _, err := tx.Exec(ctx, `INSERT INTO courier_sheet_bags (sheet_id, bag_id, packages) VALUES ($1, $2, $3)`, id, b.BagID, b.Packages); err != nil {
+				return fmt.Errorf("insert sheet bag: %w", err)
+			}
+		}
+		out, err = getSheet(ctx, tx, id)
+		return err
+	})
+	return out, err
+}
+
+const sheetSQL = `SELECT cs.id, cs.number, u.code, u.name, cs.conveyance, coalesce(cs.courier_id::text, ''), coalesce(c.kind, ''),
+	cs.bearer_name, coalesce(c.doc_kind || ' ' || c.doc_country || ' ' || c.doc_number, ''), cs.route_codes, cs.package_count,
+	cs.valid_from, cs.valid_until, cs.status, coalesce(cs.revoked_reason, ''), cs.revoked_at, coalesce(cs.replaces::text, ''),
+	cs.issued_by, cs.issued_at, cs.version, coalesce(c.user_id, '')
+	FROM courier_sheets cs JOIN units u ON u.id = cs.issuer_id LEFT JOIN couriers c ON c.id = cs.courier_id`
+
+func getSheet(ctx context.Context, q db.Querier, id string) (*Sheet, error) {
+	var sh Sheet
+	var userID string
+	err := q.QueryRow(ctx, sheetSQL+` WHERE cs.id::text = $1`, id).Scan(&sh.ID, &sh.Number, &sh.Issuer, &sh.IssuerName,
+		&sh.Conveyance, &sh.CourierID, &sh.CourierKind, &sh.BearerName, &sh.BearerDoc, &sh.Route, &sh.PackageCount,
+		&sh.ValidFrom, &sh.ValidUntil, &sh.Status, &sh.RevokedReason, &sh.RevokedAt, &sh.Replaces, &sh.IssuedBy,
+		&sh.IssuedAt, &sh.Version, &userID)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, valise.Errorf(valise.ENOTFOUND, "no such courier sheet")
+	}
+	if err != nil {
+		return nil, fmt.Errorf("load sheet: %w", err)
+	}
+	if userID != "" {
+		sh.couriers = []string{userID}
+	}
+	rows, err := q.Query(ctx, `SELECT b.id, b.registry_number, sb.packages, b.level FROM courier_sheet_bags sb
+		JOIN bags b ON b.id = sb.bag_id WHERE sb.sheet_id = $1 ORDER BY b.registry_number`, sh.ID)
+	if err != nil {
+		return nil, fmt.Errorf("load sheet bags: %w", err)
+	}
+	sh.Bags, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (SheetBag, error) {
+		var b SheetBag
+		var level int16
+		err := r.Scan(&b.BagID, &b.RegistryNumber, &b.Packages, &level)
+		sh.level = policy.Max(sh.level, policy.Level(level))
+		return b, err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("load sheet bags: %w", err)
+	}
+	return &sh, nil
+}
+
+// GetSheet returns a sheet after check authorizes reading it (bag.read on its bags).
+func (s *Service) GetSheet(ctx context.Context, id string, check pouch.Check) (*Sheet, error) {
+	sh, err := getSheet(ctx, s.pool, id)
+	if err != nil {
+		return nil, db.Classify(err)
+	}
+	if err := check(ctx, policy.ActBagRead, sh.Resource()); err != nil {
+		return nil, err
+	}
+	return sh, nil
+}
+
+// Revoke revokes an issued sheet with a reason; its bags can then go on a
+// new sheet (Issue with Replaces). A dispatched bag keeps its history.
+func (s *Service) Revoke(ctx context.Context, actor policy.Subject, id string, ifMatch int, reason string, check pouch.Check) (*Sheet, error) {
+	if strings.TrimSpace(reason) == "" {
+		return nil, valise.Invalid("say why the sheet is revoked", valise.FieldError{Field: "reason", Reason: "required"})
+	}
+	var out *Sheet
+	err := db.InTx(ctx, s.pool, func(tx pgx.Tx) error {
+		sh, err := getSheet(ctx, tx, id)
+		if err != nil {
+			return err
+		}
+		if err := check(ctx, policy.ActSheetRevoke, sh.Resource()); err != nil {
+			return err
+		}
+		if ifMatch != 0 && ifMatch != sh.Version {
+			return valise.Errorf(valise.EPRECONDITION, "the sheet changed since you read it (version %d, now %d)", ifMatch, sh.Version)
+		}
+		if sh.Status == "revoked" {
+			return &valise.Error{Code: valise.ECONFLICT, Message: "the sheet is already revoked",
+				Extra: map[string]any{"current_state": "revoked", "allowed_next": []string{}}}
+		}
+		tag, err := tx.Exec(ctx, `UPDATE courier_sheets SET status = 'revoked', revoked_reason = $2, revoked_by = $3,
+			revoked_at = now(), version = version + 1 WHERE id = $1 AND version = $4`, sh.ID, reason, actor.Username, sh.Version)
+		if err != nil {
+			return fmt.Errorf("revoke sheet: %w", err)
+		}
+		if tag.RowsAffected() != 1 {
+			return valise.Errorf(valise.EPRECONDITION, "the sheet changed meanwhile; reload it")
+		}
+		out, err = getSheet(ctx, tx, id)
+		return err
+	})
+	return out, err
+}

@@ -1,0 +1,187 @@
+package tlog
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/transparency-dev/merkle/compact"
+	"github.com/transparency-dev/merkle/proof"
+
+	"valise"
+	"valise/internal/db"
+)
+
+// fetchNodes returns the stored hashes of ids, in order, in one query.
+func fetchNodes(ctx context.Context, q db.Querier, ids []compact.NodeID) ([][]byte, error) {
+	if len(ids) == 0 {
+		return nil, nil
+	}
+	levels := make([]int16, len(ids))
+	idxs := make([]int64, len(ids))
+	for i, id := range ids {
+		levels[i], idxs[i] = int16(id.Level), int64(id.Index)
+	}
+	rows, err := q.Query(ctx, `
+		SELECT n.level, n.idx, n.hash FROM unnest($1::smallint[], $2::bigint[]) AS w(level, idx)
+		JOIN tlog_nodes n ON n.level = w.level AND n.idx = w.idx`, levels, idxs)
+	if err != nil {
+		return nil, fmt.Errorf("read tree nodes: %w", err)
+	}
+	got := make(map[compact.NodeID][]byte, len(ids))
+	for rows.Next() {
+		var (
+			l int16
+			i int64
+			h []byte
+		)
+		if err := rows.Scan(&l, &i, &h); err != nil {
+			return nil, err
+		}
+		got[compact.NewNodeID(uint(l), uint64(i))] = h
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("read tree nodes: %w", err)
+	}
+	out := make([][]byte, len(ids))
+	for i, id := range ids {
+		h, ok := got[id]
+		if !ok {
+			return nil, fmt.Errorf("tree node (level %d, index %d) is missing: run `valise audit verify`", id.Level, id.Index)
+		}
+		out[i] = h
+	}
+	return out, nil
+}
+
+// treeSize is the size of the newest checkpoint (0 when there is none).
+func treeSize(ctx context.Context, q db.Querier) (uint64, error) {
+	var n int64
+	if err := q.QueryRow(ctx, `SELECT coalesce(max(size), 0) FROM tlog_checkpoints`).Scan(&n); err != nil {
+		return 0, fmt.Errorf("read tree size: %w", err)
+	}
+	return uint64(n), nil
+}
+
+// InclusionProof returns the RFC 6962 inclusion proof of leaf index in the
+// tree of the given size, which must not exceed the newest checkpoint's.
+// It costs one indexed query for at most 64 node hashes.
+func InclusionProof(ctx context.Context, q db.Querier, index, size uint64) ([][]byte, error) {
+	if index >= size {
+		return nil, valise.Invalid("the index must be below the tree size",
+			valise.FieldError{Field: "index", Reason: fmt.Sprintf("must be < size (%d)", size)})
+	}
+	if err := checkSize(ctx, q, size, "size"); err != nil {
+		return nil, err
+	}
+	nodes, err := proof.Inclusion(index, size)
+	if err != nil {
+		return nil, valise.Errorf(valise.EINVALID, "%v", err)
+	}
+	return rehash(ctx, q, nodes)
+}
+
+// ConsistencyProof returns the RFC 6962 consistency proof between tree
+// sizes from and to (0 < from <= to <= newest checkpoint size).
+func ConsistencyProof(ctx context.Context, q db.Querier, from, to uint64) ([][]byte, error) {
+	if from > to {
+		return nil, valise.Invalid("from must not exceed to",
+			valise.FieldError{Field: "from", Reason: fmt.Sprintf("must be <= to (%d)", to)})
+	}
+	if err := checkSize(ctx, q, to, "to"); err != nil {
+		return nil, err
+	}
+	nodes, err := proof.Consistency(from, to)
+	if err != nil {
+		return nil, valise.Errorf(valise.EINVALID, "%v", err)
+	}
+	return rehash(ctx, q, nodes)
+}
+
+func checkSize(ctx context.Context, q db.Querier, size uint64, field string) error {
+	have, err := treeSize(ctx, q)
+	if err != nil {
+		return err
+	}
+	if size > have {
+		return valise.Invalid("the tree is not that large yet",
+			valise.FieldError{Field: field, Reason: fmt.Sprintf("must be <= the checkpointed tree size (%d)", have)})
+	}
+	return nil
+}
+
+func rehash(ctx context.Context, q db.Querier, nodes proof.Nodes) ([][]byte, error) {
+	hs, err := fetchNodes(ctx, q, nodes.IDs)
+	if err != nil {
+		return nil, err
+	}
+	p, err := nodes.Rehash(hs, hasher.HashChildren)
+	if err != nil {
+		return nil, err
+	}
+	if p == nil {
+		p = [][]byte{}
+	}
+	return p, nil
+}
+
+// LeafHashes returns the leaf hashes of indices [start, end) (end is
+// clipped to the tree size; at most MaxEntries).
+func LeafHashes(ctx context.Context, q db.Querier, start, end uint64) ([][]byte, error) {
+	if err := checkRange(start, end); err != nil {
+		return nil, err
+	}
+	rows, err := q.Query(ctx, `SELECT hash FROM tlog_nodes WHERE level = 0 AND idx >= $1 AND idx < $2
+		AND idx < (SELECT coalesce(max(size), 0) FROM tlog_checkpoints) ORDER BY idx`, int64(start), int64(end))
+	if err != nil {
+		return nil, fmt.Errorf("read leaf hashes: %w", err)
+	}
+	return pgx.CollectRows(rows, pgx.RowTo[[]byte])
+}
+
+// Leaves returns the leaf bytes of indices [start, end), clipped as
+// LeafHashes. Only callers cleared to read custody events may serve them.
+func Leaves(ctx context.Context, q db.Querier, start, end uint64) ([][]byte, error) {
+	if err := checkRange(start, end); err != nil {
+		return nil, err
+	}
+	rows, err := q.Query(ctx, `SELECT e.leaf FROM tlog_index i JOIN tlog_entries e ON e.id = i.entry_id
+		WHERE i.idx >= $1 AND i.idx < $2 AND i.idx < (SELECT coalesce(max(size), 0) FROM tlog_checkpoints)
+		ORDER BY i.idx`, int64(start), int64(end))
+	if err != nil {
+		return nil, fmt.Errorf("read leaves: %w", err)
+	}
+	return pgx.CollectRows(rows, pgx.RowTo[[]byte])
+}
+
+// MaxEntries is the most entries one LeafHashes or Leaves call returns.
+const MaxEntries = 1000
+
+func checkRange(start, end uint64) error {
+	switch {
+	case end <= start:
+		return valise.Invalid("end must be greater than start",
+			valise.FieldError{Field: "end", Reason: "must be > start"})
+	case end-start > MaxEntries:
+		return valise.Invalid("too many entries requested",
+			valise.FieldError{Field: "end", Reason: fmt.Sprintf("end - start must be <= %d", MaxEntries)})
+	case end > 1<<62:
+		return valise.Invalid("end is out of range", valise.FieldError{Field: "end", Reason: "too large"})
+	}
+	return nil
+}
+
+// IndexOf returns the leaf index the integrator gave entry id, or
+// ENOTFOUND while it has none yet.
+func IndexOf(ctx context.Context, q db.Querier, id EntryID) (uint64, error) {
+	var idx int64
+	err := q.QueryRow(ctx, `SELECT idx FROM tlog_index WHERE entry_id = $1`, int64(id)).Scan(&idx)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return 0, valise.Errorf(valise.ENOTFOUND, "entry %d is not integrated yet", id)
+	}
+	if err != nil {
+		return 0, fmt.Errorf("read leaf index: %w", err)
+	}
+	return uint64(idx), nil
+}

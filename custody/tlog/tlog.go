@@ -1,0 +1,79 @@
+// Package tlog is Valise's custody transparency log: an append-only RFC 6962
+// Merkle tree kept in PostgreSQL, with signed checkpoints (C2SP
+// tlog-checkpoint), inclusion and consistency proofs, offline receipts (C2SP
+// tlog-proof) and a full audit. It knows nothing of bags: a leaf is the
+// canonical bytes of a custody event, chosen by the caller.
+//
+// # Writing and sequencing are separate
+//
+// Append only inserts one row into tlog_entries, in the caller's transaction,
+// so the leaf commits or rolls back with the state change it records. It
+// touches no shared row (the id comes from a sequence, which does not
+// serialise transactions), so writers never wait for each other.
+//
+// An Integrator, run by every API process, gives committed leaves their
+// place in the tree. Each round is one transaction that holds a PostgreSQL
+// advisory lock (so among all processes exactly one integrates at a time;
+// the others skip the round), picks the committed leaves that have no index
+// yet, numbers them contiguously after the current tree size (tlog_index),
+// stores every new perfect-subtree node hash (tlog_nodes, which makes any
+// proof a handful of primary-key lookups), and signs a checkpoint of the new
+// tree (tlog_checkpoints). The round commits all of it or nothing, so the
+// newest checkpoint always describes exactly the indexed leaves.
+//
+// Finding new leaves without a queue table: each entry records the id of
+// the transaction that wrote it (xid8). Every checkpoint stores the oldest
+// transaction still running when its round looked (the snapshot xmin):
+// every leaf written by an older transaction was visible then, hence
+// integrated. The next round only examines entries of transactions at or
+// above that floor, an index range that stays small.
+//
+// Every table refuses UPDATE, DELETE and TRUNCATE (a trigger raises), so
+// history can only grow; Audit recomputes everything from the leaves to
+// catch whoever disables the triggers.
+package tlog
+
+import (
+	"context"
+	"crypto/sha256"
+	"fmt"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/transparency-dev/merkle/rfc6962"
+)
+
+// EntryID identifies an appended leaf before it has a leaf index (the
+// integrator assigns that shortly after commit; see IndexOf).
+type EntryID int64
+
+// hasher is the RFC 6962 SHA-256 tree hasher used throughout.
+var hasher = rfc6962.DefaultHasher
+
+// LeafHash returns the RFC 6962 leaf hash of leaf: SHA-256(0x00 || leaf).
+func LeafHash(leaf []byte) []byte {
+	h := sha256.New()
+	h.Write([]byte{rfc6962.RFC6962LeafHashPrefix})
+	h.Write(leaf)
+	return h.Sum(nil)
+}
+
+// MaxLeafBytes bounds one leaf; custody events are small.
+const MaxLeafBytes = 64 << 10
+
+// Append adds one leaf (the canonical bytes of a custody event) in the
+// caller's transaction. It is one INSERT on an append-only table with no
+// shared row to update, so concurrent writers do not serialise on each
+// other. The leaf gets its index when the integrator next runs (at most about
+// a second after commit while an integrator is running).
+func Append(ctx context.Context, tx pgx.Tx, leaf []byte) (EntryID, error) {
+	if len(leaf) == 0 || len(leaf) > MaxLeafBytes {
+		return 0, fmt.Errorf("tlog append: leaf of %d bytes (want 1..%d)", len(leaf), MaxLeafBytes)
+	}
+	var id EntryID
+	err := tx.QueryRow(ctx, `INSERT INTO tlog_entries (leaf, leaf_hash) VALUES ($1, $2) RETURNING id`,
+		leaf, LeafHash(leaf)).Scan(&id)
+	if err != nil {
+		return 0, fmt.Errorf("tlog append: %w", err)
+	}
+	return id, nil
+}

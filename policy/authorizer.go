@@ -1,0 +1,279 @@
+package policy
+
+import (
+	"context"
+	_ "embed"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/open-policy-agent/opa/v1/ast"
+	"github.com/open-policy-agent/opa/v1/rego"
+
+	"valise"
+)
+
+// regoSource is the policy. Its tests (authz_test.rego) are not embedded:
+// they run under `go test` and `opa test policy/`.
+//
+//go:embed authz.rego
+var regoSource string
+
+// Source returns the embedded Rego policy text.
+func Source() string { return regoSource }
+
+// Authorizer evaluates the embedded policy. Its queries are prepared once in
+// New, so a decision costs an evaluation, never a compilation. It is safe for
+// concurrent use.
+type Authorizer struct {
+	decide  rego.PreparedEvalQuery
+	scope   rego.PreparedEvalQuery
+	actions rego.PreparedEvalQuery
+	pool    *pgxpool.Pool
+	log     *slog.Logger
+}
+
+// New compiles the policy and prepares its queries. pool receives the
+// decision log (it may be nil in tools that only decide); log defaults to
+// slog.Default().
+func New(ctx context.Context, pool *pgxpool.Pool, log *slog.Logger) (*Authorizer, error) {
+	if log == nil {
+		log = slog.Default()
+	}
+	compiler, err := ast.CompileModulesWithOpt(map[string]string{"authz.rego": regoSource},
+		ast.CompileOpts{ParserOptions: ast.ParserOptions{RegoVersion: ast.RegoV1}})
+	if err != nil {
+		return nil, fmt.Errorf("compile the policy: %w", err)
+	}
+	prepare := func(query string, prepOpts ...rego.PrepareOption) (rego.PreparedEvalQuery, error) {
+		q, err := rego.New(rego.Query(query), rego.Compiler(compiler)).PrepareForEval(ctx, prepOpts...)
+		if err != nil {
+			return q, fmt.Errorf("prepare %s: %w", query, err)
+		}
+		return q, nil
+	}
+	a := &Authorizer{pool: pool, log: log}
+	if a.decide, err = prepare("data.valise.authz.decision"); err != nil {
+		return nil, err
+	}
+	if a.scope, err = prepare("data.valise.authz.list_scope"); err != nil {
+		return nil, err
+	}
+	if a.actions, err = prepare("data.valise.authz.actions"); err != nil {
+		return nil, err
+	}
+	return a, nil
+}
+
+// Decide asks the policy whether s may do action to r. It neither logs nor
+// records: use Authorize in handlers.
+func (a *Authorizer) Decide(ctx context.Context, s Subject, action string, r Resource) (Decision, error) {
+	input := ast.NewObject(
+		ast.Item(keySubject, subjectTerm(s)),
+		ast.Item(keyAction, ast.StringTerm(action)),
+		ast.Item(keyResource, resourceTerm(r)),
+	)
+	rs, err := a.decide.Eval(ctx, rego.EvalParsedInput(input))
+	if err != nil {
+		return Decision{}, fmt.Errorf("evaluate the policy for %s: %w", action, err)
+	}
+	m, ok := single(rs)
+	if !ok {
+		return Decision{Reason: "you are not allowed to do this", Detail: "the policy gave no decision"}, nil
+	}
+	d := Decision{}
+	d.Allow, _ = m["allow"].(bool)
+	d.Hidden, _ = m["hidden"].(bool)
+	d.Reason, _ = m["reason"].(string)
+	d.Detail, _ = m["detail"].(string)
+	if d.Allow {
+		d.Hidden = false
+	}
+	return d, nil
+}
+
+// Authorize returns nil when the policy allows s to do action to r. A deny is
+// written to the decision log with its full reason and logged; the caller
+// gets only a general error: ENOTFOUND ("not found") when the resource must
+// stay invisible to s, EFORBIDDEN otherwise.
+func (a *Authorizer) Authorize(ctx context.Context, s Subject, action string, r Resource) error {
+	d, err := a.Decide(ctx, s, action, r)
+	if err != nil {
+		return err
+	}
+	if d.Allow {
+		return nil
+	}
+	a.record(ctx, s, action, r, d)
+	if d.Hidden {
+		return &valise.Error{Code: valise.ENOTFOUND, Message: "not found"}
+	}
+	return &valise.Error{Code: valise.EFORBIDDEN, Message: d.Reason}
+}
+
+// record writes a deny to the decision log and to the server log. A failure
+// to write is logged but does not turn the deny into an allow or an error.
+func (a *Authorizer) record(ctx context.Context, s Subject, action string, r Resource, d Decision) {
+	a.log.LogAttrs(ctx, slog.LevelWarn, "authorization denied",
+		slog.String("user", s.Username), slog.String("user_id", s.UserID), slog.String("unit", s.UnitCode),
+		slog.String("action", action), slog.String("resource_kind", r.Kind), slog.String("resource_id", r.ID),
+		slog.Bool("hidden", d.Hidden), slog.String("detail", d.Detail))
+	if a.pool == nil {
+		return
+	}
+	// The deny is recorded even when the request's context is cancelled.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 3*time.Second)
+	defer cancel()
+	_, err := a.pool.Exec(ctx, `
+		INSERT INTO decision_log (user_id, username, unit_code, action, resource_kind, resource_id,
+		                          resource_level, allowed, hidden, reason, detail)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, false, $8, $9, $10)`,
+		s.UserID, s.Username, s.UnitCode, action, r.Kind, r.ID, int(r.Level), d.Hidden, d.Reason, d.Detail)
+	if err != nil {
+		a.log.ErrorContext(ctx, "write decision log", "err", err, "action", action, "user_id", s.UserID)
+	}
+}
+
+// Scope is what a list may show a subject: rows whose unit (origin,
+// destination or route) is in Units, or every unit when All, and whose level
+// is at most MaxLevel. When Courier is set, rows the subject holds or is
+// named courier on are visible too. The zero Scope with MaxLevel < 0 (see
+// None) shows nothing.
+type Scope struct {
+	All      bool
+	Units    []string
+	MaxLevel Level
+	Courier  bool
+}
+
+// None reports whether the scope shows nothing at all.
+func (s Scope) None() bool { return s.MaxLevel < Unclassified }
+
+// ListScope asks the policy what a list of kind ("bag", "user", "unit",
+// "decision_log", ...) may show s, so SQL can filter by it.
+func (a *Authorizer) ListScope(ctx context.Context, s Subject, kind string) (Scope, error) {
+	input := ast.NewObject(
+		ast.Item(keySubject, subjectTerm(s)),
+		ast.Item(keyKind, ast.StringTerm(kind)),
+	)
+	rs, err := a.scope.Eval(ctx, rego.EvalParsedInput(input))
+	if err != nil {
+		return Scope{}, fmt.Errorf("evaluate the list scope of %s: %w", kind, err)
+	}
+	none := Scope{MaxLevel: -1}
+	m, ok := single(rs)
+	if !ok {
+		return none, nil
+	}
+	sc := Scope{}
+	sc.All, _ = m["all"].(bool)
+	sc.Courier, _ = m["courier"].(bool)
+	n, ok := m["max_level"].(json.Number)
+	if !ok {
+		return none, nil
+	}
+	lvl, err := n.Int64()
+	if err != nil {
+		return none, nil
+	}
+	sc.MaxLevel = Level(lvl)
+	units, _ := m["units"].([]any)
+	sc.Units = make([]string, 0, len(units))
+	for _, u := range units {
+		if s, ok := u.(string); ok {
+			sc.Units = append(sc.Units, s)
+		}
+	}
+	return sc, nil
+}
+
+// Actions lists every action s holds by role, before any resource check
+// (what GET /api/v1/me shows).
+func (a *Authorizer) Actions(ctx context.Context, s Subject) ([]string, error) {
+	input := ast.NewObject(ast.Item(keySubject, subjectTerm(s)))
+	rs, err := a.actions.Eval(ctx, rego.EvalParsedInput(input))
+	if err != nil {
+		return nil, fmt.Errorf("evaluate the actions: %w", err)
+	}
+	out := []string{}
+	if len(rs) == 1 && len(rs[0].Expressions) == 1 {
+		list, _ := rs[0].Expressions[0].Value.([]any)
+		for _, v := range list {
+			if s, ok := v.(string); ok {
+				out = append(out, s)
+			}
+		}
+	}
+	return out, nil
+}
+
+func single(rs rego.ResultSet) (map[string]any, bool) {
+	if len(rs) != 1 || len(rs[0].Expressions) != 1 {
+		return nil, false
+	}
+	m, ok := rs[0].Expressions[0].Value.(map[string]any)
+	return m, ok
+}
+
+// Input keys, built once.
+var (
+	keyAction      = ast.StringTerm("action")
+	keyClearance   = ast.StringTerm("clearance")
+	keyCourierKind = ast.StringTerm("courier_kind")
+	keyCouriers    = ast.StringTerm("couriers")
+	keyCustodian   = ast.StringTerm("custodian")
+	keyDestination = ast.StringTerm("destination")
+	keyId          = ast.StringTerm("id")
+	keyKind        = ast.StringTerm("kind")
+	keyLevel       = ast.StringTerm("level")
+	keyOrigin      = ast.StringTerm("origin")
+	keyResource    = ast.StringTerm("resource")
+	keyRoles       = ast.StringTerm("roles")
+	keyRoute       = ast.StringTerm("route")
+	keyScope       = ast.StringTerm("scope")
+	keySubject     = ast.StringTerm("subject")
+	keyUnitCode    = ast.StringTerm("unit_code")
+	keyUnitId      = ast.StringTerm("unit_id")
+	keyUnitKind    = ast.StringTerm("unit_kind")
+	keyUserId      = ast.StringTerm("user_id")
+	keyUsername    = ast.StringTerm("username")
+)
+
+// subjectTerm and resourceTerm build the policy input directly as AST values:
+// no JSON round trip on the hot path.
+func subjectTerm(s Subject) *ast.Term {
+	return ast.ObjectTerm(
+		ast.Item(keyUserId, ast.StringTerm(s.UserID)),
+		ast.Item(keyUsername, ast.StringTerm(s.Username)),
+		ast.Item(keyRoles, stringsTerm(s.Roles)),
+		ast.Item(keyUnitId, ast.StringTerm(s.UnitID)),
+		ast.Item(keyUnitCode, ast.StringTerm(s.UnitCode)),
+		ast.Item(keyUnitKind, ast.StringTerm(s.UnitKind)),
+		ast.Item(keyClearance, ast.InternedTerm(int(s.Clearance))),
+		ast.Item(keyCourierKind, ast.StringTerm(s.CourierKind)),
+		ast.Item(keyScope, stringsTerm(s.Scope)),
+	)
+}
+
+func resourceTerm(r Resource) *ast.Term {
+	return ast.ObjectTerm(
+		ast.Item(keyKind, ast.StringTerm(r.Kind)),
+		ast.Item(keyId, ast.StringTerm(r.ID)),
+		ast.Item(keyLevel, ast.InternedTerm(int(r.Level))),
+		ast.Item(keyOrigin, ast.StringTerm(r.Origin)),
+		ast.Item(keyDestination, ast.StringTerm(r.Destination)),
+		ast.Item(keyRoute, stringsTerm(r.Route)),
+		ast.Item(keyCustodian, ast.StringTerm(r.Custodian)),
+		ast.Item(keyCouriers, stringsTerm(r.Couriers)),
+	)
+}
+
+func stringsTerm(ss []string) *ast.Term {
+	ts := make([]*ast.Term, len(ss))
+	for i, s := range ss {
+		ts[i] = ast.StringTerm(s)
+	}
+	return ast.ArrayTerm(ts...)
+}

@@ -1,0 +1,294 @@
+# Valise authorization policy: may this subject do this action to this resource?
+#
+# Input (built by authorizer.go; levels are integers, 0 = UNCLASSIFIED … 4 = SPECIAL_IMPORTANCE):
+#   subject:  {user_id, username, roles[], unit_code, unit_kind, clearance, courier_kind, scope[]}
+#   action:   "bag.store", "units.manage", ... (policy/types.go)
+#   resource: {kind, id, level, origin, destination, route[], custodian, couriers[]}
+#
+# Output: data.valise.authz.decision = {allow, hidden, reason, detail}. "reason" is general and
+# shown to the caller; "detail" is the full reason, written only to the decision log. "hidden"
+# means the caller must not learn the resource exists (answer "not found").
+#
+# Sources: DESIGN.md "Classification and access"; law-digest.md §1.4, DM-05, DM-06, DM-17.
+package valise.authz
+
+import rego.v1
+
+# Kinds of resource that carry diplomatic mail: classification and need-to-know apply to them.
+mail_kinds := {"bag", "sheet", "submission", "incident", "log_entry"}
+
+# Units of the diplomatic service that may issue courier sheets and store mail (Art. 1(6), 7-1(8), 7-1(9)).
+ministry_kinds := {"ministry"}
+
+foreign_institution_kinds := {"embassy", "consulate", "permanent_mission"}
+
+issuing_kinds := ministry_kinds | foreign_institution_kinds
+
+# Actions that change nothing: the only ones an auditor may take.
+read_actions := {
+	"bag.read", "senders.read", "incident.read", "units.read", "users.read",
+	"decisions.read", "lockouts.read", "log.read", "staff.read",
+}
+
+# Roles that may see diplomatic mail at all (subject to clearance and need-to-know). The admin is
+# not among them: administering units and users gives no sight of bags.
+mail_roles := {"registry_clerk", "dispatcher", "courier", "security_officer", "auditor"}
+
+# The subject's roles as a set, computed once per evaluation.
+roles := {r | some r in input.subject.roles}
+
+mail_resource if mail_kinds[input.resource.kind]
+
+career_courier if {
+	roles.courier
+	input.subject.courier_kind == "career"
+}
+
+issuing_unit if issuing_kinds[input.subject.unit_kind]
+
+# ---- need-to-know ------------------------------------------------------------------------------
+
+clearance_ok if input.subject.clearance >= input.resource.level
+
+need_to_know if {
+	input.subject.unit_code != ""
+	input.subject.unit_code == input.resource.origin
+}
+
+need_to_know if {
+	input.subject.unit_code != ""
+	input.subject.unit_code == input.resource.destination
+}
+
+need_to_know if input.subject.unit_code in input.resource.route
+
+need_to_know if {
+	input.subject.user_id != ""
+	input.subject.user_id == input.resource.custodian
+}
+
+need_to_know if {
+	input.subject.user_id != ""
+	input.subject.user_id in input.resource.couriers
+}
+
+need_to_know if {
+	oversight
+	some s in input.subject.scope
+	covers(s)
+}
+
+oversight if roles.security_officer
+
+oversight if roles.auditor
+
+covers("*")
+
+covers(s) if s == input.resource.origin
+
+covers(s) if s == input.resource.destination
+
+covers(s) if s in input.resource.route
+
+reads_mail if {
+	some r in input.subject.roles
+	mail_roles[r]
+}
+
+# ---- stage and verb rights ---------------------------------------------------------------------
+
+# What each role may do wherever its holder works. An ad hoc courier may only deliver (DM-05):
+# reading what they carry, handing it over and reporting its loss are part of delivery. The admin
+# manages units, users and the authorized-sender list, nothing about bags.
+role_grants := {
+	"courier": {"bag.read", "bag.deliver", "bag.hand_off", "bag.report_loss", "units.read", "senders.read"},
+	"registry_clerk": {"bag.read", "bag.report_loss", "submission.create", "units.read", "senders.read", "log.read"},
+	"dispatcher": {"bag.read", "bag.plan", "units.read", "senders.read", "users.read"},
+	"security_officer": {
+		"bag.read", "bag.examine", "bag.report_loss", "sheet.revoke", "incident.read", "incident.manage",
+		"units.read", "users.read", "decisions.read", "lockouts.read", "keys.manage", "log.read",
+		"senders.read", "staff.read",
+	},
+	# Auditors read everything their clearance allows (and change nothing: see the veto below).
+	"auditor": read_actions,
+	"personnel_officer": {"staff.read", "staff.manage", "units.read", "users.read"},
+	"admin": {"units.manage", "units.read", "users.manage", "users.read", "senders.manage", "senders.read"},
+}
+
+# A career courier also plans, assembles, formalises, sends and accepts; never stores (DM-06).
+career_grants := {"bag.plan", "bag.assemble", "bag.formalise", "bag.send", "bag.accept"}
+
+# Only in a ministry or foreign-institution unit: registry clerks run the registry stages, store
+# mail and issue courier sheets; dispatchers issue courier sheets (Art. 1(6), 7-1(8)(1), 7-1(9)).
+issuing_grants := {
+	"registry_clerk": {
+		"bag.assemble", "bag.formalise", "bag.send", "bag.accept", "bag.store",
+		"bag.hand_off", "sheet.issue", "sheet.revoke",
+	},
+	"dispatcher": {"sheet.issue"},
+}
+
+may if {
+	some r in input.subject.roles
+	role_grants[r][input.action]
+}
+
+may if {
+	career_courier
+	career_grants[input.action]
+}
+
+may if {
+	issuing_unit
+	some r in input.subject.roles
+	issuing_grants[r][input.action]
+}
+
+# granted is every action the subject holds by role (for /me); decisions use may.
+granted contains a if {
+	some r in input.subject.roles
+	some a in role_grants[r]
+}
+
+granted contains a if {
+	career_courier
+	some a in career_grants
+}
+
+granted contains a if {
+	issuing_unit
+	some r in input.subject.roles
+	some a in issuing_grants[r]
+}
+
+# ---- vetoes: explicit denies that no grant overrides -------------------------------------------
+
+vetoed if {
+	roles.auditor
+	not read_actions[input.action]
+}
+
+vetoed if {
+	input.action == "sheet.issue"
+	not issuing_unit
+}
+
+veto contains "auditors change nothing" if {
+	roles.auditor
+	not input.action in read_actions
+}
+
+veto contains sprintf("a courier sheet may only be issued by a ministry or foreign-institution unit, not a %s", [input.subject.unit_kind]) if {
+	input.action == "sheet.issue"
+	not issuing_unit
+}
+
+# ---- the decision ------------------------------------------------------------------------------
+
+# hidden: the resource carries mail the subject may not see at all, so it must stay invisible.
+hidden if {
+	mail_resource
+	not visible
+}
+
+visible if {
+	clearance_ok
+	need_to_know
+	reads_mail
+}
+
+hide_reasons contains sprintf("clearance %d is below the resource level %d", [input.subject.clearance, object.get(input.resource, "level", 0)]) if {
+	mail_resource
+	not clearance_ok
+}
+
+hide_reasons contains sprintf("need-to-know: unit %s is not origin, destination or on the route, and no custody or oversight scope covers it", [input.subject.unit_code]) if {
+	mail_resource
+	not need_to_know
+}
+
+hide_reasons contains "no role that may see diplomatic mail" if {
+	mail_resource
+	not reads_mail
+}
+
+default decision := {
+	"allow": false, "hidden": false,
+	"reason": "you are not allowed to do this",
+	"detail": "deny by default: malformed input",
+}
+
+# The allow path comes first and touches only boolean rules; reasons are built on denies only.
+decision := {"allow": true, "hidden": false, "reason": "", "detail": ""} if {
+	not hidden
+	not vetoed
+	may
+} else := {
+	"allow": false, "hidden": true, "reason": "not found",
+	"detail": concat("; ", sort(hide_reasons)),
+} if {
+	hidden
+} else := {
+	"allow": false, "hidden": false, "reason": "you are not allowed to do this",
+	"detail": concat("; ", sort(veto)),
+} if {
+	vetoed
+} else := {
+	"allow": false, "hidden": false, "reason": "you are not allowed to do this",
+	"detail": sprintf("deny by default: none of the roles %v may %s", [input.subject.roles, input.action]),
+}
+
+# ---- list scopes -------------------------------------------------------------------------------
+
+# The read action that governs listing each kind.
+list_action := {
+	"bag": "bag.read", "sheet": "bag.read", "submission": "bag.read", "log_entry": "log.read",
+	"incident": "incident.read", "unit": "units.read", "user": "users.read",
+	"decision_log": "decisions.read", "lockout": "lockouts.read", "staff": "staff.read",
+	"sender": "senders.read",
+}
+
+default list_scope := {"all": false, "units": [], "max_level": -1, "courier": false}
+
+# What a list of input.kind may show: rows of these units (or all) up to this level. Mail kinds
+# need a mail role; others only the read grant.
+list_scope := {
+	"all": scope_all, "units": sort(scope_units), "max_level": input.subject.clearance,
+	"courier": is_courier,
+} if {
+	input.kind in mail_kinds
+	list_action[input.kind] in granted
+	reads_mail
+} else := {"all": true, "units": [], "max_level": input.subject.clearance, "courier": false} if {
+	not input.kind in mail_kinds
+	list_action[input.kind] in granted
+}
+
+default is_courier := false
+
+is_courier if roles.courier
+
+scope_all if {
+	oversight
+	"*" in input.subject.scope
+}
+
+default scope_all := false
+
+scope_units contains input.subject.unit_code if input.subject.unit_code != ""
+
+scope_units contains s if {
+	oversight
+	some s in input.subject.scope
+	s != "*"
+}
+
+# What /me shows: every action this subject holds by role (before resource checks).
+default actions := []
+
+actions := sort([a | some a in granted; not veto_for(a)])
+
+veto_for(a) if {
+	roles.auditor
+	not a in read_actions
+}

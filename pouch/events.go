@@ -1,0 +1,204 @@
+package pouch
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"valise"
+	"valise/custody/tlog"
+	"valise/internal/db"
+	"valise/policy"
+)
+
+// Event is one entry of a bag's history: who, when, where, why, at which
+// stage. Events are never edited; a correction is a new event whose
+// Corrects names the event it declares wrong (EPCIS ErrorDeclaration).
+type Event struct {
+	ID               int64           `json:"id"`
+	BagID            string          `json:"bag_id"`
+	Kind             string          `json:"kind"`
+	Stage            string          `json:"stage"`
+	FromState        State           `json:"from_state,omitempty"`
+	ToState          State           `json:"to_state,omitempty"`
+	ActorID          string          `json:"actor_id"`
+	ActorUsername    string          `json:"actor_username"`
+	ActorUnit        string          `json:"actor_unit"`
+	Place            string          `json:"place,omitempty"`
+	Reason           string          `json:"reason,omitempty"`
+	Data             json.RawMessage `json:"data,omitempty"`
+	OccurredAt       time.Time       `json:"occurred_at"`
+	RecordedAt       time.Time       `json:"recorded_at"`
+	Corrects         *int64          `json:"corrects,omitempty"`
+	CorrectionReason string          `json:"correction_reason,omitempty"`
+	LogEntry         *int64          `json:"log_entry,omitempty"`
+
+	// after runs once the event is recorded (rows that must name it).
+	after func(tx pgx.Tx) error
+}
+
+// leaf is the canonical form of an event appended to the custody log: a
+// fixed field order, UTC times, no free text beyond what the event holds.
+// It names no contents and no classification.
+type leaf struct {
+	V          int             `json:"v"`
+	Type       string          `json:"type"`
+	EventID    int64           `json:"event_id"`
+	BagID      string          `json:"bag_id"`
+	Kind       string          `json:"kind"`
+	Stage      string          `json:"stage"`
+	FromState  State           `json:"from_state,omitempty"`
+	ToState    State           `json:"to_state,omitempty"`
+	Actor      string          `json:"actor"`
+	Unit       string          `json:"unit"`
+	Place      string          `json:"place,omitempty"`
+	OccurredAt string          `json:"occurred_at"`
+	RecordedAt string          `json:"recorded_at"`
+	Corrects   *int64          `json:"corrects,omitempty"`
+	Data       json.RawMessage `json:"data,omitempty"`
+}
+
+// Canonical returns the bytes appended to the custody log for e.
+func (e *Event) Canonical() ([]byte, error) {
+	return json.Marshal(leaf{V: 1, Type: "valise.bag_event", EventID: e.ID, BagID: e.BagID, Kind: e.Kind,
+		Stage: e.Stage, FromState: e.FromState, ToState: e.ToState, Actor: e.ActorID, Unit: e.ActorUnit,
+		Place: e.Place, OccurredAt: e.OccurredAt.UTC().Format(time.RFC3339Nano),
+		RecordedAt: e.RecordedAt.UTC().Format(time.RFC3339Nano), Corrects: e.Corrects, Data: e.Data})
+}
+
+// record inserts e for actor in tx and appends its canonical bytes to the
+// custody log in the same transaction, so a state change and its log entry
+// commit together or not at all.
+func record(ctx context.Context, tx pgx.Tx, actor policy.Subject, e *Event) error {
+	if e.OccurredAt.IsZero() {
+		e.OccurredAt = time.Now()
+	}
+	if len(e.Data) == 0 {
+		e.Data = json.RawMessage(`{}`)
+	}
+	e.ActorID, e.ActorUsername, e.ActorUnit = actor.UserID, actor.Username, actor.UnitCode
+	var from, to *string
+	if e.FromState != "" {
+		s := string(e.FromState)
+		from = &s
+	}
+	if e.ToState != "" {
+		s := string(e.ToState)
+		to = &s
+	}
+	var reason *string
+	if e.CorrectionReason != "" {
+		reason = &e.CorrectionReason
+	}
+	// The id and record time are taken first so the canonical bytes, the
+	// custody log entry and the row are written once, in this transaction.
+	err := tx.QueryRow(ctx, `SELECT nextval(pg_get_serial_sequence('bag_events', 'id')), clock_timestamp()`).
+		Scan(&e.ID, &e.RecordedAt)
+	if err != nil {
+		return fmt.Errorf("bag event id: %w", err)
+	}
+	b, err := e.Canonical()
+	if err != nil {
+		return fmt.Errorf("canonical bag event: %w", err)
+	}
+	id, err := tlog.Append(ctx, tx, b)
+	if err != nil {
+		return fmt.Errorf("append bag event to the custody log: %w", err)
+	}
+	n := int64(id)
+	e.LogEntry = &n
+	_, err = tx.Exec(ctx, `
+		INSERT INTO bag_events (id, bag_id, kind, stage, from_state, to_state, actor_id, actor_username, actor_unit,
+		                        place, reason, data, occurred_at, recorded_at, corrects, correction_reason, log_entry)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)`,
+		e.ID, e.BagID, e.Kind, e.Stage, from, to, e.ActorID, e.ActorUsername, e.ActorUnit, e.Place, e.Reason,
+		e.Data, e.OccurredAt, e.RecordedAt, e.Corrects, reason, n)
+	if err != nil {
+		return fmt.Errorf("record bag event: %w", err)
+	}
+	return nil
+}
+
+const eventColumns = `e.id, e.bag_id, e.kind, e.stage, coalesce(e.from_state, ''), coalesce(e.to_state, ''), e.actor_id,
+	e.actor_username, e.actor_unit, e.place, e.reason, e.data, e.occurred_at, e.recorded_at, e.corrects,
+	coalesce(e.correction_reason, ''), e.log_entry`
+
+func scanEvent(row pgx.Row) (Event, error) {
+	var e Event
+	var from, to string
+	err := row.Scan(&e.ID, &e.BagID, &e.Kind, &e.Stage, &from, &to, &e.ActorID, &e.ActorUsername, &e.ActorUnit,
+		&e.Place, &e.Reason, &e.Data, &e.OccurredAt, &e.RecordedAt, &e.Corrects, &e.CorrectionReason, &e.LogEntry)
+	e.FromState, e.ToState = State(from), State(to)
+	return e, err
+}
+
+// History returns a bag's events, oldest first. The caller has authorized
+// reading the bag.
+func History(ctx context.Context, q db.Querier, bagID string) ([]Event, error) {
+	rows, err := q.Query(ctx, `SELECT `+eventColumns+`  FROM bag_events e
+		WHERE e.bag_id = $1 ORDER BY e.id`, bagID)
+	if err != nil {
+		return nil, fmt.Errorf("bag history: %w", err)
+	}
+	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (Event, error) { return scanEvent(r) })
+	if err != nil {
+		return nil, fmt.Errorf("bag history: %w", err)
+	}
+	return out, nil
+}
+
+// CorrectionInput declares an earlier event wrong.
+type CorrectionInput struct {
+	EventID int64  `json:"event_id"`
+	Reason  string `json:"reason"` // did_not_occur or incorrect_data
+	Note    string `json:"note"`
+	// Data carries the corrected values when Reason is incorrect_data.
+	Data json.RawMessage `json:"data,omitempty"`
+}
+
+// Correct records a correction event on a bag. It changes no state: the
+// corrected event stays, and readers see both.
+func (s *Service) Correct(ctx context.Context, actor policy.Subject, bagID string, in CorrectionInput, check Check) (Event, error) {
+	var fe []valise.FieldError
+	if in.EventID <= 0 {
+		fe = append(fe, valise.FieldError{Field: "event_id", Reason: "required"})
+	}
+	if in.Reason != "did_not_occur" && in.Reason != "incorrect_data" {
+		fe = append(fe, valise.FieldError{Field: "reason", Reason: "must be did_not_occur or incorrect_data"})
+	}
+	if in.Note == "" {
+		fe = append(fe, valise.FieldError{Field: "note", Reason: "required: say why the event is wrong"})
+	}
+	if fe != nil {
+		return Event{}, valise.Invalid("the correction is incomplete", fe...)
+	}
+	var ev Event
+	err := db.InTx(ctx, s.pool, func(tx pgx.Tx) error {
+		b, err := getBag(ctx, tx, bagID, true)
+		if err != nil {
+			return err
+		}
+		if err := check(ctx, policy.ActBagRead, b.Resource()); err != nil {
+			return err
+		}
+		var n int
+		if err := tx.QueryRow(ctx, `SELECT count(*) FROM bag_events WHERE id = $1 AND bag_id = $2`, in.EventID, bagID).Scan(&n); err != nil {
+			return err
+		}
+		if n == 0 {
+			return valise.Invalid("no such event on this bag", valise.FieldError{Field: "event_id", Reason: "not an event of this bag"})
+		}
+		data := in.Data
+		if len(data) == 0 {
+			data = json.RawMessage(`{}`)
+		}
+		id := in.EventID
+		ev = Event{BagID: bagID, Kind: "correction", Stage: "correction", Reason: in.Note, Data: data,
+			Corrects: &id, CorrectionReason: in.Reason}
+		return record(ctx, tx, actor, &ev)
+	})
+	return ev, err
+}

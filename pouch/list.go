@@ -1,0 +1,138 @@
+package pouch
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"valise"
+	"valise/internal/db"
+	"valise/policy"
+)
+
+// scopeWhere turns a policy list scope into SQL on bags b: the bag's level
+// is within the caller's clearance and one of its units is in scope (or the
+// scope is all, or the caller is a courier named on a sheet covering it).
+// Arguments are numbered from n.
+func scopeWhere(sc policy.Scope, userID string, n int) (string, []any) {
+	if sc.None() {
+		return "false", nil
+	}
+	if sc.All {
+		return fmt.Sprintf("b.level <= $%d", n), []any{int16(sc.MaxLevel)}
+	}
+	units := sc.Units
+	if units == nil {
+		units = []string{}
+	}
+	cond := fmt.Sprintf("b.route_codes && $%d::text[]", n+1)
+	args := []any{int16(sc.MaxLevel), units}
+	if sc.Courier && userID != "" {
+		cond = fmt.Sprintf(`(%s OR EXISTS (SELECT 1 FROM courier_sheet_bags sb
+			JOIN courier_sheets cs ON cs.id = sb.sheet_id AND cs.status = 'issued'
+			JOIN couriers c ON c.id = cs.courier_id WHERE sb.bag_id = b.id AND c.user_id = $%d))`, cond, n+2)
+		args = append(args, userID)
+	}
+	return fmt.Sprintf("b.level <= $%d AND %s", n, cond), args
+}
+
+// BagFilter narrows a bag list. Zero values do not filter.
+type BagFilter struct {
+	States      []State
+	Origin      string
+	Destination string
+	Unit        string // on the route
+	MinLevel    *policy.Level
+	MaxLevel    *policy.Level
+	OlderThan   time.Duration // last changed longer ago than this
+	// DueTo lists bags on their way to this unit (dispatched, in transit, delivered).
+	DueTo   string
+	Overdue bool // only bags past their due time and not yet accepted
+	After   string
+	Limit   int
+}
+
+// ListBags returns bags in scope matching f, newest change first, with a
+// cursor for the next page. The scope comes from the policy, so a bag above
+// the caller's clearance or outside their need-to-know is never selected.
+func (s *Service) ListBags(ctx context.Context, actor policy.Subject, sc policy.Scope, f BagFilter) ([]*Bag, string, error) {
+	where, args := scopeWhere(sc, actor.UserID, 1)
+	add := func(cond string, v any) {
+		args = append(args, v)
+		where += " AND " + fmt.Sprintf(cond, len(args))
+	}
+	if len(f.States) > 0 {
+		ss := make([]string, len(f.States))
+		for i, st := range f.States {
+			ss[i] = string(st)
+		}
+		add("b.state = ANY($%d::text[])", ss)
+	}
+	if f.Origin != "" {
+		add("o.code = $%d", f.Origin)
+	}
+	if f.Destination != "" {
+		add("d.code = $%d", f.Destination)
+	}
+	if f.Unit != "" {
+		add("$%d = ANY(b.route_codes)", f.Unit)
+	}
+	if f.MinLevel != nil {
+		add("b.level >= $%d", int16(*f.MinLevel))
+	}
+	if f.MaxLevel != nil {
+		add("b.level <= $%d", int16(*f.MaxLevel))
+	}
+	if f.OlderThan > 0 {
+		add("b.updated_at < now() - $%d::interval", f.OlderThan.String())
+	}
+	if f.DueTo != "" {
+		add("d.code = $%d AND b.state IN ('dispatched', 'in_transit', 'delivered')", f.DueTo)
+	}
+	if f.Overdue {
+		where += " AND b.due_at < now() AND b.state IN ('dispatched', 'in_transit', 'delivered', 'missing')"
+	}
+	if f.After != "" {
+		seq, err := strconv.ParseInt(f.After, 10, 64)
+		if err != nil {
+			return nil, "", valise.Invalid("bad cursor", valise.FieldError{Field: "after", Reason: "not a cursor from a previous page"})
+		}
+		add("b.registry_seq < $%d", seq)
+	}
+	if f.Limit <= 0 || f.Limit > 200 {
+		f.Limit = 50
+	}
+	sql := `SELECT ` + bagColumns + `, b.registry_seq` + bagFrom + ` WHERE ` + where +
+		fmt.Sprintf(` ORDER BY b.registry_seq DESC LIMIT %d`, f.Limit+1)
+	rows, err := s.pool.Query(ctx, sql, args...)
+	if err != nil {
+		return nil, "", db.Classify(fmt.Errorf("list bags: %w", err))
+	}
+	var seqs []int64
+	bags, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (*Bag, error) {
+		var seq int64
+		b, err := scanBag(seqRow{r, &seq})
+		seqs = append(seqs, seq)
+		return b, err
+	})
+	if err != nil {
+		return nil, "", db.Classify(fmt.Errorf("list bags: %w", err))
+	}
+	next := ""
+	if len(bags) > f.Limit {
+		bags = bags[:f.Limit]
+		next = strconv.FormatInt(seqs[f.Limit-1], 10)
+	}
+	return bags, next, nil
+}
+
+// seqRow scans a bag row followed by its list sequence.
+type seqRow struct {
+	pgx.Row
+	seq *int64
+}
+
+func (r seqRow) Scan(dest ...any) error { return r.Row.Scan(append(dest, r.seq)...) }
