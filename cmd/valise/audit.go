@@ -2,21 +2,18 @@ package main
 
 import (
 	"context"
-	"crypto/rand"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
-	"io/fs"
 	"log/slog"
 	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 	"golang.org/x/mod/sumdb/note"
 
+	"valise/crypto/secret"
 	"valise/custody/tlog"
 )
 
@@ -25,7 +22,7 @@ import (
 // to stop. Every serve process runs one: they take turns through an
 // advisory lock.
 func startCustodyLog(ctx context.Context, c *config, pool *pgxpool.Pool, log *slog.Logger) (func(), error) {
-	master, err := masterKey(c.DataDir)
+	master, err := secret.LoadMasterKey(c.DataDir)
 	if err != nil {
 		return nil, err
 	}
@@ -41,45 +38,6 @@ func startCustodyLog(ctx context.Context, c *config, pool *pgxpool.Pool, log *sl
 	return wg.Wait, nil
 }
 
-// masterKey returns the 32-byte key that seals the log's signing key at
-// rest, from VALISE_MASTER_KEY_FILE or <data-dir>/master.key, creating the
-// latter (mode 0600) on first start. Stopgap until crypto/secret provides
-// the application's master key: then this function calls it.
-func masterKey(dataDir string) ([]byte, error) {
-	path := os.Getenv("VALISE_MASTER_KEY_FILE")
-	if path == "" {
-		path = filepath.Join(dataDir, "master.key")
-	}
-	b, err := os.ReadFile(path)
-	if errors.Is(err, fs.ErrNotExist) {
-		b = make([]byte, 32)
-		if _, err := rand.Read(b); err != nil {
-			return nil, err
-		}
-		if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
-			return nil, fmt.Errorf("master key: %w", err)
-		}
-		f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
-		if errors.Is(err, fs.ErrExist) {
-			return masterKey(dataDir) // another process just wrote it
-		}
-		if err != nil {
-			return nil, fmt.Errorf("master key: %w", err)
-		}
-		if _, err := f.Write(b); err != nil {
-			f.Close()
-			return nil, fmt.Errorf("master key: %w", err)
-		}
-		return b, f.Close()
-	}
-	if err != nil {
-		return nil, fmt.Errorf("master key: %w", err)
-	}
-	if len(b) != 32 {
-		return nil, fmt.Errorf("master key %s: %d bytes, want 32", path, len(b))
-	}
-	return b, nil
-}
 
 // runAudit is `valise audit verify` and `valise audit receipt FILE`.
 func runAudit(ctx context.Context, args []string, stdout, stderr io.Writer) int {

@@ -11,10 +11,10 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
-	"golang.org/x/crypto/chacha20poly1305"
 	"golang.org/x/mod/sumdb/note"
 
 	"valise"
+	"valise/crypto/secret"
 	"valise/internal/db"
 )
 
@@ -153,7 +153,7 @@ func LoadOrCreateKey(ctx context.Context, pool *pgxpool.Pool, origin string, mas
 	if err != nil {
 		return nil, fmt.Errorf("tlog key: generate: %w", err)
 	}
-	sealed, err := sealKey(master, []byte(skey), []byte(origin))
+	sealed, err := secret.Seal(master, []byte(skey), []byte("tlog_key:"+origin))
 	if err != nil {
 		return nil, err
 	}
@@ -164,9 +164,9 @@ func LoadOrCreateKey(ctx context.Context, pool *pgxpool.Pool, origin string, mas
 	if err := pool.QueryRow(ctx, `SELECT vkey, skey_sealed FROM tlog_keys WHERE origin = $1`, origin).Scan(&vkey, &sealed); err != nil {
 		return nil, fmt.Errorf("tlog key: load: %w", err)
 	}
-	plain, err := openKey(master, sealed, []byte(origin))
+	plain, err := secret.Open(master, sealed, []byte("tlog_key:"+origin))
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("tlog key: cannot unseal the log key (wrong master key?): %w", err)
 	}
 	return NewKey(string(plain), vkey)
 }
@@ -199,35 +199,6 @@ func VerifierKey(ctx context.Context, q db.Querier) (string, error) {
 		return "", fmt.Errorf("read log key: %w", err)
 	}
 	return vkey, nil
-}
-
-// sealKey and openKey keep the log's private key encrypted at rest. They
-// are the one place to switch to crypto/secret once it exists.
-func sealKey(master, plain, ad []byte) ([]byte, error) {
-	aead, err := chacha20poly1305.NewX(master)
-	if err != nil {
-		return nil, fmt.Errorf("tlog key: master key: %w", err)
-	}
-	nonce := make([]byte, aead.NonceSize(), aead.NonceSize()+len(plain)+aead.Overhead())
-	if _, err := rand.Read(nonce); err != nil {
-		return nil, err
-	}
-	return aead.Seal(nonce, nonce, plain, ad), nil
-}
-
-func openKey(master, sealed, ad []byte) ([]byte, error) {
-	aead, err := chacha20poly1305.NewX(master)
-	if err != nil {
-		return nil, fmt.Errorf("tlog key: master key: %w", err)
-	}
-	if len(sealed) < aead.NonceSize() {
-		return nil, errors.New("tlog key: sealed key too short")
-	}
-	plain, err := aead.Open(nil, sealed[:aead.NonceSize()], sealed[aead.NonceSize():], ad)
-	if err != nil {
-		return nil, errors.New("tlog key: cannot unseal the log key (wrong master key?)")
-	}
-	return plain, nil
 }
 
 // signCheckpoint returns the signed note of c.

@@ -137,6 +137,13 @@ func Start(ctx context.Context, o Options) (*Cluster, error) {
 		if c.cred, err = unprivileged(); err != nil {
 			return nil, err
 		}
+		// The data directory is ours: let the PostgreSQL user pass through it
+		// (not list it) even if it was created 0700, e.g. for the master key.
+		if st, err := os.Stat(dir); err == nil && st.Mode().Perm()&0o001 == 0 {
+			if err := os.Chmod(dir, st.Mode().Perm()|0o011); err != nil {
+				return nil, fmt.Errorf("open the data directory to the PostgreSQL user: %w", err)
+			}
+		}
 		if err := traversable(dir); err != nil {
 			return nil, err
 		}
