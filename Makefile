@@ -17,6 +17,7 @@ run: build
 test:
 	./scripts/ensure-postgres.sh
 	$(GO) test -count=1 -timeout 8m ./...
+	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME) ./crypto/seal
 
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \

@@ -13,18 +13,19 @@ import (
 	"time"
 
 	"valise/api"
+	"valise/identity"
 	"valise/internal/dbtest"
 	"valise/policy"
 )
 
-// mailEnv is a server over a fresh database with the real policy. Until the
-// identity issue's token middleware lands, the harness signs callers in by
-// putting their policy.Subject in the request context (X-Test-User names
-// one of the subjects below); everything after that is production code.
+// mailEnv is a server over a fresh database with the real policy and real
+// accounts: each user is created through the identity service and signs in
+// for a bearer token.
 type mailEnv struct {
-	t     testing.TB
-	url   string
-	users map[string]policy.Subject
+	t      testing.TB
+	url    string
+	tokens map[string]string
+	ids    map[string]string
 }
 
 func newMailEnv(t testing.TB) *mailEnv {
@@ -32,42 +33,43 @@ func newMailEnv(t testing.TB) *mailEnv {
 	ctx := context.Background()
 	for _, u := range [][]string{{"MFA", "ministry", "KZ"}, {"DE-BER", "embassy", "DE"}, {"JP-TYO", "embassy", "JP"},
 		{"MOD", "state_body", "KZ"}, {"NB", "state_body", "KZ"}} {
-		if _, err := d.Pool.Exec(ctx, `INSERT INTO units (code, name, kind, country) VALUES ($1, $1, $2, $3)`, u[0], u[1], u[2]); err != nil {
+		if _, err := d.Pool.Exec(ctx, `INSERT INTO units (code, name, kind, country) VALUES ($1, $1, $2, $3) ON CONFLICT DO NOTHING`, u[0], u[1], u[2]); err != nil {
 			t.Fatal(err)
 		}
 	}
-	s := api.New(d.Pool, api.Config{Logger: discardLogger()})
-	sub := func(id, unit, kind string, lvl policy.Level, roles ...string) policy.Subject {
-		return policy.Subject{UserID: id, Username: id, Roles: roles, UnitCode: unit, UnitKind: kind, Clearance: lvl}
-	}
-	e := &mailEnv{t: t, users: map[string]policy.Subject{
-		"admin":    sub("admin", "MFA", "ministry", policy.Restricted, policy.RoleAdmin),
-		"disp":     sub("disp", "MFA", "ministry", policy.TopSecret, policy.RoleDispatcher),
-		"clerk":    sub("clerk", "MFA", "ministry", policy.TopSecret, policy.RoleRegistryClerk),
-		"clerk2":   sub("clerk2", "MFA", "ministry", policy.TopSecret, policy.RoleRegistryClerk),
-		"berlin":   sub("berlin", "DE-BER", "embassy", policy.TopSecret, policy.RoleRegistryClerk),
-		"lowber":   sub("lowber", "DE-BER", "embassy", policy.Restricted, policy.RoleRegistryClerk),
-		"modclerk": sub("modclerk", "MOD", "state_body", policy.TopSecret, policy.RoleRegistryClerk),
-		"nbclerk":  sub("nbclerk", "NB", "state_body", policy.TopSecret, policy.RoleRegistryClerk),
-		"sec":      sub("sec", "MFA", "ministry", policy.SpecialImportance, policy.RoleSecurityOfficer),
-		"courier1": sub("courier1", "MFA", "ministry", policy.TopSecret, policy.RoleCourier),
-		"adhoc":    sub("adhoc", "DE-BER", "embassy", policy.TopSecret, policy.RoleCourier),
-	}}
-	c := e.users["courier1"]
-	c.CourierKind = policy.CourierCareer
-	e.users["courier1"] = c
-	a := e.users["adhoc"]
-	a.CourierKind = policy.CourierAdHoc
-	e.users["adhoc"] = a
-	sec := e.users["sec"]
-	sec.Scope = []string{"*"}
-	e.users["sec"] = sec
-	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if u, ok := e.users[r.Header.Get("X-Test-User")]; ok {
-			r = r.WithContext(policy.WithSubject(r.Context(), u))
+	s := api.New(d.Pool, api.Config{Logger: discardLogger(), LoginRate: 1000})
+	e := &mailEnv{t: t, tokens: map[string]string{}, ids: map[string]string{}}
+	for _, u := range []struct {
+		name, unit string
+		lvl        policy.Level
+		role       string
+		kind       string
+		scope      []string
+	}{
+		{"admin", "MFA", policy.Restricted, policy.RoleAdmin, "", nil},
+		{"disp", "MFA", policy.TopSecret, policy.RoleDispatcher, "", nil},
+		{"clerk", "MFA", policy.TopSecret, policy.RoleRegistryClerk, "", nil},
+		{"clerk2", "MFA", policy.TopSecret, policy.RoleRegistryClerk, "", nil},
+		{"berlin", "DE-BER", policy.TopSecret, policy.RoleRegistryClerk, "", nil},
+		{"lowber", "DE-BER", policy.Restricted, policy.RoleRegistryClerk, "", nil},
+		{"modclerk", "MOD", policy.TopSecret, policy.RoleRegistryClerk, "", nil},
+		{"nbclerk", "NB", policy.TopSecret, policy.RoleRegistryClerk, "", nil},
+		{"sec", "MFA", policy.SpecialImportance, policy.RoleSecurityOfficer, "", []string{"*"}},
+		{"courier1", "MFA", policy.TopSecret, policy.RoleCourier, policy.CourierCareer, nil},
+		{"adhoc", "DE-BER", policy.TopSecret, policy.RoleCourier, policy.CourierAdHoc, nil},
+	} {
+		usr, err := s.Identity().CreateUser(ctx, identity.UserInput{Username: u.name, FullName: u.name, Unit: u.unit,
+			Roles: []string{u.role}, Clearance: u.lvl, CourierKind: u.kind, Scope: u.scope, Password: "correct horse battery"})
+		if err != nil {
+			t.Fatalf("create %s: %v", u.name, err)
 		}
-		s.ServeHTTP(w, r)
-	}))
+		tok, err := s.Identity().Login(ctx, u.name, "correct horse battery", "127.0.0.1")
+		if err != nil {
+			t.Fatalf("login %s: %v", u.name, err)
+		}
+		e.tokens[u.name], e.ids[u.name] = tok.AccessToken, usr.ID
+	}
+	ts := httptest.NewServer(s)
 	t.Cleanup(ts.Close)
 	e.url = ts.URL
 	return e
@@ -89,7 +91,9 @@ func (e *mailEnv) do(user, method, path string, body any, hdr ...string) (*http.
 	if rd != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}
-	req.Header.Set("X-Test-User", user)
+	if tok, ok := e.tokens[user]; ok {
+		req.Header.Set("Authorization", "Bearer "+tok)
+	}
 	for i := 0; i+1 < len(hdr); i += 2 {
 		req.Header.Set(hdr[i], hdr[i+1])
 	}
@@ -146,7 +150,7 @@ func TestBagLifecycleThroughAPI(t *testing.T) {
 
 	// Dispatch without a sheet: 409.
 	e.must(409, "clerk", "POST", path+"/dispatch", nil)
-	c := e.must(201, "disp", "POST", "/api/v1/couriers", map[string]any{"kind": "career", "user_id": "courier1", "username": "courier1", "full_name": "Arman Courier"})
+	c := e.must(201, "disp", "POST", "/api/v1/couriers", map[string]any{"kind": "career", "user_id": e.ids["courier1"], "username": "courier1", "full_name": "Arman Courier"})
 	sheet := e.must(201, "clerk", "POST", "/api/v1/sheets", map[string]any{"issuer": "MFA", "conveyance": "career_courier",
 		"courier_id": c["id"], "bag_ids": []string{id}, "valid_until": time.Now().Add(72 * time.Hour)})
 	if sheet["package_count"].(float64) != 2 {

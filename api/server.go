@@ -19,6 +19,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"valise"
+	"valise/crypto/keyring"
 	"valise/identity"
 	"valise/internal/db"
 	"valise/migrations"
@@ -44,6 +45,9 @@ type Config struct {
 	// LoginRate is how many login attempts one address or one account may
 	// make per minute; default 20.
 	LoginRate int
+	// Seals tunes seal issuance and the trust list (crypto/keyring); the
+	// keyring uses MasterKey.
+	Seals keyring.Options
 }
 
 // Server is the HTTP API over one database pool.
@@ -55,6 +59,7 @@ type Server struct {
 	metrics *httpMetrics
 	reg     *prometheus.Registry
 	pouch   *pouchAPI // the bag lifecycle (api/bags.go)
+	seals   *sealAPI  // trust list, bag seals, verification (api/seals.go)
 
 	authz      *policy.Authorizer // every protected handler asks it (api/auth.go)
 	ident      *identity.Service  // users, units, tokens (api/auth.go)
@@ -82,6 +87,7 @@ func New(pool *pgxpool.Pool, cfg Config) *Server {
 	}
 	s.loginLimit = newRateLimiter(cfg.LoginRate, time.Minute)
 	s.pouch = newPouchAPI(pool, s.authz)
+	s.seals = newSealAPI(pool, cfg, s.authz, s.pouch.bags)
 	s.router = s.routes()
 	return s
 }
@@ -115,13 +121,15 @@ func (s *Server) routes() chi.Router {
 			_, _ = w.Write(openapiDoc)
 		})
 		r.Get("/version", s.version)
-		s.publicAuthRoutes(r) // login, refresh (api/auth.go)
+		s.publicAuthRoutes(r)   // login, refresh (api/auth.go)
+		s.seals.publicRoutes(r) // trust list (api/seals.go)
 		// Protected routes: add yours inside this group; handlers find the
 		// caller with policy.SubjectFrom(r.Context()) and ask s.authz.
 		r.Group(func(r chi.Router) {
 			r.Use(s.requireAuth)
 			s.identityRoutes(r)     // me, logout, units, users, security (api/auth.go)
 			r.Group(s.pouch.routes) // bags, senders, plans, couriers, sheets, incidents (api/bags.go)
+			r.Group(s.seals.routes) // bag seals and seal verification (api/seals.go)
 		})
 	})
 	return r

@@ -18,6 +18,9 @@ import (
 type Options struct {
 	// Password is given to every demo account (VALISE_DEMO_PASSWORD).
 	Password string
+	// MasterKey (crypto/secret, from the data directory) encrypts the demo
+	// seal keys; nil skips them.
+	MasterKey []byte
 }
 
 // Login is one demo account, printed at start so a person can try it.
@@ -36,6 +39,8 @@ type step struct {
 
 var steps = []step{
 	{"units", loadUnits},
+	{"users", loadUsers},
+	{"seal keys", loadSealKeys},
 }
 
 // Load writes the demo data in one transaction and returns the demo logins.

@@ -2,6 +2,7 @@ package pouch
 
 import (
 	"context"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"time"
@@ -35,6 +36,13 @@ type Event struct {
 	Corrects         *int64          `json:"corrects,omitempty"`
 	CorrectionReason string          `json:"correction_reason,omitempty"`
 	LogEntry         *int64          `json:"log_entry,omitempty"`
+	// PrevHash is the custody log leaf hash of the bag's previous event
+	// (32 zero bytes for its first): the per-bag hash chain (custody/).
+	PrevHash []byte `json:"prev_hash"`
+	// Custody is the event's custody block (parties, packages, seals
+	// checked, coordinates; see custody.Block). Empty: record fills in the
+	// bag's current custodian.
+	Custody json.RawMessage `json:"custody,omitempty"`
 
 	// after runs once the event is recorded (rows that must name it).
 	after func(tx pgx.Tx) error
@@ -59,6 +67,8 @@ type leaf struct {
 	RecordedAt string          `json:"recorded_at"`
 	Corrects   *int64          `json:"corrects,omitempty"`
 	Data       json.RawMessage `json:"data,omitempty"`
+	Prev       string          `json:"prev"`
+	Custody    json.RawMessage `json:"custody,omitempty"`
 }
 
 // Canonical returns the bytes appended to the custody log for e.
@@ -66,7 +76,8 @@ func (e *Event) Canonical() ([]byte, error) {
 	return json.Marshal(leaf{V: 1, Type: "valise.bag_event", EventID: e.ID, BagID: e.BagID, Kind: e.Kind,
 		Stage: e.Stage, FromState: e.FromState, ToState: e.ToState, Actor: e.ActorID, Unit: e.ActorUnit,
 		Place: e.Place, OccurredAt: e.OccurredAt.UTC().Format(time.RFC3339Nano),
-		RecordedAt: e.RecordedAt.UTC().Format(time.RFC3339Nano), Corrects: e.Corrects, Data: e.Data})
+		RecordedAt: e.RecordedAt.UTC().Format(time.RFC3339Nano), Corrects: e.Corrects, Data: e.Data,
+		Prev: hex.EncodeToString(e.PrevHash), Custody: e.Custody})
 }
 
 // record inserts e for actor in tx and appends its canonical bytes to the
@@ -93,12 +104,26 @@ func record(ctx context.Context, tx pgx.Tx, actor policy.Subject, e *Event) erro
 	if e.CorrectionReason != "" {
 		reason = &e.CorrectionReason
 	}
-	// The id and record time are taken first so the canonical bytes, the
-	// custody log entry and the row are written once, in this transaction.
-	err := tx.QueryRow(ctx, `SELECT nextval(pg_get_serial_sequence('bag_events', 'id')), clock_timestamp()`).
-		Scan(&e.ID, &e.RecordedAt)
+	// The id, record time, previous event's leaf hash (the chain link; the
+	// caller holds the bag's row lock, so it is the latest) and the current
+	// custodian are taken first, in one round trip, so the canonical bytes,
+	// the custody log entry and the row are written once, in this transaction.
+	var custodian []byte
+	err := tx.QueryRow(ctx, `SELECT nextval(pg_get_serial_sequence('bag_events', 'id')), clock_timestamp(),
+		coalesce((SELECT t.leaf_hash FROM bag_events p JOIN tlog_entries t ON t.id = p.log_entry
+		          WHERE p.bag_id = $1 ORDER BY p.id DESC LIMIT 1), decode(repeat('00', 32), 'hex')),
+		(SELECT json_build_object('custodian', json_strip_nulls(json_build_object('unit', c.custodian_unit,
+		        'user', c.custodian_user, 'username', c.custodian_username)))
+		   FROM bag_custody c WHERE c.bag_id = $1)`, e.BagID).
+		Scan(&e.ID, &e.RecordedAt, &e.PrevHash, &custodian)
 	if err != nil {
 		return fmt.Errorf("bag event id: %w", err)
+	}
+	if len(e.Custody) == 0 {
+		e.Custody = custodian
+		if len(e.Custody) == 0 {
+			e.Custody = json.RawMessage(`{}`)
+		}
 	}
 	b, err := e.Canonical()
 	if err != nil {
@@ -112,10 +137,11 @@ func record(ctx context.Context, tx pgx.Tx, actor policy.Subject, e *Event) erro
 	e.LogEntry = &n
 	_, err = tx.Exec(ctx, `
 		INSERT INTO bag_events (id, bag_id, kind, stage, from_state, to_state, actor_id, actor_username, actor_unit,
-		                        place, reason, data, occurred_at, recorded_at, corrects, correction_reason, log_entry)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)`,
+		                        place, reason, data, occurred_at, recorded_at, corrects, correction_reason, log_entry,
+		                        prev_hash, custody)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)`,
 		e.ID, e.BagID, e.Kind, e.Stage, from, to, e.ActorID, e.ActorUsername, e.ActorUnit, e.Place, e.Reason,
-		e.Data, e.OccurredAt, e.RecordedAt, e.Corrects, reason, n)
+		e.Data, e.OccurredAt, e.RecordedAt, e.Corrects, reason, n, e.PrevHash, e.Custody)
 	if err != nil {
 		return fmt.Errorf("record bag event: %w", err)
 	}
@@ -124,13 +150,14 @@ func record(ctx context.Context, tx pgx.Tx, actor policy.Subject, e *Event) erro
 
 const eventColumns = `e.id, e.bag_id, e.kind, e.stage, coalesce(e.from_state, ''), coalesce(e.to_state, ''), e.actor_id,
 	e.actor_username, e.actor_unit, e.place, e.reason, e.data, e.occurred_at, e.recorded_at, e.corrects,
-	coalesce(e.correction_reason, ''), e.log_entry`
+	coalesce(e.correction_reason, ''), e.log_entry, coalesce(e.prev_hash, ''), e.custody`
 
 func scanEvent(row pgx.Row) (Event, error) {
 	var e Event
 	var from, to string
 	err := row.Scan(&e.ID, &e.BagID, &e.Kind, &e.Stage, &from, &to, &e.ActorID, &e.ActorUsername, &e.ActorUnit,
-		&e.Place, &e.Reason, &e.Data, &e.OccurredAt, &e.RecordedAt, &e.Corrects, &e.CorrectionReason, &e.LogEntry)
+		&e.Place, &e.Reason, &e.Data, &e.OccurredAt, &e.RecordedAt, &e.Corrects, &e.CorrectionReason, &e.LogEntry,
+		&e.PrevHash, &e.Custody)
 	e.FromState, e.ToState = State(from), State(to)
 	return e, err
 }
@@ -201,4 +228,25 @@ func (s *Service) Correct(ctx context.Context, actor policy.Subject, bagID strin
 		return record(ctx, tx, actor, &ev)
 	})
 	return ev, err
+}
+
+// Record records e for actor in tx, exactly as the lifecycle does (hash
+// chain link, custody log leaf, same transaction). It is the hook for
+// custody/ (hand-offs, checkpoint scans): the caller must hold the bag's row
+// lock (LockBag) and have authorized the action.
+func Record(ctx context.Context, tx pgx.Tx, actor policy.Subject, e *Event) error {
+	return record(ctx, tx, actor, e)
+}
+
+// LockBag loads a bag with its row locked FOR UPDATE in tx, so events of
+// one bag are recorded one at a time (the hash chain needs that).
+func LockBag(ctx context.Context, tx pgx.Tx, id string) (*Bag, error) {
+	return getBag(ctx, tx, id, true)
+}
+
+// OpenIncident opens an incident on a locked bag in tx (deadlines from
+// pouch_settings) and records it on the bag; source is one of the incidents
+// table's sources ("acceptance", "loss", "examination", "report").
+func OpenIncident(ctx context.Context, tx pgx.Tx, actor policy.Subject, b *Bag, class, source, summary string) (*Incident, error) {
+	return openIncident(ctx, tx, actor, b, class, source, summary)
 }

@@ -11,6 +11,7 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"valise/crypto/secret"
 	"valise/demo"
 	"valise/internal/db"
 	"valise/internal/pgcluster"
@@ -161,7 +162,12 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "valise demo:", err)
 		return 1
 	}
-	logins, err := demo.Load(ctx, d.Pool, demo.Options{Password: c.DemoPassword})
+	master, err := secret.LoadMasterKey(c.DataDir)
+	if err != nil {
+		fmt.Fprintln(stderr, "valise demo:", err)
+		return 1
+	}
+	logins, err := demo.Load(ctx, d.Pool, demo.Options{Password: c.DemoPassword, MasterKey: master})
 	if err != nil {
 		fmt.Fprintln(stderr, "valise demo:", err)
 		return 1

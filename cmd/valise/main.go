@@ -3,6 +3,9 @@
 //	valise serve            run the HTTP API (starts a private PostgreSQL when no database is configured)
 //	valise migrate up|down|status
 //	valise demo             load the demo data into the configured database (idempotent)
+//	valise users create-admin --username NAME   (password on stdin)
+//	valise keys ...         seal-signing keys and the trust list
+//	valise seal verify      verify a seal offline
 //	valise version
 package main
 
@@ -36,6 +39,9 @@ func commands() []command {
 		{"serve", "run the HTTP API", runServe},
 		{"migrate", "apply, roll back or list database migrations (up|down|status)", runMigrate},
 		{"demo", "load the demo data into the configured database", runDemo},
+		{"users", "create the first administrator (create-admin --username NAME; password on stdin)", runUsers},
+		{"keys", "manage seal-signing keys and the trust list (init-root|issue|rotate|retire|revoke|list|trust-list)", runKeys},
+		{"seal", "verify a seal offline against a saved trust list (verify)", runSeal},
 		{"audit", "verify the custody log (verify) or a receipt offline (receipt FILE)", runAudit},
 		{"version", "print the version, commit and Go version", runVersion},
 	}

@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"valise/api"
+	"valise/crypto/keyring"
+	"valise/crypto/secret"
 	"valise/demo"
 )
 
@@ -36,9 +38,16 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	if n > 0 {
 		log.Info("migrated the database", "applied", n)
 	}
+	// The master key seals token and seal signing keys at rest
+	// (VALISE_MASTER_KEY or <data dir>/master.key).
+	master, err := secret.LoadMasterKey(c.DataDir)
+	if err != nil {
+		fmt.Fprintln(stderr, "valise serve:", err)
+		return 1
+	}
 	var logins []demo.Login
 	if c.Demo == "true" || (c.Demo == "auto" && d.Embedded) {
-		if logins, err = demo.Load(ctx, d.Pool, demo.Options{Password: c.DemoPassword}); err != nil {
+		if logins, err = demo.Load(ctx, d.Pool, demo.Options{Password: c.DemoPassword, MasterKey: master}); err != nil {
 			fmt.Fprintln(stderr, "valise serve:", err)
 			return 1
 		}
@@ -53,7 +62,8 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		return 1
 	}
 	defer func() { stopLog(); waitLog() }()
-	srv := api.New(d.Pool, api.Config{RequestTimeout: c.RequestTimeout, MaxBodyBytes: c.MaxBodyBytes, Logger: log})
+	srv := api.New(d.Pool, api.Config{RequestTimeout: c.RequestTimeout, MaxBodyBytes: c.MaxBodyBytes, Logger: log,
+		MasterKey: master, Seals: keyring.Options{StaleAfter: c.TrustStale, SealLifetime: c.SealLifetime}})
 	ln, err := net.Listen("tcp", c.Addr)
 	if err != nil {
 		fmt.Fprintln(stderr, "valise serve:", err)

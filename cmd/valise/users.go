@@ -1,0 +1,106 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+
+	"valise"
+	"valise/crypto/secret"
+	"valise/identity"
+	"valise/policy"
+)
+
+// stdin is where `valise users create-admin` reads the password; tests replace it.
+var stdin io.Reader = os.Stdin
+
+// runUsers is `valise users create-admin --username NAME [--unit CODE]
+// [--full-name NAME]`: the bootstrap of a deployment without demo data. The
+// password is read from the first line of standard input, never from a flag
+// (flags show in process lists and shell history).
+func runUsers(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	const usage = "usage: echo PASSWORD | valise users create-admin --username NAME [--unit CODE] [--full-name NAME] [flags]"
+	if len(args) == 0 || args[0] != "create-admin" {
+		fmt.Fprintln(stderr, usage)
+		return 2
+	}
+	own := map[string]string{"username": "", "unit": "MFA", "full-name": "Administrator"}
+	var rest []string
+	for i := 1; i < len(args); i++ {
+		name, val, hasVal := strings.Cut(strings.TrimLeft(args[i], "-"), "=")
+		if _, ok := own[name]; ok && strings.HasPrefix(args[i], "-") {
+			if !hasVal {
+				if i+1 >= len(args) {
+					fmt.Fprintf(stderr, "valise users: --%s needs a value\n%s\n", name, usage)
+					return 2
+				}
+				i++
+				val = args[i]
+			}
+			own[name] = val
+			continue
+		}
+		rest = append(rest, args[i])
+	}
+	if own["username"] == "" {
+		fmt.Fprintln(stderr, usage)
+		return 2
+	}
+	c, _, err := parseConfig("users create-admin", rest, stderr)
+	if err != nil {
+		return flagExit(err, stderr)
+	}
+	line, err := bufio.NewReader(stdin).ReadString('\n')
+	if err != nil && err != io.EOF {
+		fmt.Fprintln(stderr, "valise users: read the password from standard input:", err)
+		return 1
+	}
+	pw := strings.TrimRight(line, "\r\n")
+	if n := len([]rune(pw)); n < identity.MinPasswordLen || n > identity.MaxPasswordLen {
+		fmt.Fprintf(stderr, "valise users: the password must be %d-%d characters\n", identity.MinPasswordLen, identity.MaxPasswordLen)
+		return 1
+	}
+	log := c.logger(stderr)
+	d, err := openDatabase(ctx, c, log)
+	if err != nil {
+		fmt.Fprintln(stderr, "valise users:", err)
+		return 1
+	}
+	defer d.Close()
+	if _, err := migrateUp(ctx, d.Pool); err != nil {
+		fmt.Fprintln(stderr, "valise users:", err)
+		return 1
+	}
+	master, err := secret.LoadMasterKey(c.DataDir)
+	if err != nil {
+		fmt.Fprintln(stderr, "valise users:", err)
+		return 1
+	}
+	svc := identity.New(d.Pool, master, identity.Config{}, log)
+	if _, err := svc.GetUnit(ctx, own["unit"]); err != nil {
+		// A fresh deployment has no units yet: the ministry is the root.
+		_, err = svc.CreateUnit(ctx, identity.UnitInput{Code: own["unit"], Name: "Ministry of Foreign Affairs", Kind: "ministry"})
+		if err != nil {
+			fmt.Fprintln(stderr, "valise users: create unit:", err)
+			return 1
+		}
+	}
+	u, err := svc.CreateUser(ctx, identity.UserInput{Username: own["username"], FullName: own["full-name"], Unit: own["unit"],
+		Roles: []string{policy.RoleAdmin}, Clearance: policy.Unclassified, Password: pw})
+	if err != nil {
+		fmt.Fprintln(stderr, "valise users:", valise.ErrorMessage(err))
+		var ve *valise.Error
+		if errors.As(err, &ve) {
+			for _, f := range ve.Fields {
+				fmt.Fprintf(stderr, "  %s: %s\n", f.Field, f.Reason)
+			}
+		}
+		return 1
+	}
+	fmt.Fprintf(stdout, "created admin %s (%s) in unit %s\n", u.Username, u.ID, u.Unit)
+	return 0
+}
