@@ -38,7 +38,6 @@ func startCustodyLog(ctx context.Context, c *config, pool *pgxpool.Pool, log *sl
 	return wg.Wait, nil
 }
 
-
 // runAudit is `valise audit verify` and `valise audit receipt FILE`.
 func runAudit(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	const usage = "usage: valise audit verify [--key KEY|FILE] [flags]\n       valise audit receipt FILE --key KEY|FILE [--leaf FILE] [--witness KEY|FILE]..."
