@@ -33,6 +33,7 @@ type Authorizer struct {
 	actions rego.PreparedEvalQuery
 	pool    *pgxpool.Pool
 	log     *slog.Logger
+	cache   *decisionCache
 }
 
 // New compiles the policy and prepares its queries. pool receives the
@@ -54,7 +55,7 @@ func New(ctx context.Context, pool *pgxpool.Pool, log *slog.Logger) (*Authorizer
 		}
 		return q, nil
 	}
-	a := &Authorizer{pool: pool, log: log}
+	a := &Authorizer{pool: pool, log: log, cache: newDecisionCache(8192)}
 	if a.decide, err = prepare("data.valise.authz.decision"); err != nil {
 		return nil, err
 	}
@@ -70,6 +71,19 @@ func New(ctx context.Context, pool *pgxpool.Pool, log *slog.Logger) (*Authorizer
 // Decide asks the policy whether s may do action to r. It neither logs nor
 // records: use Authorize in handlers.
 func (a *Authorizer) Decide(ctx context.Context, s Subject, action string, r Resource) (Decision, error) {
+	key := decisionKey(s, action, r)
+	if d, ok := a.cache.get(key); ok {
+		return d, nil
+	}
+	d, err := a.evaluate(ctx, s, action, r)
+	if err == nil {
+		a.cache.put(key, d)
+	}
+	return d, err
+}
+
+// evaluate runs the prepared decision query (no cache).
+func (a *Authorizer) evaluate(ctx context.Context, s Subject, action string, r Resource) (Decision, error) {
 	input := ast.NewObject(
 		ast.Item(keySubject, subjectTerm(s)),
 		ast.Item(keyAction, ast.StringTerm(action)),

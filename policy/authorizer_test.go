@@ -160,6 +160,8 @@ func TestActions(t *testing.T) {
 }
 
 // BenchmarkDecide measures one prepared-query decision (target < 50 µs).
+// BenchmarkDecide is a repeated decision, answered from the decision cache
+// after the first evaluation (BenchmarkEvaluate measures the Rego itself).
 func BenchmarkDecide(b *testing.B) {
 	a, err := policy.New(context.Background(), nil, slog.New(slog.DiscardHandler))
 	if err != nil {

@@ -194,7 +194,7 @@ visible if {
 	reads_mail
 }
 
-hide_reasons contains sprintf("clearance %d is below the resource level %d", [input.subject.clearance, object.get(input.resource, "level", 0)]) if {
+hide_reasons contains sprintf("clearance %d is below the resource level %d", [input.subject.clearance, input.resource.level]) if {
 	mail_resource
 	not clearance_ok
 }
