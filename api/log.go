@@ -3,17 +3,20 @@ package api
 import (
 	"net/http"
 	"strconv"
+	"strings"
 
 	"github.com/go-chi/chi/v5"
 
 	"valise"
 	"valise/custody/tlog"
+	"valise/policy"
 )
 
 // logRoutes serves the custody transparency log. Everything here is public
-// (checkpoints, keys and proofs reveal hashes only); the leaves themselves
-// will be served to callers cleared to read custody events once the auth
-// middleware exists (until then /log/entries returns leaf hashes only).
+// (checkpoints, keys and proofs reveal hashes only); /log/entries adds the
+// leaves themselves when the caller sends a bearer token of a user cleared to
+// read custody events (log.read over every unit: security officers and
+// auditors with scope *).
 func (s *Server) logRoutes(r chi.Router) {
 	r.Route("/log", func(r chi.Router) {
 		r.Get("/checkpoint", s.logCheckpoint)
@@ -96,7 +99,33 @@ func (s *Server) logEntries(w http.ResponseWriter, r *http.Request) {
 	if hs == nil {
 		hs = [][]byte{}
 	}
-	JSON(w, http.StatusOK, map[string]any{"start": start, "leaf_hashes": hs})
+	out := map[string]any{"start": start, "leaf_hashes": hs}
+	if h := r.Header.Get("Authorization"); h != "" {
+		token, _ := strings.CutPrefix(h, "Bearer ")
+		sub, _, err := s.ident.Authenticate(r.Context(), strings.TrimSpace(token))
+		if err != nil {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="valise", error="invalid_token"`)
+			Error(w, r, err)
+			return
+		}
+		d, err := s.authz.Decide(r.Context(), sub, policy.ActLogRead, policy.Resource{Kind: "log_entry"})
+		if err != nil {
+			Error(w, r, err)
+			return
+		}
+		if d.Allow {
+			leaves, err := tlog.Leaves(r.Context(), s.pool, start, end)
+			if err != nil {
+				Error(w, r, err)
+				return
+			}
+			if leaves == nil {
+				leaves = [][]byte{}
+			}
+			out["leaves"] = leaves
+		}
+	}
+	JSON(w, http.StatusOK, out)
 }
 
 // uintParams reads two required non-negative integer query parameters;

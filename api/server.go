@@ -58,8 +58,9 @@ type Server struct {
 	router  chi.Router
 	metrics *httpMetrics
 	reg     *prometheus.Registry
-	pouch   *pouchAPI // the bag lifecycle (api/bags.go)
-	seals   *sealAPI  // trust list, bag seals, verification (api/seals.go)
+	pouch   *pouchAPI   // the bag lifecycle (api/bags.go)
+	custody *custodyAPI // hand-offs, custody trails, receipts (api/custody.go)
+	seals   *sealAPI    // trust list, bag seals, verification (api/seals.go)
 
 	authz      *policy.Authorizer // every protected handler asks it (api/auth.go)
 	ident      *identity.Service  // users, units, tokens (api/auth.go)
@@ -87,6 +88,7 @@ func New(pool *pgxpool.Pool, cfg Config) *Server {
 	}
 	s.loginLimit = newRateLimiter(cfg.LoginRate, time.Minute)
 	s.pouch = newPouchAPI(pool, s.authz)
+	s.custody = newCustodyAPI(pool, s.authz)
 	s.seals = newSealAPI(pool, cfg, s.authz, s.pouch.bags)
 	s.router = s.routes()
 	return s
@@ -127,9 +129,10 @@ func (s *Server) routes() chi.Router {
 		// caller with policy.SubjectFrom(r.Context()) and ask s.authz.
 		r.Group(func(r chi.Router) {
 			r.Use(s.requireAuth)
-			s.identityRoutes(r)     // me, logout, units, users, security (api/auth.go)
-			r.Group(s.pouch.routes) // bags, senders, plans, couriers, sheets, incidents (api/bags.go)
-			r.Group(s.seals.routes) // bag seals and seal verification (api/seals.go)
+			s.identityRoutes(r)       // me, logout, units, users, security (api/auth.go)
+			r.Group(s.pouch.routes)   // bags, senders, plans, couriers, sheets, incidents (api/bags.go)
+			r.Group(s.custody.routes) // hand-offs, custody trails, receipts, overdue (api/custody.go)
+			r.Group(s.seals.routes)   // bag seals and seal verification (api/seals.go)
 		})
 	})
 	return r

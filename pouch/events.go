@@ -110,8 +110,8 @@ func record(ctx context.Context, tx pgx.Tx, actor policy.Subject, e *Event) erro
 	// the custody log entry and the row are written once, in this transaction.
 	var custodian []byte
 	err := tx.QueryRow(ctx, `SELECT nextval(pg_get_serial_sequence('bag_events', 'id')), clock_timestamp(),
-		coalesce((SELECT t.leaf_hash FROM bag_events p JOIN tlog_entries t ON t.id = p.log_entry
-		          WHERE p.bag_id = $1 ORDER BY p.id DESC LIMIT 1), decode(repeat('00', 32), 'hex')),
+		coalesce((SELECT p.leaf_hash FROM bag_events p WHERE p.bag_id = $1 ORDER BY p.id DESC LIMIT 1),
+		         decode(repeat('00', 32), 'hex')),
 		(SELECT json_build_object('custodian', json_strip_nulls(json_build_object('unit', c.custodian_unit,
 		        'user', c.custodian_user, 'username', c.custodian_username)))
 		   FROM bag_custody c WHERE c.bag_id = $1)`, e.BagID).
@@ -138,10 +138,10 @@ func record(ctx context.Context, tx pgx.Tx, actor policy.Subject, e *Event) erro
 	_, err = tx.Exec(ctx, `
 		INSERT INTO bag_events (id, bag_id, kind, stage, from_state, to_state, actor_id, actor_username, actor_unit,
 		                        place, reason, data, occurred_at, recorded_at, corrects, correction_reason, log_entry,
-		                        prev_hash, custody)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)`,
+		                        prev_hash, leaf_hash, custody)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)`,
 		e.ID, e.BagID, e.Kind, e.Stage, from, to, e.ActorID, e.ActorUsername, e.ActorUnit, e.Place, e.Reason,
-		e.Data, e.OccurredAt, e.RecordedAt, e.Corrects, reason, n, e.PrevHash, e.Custody)
+		e.Data, e.OccurredAt, e.RecordedAt, e.Corrects, reason, n, e.PrevHash, tlog.LeafHash(b), e.Custody)
 	if err != nil {
 		return fmt.Errorf("record bag event: %w", err)
 	}

@@ -14,6 +14,7 @@ import (
 	"golang.org/x/mod/sumdb/note"
 
 	"valise/crypto/secret"
+	"valise/custody"
 	"valise/custody/tlog"
 )
 
@@ -98,8 +99,19 @@ func auditVerify(ctx context.Context, args []string, stdout, stderr io.Writer) i
 		}
 		return 1
 	}
-	fmt.Fprintf(stdout, "consistent: %d leaves, %d checkpoints, %d interior nodes checked; root %x\n",
-		r.Leaves, r.Checkpoints, r.Nodes, r.Root)
+	// Then each bag's hash chain against the log (custody.AuditChains).
+	cr, err := custody.AuditChains(ctx, d.Pool)
+	if err != nil {
+		fmt.Fprintln(stderr, "valise audit:", err)
+		return 1
+	}
+	if !cr.OK() {
+		fmt.Fprintf(stdout, "INCONSISTENT: %s\n", cr.Problem.Message)
+		fmt.Fprintf(stdout, "first entry at fault: event %d of bag %s (log entry %d)\n", cr.Problem.EventID, cr.Problem.BagID, cr.Problem.LogEntry)
+		return 1
+	}
+	fmt.Fprintf(stdout, "consistent: %d leaves, %d checkpoints, %d interior nodes checked; root %x; %d bag chains, %d events linked\n",
+		r.Leaves, r.Checkpoints, r.Nodes, r.Root, cr.Bags, cr.Events)
 	return 0
 }
 

@@ -6,6 +6,7 @@
 //	valise users create-admin --username NAME   (password on stdin)
 //	valise keys ...         seal-signing keys and the trust list
 //	valise seal verify      verify a seal offline
+//	valise bench            measure custody throughput on a scratch database
 //	valise version
 package main
 
@@ -43,6 +44,7 @@ func commands() []command {
 		{"keys", "manage seal-signing keys and the trust list (init-root|issue|rotate|retire|revoke|list|trust-list)", runKeys},
 		{"seal", "verify a seal offline against a saved trust list (verify)", runSeal},
 		{"audit", "verify the custody log (verify) or a receipt offline (receipt FILE)", runAudit},
+		{"bench", "measure hand-offs, log appends and raw inserts on a scratch database (--duration, --clients)", runBench},
 		{"version", "print the version, commit and Go version", runVersion},
 	}
 }

@@ -1,0 +1,244 @@
+package api
+
+import (
+	"context"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/go-chi/chi/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"valise"
+	"valise/custody"
+	"valise/policy"
+	"valise/pouch"
+)
+
+// custodyAPI serves two-party hand-offs, checkpoint scans, custody trails
+// with proofs, receipts and overdue alerts. Every rule is in custody/.
+type custodyAPI struct {
+	svc   *custody.Service
+	bags  *pouch.Service
+	authz *policy.Authorizer
+	// receiptWait is how long a receipt request waits for the integrator
+	// before answering 409 with Retry-After.
+	receiptWait time.Duration
+}
+
+func newCustodyAPI(pool *pgxpool.Pool, authz *policy.Authorizer) *custodyAPI {
+	return &custodyAPI{svc: custody.New(pool), bags: pouch.New(pool), authz: authz, receiptWait: 2 * time.Second}
+}
+
+func (c *custodyAPI) routes(r chi.Router) {
+	r.Post("/custody/handoffs", c.release)
+	r.Get("/custody/handoffs/{id}", c.getHandoff)
+	r.Post("/custody/handoffs/{id}/accept", c.accept)
+	r.Post("/custody/handoffs/{id}/cancel", c.cancel)
+	r.Get("/custody/handoffs/{id}/receipt", c.handoffReceipt)
+	r.Get("/custody/events/{id}/receipt", c.eventReceipt)
+	r.Post("/custody/bags/{id}/scan", c.scan)
+	r.Get("/bags/{id}/custody", c.trail)
+	r.Get("/security/overdue", c.overdue)
+}
+
+func (c *custodyAPI) check(s policy.Subject) pouch.Check {
+	return func(ctx context.Context, action string, res policy.Resource) error {
+		return c.authz.Authorize(ctx, s, action, res)
+	}
+}
+
+func (c *custodyAPI) release(w http.ResponseWriter, r *http.Request) {
+	s, ok := subject(w, r)
+	if !ok {
+		return
+	}
+	var in custody.ReleaseInput
+	if err := Decode(r, &in); err != nil {
+		Error(w, r, err)
+		return
+	}
+	h, err := c.svc.Release(r.Context(), s, in, c.check(s))
+	if err != nil {
+		Error(w, r, err)
+		return
+	}
+	w.Header().Set("Location", "/api/v1/custody/handoffs/"+h.ID)
+	JSON(w, http.StatusCreated, h)
+}
+
+func (c *custodyAPI) accept(w http.ResponseWriter, r *http.Request) {
+	s, ok := subject(w, r)
+	if !ok {
+		return
+	}
+	var in custody.AcceptInput
+	if err := Decode(r, &in); err != nil {
+		Error(w, r, err)
+		return
+	}
+	h, err := c.svc.Accept(r.Context(), s, chi.URLParam(r, "id"), in, c.check(s))
+	if err != nil {
+		Error(w, r, err)
+		return
+	}
+	JSON(w, http.StatusOK, h)
+}
+
+func (c *custodyAPI) cancel(w http.ResponseWriter, r *http.Request) {
+	s, ok := subject(w, r)
+	if !ok {
+		return
+	}
+	var in custody.Where
+	if r.ContentLength != 0 || r.Header.Get("Content-Type") != "" {
+		if err := Decode(r, &in); err != nil {
+			Error(w, r, err)
+			return
+		}
+	}
+	h, err := c.svc.Cancel(r.Context(), s, chi.URLParam(r, "id"), in, c.check(s))
+	if err != nil {
+		Error(w, r, err)
+		return
+	}
+	JSON(w, http.StatusOK, h)
+}
+
+func (c *custodyAPI) getHandoff(w http.ResponseWriter, r *http.Request) {
+	s, ok := subject(w, r)
+	if !ok {
+		return
+	}
+	h, _, err := c.svc.Get(r.Context(), s, chi.URLParam(r, "id"), c.check(s))
+	if err != nil {
+		Error(w, r, err)
+		return
+	}
+	JSON(w, http.StatusOK, h)
+}
+
+// handoffReceipt serves the C2SP tlog-proof of a completed hand-off's
+// acceptance event to either party (or a log reader): it proves both
+// signatures, since the accepted event names the release and both parties.
+func (c *custodyAPI) handoffReceipt(w http.ResponseWriter, r *http.Request) {
+	s, ok := subject(w, r)
+	if !ok {
+		return
+	}
+	h, _, err := c.svc.Get(r.Context(), s, chi.URLParam(r, "id"), c.check(s))
+	if err != nil {
+		Error(w, r, err)
+		return
+	}
+	if h.AcceptEvent == nil {
+		Error(w, r, &valise.Error{Code: valise.ECONFLICT, Message: "the hand-off is " + h.Status + ": a receipt exists once the receiver has accepted",
+			Extra: map[string]any{"reason": "handoff_" + h.Status, "current_state": h.Status}})
+		return
+	}
+	c.writeReceipt(w, r, *h.AcceptEvent)
+}
+
+func (c *custodyAPI) eventReceipt(w http.ResponseWriter, r *http.Request) {
+	s, ok := subject(w, r)
+	if !ok {
+		return
+	}
+	id, err := strconv.ParseInt(chi.URLParam(r, "id"), 10, 64)
+	if err != nil || id < 1 {
+		Error(w, r, valise.Errorf(valise.ENOTFOUND, "no such event"))
+		return
+	}
+	bag, _, err := custody.EventBag(r.Context(), c.bags.Pool(), id)
+	if err != nil {
+		Error(w, r, err)
+		return
+	}
+	if _, err := c.bags.Get(r.Context(), bag, c.check(s)); err != nil {
+		Error(w, r, err)
+		return
+	}
+	c.writeReceipt(w, r, id)
+}
+
+func (c *custodyAPI) writeReceipt(w http.ResponseWriter, r *http.Request, eventID int64) {
+	rec, idx, err := c.svc.EventReceipt(r.Context(), eventID, c.receiptWait)
+	if err != nil {
+		if valise.ErrorCode(err) == valise.ECONFLICT {
+			w.Header().Set("Retry-After", "1")
+		}
+		Error(w, r, err)
+		return
+	}
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.Header().Set("Content-Disposition", `attachment; filename="valise-event-`+strconv.FormatInt(eventID, 10)+`.tlog-proof"`)
+	w.Header().Set("X-Valise-Log-Index", strconv.FormatUint(idx, 10))
+	_, _ = w.Write(rec)
+}
+
+func (c *custodyAPI) scan(w http.ResponseWriter, r *http.Request) {
+	s, ok := subject(w, r)
+	if !ok {
+		return
+	}
+	var in custody.ScanInput
+	if err := Decode(r, &in); err != nil {
+		Error(w, r, err)
+		return
+	}
+	ev, err := c.svc.Scan(r.Context(), s, chi.URLParam(r, "id"), in, c.check(s))
+	if err != nil {
+		Error(w, r, err)
+		return
+	}
+	JSON(w, http.StatusCreated, ev)
+}
+
+// trail serves a bag's custody trail with inclusion proofs to those who may
+// read both the bag and its custody log (security officers, auditors,
+// registry clerks of its units).
+func (c *custodyAPI) trail(w http.ResponseWriter, r *http.Request) {
+	s, ok := subject(w, r)
+	if !ok {
+		return
+	}
+	b, err := c.bags.Get(r.Context(), chi.URLParam(r, "id"), c.check(s))
+	if err != nil {
+		Error(w, r, err)
+		return
+	}
+	res := b.Resource()
+	res.Kind = "log_entry"
+	if err := c.authz.Authorize(r.Context(), s, policy.ActLogRead, res); err != nil {
+		Error(w, r, err)
+		return
+	}
+	t, err := c.svc.BagTrail(r.Context(), b.ID)
+	if err != nil {
+		Error(w, r, err)
+		return
+	}
+	JSON(w, http.StatusOK, t)
+}
+
+func (c *custodyAPI) overdue(w http.ResponseWriter, r *http.Request) {
+	s, ok := subject(w, r)
+	if !ok {
+		return
+	}
+	if err := c.authz.Authorize(r.Context(), s, policy.ActIncidentRead, policy.Resource{Kind: "overdue_list"}); err != nil {
+		Error(w, r, err)
+		return
+	}
+	sc, err := c.authz.ListScope(r.Context(), s, "bag")
+	if err != nil {
+		Error(w, r, err)
+		return
+	}
+	list, err := c.svc.ListOverdue(r.Context(), sc, 0)
+	if err != nil {
+		Error(w, r, err)
+		return
+	}
+	JSON(w, http.StatusOK, map[string]any{"overdue": list})
+}

@@ -1,0 +1,72 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"fmt"
+	"log/slog"
+	"strings"
+	"testing"
+
+	"valise/crypto/password"
+	"valise/custody"
+	"valise/custody/custodytest"
+	"valise/custody/tlog"
+	"valise/demo"
+	"valise/identity"
+	"valise/internal/dbtest"
+	"valise/policy"
+)
+
+// TestAuditVerifyNamesBrokenChain: `valise audit verify` passes on an honest
+// custody history and, after an administrator edits one hand-off event
+// behind the append-only trigger (the log itself untouched), exits 1 naming
+// that event, its bag and its log entry.
+func TestAuditVerifyNamesBrokenChain(t *testing.T) {
+	d := dbtest.New(t)
+	ctx := context.Background()
+	if err := demo.LoadUnits(ctx, d.Pool); err != nil {
+		t.Fatal(err)
+	}
+	m := make([]byte, 32)
+	_, _ = rand.Read(m)
+	quiet := slog.New(slog.DiscardHandler)
+	ident := identity.New(d.Pool, m, identity.Config{Password: password.Params{Memory: 1024, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 32}}, quiet)
+	pairs, err := custodytest.Setup(ctx, d.Pool, ident, m, "a", 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := pairs[0]
+	allow := func(context.Context, string, policy.Resource) error { return nil }
+	svc := custody.New(d.Pool)
+	clerk := policy.Subject{UserID: p.ClerkID, Username: p.Clerk, UnitCode: "MFA", Roles: []string{policy.RoleRegistryClerk}}
+	courier := policy.Subject{UserID: p.CourierID, Username: p.Courier, UnitCode: "MFA", Roles: []string{policy.RoleCourier}}
+	h, err := svc.Release(ctx, clerk, custody.ReleaseInput{BagID: p.BagID, To: p.Courier, Where: custody.Where{Place: "MFA"}}, allow)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := svc.Accept(ctx, courier, h.ID, custody.AcceptInput{SealScan: custody.SealScan{Seals: p.Seals}}, allow); err != nil {
+		t.Fatal(err)
+	}
+	key, err := tlog.LoadOrCreateKey(ctx, d.Pool, tlog.DefaultOrigin, m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tlog.NewIntegrator(d.Pool, key, tlog.IntegratorOptions{Logger: quiet}).IntegrateOnce(ctx); err != nil {
+		t.Fatal(err)
+	}
+	args := []string{"audit", "verify", "--database-url=" + d.URL, "--key", key.VerifierKey}
+	if code, out, errs := runCmd(t, args...); code != 0 || !strings.Contains(out, "1 bag chains, 3 events linked") {
+		t.Fatalf("honest history = %d %q %q", code, out, errs)
+	}
+	_, err = d.Pool.Exec(ctx, `ALTER TABLE bag_events DISABLE TRIGGER bag_events_append_only;
+		UPDATE bag_events SET place = 'somewhere else' WHERE id = `+fmt.Sprint(h.ReleaseEvent))
+	if err != nil {
+		t.Fatal(err)
+	}
+	code, out, _ := runCmd(t, args...)
+	want := fmt.Sprintf("first entry at fault: event %d of bag %s", h.ReleaseEvent, p.BagID)
+	if code != 1 || !strings.Contains(out, want) || !strings.Contains(out, "place") {
+		t.Fatalf("tampered history = %d %q, want %q", code, out, want)
+	}
+}

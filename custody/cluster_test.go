@@ -1,0 +1,266 @@
+package custody_test
+
+import (
+	"bufio"
+	"context"
+	"crypto/rand"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+	"golang.org/x/mod/sumdb/note"
+
+	"valise/api"
+	"valise/crypto/password"
+	"valise/crypto/secret"
+	"valise/custody"
+	"valise/custody/custodytest"
+	"valise/custody/tlog"
+	"valise/demo"
+	"valise/identity"
+	"valise/internal/db"
+	"valise/internal/dbtest"
+)
+
+var cheap = identity.Config{Password: password.Params{Memory: 1024, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 32}}
+
+// checkOneLog waits until every appended entry has a leaf index, then
+// checks the log has no gap and no duplicate, recomputes it (tlog.Audit) and
+// audits every bag's chain.
+func checkOneLog(t *testing.T, pool *pgxpool.Pool, v note.Verifier) (entries int64) {
+	t.Helper()
+	ctx := context.Background()
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		var n, idx, maxIdx, distinct int64
+		err := pool.QueryRow(ctx, `SELECT (SELECT count(*) FROM tlog_entries), count(*), coalesce(max(idx), -1),
+			count(DISTINCT entry_id) FROM tlog_index`).Scan(&n, &idx, &maxIdx, &distinct)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n == idx {
+			if maxIdx != n-1 || distinct != n {
+				t.Fatalf("%d entries: max index %d, %d distinct entries: gaps or duplicates", n, maxIdx, distinct)
+			}
+			entries = n
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("integrators did not catch up: %d of %d entries indexed", idx, n)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	// The newest checkpoint covers all of them.
+	time.Sleep(100 * time.Millisecond)
+	r, err := tlog.Audit(ctx, pool, v)
+	if err != nil || !r.OK() {
+		t.Fatalf("log audit: %+v %v", r.Problem, err)
+	}
+	cr, err := custody.AuditChains(ctx, pool)
+	if err != nil || !cr.OK() {
+		t.Fatalf("chain audit: %+v %v", cr.Problem, err)
+	}
+	return entries
+}
+
+// TestTwoServersOneLog runs hand-offs through two API servers, each with
+// its own pool and its own integrator, on one database: one consistent log,
+// contiguous indices, no duplicates, every chain intact.
+func TestTwoServersOneLog(t *testing.T) {
+	d := dbtest.New(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	if err := demo.LoadUnits(ctx, d.Pool); err != nil {
+		t.Fatal(err)
+	}
+	master := make([]byte, 32)
+	_, _ = rand.Read(master)
+	quiet := slog.New(slog.DiscardHandler)
+	var urls []string
+	var wg sync.WaitGroup
+	var key *tlog.Key
+	for i := 0; i < 2; i++ {
+		pool, err := db.Open(ctx, d.URL, db.Options{MaxConns: 16})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(pool.Close)
+		if key, err = tlog.LoadOrCreateKey(ctx, pool, "valise.test/custody", master); err != nil {
+			t.Fatal(err)
+		}
+		g := tlog.NewIntegrator(pool, key, tlog.IntegratorOptions{Interval: 20 * time.Millisecond, Logger: quiet})
+		wg.Add(1)
+		go func() { defer wg.Done(); g.Run(ctx) }()
+		ts := httptest.NewServer(api.New(pool, api.Config{MasterKey: master, Logger: quiet, Identity: cheap, LoginRate: 10000}))
+		t.Cleanup(ts.Close)
+		urls = append(urls, ts.URL)
+	}
+	defer wg.Wait()
+	defer cancel()
+	ident := identity.New(d.Pool, master, cheap, quiet)
+	pairs, err := custodytest.Setup(ctx, d.Pool, ident, master, "c", 8)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const rounds = 6
+	errs := make(chan error, len(pairs))
+	for i, p := range pairs {
+		go func() {
+			for r := 0; r < rounds; r++ {
+				if _, err := p.HandOff(ctx, http.DefaultClient, urls[(i+r)%2], r); err != nil {
+					errs <- err
+					return
+				}
+			}
+			errs <- nil
+		}()
+	}
+	for range pairs {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	v, _ := note.NewVerifier(key.VerifierKey)
+	n := checkOneLog(t, d.Pool, v)
+	// Fixture: one planned event per bag; then two events per hand-off.
+	if want := int64(len(pairs) * (1 + 2*rounds)); n != want {
+		t.Fatalf("%d log entries, want %d", n, want)
+	}
+}
+
+// TestSIGKILLLosesNoAcknowledgedEvent builds the valise binary, serves on a
+// test database, streams hand-offs, SIGKILLs the server mid-stream, restarts
+// it, and checks that every acknowledged hand-off is in the database and in
+// the log, and that `valise audit verify` passes.
+func TestSIGKILLLosesNoAcknowledgedEvent(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the binary")
+	}
+	tmp := t.TempDir()
+	bin := filepath.Join(tmp, "valise")
+	if out, err := exec.Command("go", "build", "-o", bin, "valise/cmd/valise").CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	d := dbtest.New(t)
+	ctx := context.Background()
+	if err := demo.LoadUnits(ctx, d.Pool); err != nil {
+		t.Fatal(err)
+	}
+	dataDir := filepath.Join(tmp, "data")
+	master, err := secret.LoadMasterKey(dataDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	args := []string{"serve", "--database-url=" + d.URL, "--data-dir=" + dataDir, "--addr=127.0.0.1:0", "--demo=false",
+		"--log-origin=valise.test/custody", "--log-level=warn"}
+	start := func() (*exec.Cmd, string) {
+		cmd := exec.Command(bin, args...)
+		cmd.Env = append(os.Environ(), secret.EnvVar+"=")
+		out, _ := cmd.StdoutPipe()
+		cmd.Stderr = io.Discard
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		sc := bufio.NewScanner(out)
+		for sc.Scan() {
+			if addr, ok := strings.CutPrefix(sc.Text(), "Valise listening on "); ok {
+				go func() { _, _ = io.Copy(io.Discard, out) }()
+				return cmd, addr
+			}
+		}
+		_ = cmd.Process.Kill()
+		t.Fatal("the server did not start")
+		return nil, ""
+	}
+	cmd, base := start()
+	ident := identity.New(d.Pool, master, cheap, slog.New(slog.DiscardHandler))
+	pairs, err := custodytest.Setup(ctx, d.Pool, ident, master, "k", 8)
+	if err != nil {
+		_ = cmd.Process.Kill()
+		t.Fatal(err)
+	}
+	// Stream hand-offs from 8 clients; SIGKILL after a second.
+	var mu sync.Mutex
+	var acked []custodytest.Result
+	var wg sync.WaitGroup
+	client := &http.Client{Timeout: 5 * time.Second}
+	for _, p := range pairs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for r := 0; ; r++ {
+				res, err := p.HandOff(ctx, client, base, r)
+				if err != nil {
+					return // the server died (or refused mid-hand-off): stop this client
+				}
+				mu.Lock()
+				acked = append(acked, res)
+				mu.Unlock()
+			}
+		}()
+	}
+	time.Sleep(time.Second)
+	if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	_ = cmd.Wait()
+	wg.Wait()
+	if len(acked) < 8 {
+		t.Fatalf("only %d hand-offs acknowledged before the kill", len(acked))
+	}
+	// Restart: its integrator picks up whatever was committed but not integrated.
+	cmd, _ = start()
+	defer func() { _ = cmd.Process.Signal(syscall.SIGTERM); _ = cmd.Wait() }()
+	v, err := note.NewVerifier(mustVerifierKey(t, d.Pool))
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkOneLog(t, d.Pool, v)
+	for _, a := range acked {
+		var status string
+		var indexed bool
+		err := d.Pool.QueryRow(ctx, `SELECT h.status, EXISTS (SELECT 1 FROM tlog_index i WHERE i.entry_id = e.log_entry)
+			FROM handoffs h JOIN bag_events e ON e.id = h.accept_event WHERE h.id = $1 AND e.id = $2`,
+			a.HandoffID, a.AcceptEvent).Scan(&status, &indexed)
+		if err != nil || status != "completed" || !indexed {
+			t.Fatalf("acknowledged hand-off %s (event %d): status %q indexed %v err %v", a.HandoffID, a.AcceptEvent, status, indexed, err)
+		}
+	}
+	out, err := exec.Command(bin, "audit", "verify", "--database-url="+d.URL, "--data-dir="+dataDir, "--key="+mustVerifierKey(t, d.Pool)).CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "consistent:") {
+		t.Fatalf("valise audit verify: %v\n%s", err, out)
+	}
+	t.Logf("%d acknowledged hand-offs survived SIGKILL; %s", len(acked), strings.TrimSpace(lastLine(string(out))))
+}
+
+func mustVerifierKey(t *testing.T, pool *pgxpool.Pool) string {
+	t.Helper()
+	k, err := tlog.VerifierKey(context.Background(), pool)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return k
+}
+
+func lastLine(s string) string {
+	s = strings.TrimSpace(s)
+	if i := strings.LastIndexByte(s, '\n'); i >= 0 {
+		return s[i+1:]
+	}
+	return s
+}
+
+func benchSeconds() time.Duration {
+	d, _ := time.ParseDuration(os.Getenv("VALISE_BENCH_SECONDS") + "s")
+	return d
+}

@@ -1,0 +1,657 @@
+// Package custody is who holds a diplomatic bag, provably: two-party
+// hand-offs (the custodian releases, the named receiver scans the seals and
+// accepts), checkpoint scans, the custody trail of a bag with inclusion
+// proofs, the per-bag hash chain audit, and overdue alerts for bags in
+// transit that went silent.
+//
+// It adds no parallel history: every custody event is a pouch event
+// (pouch.Record), so it carries the bag's hash-chain link and its leaf in the
+// custody transparency log (custody/tlog) and commits in the same
+// transaction as the custody change. The current custodian is one row per
+// bag (bag_custody), changed only under the bag's row lock.
+package custody
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"valise"
+	"valise/internal/db"
+	"valise/policy"
+	"valise/pouch"
+)
+
+// Service records hand-offs and scans over one pool.
+type Service struct {
+	pool  *pgxpool.Pool
+	trust trustCache
+	now   func() time.Time
+}
+
+// New returns the service.
+func New(pool *pgxpool.Pool) *Service { return &Service{pool: pool, now: time.Now} }
+
+// Party is one side of a custody event: a unit, and the user acting for it
+// (empty when a unit's registry holds the bag as a whole).
+type Party struct {
+	Unit     string `json:"unit"`
+	User     string `json:"user,omitempty"`
+	Username string `json:"username,omitempty"`
+}
+
+func (p Party) String() string {
+	if p.Username != "" {
+		return p.Username + " (" + p.Unit + ")"
+	}
+	return "the registry of " + p.Unit
+}
+
+// Coordinates are an optional position (WGS 84 degrees).
+type Coordinates struct {
+	Lat float64 `json:"lat"`
+	Lon float64 `json:"lon"`
+}
+
+// Block is the custody block of an event (stored in bag_events.custody and
+// in the event's log leaf): who besides the actor, what was checked, where.
+type Block struct {
+	HandoffID   string       `json:"handoff_id,omitempty"`
+	From        *Party       `json:"from,omitempty"`
+	To          *Party       `json:"to,omitempty"`
+	Custodian   *Party       `json:"custodian,omitempty"`
+	Packages    int          `json:"packages,omitempty"`
+	Seals       *SealResult  `json:"seals,omitempty"`
+	Coordinates *Coordinates `json:"coordinates,omitempty"`
+	Note        string       `json:"note,omitempty"`
+}
+
+// Where and when an action happened, as the client reports it.
+type Where struct {
+	Place       string       `json:"place,omitempty"`
+	Coordinates *Coordinates `json:"coordinates,omitempty"`
+	OccurredAt  *time.Time   `json:"occurred_at,omitempty"`
+	Note        string       `json:"note,omitempty"`
+}
+
+func (w Where) validate() []valise.FieldError {
+	var fe []valise.FieldError
+	if len(w.Place) > 200 {
+		fe = append(fe, valise.FieldError{Field: "place", Reason: "at most 200 characters"})
+	}
+	if len(w.Note) > 2000 {
+		fe = append(fe, valise.FieldError{Field: "note", Reason: "at most 2000 characters"})
+	}
+	if c := w.Coordinates; c != nil && (c.Lat < -90 || c.Lat > 90 || c.Lon < -180 || c.Lon > 180) {
+		fe = append(fe, valise.FieldError{Field: "coordinates", Reason: "lat must be -90..90 and lon -180..180"})
+	}
+	if w.OccurredAt != nil && w.OccurredAt.After(time.Now().Add(5*time.Minute)) {
+		fe = append(fe, valise.FieldError{Field: "occurred_at", Reason: "is in the future"})
+	}
+	return fe
+}
+
+// Handoff is a two-party hand-off of one bag.
+type Handoff struct {
+	ID           string      `json:"id"`
+	BagID        string      `json:"bag_id"`
+	From         Party       `json:"from"`
+	To           Party       `json:"to"`
+	Status       string      `json:"status"` // released, completed, cancelled
+	ReleaseEvent int64       `json:"release_event"`
+	AcceptEvent  *int64      `json:"accept_event,omitempty"`
+	SealsOK      *bool       `json:"seals_ok,omitempty"`
+	SealCheck    *SealResult `json:"seal_check,omitempty"`
+	IncidentID   *string     `json:"incident_id,omitempty"`
+	ReleasedAt   time.Time   `json:"released_at"`
+	CompletedAt  *time.Time  `json:"completed_at,omitempty"`
+}
+
+// lockedTx is the isolation of custody transactions. Each one first locks
+// the bag's row (pouch.LockBag), then the rows it changes (custody row,
+// hand-off), so everything it decides on is locked or guarded by a unique
+// index (one open hand-off per bag, one successor per chain link); READ
+// COMMITTED then re-reads the latest committed state after each lock and
+// avoids the false serialization failures SERIALIZABLE's predicate locks
+// raise between hand-offs of different bags (measured: 16 concurrent
+// clients exhausted InTx's retries).
+var lockedTx = pgx.TxOptions{IsoLevel: pgx.ReadCommitted}
+
+// stageFor is the statutory stage (the "why") a custody event of a bag in
+// state s belongs to.
+func stageFor(s pouch.State) string {
+	switch s {
+	case pouch.Planned, pouch.Assembling:
+		return "assemble"
+	case pouch.Sealed:
+		return "send"
+	case pouch.Dispatched, pouch.InTransit:
+		return "deliver"
+	case pouch.Delivered:
+		return "accept"
+	case pouch.Accepted, pouch.Stored:
+		return "store"
+	case pouch.UnderExamination:
+		return "examine"
+	case pouch.Missing, pouch.Found:
+		return "loss"
+	}
+	return "incident"
+}
+
+// custodian reads and locks the bag's custody row (the caller holds the
+// bag's row lock too).
+func custodian(ctx context.Context, tx pgx.Tx, bagID string) (Party, error) {
+	var p Party
+	var user, username *string
+	err := tx.QueryRow(ctx, `SELECT custodian_unit, custodian_user, custodian_username FROM bag_custody
+		WHERE bag_id = $1 FOR UPDATE`, bagID).Scan(&p.Unit, &user, &username)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return p, fmt.Errorf("bag %s has no custody row", bagID)
+	}
+	if err != nil {
+		return p, fmt.Errorf("load custodian: %w", err)
+	}
+	if user != nil {
+		p.User, p.Username = *user, *username
+	}
+	return p, nil
+}
+
+// holds reports whether actor is the custodian p: the very user, or a
+// registry clerk of the custodian unit when that unit's registry holds the bag.
+func holds(p Party, actor policy.Subject) bool {
+	if p.User != "" {
+		return p.User == actor.UserID
+	}
+	return p.Unit == actor.UnitCode && actor.HasRole(policy.RoleRegistryClerk)
+}
+
+func resource(b *pouch.Bag, custodian string) policy.Resource {
+	r := b.Resource()
+	r.Custodian = custodian
+	return r
+}
+
+// receiver is a user who may be handed a bag.
+type receiver struct {
+	Party
+	roles  []string
+	active bool
+	// sheet: an issued, unrevoked courier sheet valid now names them and
+	// lists the bag (DM-03).
+	sheet bool
+}
+
+// lookupUser loads the receiver and, in the same query, whether a courier
+// sheet valid now names them for the bag.
+func lookupUser(ctx context.Context, q db.Querier, username, bagID string) (*receiver, error) {
+	var r receiver
+	err := q.QueryRow(ctx, `SELECT u.id, u.username, n.code, u.roles, u.active,
+		EXISTS (SELECT 1 FROM courier_sheets cs
+		        JOIN courier_sheet_bags sb ON sb.sheet_id = cs.id JOIN couriers c ON c.id = cs.courier_id
+		        WHERE sb.bag_id = $2 AND c.user_id = u.id::text AND cs.status = 'issued'
+		          AND cs.valid_from <= now() AND now() < cs.valid_until)
+		FROM users u JOIN units n ON n.id = u.unit_id WHERE u.username = $1`, username, bagID).
+		Scan(&r.User, &r.Username, &r.Unit, &r.roles, &r.active, &r.sheet)
+	if errors.Is(err, pgx.ErrNoRows) || (err == nil && !r.active) {
+		return nil, valise.Invalid("no such receiver", valise.FieldError{Field: "to", Reason: "not an active user"})
+	}
+	if err != nil {
+		return nil, fmt.Errorf("load receiver: %w", err)
+	}
+	return &r, nil
+}
+
+// ReleaseInput starts a hand-off: the custodian names the receiver.
+type ReleaseInput struct {
+	BagID string `json:"bag_id"`
+	To    string `json:"to"` // the receiver's username
+	Where
+}
+
+// Release is the first signature of a hand-off: the bag's current custodian
+// (and nobody else) releases it to a named, active user. A courier may be
+// named only if an issued, currently valid courier sheet names them and
+// covers this bag (DM-03). The release is a custody event; custody moves
+// only when the receiver accepts.
+func (s *Service) Release(ctx context.Context, actor policy.Subject, in ReleaseInput, check pouch.Check) (*Handoff, error) {
+	fe := in.Where.validate()
+	if strings.TrimSpace(in.BagID) == "" {
+		fe = append(fe, valise.FieldError{Field: "bag_id", Reason: "required"})
+	}
+	if strings.TrimSpace(in.To) == "" {
+		fe = append(fe, valise.FieldError{Field: "to", Reason: "required: the receiver's username"})
+	}
+	if fe != nil {
+		return nil, valise.Invalid("the hand-off is incomplete", fe...)
+	}
+	var out *Handoff
+	err := db.InTxOpts(ctx, s.pool, lockedTx, func(tx pgx.Tx) error {
+		b, err := pouch.LockBag(ctx, tx, in.BagID)
+		if err != nil {
+			return err
+		}
+		cur, err := custodian(ctx, tx, b.ID)
+		if err != nil {
+			return err
+		}
+		if err := check(ctx, policy.ActBagHandOff, resource(b, cur.User)); err != nil {
+			return err
+		}
+		if !holds(cur, actor) {
+			return &valise.Error{Code: valise.ECONFLICT,
+				Message: "only the bag's current custodian may release it; it is held by " + cur.String(),
+				Extra:   map[string]any{"reason": "not_custodian", "custodian": cur}}
+		}
+		switch b.State {
+		case pouch.Destroyed, pouch.Missing:
+			return &valise.Error{Code: valise.ECONFLICT, Message: "a " + string(b.State) + " bag cannot be handed off",
+				Extra: map[string]any{"reason": "bag_state", "current_state": b.State}}
+		}
+		to, err := lookupUser(ctx, tx, in.To, b.ID)
+		if err != nil {
+			return err
+		}
+		if to.User == actor.UserID {
+			return valise.Invalid("you cannot hand a bag to yourself", valise.FieldError{Field: "to", Reason: "is you"})
+		}
+		if err := courierSheetNames(to); err != nil {
+			return err
+		}
+		from := Party{Unit: actor.UnitCode, User: actor.UserID, Username: actor.Username}
+		id := newUUID()
+		ev := &pouch.Event{BagID: b.ID, Kind: "handoff_released", Stage: stageFor(b.State), Place: in.Place,
+			Reason: in.Note, Data: json.RawMessage(`{}`)}
+		if in.OccurredAt != nil {
+			ev.OccurredAt = *in.OccurredAt
+		}
+		ev.Custody = mustJSON(Block{HandoffID: id, From: &from, To: &to.Party, Custodian: &cur,
+			Packages: b.PackageCount, Coordinates: in.Coordinates, Note: in.Note})
+		if err := pouch.Record(ctx, tx, actor, ev); err != nil {
+			return err
+		}
+		// One open hand-off per bag is the unique index handoffs_open_idx.
+		out, err = scanHandoff(tx.QueryRow(ctx, `INSERT INTO handoffs (id, bag_id, from_unit, from_user, from_username,
+			to_unit, to_user, to_username, status, release_event) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'released', $9)
+			RETURNING `+handoffColumns, id, b.ID, from.Unit, from.User, from.Username, to.Unit, to.User, to.Username, ev.ID))
+		var pe *pgconn.PgError
+		if errors.As(err, &pe) && pe.Code == "23505" && pe.ConstraintName == "handoffs_open_idx" {
+			return &valise.Error{Code: valise.ECONFLICT, Message: "the bag is already released to someone; that hand-off must be accepted or cancelled first",
+				Extra: map[string]any{"reason": "handoff_open"}}
+		}
+		if err != nil {
+			return fmt.Errorf("record hand-off: %w", err)
+		}
+		return nil
+	})
+	return out, err
+}
+
+// courierSheetNames enforces DM-03 for a receiver who is a courier: an
+// issued, unrevoked courier sheet valid now must name them and list the bag.
+func courierSheetNames(to *receiver) error {
+	isCourier := false
+	for _, r := range to.roles {
+		isCourier = isCourier || r == policy.RoleCourier
+	}
+	if !isCourier || to.sheet {
+		return nil
+	}
+	return &valise.Error{Code: valise.ECONFLICT,
+		Message: "no issued, unrevoked courier sheet valid now names " + to.Username + " for this bag; a courier takes custody only with one (DM-03)",
+		Extra:   map[string]any{"reason": "no_courier_sheet"}}
+}
+
+// AcceptInput is the receiver's signature: the seal scan and where it happened.
+type AcceptInput struct {
+	SealScan
+	Where
+}
+
+// Accept is the second signature: the named receiver (nobody else) scans
+// the seals and takes custody. The seal check is recorded whatever its
+// result; a failed check still transfers custody (the receiver now holds
+// the bag) but opens a breach incident in the same transaction.
+func (s *Service) Accept(ctx context.Context, actor policy.Subject, handoffID string, in AcceptInput, check pouch.Check) (*Handoff, error) {
+	fe := append(in.Where.validate(), validateScan(in.SealScan)...)
+	if fe != nil {
+		return nil, valise.Invalid("the acceptance is incomplete", fe...)
+	}
+	if !validUUID(handoffID) {
+		return nil, valise.Errorf(valise.ENOTFOUND, "no such hand-off")
+	}
+	// Signatures and validity of the scanned seals need no transaction.
+	now := s.now()
+	var vs []verified
+	var seq uint64
+	if len(in.Seals) > 0 {
+		list, n, err := s.trust.get(ctx, s.pool, now)
+		if err != nil {
+			return nil, err
+		}
+		seq = n
+		if list == nil {
+			vs = make([]verified, len(in.Seals))
+			for i, t := range in.Seals {
+				vs[i] = verified{text: t, reason: "no_trust_list"}
+			}
+		} else {
+			vs = verifySeals(in.Seals, list, now)
+		}
+	}
+	var out *Handoff
+	err := db.InTxOpts(ctx, s.pool, lockedTx, func(tx pgx.Tx) error {
+		// Lock order: the hand-off, then its bag (Cancel does the same).
+		h, err := getHandoffForUpdate(ctx, tx, handoffID)
+		if err != nil {
+			return err
+		}
+		b, err := pouch.LockBag(ctx, tx, h.BagID)
+		if err != nil {
+			return err
+		}
+		if err := check(ctx, policy.ActBagHandOff, resource(b, actor.UserID)); err != nil {
+			return err
+		}
+		if h.To.User != actor.UserID {
+			return &valise.Error{Code: valise.EFORBIDDEN,
+				Message: "only the named receiver (" + h.To.Username + ") may accept this hand-off",
+				Extra:   map[string]any{"reason": "not_receiver"}}
+		}
+		if h.Status != "released" {
+			return &valise.Error{Code: valise.ECONFLICT, Message: "the hand-off is " + h.Status,
+				Extra: map[string]any{"reason": "handoff_" + h.Status, "current_state": h.Status}}
+		}
+		cur, err := custodian(ctx, tx, b.ID)
+		if err != nil {
+			return err
+		}
+		if cur.User != h.From.User && !(cur.User == "" && cur.Unit == h.From.Unit) {
+			return &valise.Error{Code: valise.ECONFLICT, Message: "custody changed since the release; ask the custodian to release again",
+				Extra: map[string]any{"reason": "custody_changed"}}
+		}
+		res, err := checkSeals(ctx, tx, b, in.SealScan, vs, seq)
+		if err != nil {
+			return err
+		}
+		ev := &pouch.Event{BagID: b.ID, Kind: "handoff_accepted", Stage: stageFor(b.State), Place: in.Place,
+			Reason: in.Note, Data: json.RawMessage(`{}`)}
+		if in.OccurredAt != nil {
+			ev.OccurredAt = *in.OccurredAt
+		}
+		to := h.To
+		ev.Custody = mustJSON(Block{HandoffID: h.ID, From: &h.From, To: &to, Custodian: &cur, Packages: b.PackageCount,
+			Seals: res, Coordinates: in.Coordinates, Note: in.Note})
+		if err := pouch.Record(ctx, tx, actor, ev); err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, `UPDATE bag_custody SET custodian_unit = $2, custodian_user = $3, custodian_username = $4,
+			since_event = $5, updated_at = now() WHERE bag_id = $1`, b.ID, to.Unit, to.User, to.Username, ev.ID); err != nil {
+			return fmt.Errorf("transfer custody: %w", err)
+		}
+		var incident *string
+		if !res.OK {
+			inc, err := pouch.OpenIncident(ctx, tx, actor, b, pouch.ClassBreach, "acceptance",
+				"seal check failed at hand-off from "+h.From.String()+" to "+to.String()+": "+strings.Join(res.Problems, "; "))
+			if err != nil {
+				return err
+			}
+			incident = &inc.ID
+		}
+		out, err = scanHandoff(tx.QueryRow(ctx, `UPDATE handoffs SET status = 'completed', accept_event = $2, seals_ok = $3,
+			seal_check = $4, incident_id = $5, completed_at = now() WHERE id = $1 RETURNING `+handoffColumns,
+			h.ID, ev.ID, res.OK, mustJSON(res), incident))
+		if err != nil {
+			return fmt.Errorf("complete hand-off: %w", err)
+		}
+		return nil
+	})
+	return out, err
+}
+
+// Cancel withdraws a release that was not accepted; only its releaser (or
+// the unit registry that holds the bag) may. It is recorded as an event.
+func (s *Service) Cancel(ctx context.Context, actor policy.Subject, handoffID string, w Where, check pouch.Check) (*Handoff, error) {
+	if fe := w.validate(); fe != nil {
+		return nil, valise.Invalid("bad cancellation", fe...)
+	}
+	var out *Handoff
+	err := db.InTxOpts(ctx, s.pool, lockedTx, func(tx pgx.Tx) error {
+		h, err := getHandoffForUpdate(ctx, tx, handoffID)
+		if err != nil {
+			return err
+		}
+		b, err := pouch.LockBag(ctx, tx, h.BagID)
+		if err != nil {
+			return err
+		}
+		cur, err := custodian(ctx, tx, b.ID)
+		if err != nil {
+			return err
+		}
+		if err := check(ctx, policy.ActBagHandOff, resource(b, cur.User)); err != nil {
+			return err
+		}
+		if !holds(cur, actor) {
+			return &valise.Error{Code: valise.ECONFLICT, Message: "only the bag's current custodian may cancel its release",
+				Extra: map[string]any{"reason": "not_custodian"}}
+		}
+		if h.Status != "released" {
+			return &valise.Error{Code: valise.ECONFLICT, Message: "the hand-off is " + h.Status,
+				Extra: map[string]any{"reason": "handoff_" + h.Status, "current_state": h.Status}}
+		}
+		ev := &pouch.Event{BagID: b.ID, Kind: "handoff_cancelled", Stage: stageFor(b.State), Place: w.Place,
+			Reason: w.Note, Data: json.RawMessage(`{}`)}
+		if w.OccurredAt != nil {
+			ev.OccurredAt = *w.OccurredAt
+		}
+		ev.Custody = mustJSON(Block{HandoffID: h.ID, From: &h.From, To: &h.To, Custodian: &cur, Packages: b.PackageCount,
+			Coordinates: w.Coordinates, Note: w.Note})
+		if err := pouch.Record(ctx, tx, actor, ev); err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, `UPDATE handoffs SET status = 'cancelled', completed_at = now() WHERE id = $1`, h.ID); err != nil {
+			return fmt.Errorf("cancel hand-off: %w", err)
+		}
+		out, err = getHandoff(ctx, tx, h.ID)
+		return err
+	})
+	return out, err
+}
+
+// ScanInput is a checkpoint scan by the custodian (airport, border, relay).
+type ScanInput struct {
+	SealScan
+	Where
+}
+
+// Scan records a checkpoint scan of the seals by the bag's custodian, with
+// the same seal check as an acceptance; a failed check opens an incident.
+func (s *Service) Scan(ctx context.Context, actor policy.Subject, bagID string, in ScanInput, check pouch.Check) (*pouch.Event, error) {
+	fe := append(in.Where.validate(), validateScan(in.SealScan)...)
+	if fe != nil {
+		return nil, valise.Invalid("the scan is incomplete", fe...)
+	}
+	now := s.now()
+	var vs []verified
+	var seq uint64
+	if len(in.Seals) > 0 {
+		list, n, err := s.trust.get(ctx, s.pool, now)
+		if err != nil {
+			return nil, err
+		}
+		seq = n
+		if list != nil {
+			vs = verifySeals(in.Seals, list, now)
+		} else {
+			for _, t := range in.Seals {
+				vs = append(vs, verified{text: t, reason: "no_trust_list"})
+			}
+		}
+	}
+	var ev *pouch.Event
+	err := db.InTxOpts(ctx, s.pool, lockedTx, func(tx pgx.Tx) error {
+		b, err := pouch.LockBag(ctx, tx, bagID)
+		if err != nil {
+			return err
+		}
+		cur, err := custodian(ctx, tx, b.ID)
+		if err != nil {
+			return err
+		}
+		if err := check(ctx, policy.ActBagHandOff, resource(b, cur.User)); err != nil {
+			return err
+		}
+		if !holds(cur, actor) {
+			return &valise.Error{Code: valise.ECONFLICT, Message: "only the bag's current custodian records checkpoint scans; it is held by " + cur.String(),
+				Extra: map[string]any{"reason": "not_custodian", "custodian": cur}}
+		}
+		res, err := checkSeals(ctx, tx, b, in.SealScan, vs, seq)
+		if err != nil {
+			return err
+		}
+		ev = &pouch.Event{BagID: b.ID, Kind: "checkpoint_scan", Stage: stageFor(b.State), Place: in.Place,
+			Reason: in.Note, Data: json.RawMessage(`{}`)}
+		if in.OccurredAt != nil {
+			ev.OccurredAt = *in.OccurredAt
+		}
+		ev.Custody = mustJSON(Block{Custodian: &cur, Packages: b.PackageCount, Seals: res, Coordinates: in.Coordinates, Note: in.Note})
+		if err := pouch.Record(ctx, tx, actor, ev); err != nil {
+			return err
+		}
+		if !res.OK {
+			if _, err := pouch.OpenIncident(ctx, tx, actor, b, pouch.ClassBreach, "report",
+				"seal check failed at a checkpoint scan by "+actor.Username+": "+strings.Join(res.Problems, "; ")); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	return ev, err
+}
+
+const handoffColumns = `id, bag_id, from_unit, from_user, from_username, to_unit, to_user, to_username, status,
+	release_event, accept_event, seals_ok, seal_check, incident_id, released_at, completed_at`
+
+func scanHandoff(row pgx.Row) (*Handoff, error) {
+	var h Handoff
+	var check []byte
+	err := row.Scan(&h.ID, &h.BagID, &h.From.Unit, &h.From.User, &h.From.Username, &h.To.Unit, &h.To.User,
+		&h.To.Username, &h.Status, &h.ReleaseEvent, &h.AcceptEvent, &h.SealsOK, &check, &h.IncidentID,
+		&h.ReleasedAt, &h.CompletedAt)
+	if err != nil {
+		return nil, err
+	}
+	if len(check) > 0 {
+		h.SealCheck = &SealResult{}
+		if err := json.Unmarshal(check, h.SealCheck); err != nil {
+			return nil, fmt.Errorf("decode seal check: %w", err)
+		}
+	}
+	return &h, nil
+}
+
+func getHandoff(ctx context.Context, q db.Querier, id string) (*Handoff, error) {
+	return loadHandoff(ctx, q, id, "")
+}
+
+func getHandoffForUpdate(ctx context.Context, tx pgx.Tx, id string) (*Handoff, error) {
+	return loadHandoff(ctx, tx, id, " FOR UPDATE")
+}
+
+func loadHandoff(ctx context.Context, q db.Querier, id, lock string) (*Handoff, error) {
+	if !validUUID(id) {
+		return nil, valise.Errorf(valise.ENOTFOUND, "no such hand-off")
+	}
+	h, err := scanHandoff(q.QueryRow(ctx, `SELECT `+handoffColumns+` FROM handoffs WHERE id = $1`+lock, id))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, valise.Errorf(valise.ENOTFOUND, "no such hand-off")
+	}
+	if err != nil {
+		return nil, fmt.Errorf("load hand-off: %w", err)
+	}
+	return h, nil
+}
+
+// Get returns a hand-off to one of its parties, or to whoever check lets
+// read the bag's custody log (security officers, auditors).
+func (s *Service) Get(ctx context.Context, actor policy.Subject, id string, check pouch.Check) (*Handoff, *pouch.Bag, error) {
+	h, err := getHandoff(ctx, s.pool, id)
+	if err != nil {
+		return nil, nil, db.Classify(err)
+	}
+	b, err := pouch.New(s.pool).Get(ctx, h.BagID, func(ctx context.Context, action string, r policy.Resource) error {
+		if actor.UserID == h.From.User || actor.UserID == h.To.User {
+			r.Custodian = actor.UserID // a party has need-to-know of its own hand-off
+			return check(ctx, action, r)
+		}
+		if err := check(ctx, action, r); err != nil {
+			return err
+		}
+		r.Kind = "log_entry"
+		return check(ctx, policy.ActLogRead, r)
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	return h, b, nil
+}
+
+// Custodian returns the bag's current custodian (no lock).
+func (s *Service) Custodian(ctx context.Context, bagID string) (Party, error) {
+	var p Party
+	var user, username *string
+	err := s.pool.QueryRow(ctx, `SELECT custodian_unit, custodian_user, custodian_username FROM bag_custody WHERE bag_id = $1`,
+		bagID).Scan(&p.Unit, &user, &username)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return p, valise.Errorf(valise.ENOTFOUND, "no such bag")
+	}
+	if user != nil {
+		p.User, p.Username = *user, *username
+	}
+	return p, err
+}
+
+func mustJSON(v any) json.RawMessage {
+	b, err := json.Marshal(v)
+	if err != nil {
+		panic(err)
+	}
+	return b
+}
+
+func newUUID() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	b[6] = b[6]&0x0f | 0x40
+	b[8] = b[8]&0x3f | 0x80
+	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16])
+}
+
+func validUUID(s string) bool {
+	if len(s) != 36 {
+		return false
+	}
+	for i, c := range s {
+		switch i {
+		case 8, 13, 18, 23:
+			if c != '-' {
+				return false
+			}
+		default:
+			if !strings.ContainsRune("0123456789abcdefABCDEF", c) {
+				return false
+			}
+		}
+	}
+	return true
+}

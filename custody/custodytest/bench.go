@@ -1,0 +1,230 @@
+package custodytest
+
+import (
+	"context"
+	"crypto/ed25519"
+	"crypto/rand"
+	"fmt"
+	"net/http"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"valise/crypto/seal"
+	"valise/crypto/trust"
+	"valise/custody/tlog"
+	"valise/policy"
+)
+
+// Rate is a measured throughput, with latencies when they were taken.
+type Rate struct {
+	Name    string
+	Ops     int
+	Elapsed time.Duration
+	P50     time.Duration
+	P99     time.Duration
+}
+
+// PerSec is operations per second.
+func (r Rate) PerSec() float64 { return float64(r.Ops) / r.Elapsed.Seconds() }
+
+func (r Rate) String() string {
+	s := fmt.Sprintf("%-34s %9.0f /s  (%d in %v)", r.Name, r.PerSec(), r.Ops, r.Elapsed.Round(time.Millisecond))
+	if r.P50 > 0 {
+		s += fmt.Sprintf("  p50 %v  p99 %v", r.P50.Round(10*time.Microsecond), r.P99.Round(10*time.Microsecond))
+	}
+	return s
+}
+
+// run calls op from workers goroutines for d and collects latencies.
+func run(ctx context.Context, name string, workers int, d time.Duration, op func(ctx context.Context, w, i int) error) (Rate, error) {
+	var (
+		mu      sync.Mutex
+		lat     []time.Duration
+		firstEr error
+		wg      sync.WaitGroup
+		n       atomic.Int64
+	)
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	stop := time.Now().Add(d)
+	start := time.Now()
+	for w := 0; w < workers; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			local := make([]time.Duration, 0, 1024)
+			for i := 0; time.Now().Before(stop); i++ {
+				t0 := time.Now()
+				if err := op(ctx, w, i); err != nil {
+					mu.Lock()
+					if firstEr == nil {
+						firstEr = err
+					}
+					mu.Unlock()
+					cancel()
+					break
+				}
+				local = append(local, time.Since(t0))
+				n.Add(1)
+			}
+			mu.Lock()
+			lat = append(lat, local...)
+			mu.Unlock()
+		}()
+	}
+	wg.Wait()
+	r := Rate{Name: name, Ops: int(n.Load()), Elapsed: time.Since(start)}
+	if len(lat) > 0 {
+		slices.Sort(lat)
+		r.P50, r.P99 = lat[len(lat)/2], lat[len(lat)*99/100]
+	}
+	return r, firstEr
+}
+
+// RawInserts measures single-row autocommit INSERTs into a scratch table
+// from conns connections: the database's own ceiling for one-row writes.
+func RawInserts(ctx context.Context, pool *pgxpool.Pool, conns int, d time.Duration) (Rate, error) {
+	if _, err := pool.Exec(ctx, `CREATE TABLE IF NOT EXISTS bench_raw (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+		v bigint NOT NULL, payload bytea NOT NULL, at timestamptz NOT NULL DEFAULT now())`); err != nil {
+		return Rate{}, err
+	}
+	payload := make([]byte, 300) // about a custody leaf
+	return run(ctx, fmt.Sprintf("raw single-row inserts (%d conns)", conns), conns, d, func(ctx context.Context, w, i int) error {
+		_, err := pool.Exec(ctx, `INSERT INTO bench_raw (v, payload) VALUES ($1, $2)`, int64(w<<32|i), payload)
+		return err
+	})
+}
+
+// TlogAppends measures transactions that append one leaf to the custody log.
+func TlogAppends(ctx context.Context, pool *pgxpool.Pool, conns int, d time.Duration) (Rate, error) {
+	return run(ctx, fmt.Sprintf("tlog appends (%d conns)", conns), conns, d, func(ctx context.Context, w, i int) error {
+		return pgx.BeginTxFunc(ctx, pool, pgx.TxOptions{}, func(tx pgx.Tx) error {
+			_, err := tlog.Append(ctx, tx, fmt.Appendf(nil, `{"bench":%d,"i":%d}`, w, i))
+			return err
+		})
+	})
+}
+
+// HandOffs measures complete two-party hand-offs (release + accept with a
+// VS1 seal scan, each an authenticated, authorized request with its own
+// transaction and log leaf) through the API at base, one client per pair.
+func HandOffs(ctx context.Context, c *http.Client, base string, pairs []*Pair, d time.Duration) (Rate, error) {
+	return run(ctx, fmt.Sprintf("hand-offs via API (%d clients)", len(pairs)), len(pairs), d, func(ctx context.Context, w, _ int) error {
+		_, err := pairs[w].HandOffNext(ctx, c, base)
+		return err
+	})
+}
+
+// PolicyDecision measures one authorization decision of the embedded policy
+// for a courier handing off a bag (the decision every hand-off request makes).
+func PolicyDecision(ctx context.Context, a *policy.Authorizer, d time.Duration) (Rate, error) {
+	s := policy.Subject{UserID: "u1", Username: "c", Roles: []string{policy.RoleCourier}, UnitCode: "MFA", UnitKind: "ministry",
+		Clearance: policy.TopSecret, CourierKind: policy.CourierCareer}
+	r := policy.Resource{Kind: "bag", ID: "b", Level: policy.Secret, Origin: "MFA", Destination: "DE-BER",
+		Route: []string{"MFA", "DE-BER"}, Couriers: []string{"u1"}}
+	return run(ctx, "policy decision, uncached (bag.hand_off)", 1, d, func(ctx context.Context, _, i int) error {
+		r := r
+		r.Custodian = fmt.Sprint("bench-", i) // a new key each time: the authorizer's decision cache cannot answer
+		dec, err := a.Decide(ctx, s, policy.ActBagHandOff, r)
+		if err == nil && !dec.Allow {
+			err = fmt.Errorf("policy denied the benchmark decision")
+		}
+		return err
+	})
+}
+
+// SealVerify measures verifying one VS1 seal against a trust list, and a
+// bare ed25519.Verify of 64 bytes, on one core.
+func SealVerify(ctx context.Context, list *trust.List, text string, d time.Duration) (Rate, Rate, error) {
+	now := time.Now()
+	sv, err := run(ctx, "seal verify (VS1, trust list)", 1, d, func(context.Context, int, int) error {
+		_, err := seal.Verify(text, list, now)
+		return err
+	})
+	if err != nil {
+		return sv, Rate{}, err
+	}
+	pub, priv, _ := ed25519.GenerateKey(rand.Reader)
+	msg := make([]byte, 64)
+	sig := ed25519.Sign(priv, msg)
+	raw, err := run(ctx, "raw ed25519.Verify", 1, d, func(context.Context, int, int) error {
+		if !ed25519.Verify(pub, msg, sig) {
+			return fmt.Errorf("bad signature")
+		}
+		return nil
+	})
+	return sv, raw, err
+}
+
+// BenchOptions tune Bench.
+type BenchOptions struct {
+	Duration time.Duration // per measurement; default 3s
+	Clients  []int         // hand-off client counts; default 1, 16, 64
+	PoolSize int32         // API pool connections; default 32
+	Logf     func(format string, args ...any)
+}
+
+// Bench runs every measurement on the migrated, otherwise empty database
+// at dbURL: raw inserts and tlog appends at 64 connections, hand-offs
+// through a real HTTP API (with its integrator) at each client count, the
+// policy decision and seal verification. It prints each result with Logf.
+func Bench(ctx context.Context, dbURL string, o BenchOptions) ([]Rate, error) {
+	if o.Duration == 0 {
+		o.Duration = 3 * time.Second
+	}
+	if o.Clients == nil {
+		o.Clients = []int{1, 16, 64}
+	}
+	if o.PoolSize == 0 {
+		o.PoolSize = 32 // valise serve's default db-max-conns
+	}
+	if o.Logf == nil {
+		o.Logf = func(string, ...any) {}
+	}
+	env, err := startBenchServer(ctx, dbURL, o.PoolSize, slices.Max(o.Clients))
+	if err != nil {
+		return nil, err
+	}
+	defer env.close()
+	var out []Rate
+	add := func(r Rate, err error) error {
+		if err != nil {
+			return fmt.Errorf("%s: %w", r.Name, err)
+		}
+		o.Logf("%s", r)
+		out = append(out, r)
+		return nil
+	}
+	if err := add(RawInserts(ctx, env.raw, 64, o.Duration)); err != nil {
+		return out, err
+	}
+	if err := add(TlogAppends(ctx, env.raw, 64, o.Duration)); err != nil {
+		return out, err
+	}
+	env.closeRaw()
+	for _, n := range o.Clients {
+		if err := add(HandOffs(ctx, env.client, env.url, env.pairs[:n], o.Duration)); err != nil {
+			return out, err
+		}
+	}
+	if err := add(PolicyDecision(ctx, env.authz, o.Duration/3)); err != nil {
+		return out, err
+	}
+	list, err := env.trustList(ctx)
+	if err != nil {
+		return out, err
+	}
+	sv, raw, err := SealVerify(ctx, list, env.pairs[0].Seals[0], o.Duration/3)
+	if err := add(sv, err); err != nil {
+		return out, err
+	}
+	if err := add(raw, nil); err != nil {
+		return out, err
+	}
+	return out, nil
+}

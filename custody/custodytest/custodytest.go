@@ -1,0 +1,231 @@
+// Package custodytest sets up bags ready for hand-offs and drives hand-offs
+// through the HTTP API, for custody's tests and for `valise bench`. It uses
+// the real services (identity, pouch, keyring) on a real database; the only
+// shortcut is that a fixture bag is put in transit by SQL (sealed,
+// dispatched, on an issued courier sheet) instead of through the whole
+// submission-to-dispatch lifecycle, which pouch's own tests cover.
+package custodytest
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"valise"
+	"valise/crypto/keyring"
+	"valise/crypto/seal"
+	"valise/identity"
+	"valise/policy"
+	"valise/pouch"
+)
+
+// Password is the password of every fixture user.
+const Password = "custody-fixture-password"
+
+// Pair is one bag in transit and the two people who hand it back and forth:
+// a registry clerk of the ministry (MFA) and a career courier named on the
+// bag's courier sheet. Seals are the bag's VS1 seal texts.
+type Pair struct {
+	BagID        string
+	Registry     string
+	Clerk        string
+	ClerkID      string
+	ClerkToken   string
+	Courier      string
+	CourierID    string
+	CourierToken string
+	Seals        []string
+	Physical     []string
+	// Next is the round of the pair's next hand-off (HandOffNext).
+	Next int
+}
+
+// HandOffNext runs the pair's next hand-off (whoever holds the bag releases
+// it to the other) and advances Next when it completed.
+func (p *Pair) HandOffNext(ctx context.Context, c *http.Client, base string) (Result, error) {
+	r, err := p.HandOff(ctx, c, base, p.Next)
+	if err == nil {
+		p.Next++
+	}
+	return r, err
+}
+
+// Setup creates n pairs (users named clerk-<tag>-<i> and courier-<tag>-<i>),
+// the MFA seal key (and the root key when there is none), and one
+// dispatched two-package bag per pair with issued VS1 seals. The demo units
+// must be loaded. master seals the keyring's keys (any 32 bytes).
+func Setup(ctx context.Context, pool *pgxpool.Pool, ident *identity.Service, master []byte, tag string, n int) ([]*Pair, error) {
+	kr, err := keyring.New(master, keyring.Options{})
+	if err != nil {
+		return nil, err
+	}
+	if _, _, err := keyring.Root(ctx, pool); err != nil {
+		if _, _, err := kr.InitRoot(ctx, pool); err != nil {
+			return nil, fmt.Errorf("init seal root: %w", err)
+		}
+	}
+	if _, err := kr.IssueKey(ctx, pool, "MFA", "fixture", time.Time{}); err != nil && valise.ErrorCode(err) != valise.ECONFLICT {
+		return nil, fmt.Errorf("issue MFA seal key: %w", err)
+	}
+	allow := func(context.Context, string, policy.Resource) error { return nil }
+	bags := pouch.New(pool)
+	out := make([]*Pair, n)
+	for i := range out {
+		p := &Pair{Clerk: fmt.Sprintf("clerk-%s-%d", tag, i), Courier: fmt.Sprintf("courier-%s-%d", tag, i)}
+		cu, err := ident.CreateUser(ctx, identity.UserInput{Username: p.Clerk, FullName: p.Clerk, Unit: "MFA",
+			Roles: []string{policy.RoleRegistryClerk}, Clearance: policy.TopSecret, Password: Password})
+		if err != nil {
+			return nil, fmt.Errorf("create %s: %w", p.Clerk, err)
+		}
+		co, err := ident.CreateUser(ctx, identity.UserInput{Username: p.Courier, FullName: p.Courier, Unit: "MFA",
+			Roles: []string{policy.RoleCourier}, CourierKind: policy.CourierCareer, Clearance: policy.TopSecret, Password: Password})
+		if err != nil {
+			return nil, fmt.Errorf("create %s: %w", p.Courier, err)
+		}
+		p.ClerkID, p.CourierID = cu.ID, co.ID
+		actor := policy.Subject{UserID: cu.ID, Username: cu.Username, UnitCode: "MFA", Roles: []string{policy.RoleRegistryClerk}}
+		b, err := bags.CreateBag(ctx, actor, pouch.CreateBagInput{Origin: "MFA", Destination: "DE-BER"}, allow)
+		if err != nil {
+			return nil, fmt.Errorf("create bag: %w", err)
+		}
+		p.BagID, p.Registry = b.ID, b.RegistryNumber
+		var suffix [4]byte
+		_, _ = rand.Read(suffix[:])
+		p.Physical = []string{fmt.Sprintf("PS-%X-1", suffix), fmt.Sprintf("PS-%X-2", suffix)}
+		if err := putInTransit(ctx, pool, p); err != nil {
+			return nil, err
+		}
+		seals, err := kr.IssueSeals(ctx, pool, keyring.BagFacts{BagID: b.ID, Registry: b.RegistryNumber, Origin: "MFA",
+			Destination: "DE-BER", Packages: 2, PhysicalSerials: p.Physical, ManifestHash: seal.HashManifest([]byte(b.ID))})
+		if err != nil {
+			return nil, fmt.Errorf("issue seals: %w", err)
+		}
+		for _, s := range seals {
+			p.Seals = append(p.Seals, s.Text)
+		}
+		for _, u := range []struct {
+			name string
+			tok  *string
+		}{{p.Clerk, &p.ClerkToken}, {p.Courier, &p.CourierToken}} {
+			t, err := ident.Login(ctx, u.name, Password, "127.0.0.1")
+			if err != nil {
+				return nil, fmt.Errorf("login %s: %w", u.name, err)
+			}
+			*u.tok = t.AccessToken
+		}
+		out[i] = p
+	}
+	return out, nil
+}
+
+// putInTransit seals and dispatches the fixture bag by SQL and puts it on an
+// issued courier sheet naming the pair's courier (DM-01, DM-03).
+func putInTransit(ctx context.Context, pool *pgxpool.Pool, p *Pair) error {
+	_, err := pool.Exec(ctx, `
+		WITH b AS (UPDATE bags SET state = 'dispatched', level = 2, container = 'suitcase', package_count = 2,
+		           dispatched_at = now(), due_at = now() + interval '3 days', version = version + 1
+		           WHERE id = $1 RETURNING id),
+		     pk AS (INSERT INTO bag_packages (bag_id, k, seal_serial) VALUES ($1, 1, $4), ($1, 2, $5)),
+		     c AS (INSERT INTO couriers (kind, user_id, username, full_name, created_by)
+		           VALUES ('career', $2, $3, $3, 'fixture') RETURNING id),
+		     s AS (INSERT INTO courier_sheets (number, issuer_id, conveyance, courier_id, bearer_name, route_codes,
+		               package_count, valid_from, valid_until, status, issued_by)
+		           SELECT 'CS-' || $1::text, u.id, 'career_courier', c.id, $3, ARRAY['MFA', 'DE-BER'], 2,
+		                  now() - interval '1 hour', now() + interval '3 days', 'issued', 'fixture'
+		           FROM c, units u WHERE u.code = 'MFA' RETURNING id)
+		INSERT INTO courier_sheet_bags (sheet_id, bag_id, packages) SELECT s.id, $1, 2 FROM s`,
+		p.BagID, p.CourierID, p.Courier, p.Physical[0], p.Physical[1])
+	if err != nil {
+		return fmt.Errorf("put bag in transit: %w", err)
+	}
+	return nil
+}
+
+// Result is one completed hand-off.
+type Result struct {
+	HandoffID   string
+	AcceptEvent int64
+}
+
+// HandOff runs hand-off number round of the pair through the API at base:
+// even rounds the clerk releases to the courier, odd rounds the courier
+// releases back to the clerk; the receiver accepts with the bag's seals.
+func (p *Pair) HandOff(ctx context.Context, c *http.Client, base string, round int) (Result, error) {
+	fromTok, to, toTok := p.ClerkToken, p.Courier, p.CourierToken
+	if round%2 == 1 {
+		fromTok, to, toTok = p.CourierToken, p.Clerk, p.ClerkToken
+	}
+	var h struct {
+		ID          string `json:"id"`
+		AcceptEvent int64  `json:"accept_event"`
+		SealsOK     *bool  `json:"seals_ok"`
+	}
+	if err := Call(ctx, c, "POST", base+"/api/v1/custody/handoffs", fromTok,
+		map[string]any{"bag_id": p.BagID, "to": to, "place": "Astana airport"}, http.StatusCreated, &h); err != nil {
+		return Result{}, fmt.Errorf("release: %w", err)
+	}
+	id := h.ID
+	if err := Call(ctx, c, "POST", base+"/api/v1/custody/handoffs/"+id+"/accept", toTok,
+		map[string]any{"seals": p.Seals, "packages_counted": 2, "seals_intact": true, "place": "Astana airport"},
+		http.StatusOK, &h); err != nil {
+		return Result{}, fmt.Errorf("accept: %w", err)
+	}
+	if h.SealsOK == nil || !*h.SealsOK {
+		return Result{}, fmt.Errorf("hand-off %s: the seal check failed", id)
+	}
+	return Result{HandoffID: id, AcceptEvent: h.AcceptEvent}, nil
+}
+
+// Call sends a JSON request with a bearer token and decodes the JSON answer
+// into out when the status is want; otherwise it returns the status and body.
+func Call(ctx context.Context, c *http.Client, method, url, token string, body any, want int, out any) error {
+	var rd io.Reader
+	if body != nil {
+		b, err := json.Marshal(body)
+		if err != nil {
+			return err
+		}
+		rd = bytes.NewReader(b)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, url, rd)
+	if err != nil {
+		return err
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	res, err := c.Do(req)
+	if err != nil {
+		return err
+	}
+	defer res.Body.Close()
+	raw, err := io.ReadAll(res.Body)
+	if err != nil {
+		return err
+	}
+	if res.StatusCode != want {
+		return &StatusError{Status: res.StatusCode, Body: string(raw)}
+	}
+	if out != nil {
+		return json.Unmarshal(raw, out)
+	}
+	return nil
+}
+
+// StatusError is an unexpected HTTP status.
+type StatusError struct {
+	Status int
+	Body   string
+}
+
+func (e *StatusError) Error() string { return fmt.Sprintf("HTTP %d: %s", e.Status, e.Body) }
