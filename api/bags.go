@@ -25,40 +25,43 @@ type pouchAPI struct {
 	bags     *pouch.Service
 	couriers *courier.Service
 	authz    *policy.Authorizer
+	idem     *idempotency // Idempotency-Key on every POST (api/idempotency.go)
 }
 
 func newPouchAPI(pool *pgxpool.Pool, authz *policy.Authorizer) *pouchAPI {
-	return &pouchAPI{bags: pouch.New(pool), couriers: courier.New(pool), authz: authz}
+	return &pouchAPI{bags: pouch.New(pool), couriers: courier.New(pool), authz: authz, idem: &idempotency{pool: pool}}
 }
 
 // routes mounts the lifecycle under /api/v1; auth is the middleware that
 // puts the authenticated subject in the context.
+// Every POST honours Idempotency-Key, so a phone may retry any of them.
 func (p *pouchAPI) routes(r chi.Router) {
+	post := r.With(p.idem.middleware).Post
 	r.Get("/senders", p.listSenders)
-	r.Post("/senders", p.recordSender)
+	post("/senders", p.recordSender)
 	r.Get("/senders/{unit}/history", p.senderHistory)
-	r.Post("/plans", p.createPlan)
+	post("/plans", p.createPlan)
 	r.Get("/plans/{id}", p.getPlan)
-	r.Post("/submissions", p.submit)
+	post("/submissions", p.submit)
 	r.Get("/submissions/{id}", p.getSubmission)
 	r.Get("/bags", p.listBags)
-	r.Post("/bags", p.createBag)
+	post("/bags", p.createBag)
 	r.Get("/bags/{id}", p.getBag)
 	r.Get("/bags/{id}/events", p.bagEvents)
-	r.Post("/bags/{id}/corrections", p.correct)
-	r.Post("/bags/{id}/{action}", p.bagAction)
+	post("/bags/{id}/corrections", p.correct)
+	post("/bags/{id}/{action}", p.bagAction)
 	r.Get("/couriers", p.listCouriers)
-	r.Post("/couriers", p.createCourier)
+	post("/couriers", p.createCourier)
 	r.Get("/couriers/{id}", p.getCourier)
-	r.Post("/sheets", p.issueSheet)
+	post("/sheets", p.issueSheet)
 	r.Get("/sheets/{id}", p.getSheet)
 	r.Get("/sheets/{id}/print", p.printSheet)
-	r.Post("/sheets/{id}/revoke", p.revokeSheet)
+	post("/sheets/{id}/revoke", p.revokeSheet)
 	r.Get("/incidents", p.listIncidents)
 	r.Get("/incidents/{id}", p.getIncident)
 	r.Patch("/incidents/{id}", p.updateIncident)
 	r.Get("/loss-reports/{id}", p.getLoss)
-	r.Post("/loss-reports/{id}/agreement", p.recordAgreement)
+	post("/loss-reports/{id}/agreement", p.recordAgreement)
 }
 
 // subject returns the authenticated caller, or writes 401.

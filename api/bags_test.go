@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgxpool"
+
 	"valise/api"
 	"valise/identity"
 	"valise/internal/dbtest"
@@ -23,6 +25,7 @@ import (
 // for a bearer token.
 type mailEnv struct {
 	t      testing.TB
+	pool   *pgxpool.Pool
 	url    string
 	tokens map[string]string
 	ids    map[string]string
@@ -38,7 +41,7 @@ func newMailEnv(t testing.TB) *mailEnv {
 		}
 	}
 	s := api.New(d.Pool, api.Config{Logger: discardLogger(), LoginRate: 1000})
-	e := &mailEnv{t: t, tokens: map[string]string{}, ids: map[string]string{}}
+	e := &mailEnv{t: t, pool: d.Pool, tokens: map[string]string{}, ids: map[string]string{}}
 	for _, u := range []struct {
 		name, unit string
 		lvl        policy.Level

@@ -160,16 +160,20 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 func Ready(ctx context.Context, pool *pgxpool.Pool) error {
 	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 	defer cancel()
-	var v int64
-	err := pool.QueryRow(ctx, `SELECT coalesce(max(version_id), 0) FROM goose_db_version WHERE is_applied`).Scan(&v)
+	// Every embedded migration must be applied (they may be applied out of
+	// numeric order, so the highest version alone proves nothing).
+	want := migrations.Versions()
+	var applied int
+	err := pool.QueryRow(ctx, `SELECT count(DISTINCT version_id) FROM goose_db_version
+		WHERE is_applied AND version_id = ANY($1)`, want).Scan(&applied)
 	if err != nil {
 		if db.Unavailable(err) || errors.Is(ctx.Err(), context.DeadlineExceeded) {
 			return valise.Errorf(valise.EUNAVAILABLE, "the database is unreachable")
 		}
 		return valise.Errorf(valise.EUNAVAILABLE, "the database is not migrated")
 	}
-	if want := migrations.Latest(); v < want {
-		return valise.Errorf(valise.EUNAVAILABLE, "the database schema is at version %d; this binary needs %d", v, want)
+	if applied < len(want) {
+		return valise.Errorf(valise.EUNAVAILABLE, "the database schema lacks %d of this binary's %d migrations", len(want)-applied, len(want))
 	}
 	return nil
 }

@@ -45,9 +45,10 @@ type Courier struct {
 	CreatedAt   time.Time `json:"created_at"`
 }
 
-// CourierInput records a courier. Career: user_id and username of a user
-// holding the courier role (the caller verifies the account). Ad hoc: the
-// identity document (DM-05).
+// CourierInput records a courier. Career: user_id of an active user holding
+// the courier role as a career courier (username, if given, must match; it
+// is taken from the account). Ad hoc: the identity document (DM-05), and
+// optionally the user_id of their ad hoc courier account.
 type CourierInput struct {
 	Kind        string `json:"kind"`
 	UserID      string `json:"user_id,omitempty"`
@@ -74,7 +75,7 @@ func (in CourierInput) Validate() error {
 	}
 	switch in.Kind {
 	case policy.CourierCareer:
-		if in.UserID == "" || in.Username == "" {
+		if in.UserID == "" {
 			fe = append(fe, valise.FieldError{Field: "user_id", Reason: "a career courier is linked to a user holding the courier role"})
 		}
 	case policy.CourierAdHoc:
@@ -113,6 +114,13 @@ func (s *Service) Create(ctx context.Context, actor policy.Subject, in CourierIn
 	}
 	var out *Courier
 	err := db.InTx(ctx, s.pool, func(tx pgx.Tx) error {
+		if in.UserID != "" {
+			username, err := courierAccount(ctx, tx, in)
+			if err != nil {
+				return err
+			}
+			in.Username = username
+		}
 		var unitID *string
 		if in.Unit != "" {
 			u, err := pouch.UnitByCode(ctx, tx, in.Unit, "unit")
@@ -138,6 +146,38 @@ func (s *Service) Create(ctx context.Context, actor policy.Subject, in CourierIn
 		return err
 	})
 	return out, err
+}
+
+// courierAccount checks the user account a courier record links to and
+// returns its username. A career courier stands for a user who is active
+// and holds the courier role as a career courier (the DM-04 stand-in until
+// the personnel issue links staff records holding a courier position); an
+// ad hoc courier may have an account to sign in on a phone, which must then
+// be an active ad hoc courier's.
+func courierAccount(ctx context.Context, tx pgx.Tx, in CourierInput) (string, error) {
+	var username, kind string
+	var active, courier bool
+	err := tx.QueryRow(ctx, `SELECT username, active, 'courier' = ANY(roles), coalesce(courier_kind, '')
+		FROM users WHERE id::text = $1`, in.UserID).Scan(&username, &active, &courier, &kind)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return "", valise.Invalid("no such user", valise.FieldError{Field: "user_id", Reason: "no such user"})
+	}
+	if err != nil {
+		return "", fmt.Errorf("load courier account: %w", err)
+	}
+	switch {
+	case in.Username != "" && in.Username != username:
+		return "", valise.Invalid("user_id and username name different users", valise.FieldError{Field: "username", Reason: "is not the username of user_id"})
+	case !active:
+		return "", valise.Invalid("the user is suspended", valise.FieldError{Field: "user_id", Reason: "the account is not active"})
+	case !courier:
+		return "", valise.Invalid("the user does not hold the courier role (DM-04)", valise.FieldError{Field: "user_id", Reason: "does not hold the courier role"})
+	case in.Kind == policy.CourierCareer && kind != policy.CourierCareer:
+		return "", valise.Invalid("the user is not a career courier (DM-04)", valise.FieldError{Field: "user_id", Reason: "is an " + kind + " courier, not a career one"})
+	case in.Kind == policy.CourierAdHoc && kind != policy.CourierAdHoc:
+		return "", valise.Invalid("the account is not an ad hoc courier's", valise.FieldError{Field: "user_id", Reason: "is a " + kind + " courier"})
+	}
+	return username, nil
 }
 
 const courierSQL = `SELECT c.id, c.kind, coalesce(c.user_id, ''), coalesce(c.username, ''), c.full_name, coalesce(c.doc_kind, ''),

@@ -43,7 +43,18 @@ var steps = []step{
 	{"seal keys", loadSealKeys},
 }
 
-// Load writes the demo data in one transaction and returns the demo logins.
+// poolSteps run after steps, one after another, each idempotent on its own:
+// they drive domain services that open their own transactions (the bag
+// lifecycle), so their events and custody log leaves are the real ones.
+var poolSteps = []struct {
+	name string
+	run  func(ctx context.Context, pool *pgxpool.Pool, o Options) error
+}{
+	{"bags", loadBags}, // after users: the demo users act
+}
+
+// Load writes the demo data in one transaction, then runs the pool steps,
+// and returns the demo logins.
 func Load(ctx context.Context, pool *pgxpool.Pool, o Options) ([]Login, error) {
 	if o.Password == "" {
 		o.Password = "valise-demo"
@@ -58,6 +69,11 @@ func Load(ctx context.Context, pool *pgxpool.Pool, o Options) ([]Login, error) {
 	})
 	if err != nil {
 		return nil, err
+	}
+	for _, s := range poolSteps {
+		if err := s.run(ctx, pool, o); err != nil {
+			return nil, fmt.Errorf("demo %s: %w", s.name, err)
+		}
 	}
 	return Logins(), nil
 }

@@ -56,7 +56,10 @@ func New(pool *pgxpool.Pool) (*Migrator, error) {
 	if err != nil {
 		return nil, fmt.Errorf("migration locker: %w", err)
 	}
-	p, err := goose.NewProvider(goose.DialectPostgres, db, files, goose.WithSessionLocker(locker))
+	// Ranges per area (see the package comment) mean a new migration can
+	// carry a lower number than one already applied: apply it anyway.
+	p, err := goose.NewProvider(goose.DialectPostgres, db, files, goose.WithSessionLocker(locker),
+		goose.WithAllowOutofOrder(true))
 	if err != nil {
 		db.Close()
 		return nil, fmt.Errorf("migration provider: %w", err)
@@ -117,15 +120,16 @@ func (m *Migrator) Pending(ctx context.Context) (bool, error) {
 	return m.p.HasPending(ctx)
 }
 
-// Latest is the highest migration version embedded in this binary.
-func Latest() int64 {
+// Versions lists the migration versions embedded in this binary, ascending.
+func Versions() []int64 {
 	names, _ := fs.Glob(files, "*.sql")
-	var max int64
+	var vs []int64
 	for _, n := range names {
 		var v int64
-		if _, err := fmt.Sscanf(n, "%d_", &v); err == nil && v > max {
-			max = v
+		if _, err := fmt.Sscanf(n, "%d_", &v); err == nil {
+			vs = append(vs, v)
 		}
 	}
-	return max
+	sort.Slice(vs, func(i, j int) bool { return vs[i] < vs[j] })
+	return vs
 }

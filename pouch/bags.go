@@ -219,6 +219,14 @@ func (s *Service) CreateBag(ctx context.Context, actor policy.Subject, in Create
 			if origin.ID == dest.ID {
 				return valise.Invalid("origin and destination are the same unit", valise.FieldError{Field: "destination", Reason: "must differ from origin"})
 			}
+			// DM-14: without a plan there is no review note, so only the
+			// routes the law describes (ministry ↔ foreign institution) may
+			// be planned directly; any other goes through a plan, which
+			// records its justification and is flagged for review.
+			if kind := ClassifyRoute([]Unit{origin, dest}); kind == RouteOther {
+				return valise.Invalid("the law describes only ministry → foreign institution and foreign institution → ministry routes here (DM-14); plan any other route with a review note",
+					valise.FieldError{Field: "destination", Reason: fmt.Sprintf("%s → %s is not a statutory route; use plan_id", origin.Code, dest.Code)})
+			}
 			route = []string{origin.Code, dest.Code}
 		}
 		b := &Bag{Origin: origin.Code, Destination: dest.Code, Route: route, State: Planned}

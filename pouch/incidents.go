@@ -207,6 +207,19 @@ func (s *Service) UpdateIncident(ctx context.Context, actor policy.Subject, id s
 			Data: mustJSON(map[string]any{"incident_id": id, "outcome": in.Outcome})}); err != nil {
 			return err
 		}
+		// Closing as compromised moves the bag too, in the same
+		// transaction, so the incident and the bag never disagree.
+		if in.Outcome == OutcomeCompromised && contains(machine[ActCompromise].from, b.State) {
+			if _, err := tx.Exec(ctx, `UPDATE bags SET state = $2, updated_at = now(), version = version + 1 WHERE id = $1`,
+				b.ID, Compromised); err != nil {
+				return fmt.Errorf("compromise bag: %w", err)
+			}
+			if err := record(ctx, tx, actor, &Event{BagID: b.ID, Kind: string(ActCompromise), Stage: machine[ActCompromise].stage,
+				FromState: b.State, ToState: Compromised, Reason: in.Note,
+				Data: mustJSON(map[string]any{"incident_id": id})}); err != nil {
+				return err
+			}
+		}
 		if in.Outcome == OutcomeLost {
 			_, err = tx.Exec(ctx, `UPDATE loss_reports SET status = 'closed', version = version + 1 WHERE incident_id = $1`, id)
 			if err != nil {
@@ -219,16 +232,5 @@ func (s *Service) UpdateIncident(ctx context.Context, actor policy.Subject, id s
 	if err != nil {
 		return nil, err
 	}
-	if in.Outcome == OutcomeCompromised && contains(machine[ActCompromise].from, mustState(ctx, s, out.BagID)) {
-		if _, err := s.DeclareCompromised(ctx, actor, Mutation{BagID: out.BagID, Reason: in.Note}, check); err != nil {
-			return nil, err
-		}
-	}
 	return out, nil
-}
-
-func mustState(ctx context.Context, s *Service, bagID string) State {
-	var st string
-	_ = s.pool.QueryRow(ctx, `SELECT state FROM bags WHERE id = $1`, bagID).Scan(&st)
-	return State(st)
 }

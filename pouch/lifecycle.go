@@ -131,7 +131,7 @@ func (s *Service) Dispatch(ctx context.Context, actor policy.Subject, m Mutation
 		if errors.Is(err, pgx.ErrNoRows) {
 			return &valise.Error{Code: valise.ECONFLICT,
 				Message: "no issued, unrevoked and currently valid courier sheet covers this bag; it is not diplomatic mail until one does (DM-01)",
-				Extra:   map[string]any{"current_state": b.State, "missing": "courier_sheet"}}
+				Extra:   map[string]any{"current_state": ev.FromState, "missing": "courier_sheet"}}
 		}
 		if err != nil {
 			return fmt.Errorf("find courier sheet: %w", err)

@@ -216,7 +216,7 @@ func (s *Service) MarkFound(ctx context.Context, actor policy.Subject, m Mutatio
 		if status == "awaiting_agreement" {
 			return &valise.Error{Code: valise.ECONFLICT,
 				Message: "the bag was lost abroad: record the agreement with the foreign-intelligence bodies before the locating workflow proceeds",
-				Extra:   map[string]any{"current_state": b.State, "loss_report_status": status, "missing": "agreement"}}
+				Extra:   map[string]any{"current_state": ev.FromState, "loss_report_status": status, "missing": "agreement"}}
 		}
 		if id != "" {
 			if _, err := tx.Exec(ctx, `UPDATE loss_reports SET status = 'closed', version = version + 1 WHERE id = $1`, id); err != nil {

@@ -58,6 +58,11 @@ func newWorld(t *testing.T) *world {
 	w.sec.Scope = []string{"*"}
 	w.carrier = sub("courier1", "MFA", "ministry", policy.TopSecret, policy.RoleCourier)
 	w.carrier.CourierKind = policy.CourierCareer
+	// A career courier record links to a real account holding the role (DM-04).
+	if err := d.Pool.QueryRow(ctx, `INSERT INTO users (username, full_name, unit_id, roles, clearance, courier_kind)
+		SELECT 'courier1', 'Arman Courier', id, '{courier}', 3, 'career' FROM units WHERE code = 'MFA' RETURNING id`).Scan(&w.carrier.UserID); err != nil {
+		t.Fatal(err)
+	}
 	return w
 }
 
@@ -151,7 +156,7 @@ func TestLifecycleAndRefusals(t *testing.T) {
 	if _, err = w.svc.Dispatch(ctx, w.clerk, m(0), w.check(w.clerk)); code(err) != valise.ECONFLICT {
 		t.Fatalf("dispatch without a sheet: %v", err)
 	}
-	c, err := w.cour.Create(ctx, w.disp, courier.CourierInput{Kind: "career", UserID: "courier1", Username: "courier1", FullName: "Arman Courier"})
+	c, err := w.cour.Create(ctx, w.disp, courier.CourierInput{Kind: "career", UserID: w.carrier.UserID, FullName: "Arman Courier"})
 	if err != nil {
 		t.Fatal(err)
 	}
