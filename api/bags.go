@@ -14,6 +14,7 @@ import (
 
 	"valise"
 	"valise/courier"
+	"valise/crypto/keyring"
 	"valise/policy"
 	"valise/pouch"
 )
@@ -28,8 +29,9 @@ type pouchAPI struct {
 	idem     *idempotency // Idempotency-Key on every POST (api/idempotency.go)
 }
 
-func newPouchAPI(pool *pgxpool.Pool, authz *policy.Authorizer) *pouchAPI {
-	return &pouchAPI{bags: pouch.New(pool), couriers: courier.New(pool), authz: authz, idem: &idempotency{pool: pool}}
+func newPouchAPI(pool *pgxpool.Pool, authz *policy.Authorizer, kr *keyring.Keyring) *pouchAPI {
+	return &pouchAPI{bags: pouch.New(pool, pouch.WithKeyring(kr)), couriers: courier.New(pool, courier.WithKeyring(kr)),
+		authz: authz, idem: &idempotency{pool: pool}}
 }
 
 // routes mounts the lifecycle under /api/v1; auth is the middleware that

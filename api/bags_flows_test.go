@@ -15,7 +15,8 @@ func (e *mailEnv) snapshot() string {
 	e.t.Helper()
 	var b strings.Builder
 	for _, tbl := range []string{"bags", "bag_events", "bag_packages", "incidents", "loss_reports", "examinations", "couriers",
-		"courier_sheets", "courier_sheet_bags", "bag_receipts", "submissions", "authorized_senders", "tlog_entries"} {
+		"courier_sheets", "courier_sheet_bags", "bag_receipts", "submissions", "authorized_senders", "tlog_entries",
+		"seals", "seal_revocations", "trust_lists"} {
 		var n int
 		var sum string
 		err := e.pool.QueryRow(context.Background(), `SELECT count(*), coalesce(md5(string_agg(t::text, ',' ORDER BY t::text)), '') FROM `+tbl+` t`).Scan(&n, &sum)
@@ -251,7 +252,7 @@ func TestMailRefusalsChangeNothing(t *testing.T) {
 	e.must(200, "sec", "POST", "/api/v1/bags/"+id2+"/examine", map[string]any{"opening": true, "initiating_body": "Customs",
 		"initiating_official": "Inspector", "grounds": "x-ray", "witness_kind": "authorized_representative", "witness_name": "Consul", "witness_unit": "DE-BER"})
 	e.refused(422, "sec", "POST", "/api/v1/bags/"+id2+"/conclude_examination", map[string]any{"findings": "papers"})
-	b := bagOf(e.must(200, "sec", "POST", "/api/v1/bags/"+id2+"/conclude_examination", map[string]any{"findings": "papers", "resealed_serials": []string{"RS-" + id2[:8]}}))
+	b := bagOf(e.must(200, "sec", "POST", "/api/v1/bags/"+id2+"/conclude_examination", map[string]any{"findings": "papers", "resealed_serials": []string{"RS-" + strings.ToUpper(id2[:8])}}))
 	if b["state"] != "dispatched" {
 		t.Fatalf("after examination %v", b["state"])
 	}

@@ -3,18 +3,21 @@ package api_test
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
 	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"valise/api"
+	"valise/demo"
 	"valise/identity"
 	"valise/internal/dbtest"
 	"valise/policy"
@@ -29,6 +32,7 @@ type mailEnv struct {
 	url    string
 	tokens map[string]string
 	ids    map[string]string
+	master []byte // the server's master key (its seal keys)
 }
 
 func newMailEnv(t testing.TB) *mailEnv {
@@ -40,8 +44,13 @@ func newMailEnv(t testing.TB) *mailEnv {
 			t.Fatal(err)
 		}
 	}
-	s := api.New(d.Pool, api.Config{Logger: discardLogger(), LoginRate: 1000})
-	e := &mailEnv{t: t, pool: d.Pool, tokens: map[string]string{}, ids: map[string]string{}}
+	master := make([]byte, 32)
+	_, _ = rand.Read(master)
+	if err := demo.LoadSealKeys(ctx, d.Pool, master); err != nil { // sealing signs with MFA's key
+		t.Fatal(err)
+	}
+	s := api.New(d.Pool, api.Config{Logger: discardLogger(), LoginRate: 1000, MasterKey: master})
+	e := &mailEnv{t: t, pool: d.Pool, tokens: map[string]string{}, ids: map[string]string{}, master: master}
 	for _, u := range []struct {
 		name, unit string
 		lvl        policy.Level
@@ -141,7 +150,7 @@ func (e *mailEnv) setupSealedBag() (bagID string, version int) {
 	bag := e.must(201, "disp", "POST", "/api/v1/bags", map[string]any{"plan_id": plan["id"]})
 	id := bag["id"].(string)
 	e.must(200, "clerk", "POST", "/api/v1/bags/"+id+"/assemble", map[string]any{"submission_ids": []any{sub["id"]}})
-	b := bagOf(e.must(200, "clerk", "POST", "/api/v1/bags/"+id+"/seal", map[string]any{"container": "suitcase", "packages": 2, "seal_serials": []string{"S-" + id[:8] + "-1", "S-" + id[:8] + "-2"}}))
+	b := bagOf(e.must(200, "clerk", "POST", "/api/v1/bags/"+id+"/seal", map[string]any{"container": "suitcase", "packages": 2, "seal_serials": []string{"S-" + strings.ToUpper(id[:8]) + "-1", "S-" + strings.ToUpper(id[:8]) + "-2"}}))
 	return id, int(b["version"].(float64))
 }
 

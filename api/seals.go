@@ -13,6 +13,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"valise"
+	"valise/courier"
 	"valise/crypto/keyring"
 	"valise/crypto/seal"
 	"valise/internal/db"
@@ -23,13 +24,16 @@ import (
 // sealAPI serves the trust list, a bag's seals and seal verification. The
 // keyring holds the master key; handlers only translate.
 type sealAPI struct {
-	pool  *pgxpool.Pool
-	keys  *keyring.Keyring
-	bags  *pouch.Service
-	authz *policy.Authorizer
+	pool     *pgxpool.Pool
+	keys     *keyring.Keyring
+	bags     *pouch.Service
+	couriers *courier.Service
+	authz    *policy.Authorizer
 }
 
-func newSealAPI(pool *pgxpool.Pool, cfg Config, authz *policy.Authorizer, bags *pouch.Service) *sealAPI {
+// newKeyring is the server's one keyring: the bag lifecycle signs seals and
+// courier sheets with it, the seal routes publish trust lists with it.
+func newKeyring(cfg Config) *keyring.Keyring {
 	master := cfg.MasterKey
 	if master == nil { // as identity does: a per-process key (tests only)
 		master = make([]byte, 32)
@@ -39,7 +43,11 @@ func newSealAPI(pool *pgxpool.Pool, cfg Config, authz *policy.Authorizer, bags *
 	if err != nil {
 		panic(err) // a bad Config.Seals is a programming error
 	}
-	return &sealAPI{pool: pool, keys: kr, bags: bags, authz: authz}
+	return kr
+}
+
+func newSealAPI(pool *pgxpool.Pool, kr *keyring.Keyring, authz *policy.Authorizer, bags *pouch.Service, couriers *courier.Service) *sealAPI {
+	return &sealAPI{pool: pool, keys: kr, bags: bags, couriers: couriers, authz: authz}
 }
 
 // publicRoutes: the trust list is public: phones fetch it without an
@@ -212,6 +220,9 @@ type verifyRequest struct {
 // verifyResponse is the verdict. Reason is seal.Code's stable reason when
 // invalid; Record compares an authentic seal with the server's record.
 type verifyResponse struct {
+	// Document is "bag_seal" or "courier_sheet" (a sheet's signed QR is a
+	// one-package VS1 seal whose bag id is the sheet's id).
+	Document  string              `json:"document"`
 	Valid     bool                `json:"valid"`
 	Reason    string              `json:"reason,omitempty"`
 	Detail    string              `json:"detail,omitempty"`
@@ -228,6 +239,9 @@ type recordCheck struct {
 	PossibleTransplant bool               `json:"possible_transplant"`
 	Mismatches         []keyring.Mismatch `json:"mismatches"`
 	Superseded         bool               `json:"superseded,omitempty"`
+	// SheetStatus is the courier sheet's status (issued, revoked) when the
+	// QR is a sheet's and the caller may read it.
+	SheetStatus string `json:"sheet_status,omitempty"`
 }
 
 // verify checks a seal against the current trust list, then, for an
@@ -268,12 +282,34 @@ func (a *sealAPI) verify(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	out.Claims = keyring.View(sealed)
+	sheet, err := courier.SheetBySeal(r.Context(), a.pool, sealed.Claims)
+	if err != nil {
+		Error(w, r, err)
+		return
+	}
+	out.Document = "bag_seal"
+	if sheet != nil {
+		out.Document = "courier_sheet"
+	}
 	if err := sealed.Verify(list, now); err != nil {
 		out.Reason, out.Detail = seal.Code(err), err.Error()
 		JSON(w, http.StatusOK, out)
 		return
 	}
 	out.Valid = true
+	if sheet != nil {
+		out.Record = a.compareSheet(r, sub, sheet, sealed.Claims)
+		if out.Record.Checked && !out.Record.Matches {
+			out.Valid, out.Reason = false, "record_mismatch"
+			out.Detail = "the QR is authentic but does not match the server's record of the courier sheet"
+		} else if out.Record.Checked && !sheet.ValidAt(now) {
+			out.Valid, out.Reason = false, "sheet_not_valid"
+			out.Detail = "the courier sheet is " + sheet.Status + ", valid from " + sheet.ValidFrom.UTC().Format(time.RFC3339) +
+				" until " + sheet.ValidUntil.UTC().Format(time.RFC3339)
+		}
+		JSON(w, http.StatusOK, out)
+		return
+	}
 	out.Record = a.compare(r, sub, sealed.Claims)
 	if out.Record.Checked && !out.Record.Matches {
 		out.Valid = false
@@ -284,6 +320,22 @@ func (a *sealAPI) verify(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	JSON(w, http.StatusOK, out)
+}
+
+// compareSheet compares an authentic sheet QR with the sheet record, when
+// the caller may read the sheet (bag.read on its bags).
+func (a *sealAPI) compareSheet(r *http.Request, sub policy.Subject, sh *courier.Sheet, c seal.Claims) *recordCheck {
+	rc := &recordCheck{Mismatches: []keyring.Mismatch{}}
+	err := a.authz.Authorize(r.Context(), sub, policy.ActBagRead, sh.Resource())
+	if err != nil {
+		return rc
+	}
+	rc.Checked, rc.SheetStatus = true, sh.Status
+	issued, _ := keyring.SealBySerial(r.Context(), a.pool, c.Serial)
+	rc.Mismatches = sh.Compare(c, issued)
+	rc.Matches = len(rc.Mismatches) == 0
+	rc.PossibleTransplant = !rc.Matches
+	return rc
 }
 
 // compare looks the bag up under the caller's authority.

@@ -87,9 +87,10 @@ func New(pool *pgxpool.Pool, cfg Config) *Server {
 		cfg.LoginRate = 20
 	}
 	s.loginLimit = newRateLimiter(cfg.LoginRate, time.Minute)
-	s.pouch = newPouchAPI(pool, s.authz)
+	kr := newKeyring(cfg) // signs bag seals and courier sheets (api/seals.go)
+	s.pouch = newPouchAPI(pool, s.authz, kr)
 	s.custody = newCustodyAPI(pool, s.authz)
-	s.seals = newSealAPI(pool, cfg, s.authz, s.pouch.bags)
+	s.seals = newSealAPI(pool, kr, s.authz, s.pouch.bags, s.pouch.couriers)
 	s.router = s.routes()
 	return s
 }

@@ -17,16 +17,33 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"valise"
+	"valise/crypto/keyring"
 	"valise/internal/db"
 	"valise/policy"
 	"valise/pouch"
 )
 
 // Service manages couriers and sheets over one pool.
-type Service struct{ pool *pgxpool.Pool }
+type Service struct {
+	pool *pgxpool.Pool
+	keys *keyring.Keyring // signs the QR of issued sheets (WithKeyring)
+}
+
+// Option configures a Service.
+type Option func(*Service)
+
+// WithKeyring makes Issue sign each sheet's QR with the issuing unit's seal
+// key and Revoke revoke it. A service without one refuses to issue sheets.
+func WithKeyring(k *keyring.Keyring) Option { return func(s *Service) { s.keys = k } }
 
 // New returns the service.
-func New(pool *pgxpool.Pool) *Service { return &Service{pool: pool} }
+func New(pool *pgxpool.Pool, opts ...Option) *Service {
+	s := &Service{pool: pool}
+	for _, o := range opts {
+		o(s)
+	}
+	return s
+}
 
 // Courier is a career or ad hoc courier.
 type Courier struct {

@@ -1,15 +1,18 @@
 package courier
 
 import (
+	"fmt"
 	"html/template"
 	"io"
 	"strings"
+
+	"valise/crypto/seal"
 )
 
 // printPage is the printable courier sheet: A4, one print button, no external
 // resources. It names the bearer, the bags by registry number and their
-// package counts, the route and validity; never contents or levels (the
-// signed QR arrives with the seal issue).
+// package counts, the route and validity; never contents or levels. The
+// signed QR (inline SVG, 40 mm) verifies like a bag seal.
 var printPage = template.Must(template.New("sheet").Funcs(template.FuncMap{
 	"join": strings.Join,
 	"date": func(t interface{ Format(string) string }) string { return t.Format("2006-01-02 15:04 MST") },
@@ -25,9 +28,12 @@ th, td { border: 1px solid #000; padding: 2mm; text-align: left; vertical-align:
 th { width: 35%; }
 .revoked { border: 3px solid #000; padding: 3mm; font-weight: bold; text-align: center; margin-bottom: 6mm; }
 .sign { margin-top: 18mm; display: flex; justify-content: space-between; }
+.qr { float: right; width: 40mm; margin: 0 0 4mm 4mm; text-align: center; font-size: 7pt; }
+.qr svg { width: 40mm; height: 40mm; }
 @media print { .noprint { display: none; } }
 </style></head><body>
 {{if eq .Status "revoked"}}<div class="revoked">REVOKED {{if .RevokedAt}}{{date .RevokedAt}}{{end}}: {{.RevokedReason}}</div>{{end}}
+{{if .QRSVG}}<div class="qr">{{.QRSVG}}<br>Signed QR · serial {{.QRSerial}}<br>verify: valise seal verify</div>{{end}}
 <h1>COURIER SHEET</h1>
 <div class="sub">No. {{.Number}} · {{.IssuerName}} ({{.Issuer}})</div>
 <table>
@@ -48,5 +54,31 @@ may not be opened or detained (Vienna Convention on Diplomatic Relations, Art. 2
 </body></html>
 `))
 
-// Print writes the sheet as an HTML page ready to print.
-func (sh *Sheet) Print(w io.Writer) error { return printPage.Execute(w, sh) }
+// Print writes the sheet as an HTML page ready to print, with its signed QR
+// drawn inline (no external resource, so the page prints offline).
+func (sh *Sheet) Print(w io.Writer) error {
+	page := struct {
+		*Sheet
+		QRSVG template.HTML
+	}{Sheet: sh}
+	if sh.QR != "" {
+		svg, err := seal.SVG(sh.QR, 40)
+		if err != nil {
+			return fmt.Errorf("draw the sheet's QR: %w", err)
+		}
+		// seal.SVG writes only its own elements and attributes.
+		page.QRSVG = template.HTML(stripXMLDecl(svg))
+	}
+	return printPage.Execute(w, page)
+}
+
+// stripXMLDecl drops an XML declaration, which has no place inside HTML.
+func stripXMLDecl(svg []byte) string {
+	s := string(svg)
+	if strings.HasPrefix(s, "<?xml") {
+		if i := strings.Index(s, "?>"); i >= 0 {
+			s = strings.TrimLeft(s[i+2:], "\r\n")
+		}
+	}
+	return s
+}

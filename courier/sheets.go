@@ -11,6 +11,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"valise"
+	"valise/crypto/seal"
 	"valise/internal/db"
 	"valise/policy"
 	"valise/pouch"
@@ -48,6 +49,10 @@ type Sheet struct {
 	IssuedBy      string     `json:"issued_by"`
 	IssuedAt      time.Time  `json:"issued_at"`
 	Version       int        `json:"version"`
+	// QR is the sheet's signed QR text (VS1, verified like a bag seal);
+	// QRSerial is its serial, revoked in the trust list with the sheet.
+	QR       string `json:"qr,omitempty"`
+	QRSerial string `json:"qr_serial,omitempty"`
 
 	level    policy.Level
 	couriers []string
@@ -110,6 +115,9 @@ func (s *Service) Issue(ctx context.Context, actor policy.Subject, in IssueInput
 	}
 	if in.ValidUntil == nil || !in.ValidUntil.After(from) {
 		fe = append(fe, valise.FieldError{Field: "valid_until", Reason: "required, after valid_from"})
+	} else if !in.ValidUntil.After(time.Now()) || time.Until(*in.ValidUntil) > seal.MaxLifetime {
+		// The sheet's signed QR expires when the sheet does.
+		fe = append(fe, valise.FieldError{Field: "valid_until", Reason: "must be in the future and within 366 days: the signed QR expires with the sheet"})
 	}
 	if fe != nil {
 		return nil, valise.Invalid("the courier sheet is incomplete", fe...)
@@ -214,8 +222,11 @@ func (s *Service) Issue(ctx context.Context, actor policy.Subject, in IssueInput
 				return fmt.Errorf("insert sheet bag: %w", err)
 			}
 		}
-		out, err = getSheet(ctx, tx, id)
-		return err
+		if out, err = getSheet(ctx, tx, id); err != nil {
+			return err
+		}
+		// The signed QR commits with the sheet, or neither does.
+		return s.sign(ctx, tx, out)
 	})
 	return out, err
 }
@@ -241,6 +252,9 @@ func getSheet(ctx context.Context, q db.Querier, id string) (*Sheet, error) {
 	}
 	if userID != "" {
 		sh.couriers = []string{userID}
+	}
+	if err := loadQR(ctx, q, &sh); err != nil {
+		return nil, err
 	}
 	rows, err := q.Query(ctx, `SELECT b.id, b.registry_number, sb.packages, b.level FROM courier_sheet_bags sb
 		JOIN bags b ON b.id = sb.bag_id WHERE sb.sheet_id = $1 ORDER BY b.registry_number`, sh.ID)
@@ -301,6 +315,14 @@ func (s *Service) Revoke(ctx context.Context, actor policy.Subject, id string, i
 		}
 		if tag.RowsAffected() != 1 {
 			return valise.Errorf(valise.EPRECONDITION, "the sheet changed meanwhile; reload it")
+		}
+		// Its QR's serial goes into the trust list published now.
+		if s.keys != nil {
+			if err := s.keys.RevokeSheetSeal(ctx, tx, sh.ID, actor.Username, "courier sheet "+sh.Number+" revoked: "+reason); err != nil {
+				return err
+			}
+		} else if sh.QR != "" {
+			return fmt.Errorf("courier: the service has no keyring (courier.WithKeyring): it cannot revoke the sheet's QR")
 		}
 		out, err = getSheet(ctx, tx, id)
 		return err

@@ -25,6 +25,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"valise"
+	"valise/crypto/keyring"
 	"valise/internal/db"
 	"valise/policy"
 	"valise/pouch"
@@ -150,20 +151,39 @@ func stageFor(s pouch.State) string {
 // custodian reads and locks the bag's custody row (the caller holds the
 // bag's row lock too).
 func custodian(ctx context.Context, tx pgx.Tx, bagID string) (Party, error) {
-	var p Party
-	var user, username *string
-	err := tx.QueryRow(ctx, `SELECT custodian_unit, custodian_user, custodian_username FROM bag_custody
-		WHERE bag_id = $1 FOR UPDATE`, bagID).Scan(&p.Unit, &user, &username)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return p, fmt.Errorf("bag %s has no custody row", bagID)
+	b := &pgx.Batch{}
+	var p *Party
+	queueCustodian(b, bagID, &p)
+	if err := tx.SendBatch(ctx, b).Close(); err != nil {
+		return Party{}, err
 	}
-	if err != nil {
-		return p, fmt.Errorf("load custodian: %w", err)
+	if p == nil {
+		return Party{}, fmt.Errorf("bag %s has no custody row", bagID)
 	}
-	if user != nil {
-		p.User, p.Username = *user, *username
-	}
-	return p, nil
+	return *p, nil
+}
+
+// queueCustodian queues custodian's locking read in b; *out is nil when the
+// bag has no custody row.
+func queueCustodian(b *pgx.Batch, bagID string, out **Party) {
+	*out = nil
+	b.Queue(`SELECT custodian_unit, custodian_user, custodian_username FROM bag_custody
+		WHERE bag_id = $1 FOR UPDATE`, bagID).QueryRow(func(row pgx.Row) error {
+		var p Party
+		var user, username *string
+		err := row.Scan(&p.Unit, &user, &username)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("load custodian: %w", err)
+		}
+		if user != nil {
+			p.User, p.Username = *user, *username
+		}
+		*out = &p
+		return nil
+	})
 }
 
 // holds reports whether actor is the custodian p: the very user, or a
@@ -191,24 +211,29 @@ type receiver struct {
 	sheet bool
 }
 
-// lookupUser loads the receiver and, in the same query, whether a courier
-// sheet valid now names them for the bag.
-func lookupUser(ctx context.Context, q db.Querier, username, bagID string) (*receiver, error) {
-	var r receiver
-	err := q.QueryRow(ctx, `SELECT u.id, u.username, n.code, u.roles, u.active,
+// queueReceiver queues in b the look-up of the receiver and, in the same
+// query, whether a courier sheet valid now names them for the bag. After b's
+// results are read, *out is the receiver, or nil when no such user exists.
+func queueReceiver(b *pgx.Batch, username, bagID string, out **receiver) {
+	*out = nil
+	b.Queue(`SELECT u.id, u.username, n.code, u.roles, u.active,
 		EXISTS (SELECT 1 FROM courier_sheets cs
 		        JOIN courier_sheet_bags sb ON sb.sheet_id = cs.id JOIN couriers c ON c.id = cs.courier_id
 		        WHERE sb.bag_id = $2 AND c.user_id = u.id::text AND cs.status = 'issued'
 		          AND cs.valid_from <= now() AND now() < cs.valid_until)
 		FROM users u JOIN units n ON n.id = u.unit_id WHERE u.username = $1`, username, bagID).
-		Scan(&r.User, &r.Username, &r.Unit, &r.roles, &r.active, &r.sheet)
-	if errors.Is(err, pgx.ErrNoRows) || (err == nil && !r.active) {
-		return nil, valise.Invalid("no such receiver", valise.FieldError{Field: "to", Reason: "not an active user"})
-	}
-	if err != nil {
-		return nil, fmt.Errorf("load receiver: %w", err)
-	}
-	return &r, nil
+		QueryRow(func(row pgx.Row) error {
+			var r receiver
+			err := row.Scan(&r.User, &r.Username, &r.Unit, &r.roles, &r.active, &r.sheet)
+			if errors.Is(err, pgx.ErrNoRows) {
+				return nil
+			}
+			if err != nil {
+				return fmt.Errorf("load receiver: %w", err)
+			}
+			*out = &r
+			return nil
+		})
 }
 
 // ReleaseInput starts a hand-off: the custodian names the receiver.
@@ -234,20 +259,37 @@ func (s *Service) Release(ctx context.Context, actor policy.Subject, in ReleaseI
 	if fe != nil {
 		return nil, valise.Invalid("the hand-off is incomplete", fe...)
 	}
-	var out *Handoff
-	err := db.InTxOpts(ctx, s.pool, lockedTx, func(tx pgx.Tx) error {
-		b, err := pouch.LockBag(ctx, tx, in.BagID)
-		if err != nil {
+	// Two round trips in the transaction: BEGIN with every read (after the
+	// bag's row lock, so current), then every write; then COMMIT.
+	var (
+		out  *Handoff
+		b    *pouch.Bag
+		cur  *Party
+		to   *receiver
+		ev   *pouch.Event
+		from = Party{Unit: actor.UnitCode, User: actor.UserID, Username: actor.Username}
+	)
+	err := db.InTxBatch(ctx, s.pool, lockedTx, func(batch *pgx.Batch) error {
+		if err := pouch.QueueLockBag(batch, in.BagID, &b); err != nil {
 			return err
 		}
-		cur, err := custodian(ctx, tx, b.ID)
-		if err != nil {
-			return err
+		queueCustodian(batch, in.BagID, &cur)
+		queueReceiver(batch, in.To, in.BagID, &to)
+		ev = &pouch.Event{BagID: in.BagID, Kind: "handoff_released", Place: in.Place, Reason: in.Note,
+			Data: json.RawMessage(`{}`)}
+		pouch.PrepareEvent(batch, ev)
+		return nil
+	}, func(tx pgx.Tx) error {
+		if b == nil {
+			return valise.Errorf(valise.ENOTFOUND, "no such bag")
+		}
+		if cur == nil {
+			return fmt.Errorf("bag %s has no custody row", b.ID)
 		}
 		if err := check(ctx, policy.ActBagHandOff, resource(b, cur.User)); err != nil {
 			return err
 		}
-		if !holds(cur, actor) {
+		if !holds(*cur, actor) {
 			return &valise.Error{Code: valise.ECONFLICT,
 				Message: "only the bag's current custodian may release it; it is held by " + cur.String(),
 				Extra:   map[string]any{"reason": "not_custodian", "custodian": cur}}
@@ -257,9 +299,8 @@ func (s *Service) Release(ctx context.Context, actor policy.Subject, in ReleaseI
 			return &valise.Error{Code: valise.ECONFLICT, Message: "a " + string(b.State) + " bag cannot be handed off",
 				Extra: map[string]any{"reason": "bag_state", "current_state": b.State}}
 		}
-		to, err := lookupUser(ctx, tx, in.To, b.ID)
-		if err != nil {
-			return err
+		if to == nil || !to.active {
+			return valise.Invalid("no such receiver", valise.FieldError{Field: "to", Reason: "not an active user"})
 		}
 		if to.User == actor.UserID {
 			return valise.Invalid("you cannot hand a bag to yourself", valise.FieldError{Field: "to", Reason: "is you"})
@@ -267,22 +308,23 @@ func (s *Service) Release(ctx context.Context, actor policy.Subject, in ReleaseI
 		if err := courierSheetNames(to); err != nil {
 			return err
 		}
-		from := Party{Unit: actor.UnitCode, User: actor.UserID, Username: actor.Username}
 		id := newUUID()
-		ev := &pouch.Event{BagID: b.ID, Kind: "handoff_released", Stage: stageFor(b.State), Place: in.Place,
-			Reason: in.Note, Data: json.RawMessage(`{}`)}
+		ev.BagID, ev.Stage = b.ID, stageFor(b.State)
 		if in.OccurredAt != nil {
 			ev.OccurredAt = *in.OccurredAt
 		}
-		ev.Custody = mustJSON(Block{HandoffID: id, From: &from, To: &to.Party, Custodian: &cur,
+		ev.Custody = mustJSON(Block{HandoffID: id, From: &from, To: &to.Party, Custodian: cur,
 			Packages: b.PackageCount, Coordinates: in.Coordinates, Note: in.Note})
-		if err := pouch.Record(ctx, tx, actor, ev); err != nil {
+		batch := &pgx.Batch{}
+		if err := pouch.QueueEvent(batch, actor, ev); err != nil {
 			return err
 		}
 		// One open hand-off per bag is the unique index handoffs_open_idx.
-		out, err = scanHandoff(tx.QueryRow(ctx, `INSERT INTO handoffs (id, bag_id, from_unit, from_user, from_username,
+		batch.Queue(`INSERT INTO handoffs (id, bag_id, from_unit, from_user, from_username,
 			to_unit, to_user, to_username, status, release_event) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'released', $9)
-			RETURNING `+handoffColumns, id, b.ID, from.Unit, from.User, from.Username, to.Unit, to.User, to.Username, ev.ID))
+			RETURNING `+handoffColumns, id, b.ID, from.Unit, from.User, from.Username, to.Unit, to.User, to.Username, ev.ID).
+			QueryRow(func(row pgx.Row) (err error) { out, err = scanHandoff(row); return err })
+		err := tx.SendBatch(ctx, batch).Close()
 		var pe *pgconn.PgError
 		if errors.As(err, &pe) && pe.Code == "23505" && pe.ConstraintName == "handoffs_open_idx" {
 			return &valise.Error{Code: valise.ECONFLICT, Message: "the bag is already released to someone; that hand-off must be accepted or cancelled first",
@@ -348,16 +390,39 @@ func (s *Service) Accept(ctx context.Context, actor policy.Subject, handoffID st
 			vs = verifySeals(in.Seals, list, now)
 		}
 	}
-	var out *Handoff
-	err := db.InTxOpts(ctx, s.pool, lockedTx, func(tx pgx.Tx) error {
+	// Three round trips in the transaction: BEGIN with the hand-off's lock;
+	// the bag's lock with every other read; every write; then COMMIT.
+	var (
+		out *Handoff
+		h   *Handoff
+	)
+	err := db.InTxBatch(ctx, s.pool, lockedTx, func(batch *pgx.Batch) error {
 		// Lock order: the hand-off, then its bag (Cancel does the same).
-		h, err := getHandoffForUpdate(ctx, tx, handoffID)
-		if err != nil {
+		queueHandoff(batch, handoffID, " FOR UPDATE", &h)
+		return nil
+	}, func(tx pgx.Tx) error {
+		if h == nil {
+			return valise.Errorf(valise.ENOTFOUND, "no such hand-off")
+		}
+		var (
+			b      *pouch.Bag
+			cur    *Party
+			issued []*keyring.Seal
+			ev     = &pouch.Event{BagID: h.BagID, Kind: "handoff_accepted", Place: in.Place, Reason: in.Note,
+				Data: json.RawMessage(`{}`)}
+		)
+		batch := &pgx.Batch{}
+		if err := pouch.QueueLockBag(batch, h.BagID, &b); err != nil {
 			return err
 		}
-		b, err := pouch.LockBag(ctx, tx, h.BagID)
-		if err != nil {
+		queueCustodian(batch, h.BagID, &cur)
+		keyring.QueueBagSeals(batch, h.BagID, &issued)
+		pouch.PrepareEvent(batch, ev)
+		if err := tx.SendBatch(ctx, batch).Close(); err != nil {
 			return err
+		}
+		if b == nil {
+			return valise.Errorf(valise.ENOTFOUND, "no such bag")
 		}
 		if err := check(ctx, policy.ActBagHandOff, resource(b, actor.UserID)); err != nil {
 			return err
@@ -371,46 +436,55 @@ func (s *Service) Accept(ctx context.Context, actor policy.Subject, handoffID st
 			return &valise.Error{Code: valise.ECONFLICT, Message: "the hand-off is " + h.Status,
 				Extra: map[string]any{"reason": "handoff_" + h.Status, "current_state": h.Status}}
 		}
-		cur, err := custodian(ctx, tx, b.ID)
-		if err != nil {
-			return err
+		if cur == nil {
+			return fmt.Errorf("bag %s has no custody row", b.ID)
 		}
 		if cur.User != h.From.User && !(cur.User == "" && cur.Unit == h.From.Unit) {
 			return &valise.Error{Code: valise.ECONFLICT, Message: "custody changed since the release; ask the custodian to release again",
 				Extra: map[string]any{"reason": "custody_changed"}}
 		}
-		res, err := checkSeals(ctx, tx, b, in.SealScan, vs, seq)
+		res, err := checkSeals(ctx, tx, b, issued, in.SealScan, vs, seq)
 		if err != nil {
 			return err
 		}
-		ev := &pouch.Event{BagID: b.ID, Kind: "handoff_accepted", Stage: stageFor(b.State), Place: in.Place,
-			Reason: in.Note, Data: json.RawMessage(`{}`)}
+		ev.Stage = stageFor(b.State)
 		if in.OccurredAt != nil {
 			ev.OccurredAt = *in.OccurredAt
 		}
 		to := h.To
-		ev.Custody = mustJSON(Block{HandoffID: h.ID, From: &h.From, To: &to, Custodian: &cur, Packages: b.PackageCount,
+		ev.Custody = mustJSON(Block{HandoffID: h.ID, From: &h.From, To: &to, Custodian: cur, Packages: b.PackageCount,
 			Seals: res, Coordinates: in.Coordinates, Note: in.Note})
-		if err := pouch.Record(ctx, tx, actor, ev); err != nil {
+		batch = &pgx.Batch{}
+		if err := pouch.QueueEvent(batch, actor, ev); err != nil {
 			return err
 		}
-		if _, err := tx.Exec(ctx, `UPDATE bag_custody SET custodian_unit = $2, custodian_user = $3, custodian_username = $4,
-			since_event = $5, updated_at = now() WHERE bag_id = $1`, b.ID, to.Unit, to.User, to.Username, ev.ID); err != nil {
-			return fmt.Errorf("transfer custody: %w", err)
+		batch.Queue(`UPDATE bag_custody SET custodian_unit = $2, custodian_user = $3, custodian_username = $4,
+			since_event = $5, updated_at = now() WHERE bag_id = $1`, b.ID, to.Unit, to.User, to.Username, ev.ID)
+		complete := func(batch *pgx.Batch, incident *string) {
+			batch.Queue(`UPDATE handoffs SET status = 'completed', accept_event = $2, seals_ok = $3,
+				seal_check = $4, incident_id = $5, completed_at = now() WHERE id = $1 RETURNING `+handoffColumns,
+				h.ID, ev.ID, res.OK, mustJSON(res), incident).
+				QueryRow(func(row pgx.Row) (err error) { out, err = scanHandoff(row); return err })
 		}
-		var incident *string
-		if !res.OK {
-			inc, err := pouch.OpenIncident(ctx, tx, actor, b, pouch.ClassBreach, "acceptance",
-				"seal check failed at hand-off from "+h.From.String()+" to "+to.String()+": "+strings.Join(res.Problems, "; "))
-			if err != nil {
-				return err
-			}
-			incident = &inc.ID
+		if res.OK {
+			complete(batch, nil) // the usual case: every write in one round trip
 		}
-		out, err = scanHandoff(tx.QueryRow(ctx, `UPDATE handoffs SET status = 'completed', accept_event = $2, seals_ok = $3,
-			seal_check = $4, incident_id = $5, completed_at = now() WHERE id = $1 RETURNING `+handoffColumns,
-			h.ID, ev.ID, res.OK, mustJSON(res), incident))
+		if err := tx.SendBatch(ctx, batch).Close(); err != nil {
+			return fmt.Errorf("complete hand-off: %w", err)
+		}
+		if res.OK {
+			return nil
+		}
+		// A failed check: the breach incident's own event follows the
+		// acceptance in the bag's chain, and the hand-off names the incident.
+		inc, err := pouch.OpenIncident(ctx, tx, actor, b, pouch.ClassBreach, "acceptance",
+			"seal check failed at hand-off from "+h.From.String()+" to "+to.String()+": "+strings.Join(res.Problems, "; "))
 		if err != nil {
+			return err
+		}
+		batch = &pgx.Batch{}
+		complete(batch, &inc.ID)
+		if err := tx.SendBatch(ctx, batch).Close(); err != nil {
 			return fmt.Errorf("complete hand-off: %w", err)
 		}
 		return nil
@@ -498,35 +572,53 @@ func (s *Service) Scan(ctx context.Context, actor policy.Subject, bagID string, 
 			}
 		}
 	}
-	var ev *pouch.Event
-	err := db.InTxOpts(ctx, s.pool, lockedTx, func(tx pgx.Tx) error {
-		b, err := pouch.LockBag(ctx, tx, bagID)
-		if err != nil {
+	// Two round trips in the transaction: BEGIN with every read (after the
+	// bag's row lock), then every write; then COMMIT.
+	var (
+		ev     *pouch.Event
+		b      *pouch.Bag
+		cur    *Party
+		issued []*keyring.Seal
+	)
+	err := db.InTxBatch(ctx, s.pool, lockedTx, func(batch *pgx.Batch) error {
+		if err := pouch.QueueLockBag(batch, bagID, &b); err != nil {
 			return err
 		}
-		cur, err := custodian(ctx, tx, b.ID)
-		if err != nil {
-			return err
+		queueCustodian(batch, bagID, &cur)
+		keyring.QueueBagSeals(batch, bagID, &issued)
+		ev = &pouch.Event{BagID: bagID, Kind: "checkpoint_scan", Place: in.Place, Reason: in.Note,
+			Data: json.RawMessage(`{}`)}
+		pouch.PrepareEvent(batch, ev)
+		return nil
+	}, func(tx pgx.Tx) error {
+		if b == nil {
+			return valise.Errorf(valise.ENOTFOUND, "no such bag")
+		}
+		if cur == nil {
+			return fmt.Errorf("bag %s has no custody row", b.ID)
 		}
 		if err := check(ctx, policy.ActBagHandOff, resource(b, cur.User)); err != nil {
 			return err
 		}
-		if !holds(cur, actor) {
+		if !holds(*cur, actor) {
 			return &valise.Error{Code: valise.ECONFLICT, Message: "only the bag's current custodian records checkpoint scans; it is held by " + cur.String(),
 				Extra: map[string]any{"reason": "not_custodian", "custodian": cur}}
 		}
-		res, err := checkSeals(ctx, tx, b, in.SealScan, vs, seq)
+		res, err := checkSeals(ctx, tx, b, issued, in.SealScan, vs, seq)
 		if err != nil {
 			return err
 		}
-		ev = &pouch.Event{BagID: b.ID, Kind: "checkpoint_scan", Stage: stageFor(b.State), Place: in.Place,
-			Reason: in.Note, Data: json.RawMessage(`{}`)}
+		ev.BagID, ev.Stage = b.ID, stageFor(b.State)
 		if in.OccurredAt != nil {
 			ev.OccurredAt = *in.OccurredAt
 		}
-		ev.Custody = mustJSON(Block{Custodian: &cur, Packages: b.PackageCount, Seals: res, Coordinates: in.Coordinates, Note: in.Note})
-		if err := pouch.Record(ctx, tx, actor, ev); err != nil {
+		ev.Custody = mustJSON(Block{Custodian: cur, Packages: b.PackageCount, Seals: res, Coordinates: in.Coordinates, Note: in.Note})
+		batch := &pgx.Batch{}
+		if err := pouch.QueueEvent(batch, actor, ev); err != nil {
 			return err
+		}
+		if err := tx.SendBatch(ctx, batch).Close(); err != nil {
+			return fmt.Errorf("record checkpoint scan: %w", err)
 		}
 		if !res.OK {
 			if _, err := pouch.OpenIncident(ctx, tx, actor, b, pouch.ClassBreach, "report",
@@ -569,17 +661,37 @@ func getHandoffForUpdate(ctx context.Context, tx pgx.Tx, id string) (*Handoff, e
 }
 
 func loadHandoff(ctx context.Context, q db.Querier, id, lock string) (*Handoff, error) {
-	if !validUUID(id) {
-		return nil, valise.Errorf(valise.ENOTFOUND, "no such hand-off")
+	b := &pgx.Batch{}
+	var h *Handoff
+	queueHandoff(b, id, lock, &h)
+	if err := q.SendBatch(ctx, b).Close(); err != nil {
+		return nil, err
 	}
-	h, err := scanHandoff(q.QueryRow(ctx, `SELECT `+handoffColumns+` FROM handoffs WHERE id = $1`+lock, id))
-	if errors.Is(err, pgx.ErrNoRows) {
+	if h == nil {
 		return nil, valise.Errorf(valise.ENOTFOUND, "no such hand-off")
-	}
-	if err != nil {
-		return nil, fmt.Errorf("load hand-off: %w", err)
 	}
 	return h, nil
+}
+
+// queueHandoff queues in b the read of hand-off id (lock is "" or " FOR
+// UPDATE"); after b's results are read, *out is it, or nil when there is
+// none (a malformed id queues nothing).
+func queueHandoff(b *pgx.Batch, id, lock string, out **Handoff) {
+	*out = nil
+	if !validUUID(id) {
+		return
+	}
+	b.Queue(`SELECT `+handoffColumns+` FROM handoffs WHERE id = $1`+lock, id).QueryRow(func(row pgx.Row) error {
+		h, err := scanHandoff(row)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("load hand-off: %w", err)
+		}
+		*out = h
+		return nil
+	})
 }
 
 // Get returns a hand-off to one of its parties, or to whoever check lets

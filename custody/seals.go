@@ -135,13 +135,12 @@ func verifySeals(texts []string, list *trust.List, now time.Time) []verified {
 // with the bag's record (keyring.Compare catches a seal moved from another
 // bag). Without them it compares the physical serials read with the
 // bag_packages record and takes the person's "intact" as given.
-func checkSeals(ctx context.Context, q db.Querier, b *pouch.Bag, scan SealScan, vs []verified, listSeq uint64) (*SealResult, error) {
+//
+// issued are the bag's current seals (keyring.BagSeals, read under the bag's
+// lock); q serves the rare look-up of a seal that is not one of them.
+func checkSeals(ctx context.Context, q db.Querier, b *pouch.Bag, issued []*keyring.Seal, scan SealScan, vs []verified, listSeq uint64) (*SealResult, error) {
 	res := &SealResult{PackagesExpected: b.PackageCount, PackagesCounted: scan.PackagesCounted,
 		SealsIntact: scan.SealsIntact, Checked: []SealCheck{}}
-	issued, err := keyring.BagSeals(ctx, q, b.ID)
-	if err != nil {
-		return nil, err
-	}
 	if len(issued) > 0 {
 		res.Method, res.TrustList = "vs1", listSeq
 		seen := map[int]bool{}

@@ -11,6 +11,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"valise/courier"
+	"valise/crypto/keyring"
 	"valise/policy"
 	"valise/pouch"
 )
@@ -100,12 +101,19 @@ type mailRun struct {
 // transit and overdue with a reissued courier sheet, assembling, missing
 // abroad awaiting the foreign-intelligence agreement, delivered awaiting
 // acceptance).
-func loadBags(ctx context.Context, pool *pgxpool.Pool, _ Options) error {
+func loadBags(ctx context.Context, pool *pgxpool.Pool, o Options) error {
+	if o.MasterKey == nil {
+		return fmt.Errorf("the demo mail needs the master key: its bags and courier sheets carry signed seals")
+	}
+	kr, err := keyring.New(o.MasterKey, keyring.Options{})
+	if err != nil {
+		return err
+	}
 	authz, err := policy.New(ctx, pool, nil)
 	if err != nil {
 		return err
 	}
-	r := &mailRun{pool: pool, bags: pouch.New(pool), couriers: courier.New(pool), authz: authz,
+	r := &mailRun{pool: pool, bags: pouch.New(pool, pouch.WithKeyring(kr)), couriers: courier.New(pool, courier.WithKeyring(kr)), authz: authz,
 		subjects: map[string]policy.Subject{}, plans: map[string]string{}}
 	for _, u := range []string{"admin", "clerk.mfa", "clerk.ber", "dispatcher", "courier", "adhoc"} {
 		if r.subjects[u], err = subjectOf(ctx, pool, u); err != nil {
@@ -297,7 +305,7 @@ func (r *mailRun) act(ctx context.Context, spec demoBag, b *pouch.Bag, a pouch.A
 	case pouch.ActSeal:
 		serials := make([]string, spec.packages)
 		for k := range serials {
-			serials[k] = fmt.Sprintf("DEMO-%s-%d", b.RegistryNumber, k+1)
+			serials[k] = fmt.Sprintf("D-%s-%d", b.RegistryNumber, k+1) // ≤ 24 characters: a signed seal carries it
 		}
 		actor, chk := r.as(origin)
 		return r.bags.Seal(ctx, actor, m, pouch.SealInput{Container: spec.container, Packages: spec.packages, SealSerials: serials}, chk)

@@ -1,6 +1,7 @@
 package demo_test
 
 import (
+	"bytes"
 	"context"
 	"testing"
 
@@ -18,7 +19,7 @@ func TestDemoMail(t *testing.T) {
 	d := dbtest.New(t)
 	ctx := context.Background()
 	for range 2 {
-		if _, err := demo.Load(ctx, d.Pool, demo.Options{Password: "demo-password-1"}); err != nil {
+		if _, err := demo.Load(ctx, d.Pool, demo.Options{Password: "demo-password-1", MasterKey: bytes.Repeat([]byte{7}, 32)}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -55,6 +56,21 @@ func TestDemoMail(t *testing.T) {
 		Scan(&sheets, &revoked, &incidents, &awaiting, &unlogged, &overdue)
 	if err != nil {
 		t.Fatal(err)
+	}
+	// Every bag past assembly carries one signed seal per package, every
+	// sheet a signed QR, and the revoked sheet's QR is revoked.
+	var unsealed, unsigned, revokedQR int
+	err = d.Pool.QueryRow(ctx, `SELECT
+		(SELECT count(*) FROM bags b WHERE b.package_count IS NOT NULL AND b.package_count <>
+			(SELECT count(*) FROM seals s WHERE s.bag_id = b.id AND s.superseded_at IS NULL)),
+		(SELECT count(*) FROM courier_sheets cs WHERE NOT EXISTS (SELECT 1 FROM seals s WHERE s.bag_id = cs.id)),
+		(SELECT count(*) FROM courier_sheets cs JOIN seals s ON s.bag_id = cs.id JOIN seal_revocations r USING (serial)
+			WHERE cs.status = 'revoked')`).Scan(&unsealed, &unsigned, &revokedQR)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if unsealed != 0 || unsigned != 0 || revokedQR != 1 {
+		t.Errorf("bags without their seals %d, sheets without a signed QR %d, revoked sheet QRs %d (want 0, 0, 1)", unsealed, unsigned, revokedQR)
 	}
 	if sheets != 5 || revoked != 1 || incidents != 1 || awaiting != 1 || unlogged != 0 || overdue != 1 {
 		t.Fatalf("sheets %d (revoked %d), incidents %d, awaiting agreement %d, events without a log leaf %d, overdue %d",

@@ -19,7 +19,8 @@ type Options struct {
 	// Password is given to every demo account (VALISE_DEMO_PASSWORD).
 	Password string
 	// MasterKey (crypto/secret, from the data directory) encrypts the demo
-	// seal keys; nil skips them.
+	// seal keys, which sign the demo bags' seals and courier sheets; nil
+	// skips the seal keys and makes the bag step fail.
 	MasterKey []byte
 }
 

@@ -6,8 +6,10 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
 
 	"valise/crypto/keyring"
+	"valise/internal/db"
 )
 
 // sealOffices are the demo offices that issue seals.
@@ -46,4 +48,11 @@ func loadSealKeys(ctx context.Context, tx pgx.Tx, o Options) error {
 		}
 	}
 	return nil
+}
+
+// LoadSealKeys creates the seal root key and the demo offices' seal keys
+// (each only if missing) under master, for tests that seal bags or issue
+// courier sheets over the demo units.
+func LoadSealKeys(ctx context.Context, pool *pgxpool.Pool, master []byte) error {
+	return db.InTx(ctx, pool, func(tx pgx.Tx) error { return loadSealKeys(ctx, tx, Options{MasterKey: master}) })
 }

@@ -225,14 +225,22 @@ func (s *Service) Authenticate(ctx context.Context, token string) (policy.Subjec
 		s.log.InfoContext(ctx, "access token refused", "reason", err.Error())
 		return policy.Subject{}, "", errToken
 	}
+	// Both ids are compared as uuids, so the look-up is two primary-key
+	// probes however many sessions the table holds (comparing id::text
+	// scanned every session on every request). Ids that are not uuids
+	// cannot name a session.
+	if !isUUID(c.Subject) || !isUUID(c.SessionID) {
+		s.log.InfoContext(ctx, "access token refused", "reason", "subject or session is not a uuid")
+		return policy.Subject{}, "", errToken
+	}
 	var sub policy.Subject
 	var clearance int16
 	var live bool
 	err = s.pool.QueryRow(ctx, `
 		SELECT u.username, u.roles, u.clearance, coalesce(u.courier_kind, ''), u.scope, n.id, n.code, n.kind,
 		       u.active AND s.revoked_at IS NULL AND s.expires_at > $3
-		FROM users u JOIN units n ON n.id = u.unit_id JOIN sessions s ON s.user_id = u.id AND s.id::text = $2
-		WHERE u.id::text = $1`, c.Subject, c.SessionID, s.now()).
+		FROM users u JOIN units n ON n.id = u.unit_id JOIN sessions s ON s.user_id = u.id AND s.id = $2::uuid
+		WHERE u.id = $1::uuid`, c.Subject, c.SessionID, s.now()).
 		Scan(&sub.Username, &sub.Roles, &clearance, &sub.CourierKind, &sub.Scope, &sub.UnitID, &sub.UnitCode, &sub.UnitKind, &live)
 	if errors.Is(err, pgx.ErrNoRows) || (err == nil && !live) {
 		s.log.InfoContext(ctx, "access token refused", "reason", "user suspended or session revoked", "user_id", c.Subject)
@@ -243,4 +251,25 @@ func (s *Service) Authenticate(ctx context.Context, token string) (policy.Subjec
 	}
 	sub.UserID, sub.Clearance = c.Subject, policy.Level(clearance)
 	return sub, c.SessionID, nil
+}
+
+// isUUID reports whether s is a UUID in its canonical text form.
+func isUUID(s string) bool {
+	if len(s) != 36 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch i {
+		case 8, 13, 18, 23:
+			if c != '-' {
+				return false
+			}
+		default:
+			if !('0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F') {
+				return false
+			}
+		}
+	}
+	return true
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"valise"
+	"valise/crypto/keyring"
 	"valise/internal/db"
 	"valise/policy"
 )
@@ -20,10 +21,8 @@ import (
 // Service runs the lifecycle over one database pool.
 type Service struct {
 	pool *pgxpool.Pool
+	keys *keyring.Keyring // issues the VS1 seals of sealed bags (WithKeyring)
 }
-
-// New returns the service.
-func New(pool *pgxpool.Pool) *Service { return &Service{pool: pool} }
 
 // Package is one package of a bag, "k of N", with its physical seal serial.
 type Package struct {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"time"
 
@@ -46,6 +47,9 @@ type Event struct {
 
 	// after runs once the event is recorded (rows that must name it).
 	after func(tx pgx.Tx) error
+	// custodian is the bag's custodian block read by PrepareEvent, the
+	// custody block of an event that brings none.
+	custodian json.RawMessage
 }
 
 // leaf is the canonical form of an event appended to the custody log: a
@@ -82,8 +86,53 @@ func (e *Event) Canonical() ([]byte, error) {
 
 // record inserts e for actor in tx and appends its canonical bytes to the
 // custody log in the same transaction, so a state change and its log entry
-// commit together or not at all.
+// commit together or not at all. It is two round trips: PrepareEvent's read,
+// then QueueEvent's writes.
 func record(ctx context.Context, tx pgx.Tx, actor policy.Subject, e *Event) error {
+	b := &pgx.Batch{}
+	PrepareEvent(b, e)
+	if err := tx.SendBatch(ctx, b).Close(); err != nil {
+		return err
+	}
+	b = &pgx.Batch{}
+	if err := QueueEvent(b, actor, e); err != nil {
+		return err
+	}
+	if err := tx.SendBatch(ctx, b).Close(); err != nil {
+		return fmt.Errorf("record bag event: %w", err)
+	}
+	return nil
+}
+
+// PrepareEvent queues in b the read that recording e needs first: its id,
+// the record time, the previous event's leaf hash (the chain link; the
+// caller holds the bag's row lock and queues this after taking it, so it is
+// the latest) and the bag's current custodian. They are set on e when b's
+// results are read; then QueueEvent queues the writes. Splitting the two
+// lets a caller share each round trip with its own statements.
+func PrepareEvent(b *pgx.Batch, e *Event) {
+	b.Queue(`SELECT nextval(pg_get_serial_sequence('bag_events', 'id')), clock_timestamp(),
+		coalesce((SELECT p.leaf_hash FROM bag_events p WHERE p.bag_id = $1 ORDER BY p.id DESC LIMIT 1),
+		         decode(repeat('00', 32), 'hex')),
+		(SELECT json_build_object('custodian', json_strip_nulls(json_build_object('unit', c.custodian_unit,
+		        'user', c.custodian_user, 'username', c.custodian_username)))
+		   FROM bag_custody c WHERE c.bag_id = $1)`, e.BagID).QueryRow(func(row pgx.Row) error {
+		if err := row.Scan(&e.ID, &e.RecordedAt, &e.PrevHash, &e.custodian); err != nil {
+			return fmt.Errorf("bag event id: %w", err)
+		}
+		return nil
+	})
+}
+
+// QueueEvent queues in b, for an event PrepareEvent has read for, the
+// append of its canonical bytes to the custody log and the event row that
+// points at that log entry; b must run in the same transaction, and the
+// canonical bytes, the log entry and the row are each written once.
+// e.LogEntry is set when b's results are read.
+func QueueEvent(b *pgx.Batch, actor policy.Subject, e *Event) error {
+	if e.ID == 0 {
+		return fmt.Errorf("record bag event: PrepareEvent has not run")
+	}
 	if e.OccurredAt.IsZero() {
 		e.OccurredAt = time.Now()
 	}
@@ -104,47 +153,28 @@ func record(ctx context.Context, tx pgx.Tx, actor policy.Subject, e *Event) erro
 	if e.CorrectionReason != "" {
 		reason = &e.CorrectionReason
 	}
-	// The id, record time, previous event's leaf hash (the chain link; the
-	// caller holds the bag's row lock, so it is the latest) and the current
-	// custodian are taken first, in one round trip, so the canonical bytes,
-	// the custody log entry and the row are written once, in this transaction.
-	var custodian []byte
-	err := tx.QueryRow(ctx, `SELECT nextval(pg_get_serial_sequence('bag_events', 'id')), clock_timestamp(),
-		coalesce((SELECT p.leaf_hash FROM bag_events p WHERE p.bag_id = $1 ORDER BY p.id DESC LIMIT 1),
-		         decode(repeat('00', 32), 'hex')),
-		(SELECT json_build_object('custodian', json_strip_nulls(json_build_object('unit', c.custodian_unit,
-		        'user', c.custodian_user, 'username', c.custodian_username)))
-		   FROM bag_custody c WHERE c.bag_id = $1)`, e.BagID).
-		Scan(&e.ID, &e.RecordedAt, &e.PrevHash, &custodian)
-	if err != nil {
-		return fmt.Errorf("bag event id: %w", err)
-	}
 	if len(e.Custody) == 0 {
-		e.Custody = custodian
+		e.Custody = e.custodian
 		if len(e.Custody) == 0 {
 			e.Custody = json.RawMessage(`{}`)
 		}
 	}
-	b, err := e.Canonical()
+	leaf, err := e.Canonical()
 	if err != nil {
 		return fmt.Errorf("canonical bag event: %w", err)
 	}
-	id, err := tlog.Append(ctx, tx, b)
-	if err != nil {
+	entry := new(int64)
+	if err := tlog.QueueAppend(b, leaf, (*tlog.EntryID)(entry)); err != nil {
 		return fmt.Errorf("append bag event to the custody log: %w", err)
 	}
-	n := int64(id)
-	e.LogEntry = &n
-	_, err = tx.Exec(ctx, `
+	e.LogEntry = entry
+	b.Queue(`
 		INSERT INTO bag_events (id, bag_id, kind, stage, from_state, to_state, actor_id, actor_username, actor_unit,
 		                        place, reason, data, occurred_at, recorded_at, corrects, correction_reason, log_entry,
 		                        prev_hash, leaf_hash, custody)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)`,
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, `+tlog.AppendedID+`, $17, $18, $19)`,
 		e.ID, e.BagID, e.Kind, e.Stage, from, to, e.ActorID, e.ActorUsername, e.ActorUnit, e.Place, e.Reason,
-		e.Data, e.OccurredAt, e.RecordedAt, e.Corrects, reason, n, e.PrevHash, tlog.LeafHash(b), e.Custody)
-	if err != nil {
-		return fmt.Errorf("record bag event: %w", err)
-	}
+		e.Data, e.OccurredAt, e.RecordedAt, e.Corrects, reason, e.PrevHash, tlog.LeafHash(leaf), e.Custody)
 	return nil
 }
 
@@ -239,9 +269,78 @@ func Record(ctx context.Context, tx pgx.Tx, actor policy.Subject, e *Event) erro
 }
 
 // LockBag loads a bag with its row locked FOR UPDATE in tx, so events of
-// one bag are recorded one at a time (the hash chain needs that).
+// one bag are recorded one at a time (the hash chain needs that). It is one
+// round trip (QueueLockBag).
 func LockBag(ctx context.Context, tx pgx.Tx, id string) (*Bag, error) {
-	return getBag(ctx, tx, id, true)
+	b := &pgx.Batch{}
+	var bag *Bag
+	if err := QueueLockBag(b, id, &bag); err != nil {
+		return nil, err
+	}
+	if err := tx.SendBatch(ctx, b).Close(); err != nil {
+		return nil, err
+	}
+	if bag == nil {
+		return nil, valise.Errorf(valise.ENOTFOUND, "no such bag")
+	}
+	return bag, nil
+}
+
+// QueueLockBag queues in b what LockBag does: lock the bag's row FOR
+// UPDATE, then read its packages and the couriers on its issued sheets.
+// Statements queued after it run after the lock, each with a fresh READ
+// COMMITTED snapshot, so they see the state the lock protects; queueing
+// them in the same batch saves their round trips. When b's results have
+// been read, *out is the bag, or nil when there is none. A malformed id is
+// ENOTFOUND at once (nothing is queued).
+//
+// The packages and couriers queries are those of getBag.
+func QueueLockBag(b *pgx.Batch, id string, out **Bag) error {
+	*out = nil
+	if !validUUID(id) {
+		return valise.Errorf(valise.ENOTFOUND, "no such bag")
+	}
+	b.Queue(`SELECT `+bagColumns+bagFrom+` WHERE b.id = $1 FOR UPDATE OF b`, id).QueryRow(func(row pgx.Row) error {
+		bag, err := scanBag(row)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("load bag: %w", err)
+		}
+		*out = bag
+		return nil
+	})
+	b.Queue(`SELECT k, coalesce(seal_serial, '') FROM bag_packages WHERE bag_id = $1 ORDER BY k`, id).
+		Query(func(rows pgx.Rows) error {
+			if *out == nil {
+				return nil
+			}
+			ps, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (Package, error) {
+				p := Package{N: (*out).PackageCount}
+				return p, r.Scan(&p.K, &p.SealSerial)
+			})
+			if err != nil {
+				return fmt.Errorf("load packages: %w", err)
+			}
+			(*out).Packages = ps
+			return nil
+		})
+	b.Queue(`SELECT DISTINCT c.user_id FROM courier_sheet_bags sb
+		JOIN courier_sheets cs ON cs.id = sb.sheet_id AND cs.status = 'issued'
+		JOIN couriers c ON c.id = cs.courier_id WHERE sb.bag_id = $1 AND c.user_id IS NOT NULL`, id).
+		Query(func(rows pgx.Rows) error {
+			if *out == nil {
+				return nil
+			}
+			cs, err := pgx.CollectRows(rows, pgx.RowTo[string])
+			if err != nil {
+				return fmt.Errorf("load couriers: %w", err)
+			}
+			(*out).couriers = cs
+			return nil
+		})
+	return nil
 }
 
 // OpenIncident opens an incident on a locked bag in tx (deadlines from

@@ -9,6 +9,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"valise"
+	"valise/crypto/seal"
 	"valise/policy"
 )
 
@@ -130,6 +131,18 @@ func (s *Service) ConcludeExamination(ctx context.Context, actor policy.Subject,
 	if strings.TrimSpace(in.Findings) == "" {
 		return nil, valise.Invalid("record the findings", valise.FieldError{Field: "findings", Reason: "required"})
 	}
+	seen := map[string]bool{}
+	for i, sr := range in.ResealedSerials {
+		if !validSealSerial(sr) || seen[sr] {
+			return nil, valise.Invalid("the new seals cannot be signed as described",
+				valise.FieldError{Field: fmt.Sprintf("resealed_serials[%d]", i), Reason: serialRule})
+		}
+		seen[sr] = true
+	}
+	if len(in.ResealedSerials) > seal.MaxPackages {
+		return nil, valise.Invalid("too many packages", valise.FieldError{Field: "resealed_serials",
+			Reason: fmt.Sprintf("at most %d: one signed seal per package", seal.MaxPackages)})
+	}
 	b, _, err := s.mutate(ctx, actor, m, ActConclude, check, func(tx pgx.Tx, b *Bag, ev *Event) error {
 		var exID string
 		var opening bool
@@ -171,6 +184,13 @@ func (s *Service) ConcludeExamination(ctx context.Context, actor policy.Subject,
 				}
 			}
 			b.PackageCount = n
+			// New signed seals; the old serials are revoked in the trust list
+			// published in this transaction.
+			serials := make([]string, n)
+			copy(serials, in.ResealedSerials)
+			if err := s.issueSeals(ctx, tx, actor, b, serials, "re-sealed after supervised opening, examination "+exID); err != nil {
+				return err
+			}
 		}
 		ev.Reason = in.Findings
 		ev.Data = mustJSON(map[string]any{"examination_id": exID, "outcome": outcome, "resealed_serials": in.ResealedSerials})

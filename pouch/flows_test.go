@@ -65,7 +65,7 @@ func (w *world) sealedBag(tag string) *pouch.Bag {
 		w.t.Fatal(err)
 	}
 	b, err = w.svc.Seal(ctx, w.clerk, pouch.Mutation{BagID: b.ID}, pouch.SealInput{Container: "envelope", Packages: 1,
-		SealSerials: []string{"SEAL-" + tag}}, w.check(w.clerk))
+		SealSerials: []string{"SEAL-" + strings.ToUpper(tag)}}, w.check(w.clerk))
 	if err != nil {
 		w.t.Fatal(err)
 	}
@@ -250,7 +250,7 @@ func TestExaminationAndResealing(t *testing.T) {
 	w.sealedBag("other")
 	w.refused("re-sealing with a serial already on another bag", valise.EINVALID, func() error {
 		_, err := w.svc.ConcludeExamination(ctx, w.sec, pouch.Mutation{BagID: b.ID}, pouch.ConcludeInput{Findings: "documents only",
-			ResealedSerials: []string{"SEAL-other"}}, w.check(w.sec))
+			ResealedSerials: []string{"SEAL-OTHER"}}, w.check(w.sec))
 		return err
 	})
 	b, err = w.svc.ConcludeExamination(ctx, w.sec, pouch.Mutation{BagID: b.ID}, pouch.ConcludeInput{Findings: "documents only",

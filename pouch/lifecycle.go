@@ -10,6 +10,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"valise"
+	"valise/crypto/seal"
 	"valise/policy"
 )
 
@@ -74,16 +75,18 @@ func (s *Service) Seal(ctx context.Context, actor policy.Subject, m Mutation, in
 	if !contains(containers, in.Container) {
 		fe = append(fe, valise.FieldError{Field: "container", Reason: "must be one of " + strings.Join(containers, ", ")})
 	}
-	if in.Packages < 1 || in.Packages > 999 {
-		fe = append(fe, valise.FieldError{Field: "packages", Reason: "must be 1..999"})
+	// A bag is sealed with one signed VS1 seal per package, so it carries
+	// what a seal can carry: 1..99 packages, serials of A-Z 0-9 - . /.
+	if in.Packages < 1 || in.Packages > seal.MaxPackages {
+		fe = append(fe, valise.FieldError{Field: "packages", Reason: fmt.Sprintf("must be 1..%d: one signed seal per package", seal.MaxPackages)})
 	}
 	if len(in.SealSerials) != 0 && len(in.SealSerials) != in.Packages {
 		fe = append(fe, valise.FieldError{Field: "seal_serials", Reason: "give one serial per package, or none"})
 	}
 	seen := map[string]bool{}
 	for i, s := range in.SealSerials {
-		if s == "" || len(s) > 64 || seen[s] {
-			fe = append(fe, valise.FieldError{Field: fmt.Sprintf("seal_serials[%d]", i), Reason: "must be 1..64 characters and distinct"})
+		if !validSealSerial(s) || seen[s] {
+			fe = append(fe, valise.FieldError{Field: fmt.Sprintf("seal_serials[%d]", i), Reason: serialRule})
 		}
 		seen[s] = true
 	}
@@ -110,6 +113,10 @@ func (s *Service) Seal(ctx context.Context, actor policy.Subject, m Mutation, in
 				}
 				return fmt.Errorf("record package: %w", err)
 			}
+		}
+		// The signed seals commit with the transition, or neither does.
+		if err := s.issueSeals(ctx, tx, actor, b, in.SealSerials, ""); err != nil {
+			return err
 		}
 		ev.Data = mustJSON(map[string]any{"container": in.Container, "packages": in.Packages,
 			"seal_serials": in.SealSerials, "protective_means": in.ProtectiveMeans != ""})

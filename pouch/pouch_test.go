@@ -2,6 +2,7 @@ package pouch_test
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
 	"sync"
 	"testing"
@@ -9,6 +10,8 @@ import (
 
 	"valise"
 	"valise/courier"
+	"valise/crypto/keyring"
+	"valise/demo"
 	"valise/internal/dbtest"
 	"valise/policy"
 	"valise/pouch"
@@ -29,6 +32,7 @@ type world struct {
 	sec     policy.Subject // security officer, all units
 	mod     policy.Subject // Ministry of Defence registry (a listed sender)
 	carrier policy.Subject // career courier
+	keys    *keyring.Keyring
 }
 
 func newWorld(t *testing.T) *world {
@@ -48,7 +52,18 @@ func newWorld(t *testing.T) *world {
 	sub := func(id, unit, kind string, lvl policy.Level, roles ...string) policy.Subject {
 		return policy.Subject{UserID: id, Username: id, Roles: roles, UnitCode: unit, UnitKind: kind, Clearance: lvl}
 	}
-	w := &world{t: t, svc: pouch.New(d.Pool), cour: courier.New(d.Pool), authz: a,
+	// Sealing a bag signs its seals, issuing a sheet signs its QR: the
+	// offices get seal keys as in the demo.
+	master := make([]byte, 32)
+	_, _ = rand.Read(master)
+	if err := demo.LoadSealKeys(ctx, d.Pool, master); err != nil {
+		t.Fatal(err)
+	}
+	kr, err := keyring.New(master, keyring.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := &world{t: t, svc: pouch.New(d.Pool, pouch.WithKeyring(kr)), cour: courier.New(d.Pool, courier.WithKeyring(kr)), authz: a, keys: kr,
 		clerk:  sub("clerk", "MFA", "ministry", policy.TopSecret, policy.RoleRegistryClerk),
 		disp:   sub("disp", "MFA", "ministry", policy.TopSecret, policy.RoleDispatcher),
 		berlin: sub("berlin", "DE-BER", "embassy", policy.TopSecret, policy.RoleRegistryClerk),

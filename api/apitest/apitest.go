@@ -1,6 +1,7 @@
 // Package apitest starts a real Valise API over a fresh test database for
 // handler tests: the demo units are loaded, the authorizer is the embedded
-// policy, tokens are real EdDSA JWTs obtained by logging in through the API.
+// policy, tokens are real EdDSA JWTs obtained by logging in through the API,
+// and the demo offices have seal keys (sealing a bag signs its seals).
 //
 //	e := apitest.New(t)
 //	tok := e.User(t, "clerk", []string{policy.RoleRegistryClerk}, "DE-BER", policy.Secret, "")
@@ -56,6 +57,11 @@ func New(t testing.TB) *Env {
 	logs := &syncBuffer{}
 	master := make([]byte, 32)
 	_, _ = rand.Read(master)
+	// Sealing a bag or issuing a courier sheet signs with the office's seal
+	// key: the demo offices (MFA, DE-BER, JP-TYO) get theirs, and the root.
+	if err := demo.LoadSealKeys(context.Background(), d.Pool, master); err != nil {
+		t.Fatalf("load demo seal keys: %v", err)
+	}
 	s := api.New(d.Pool, api.Config{
 		MasterKey: master,
 		Logger:    slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})),

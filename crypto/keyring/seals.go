@@ -187,11 +187,30 @@ func BagSeals(ctx context.Context, q db.Querier, bagID string) ([]*Seal, error) 
 	if _, err := seal.ParseBagID(bagID); err != nil {
 		return []*Seal{}, nil
 	}
-	rows, err := q.Query(ctx, `SELECT `+sealColumns+` FROM seals WHERE bag_id = $1 AND superseded_at IS NULL ORDER BY k`, bagID)
+	rows, err := q.Query(ctx, bagSealsSQL, bagID)
 	if err != nil {
 		return nil, fmt.Errorf("list seals: %w", err)
 	}
 	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (*Seal, error) { return scanSeal(r) })
+}
+
+const bagSealsSQL = `SELECT ` + sealColumns + ` FROM seals WHERE bag_id = $1 AND superseded_at IS NULL ORDER BY k`
+
+// QueueBagSeals is BagSeals queued in a batch, so the read shares a round
+// trip with the statements around it; *out is set when b's results are read.
+func QueueBagSeals(b *pgx.Batch, bagID string, out *[]*Seal) {
+	*out = []*Seal{}
+	if _, err := seal.ParseBagID(bagID); err != nil {
+		return
+	}
+	b.Queue(bagSealsSQL, bagID).Query(func(rows pgx.Rows) error {
+		s, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (*Seal, error) { return scanSeal(r) })
+		if err != nil {
+			return fmt.Errorf("list seals: %w", err)
+		}
+		*out = s
+		return nil
+	})
 }
 
 // SealBySerial returns the issued seal with this serial, ENOTFOUND if this

@@ -27,6 +27,10 @@ type Rate struct {
 	Elapsed time.Duration
 	P50     time.Duration
 	P99     time.Duration
+	// RoundTrips and Statements are per operation, when counted: what the
+	// API server sent PostgreSQL (a batch is one round trip however many
+	// statements it carries).
+	RoundTrips, Statements float64
 }
 
 // PerSec is operations per second.
@@ -36,6 +40,9 @@ func (r Rate) String() string {
 	s := fmt.Sprintf("%-34s %9.0f /s  (%d in %v)", r.Name, r.PerSec(), r.Ops, r.Elapsed.Round(time.Millisecond))
 	if r.P50 > 0 {
 		s += fmt.Sprintf("  p50 %v  p99 %v", r.P50.Round(10*time.Microsecond), r.P99.Round(10*time.Microsecond))
+	}
+	if r.RoundTrips > 0 {
+		s += fmt.Sprintf("  %.1f round trips (%.1f statements) each", r.RoundTrips, r.Statements)
 	}
 	return s
 }
@@ -208,7 +215,13 @@ func Bench(ctx context.Context, dbURL string, o BenchOptions) ([]Rate, error) {
 	}
 	env.closeRaw()
 	for _, n := range o.Clients {
-		if err := add(HandOffs(ctx, env.client, env.url, env.pairs[:n], o.Duration)); err != nil {
+		trips, stmts := env.trips.read()
+		r, err := HandOffs(ctx, env.client, env.url, env.pairs[:n], o.Duration)
+		if r.Ops > 0 {
+			t2, s2 := env.trips.read()
+			r.RoundTrips, r.Statements = float64(t2-trips)/float64(r.Ops), float64(s2-stmts)/float64(r.Ops)
+		}
+		if err := add(r, err); err != nil {
 			return out, err
 		}
 	}

@@ -8,8 +8,10 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"sync/atomic"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"valise/api"
@@ -34,12 +36,40 @@ type benchEnv struct {
 	pairs     []*Pair
 	stop      context.CancelFunc
 	done      chan struct{}
+	trips     *roundTrips
 }
 
+// roundTrips counts what a pool sends PostgreSQL: each query (BEGIN and
+// COMMIT included) and each batch is one round trip; statements counts a
+// batch's queries one by one. The integrator's rounds share the pool and
+// are counted too (a few per second).
+type roundTrips struct{ trips, stmts atomic.Int64 }
+
+func (r *roundTrips) read() (trips, stmts int64) { return r.trips.Load(), r.stmts.Load() }
+
+func (r *roundTrips) TraceQueryStart(ctx context.Context, _ *pgx.Conn, _ pgx.TraceQueryStartData) context.Context {
+	r.trips.Add(1)
+	r.stmts.Add(1)
+	return ctx
+}
+
+func (r *roundTrips) TraceQueryEnd(context.Context, *pgx.Conn, pgx.TraceQueryEndData) {}
+
+func (r *roundTrips) TraceBatchStart(ctx context.Context, _ *pgx.Conn, _ pgx.TraceBatchStartData) context.Context {
+	r.trips.Add(1)
+	return ctx
+}
+
+func (r *roundTrips) TraceBatchQuery(context.Context, *pgx.Conn, pgx.TraceBatchQueryData) {
+	r.stmts.Add(1)
+}
+
+func (r *roundTrips) TraceBatchEnd(context.Context, *pgx.Conn, pgx.TraceBatchEndData) {}
+
 func startBenchServer(ctx context.Context, dbURL string, poolSize int32, pairs int) (*benchEnv, error) {
-	e := &benchEnv{done: make(chan struct{})}
+	e := &benchEnv{done: make(chan struct{}), trips: &roundTrips{}}
 	var err error
-	if e.pool, err = db.Open(ctx, dbURL, db.Options{MaxConns: poolSize}); err != nil {
+	if e.pool, err = db.Open(ctx, dbURL, db.Options{MaxConns: poolSize, Tracer: e.trips}); err != nil {
 		return nil, err
 	}
 	if e.raw, err = db.Open(ctx, dbURL, db.Options{MaxConns: 64}); err != nil {

@@ -70,10 +70,33 @@ func Append(ctx context.Context, tx pgx.Tx, leaf []byte) (EntryID, error) {
 		return 0, fmt.Errorf("tlog append: leaf of %d bytes (want 1..%d)", len(leaf), MaxLeafBytes)
 	}
 	var id EntryID
-	err := tx.QueryRow(ctx, `INSERT INTO tlog_entries (leaf, leaf_hash) VALUES ($1, $2) RETURNING id`,
-		leaf, LeafHash(leaf)).Scan(&id)
+	err := tx.QueryRow(ctx, appendSQL, leaf, LeafHash(leaf)).Scan(&id)
 	if err != nil {
 		return 0, fmt.Errorf("tlog append: %w", err)
 	}
 	return id, nil
 }
+
+const appendSQL = `INSERT INTO tlog_entries (leaf, leaf_hash) VALUES ($1, $2) RETURNING id`
+
+// QueueAppend is Append queued in a batch that will run in the caller's
+// transaction, so the append shares a round trip with the statements around
+// it; *id is set when the batch's results are read. Statements queued after
+// it in the same batch may name the new entry as AppendedID.
+func QueueAppend(b *pgx.Batch, leaf []byte, id *EntryID) error {
+	if len(leaf) == 0 || len(leaf) > MaxLeafBytes {
+		return fmt.Errorf("tlog append: leaf of %d bytes (want 1..%d)", len(leaf), MaxLeafBytes)
+	}
+	b.Queue(appendSQL, leaf, LeafHash(leaf)).QueryRow(func(row pgx.Row) error {
+		if err := row.Scan(id); err != nil {
+			return fmt.Errorf("tlog append: %w", err)
+		}
+		return nil
+	})
+	return nil
+}
+
+// AppendedID is an SQL expression for the id of the entry this session
+// appended last (the identity sequence's currval): statements queued after
+// QueueAppend in the same batch use it to point at the entry.
+const AppendedID = `currval('tlog_entries_id_seq')`

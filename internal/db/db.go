@@ -26,6 +26,9 @@ type Options struct {
 	MaxConnLifetime   time.Duration // default 1h
 	MaxConnIdleTime   time.Duration // default 5m
 	HealthCheckPeriod time.Duration // default 15s
+	// Tracer, when set, sees every query and batch (the benchmark counts
+	// round trips with it).
+	Tracer pgx.QueryTracer
 }
 
 // Open parses url, applies the options and returns a pool. It does not wait
@@ -54,6 +57,9 @@ func Open(ctx context.Context, url string, o Options) (*pgxpool.Pool, error) {
 	cfg.MaxConnIdleTime = o.MaxConnIdleTime
 	cfg.HealthCheckPeriod = o.HealthCheckPeriod
 	cfg.ConnConfig.ConnectTimeout = o.ConnectTimeout
+	if o.Tracer != nil {
+		cfg.ConnConfig.Tracer = o.Tracer
+	}
 	if cfg.ConnConfig.RuntimeParams == nil {
 		cfg.ConnConfig.RuntimeParams = map[string]string{}
 	}
@@ -93,9 +99,40 @@ func InTx(ctx context.Context, pool *pgxpool.Pool, fn func(tx pgx.Tx) error) err
 
 // InTxOpts is InTx with explicit transaction options.
 func InTxOpts(ctx context.Context, pool *pgxpool.Pool, opts pgx.TxOptions, fn func(tx pgx.Tx) error) error {
+	return retryTx(ctx, func(ctx context.Context) (pgx.Tx, error) { return pool.BeginTx(ctx, opts) }, fn)
+}
+
+// InTxBatch is InTxOpts whose transaction begins in the same round trip as
+// the statements first queues (pgx.Batch.BeginTx): one round trip for BEGIN
+// and the transaction's reads instead of one each. first is called on every
+// attempt with a fresh batch; its queued callbacks run before fn is called
+// with the open transaction. An error from the batch (or a callback) rolls
+// back and is retried like any other when it is a serialization failure.
+func InTxBatch(ctx context.Context, pool *pgxpool.Pool, opts pgx.TxOptions, first func(b *pgx.Batch) error,
+	fn func(tx pgx.Tx) error) error {
+	return retryTx(ctx, func(ctx context.Context) (pgx.Tx, error) {
+		b := &pgx.Batch{}
+		b.BeginTx(opts)
+		if err := first(b); err != nil {
+			return nil, err
+		}
+		br := pool.SendBatch(ctx, b)
+		tx := br.Tx()
+		if err := br.Close(); err != nil {
+			_ = tx.Rollback(ctx)
+			return nil, err
+		}
+		return tx, nil
+	}, fn)
+}
+
+// retryTx runs fn in the transaction begin opens and commits it, retrying
+// serialization failures and deadlocks (with a short jittered backoff) up to
+// MaxAttempts times.
+func retryTx(ctx context.Context, begin func(ctx context.Context) (pgx.Tx, error), fn func(tx pgx.Tx) error) error {
 	var err error
 	for attempt := 1; attempt <= MaxAttempts; attempt++ {
-		err = pgx.BeginTxFunc(ctx, pool, opts, fn)
+		err = runTx(ctx, begin, fn)
 		if err == nil || !Retryable(err) {
 			return Classify(err)
 		}
@@ -107,6 +144,18 @@ func InTxOpts(ctx context.Context, pool *pgxpool.Pool, opts pgx.TxOptions, fn fu
 		}
 	}
 	return Classify(fmt.Errorf("transaction gave up after %d attempts: %w", MaxAttempts, err))
+}
+
+func runTx(ctx context.Context, begin func(ctx context.Context) (pgx.Tx, error), fn func(tx pgx.Tx) error) error {
+	tx, err := begin(ctx)
+	if err != nil {
+		return err
+	}
+	defer func() { _ = tx.Rollback(ctx) }() // after Commit a no-op; else undoes fn's error or panic
+	if err := fn(tx); err != nil {
+		return err
+	}
+	return tx.Commit(ctx)
 }
 
 // Retryable reports whether err is a serialization failure or deadlock.
