@@ -162,34 +162,26 @@ type Database struct {
 // it, and drops it when the test ends.
 func New(t testing.TB) *Database {
 	t.Helper()
-	admin := ServerURL(t)
-	ctx := context.Background()
-	d := &Database{Name: "valise_t_" + randHex(6)}
-	if err := create(ctx, admin, d.Name, tmplName); err != nil {
-		t.Fatalf("create test database: %v", err)
-	}
-	d.URL = withDatabase(admin, d.Name)
-	pool, err := db.Open(ctx, d.URL, db.Options{MaxConns: 8})
-	if err != nil {
-		t.Fatalf("open test database: %v", err)
-	}
-	d.Pool = pool
-	t.Cleanup(func() {
-		pool.Close()
-		Drop(admin, d.Name)
-	})
-	return d
+	ServerURL(t) // sets up the server and the template
+	return open(t, "valise_t_", tmplName)
 }
 
 // Empty creates an unmigrated database and drops it when the test ends:
 // for tests of the migrations themselves.
 func Empty(t testing.TB) *Database {
 	t.Helper()
+	return open(t, "valise_e_", "")
+}
+
+// open creates a database named prefix+random from tmpl ("" for none),
+// opens a pool on it, and drops it when the test ends.
+func open(t testing.TB, prefix, tmpl string) *Database {
+	t.Helper()
 	admin := ServerURL(t)
 	ctx := context.Background()
-	d := &Database{Name: "valise_e_" + randHex(6)}
-	if err := create(ctx, admin, d.Name, ""); err != nil {
-		t.Fatalf("create empty database: %v", err)
+	d := &Database{Name: prefix + randHex(6)}
+	if err := create(ctx, admin, d.Name, tmpl); err != nil {
+		t.Fatalf("create test database: %v", err)
 	}
 	d.URL = withDatabase(admin, d.Name)
 	pool, err := db.Open(ctx, d.URL, db.Options{MaxConns: 8})
