@@ -116,11 +116,13 @@ type Handoff struct {
 	CompletedAt  *time.Time  `json:"completed_at,omitempty"`
 }
 
-// lockedTx is the isolation of custody transactions. Each one first locks
-// the bag's row (pouch.LockBag), then the rows it changes (custody row,
-// hand-off), so everything it decides on is locked or guarded by a unique
-// index (one open hand-off per bag, one successor per chain link); READ
-// COMMITTED then re-reads the latest committed state after each lock and
+// lockedTx is the isolation of custody transactions. Each one locks the
+// bag's row (pouch.QueueLockBag; an acceptance or cancellation locks its
+// hand-off first), and every writer of the bag's custody row and events
+// holds that lock, so everything it decides on is locked or guarded by a
+// unique index (one open hand-off per bag, one successor per chain link).
+// READ COMMITTED gives each statement a fresh snapshot, so the reads queued
+// after the lock in the same batch see the latest committed state, and it
 // avoids the false serialization failures SERIALIZABLE's predicate locks
 // raise between hand-offs of different bags (measured: 16 concurrent
 // clients exhausted InTx's retries).
@@ -148,8 +150,9 @@ func stageFor(s pouch.State) string {
 	return "incident"
 }
 
-// custodian reads and locks the bag's custody row (the caller holds the
-// bag's row lock too).
+// custodian reads the bag's custody row. The caller holds the bag's row
+// lock, which every writer of bag_custody takes first (only Accept changes
+// it), so the row cannot change under it and needs no lock of its own.
 func custodian(ctx context.Context, tx pgx.Tx, bagID string) (Party, error) {
 	b := &pgx.Batch{}
 	var p *Party
@@ -163,12 +166,11 @@ func custodian(ctx context.Context, tx pgx.Tx, bagID string) (Party, error) {
 	return *p, nil
 }
 
-// queueCustodian queues custodian's locking read in b; *out is nil when the
-// bag has no custody row.
+// queueCustodian queues custodian's read in b (after the bag's lock); *out
+// is nil when the bag has no custody row.
 func queueCustodian(b *pgx.Batch, bagID string, out **Party) {
 	*out = nil
-	b.Queue(`SELECT custodian_unit, custodian_user, custodian_username FROM bag_custody
-		WHERE bag_id = $1 FOR UPDATE`, bagID).QueryRow(func(row pgx.Row) error {
+	b.Queue(`SELECT custodian_unit, custodian_user, custodian_username FROM bag_custody WHERE bag_id = $1`, bagID).QueryRow(func(row pgx.Row) error {
 		var p Party
 		var user, username *string
 		err := row.Scan(&p.Unit, &user, &username)

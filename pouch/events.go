@@ -124,11 +124,10 @@ func PrepareEvent(b *pgx.Batch, e *Event) {
 	})
 }
 
-// QueueEvent queues in b, for an event PrepareEvent has read for, the
-// append of its canonical bytes to the custody log and the event row that
-// points at that log entry; b must run in the same transaction, and the
-// canonical bytes, the log entry and the row are each written once.
-// e.LogEntry is set when b's results are read.
+// QueueEvent queues in b, for an event PrepareEvent has read for, one
+// statement that appends its canonical bytes to the custody log and inserts
+// the event row pointing at that log entry (tlog.AppendWith); b must run in
+// the same transaction. e.LogEntry is set when b's results are read.
 func QueueEvent(b *pgx.Batch, actor policy.Subject, e *Event) error {
 	if e.ID == 0 {
 		return fmt.Errorf("record bag event: PrepareEvent has not run")
@@ -163,18 +162,25 @@ func QueueEvent(b *pgx.Batch, actor policy.Subject, e *Event) error {
 	if err != nil {
 		return fmt.Errorf("canonical bag event: %w", err)
 	}
-	entry := new(int64)
-	if err := tlog.QueueAppend(b, leaf, (*tlog.EntryID)(entry)); err != nil {
-		return fmt.Errorf("append bag event to the custody log: %w", err)
-	}
-	e.LogEntry = entry
-	b.Queue(`
+	sql, args, err := tlog.AppendWith(leaf, `
 		INSERT INTO bag_events (id, bag_id, kind, stage, from_state, to_state, actor_id, actor_username, actor_unit,
 		                        place, reason, data, occurred_at, recorded_at, corrects, correction_reason, log_entry,
 		                        prev_hash, leaf_hash, custody)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, `+tlog.AppendedID+`, $17, $18, $19)`,
+		SELECT $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, entry.id, $19, $20, $21
+		FROM entry RETURNING log_entry`,
 		e.ID, e.BagID, e.Kind, e.Stage, from, to, e.ActorID, e.ActorUsername, e.ActorUnit, e.Place, e.Reason,
 		e.Data, e.OccurredAt, e.RecordedAt, e.Corrects, reason, e.PrevHash, tlog.LeafHash(leaf), e.Custody)
+	if err != nil {
+		return fmt.Errorf("append bag event to the custody log: %w", err)
+	}
+	b.Queue(sql, args...).QueryRow(func(row pgx.Row) error {
+		var n int64
+		if err := row.Scan(&n); err != nil {
+			return fmt.Errorf("record bag event: %w", err)
+		}
+		e.LogEntry = &n
+		return nil
+	})
 	return nil
 }
 
@@ -287,14 +293,16 @@ func LockBag(ctx context.Context, tx pgx.Tx, id string) (*Bag, error) {
 }
 
 // QueueLockBag queues in b what LockBag does: lock the bag's row FOR
-// UPDATE, then read its packages and the couriers on its issued sheets.
+// UPDATE, then read its packages and the couriers on its issued sheets (one
+// statement after the lock).
 // Statements queued after it run after the lock, each with a fresh READ
 // COMMITTED snapshot, so they see the state the lock protects; queueing
 // them in the same batch saves their round trips. When b's results have
 // been read, *out is the bag, or nil when there is none. A malformed id is
 // ENOTFOUND at once (nothing is queued).
 //
-// The packages and couriers queries are those of getBag.
+// It reads what getBag reads (same tables, same filters) in two statements
+// instead of three; getBag could be built on it.
 func QueueLockBag(b *pgx.Batch, id string, out **Bag) error {
 	*out = nil
 	if !validUUID(id) {
@@ -311,33 +319,26 @@ func QueueLockBag(b *pgx.Batch, id string, out **Bag) error {
 		*out = bag
 		return nil
 	})
-	b.Queue(`SELECT k, coalesce(seal_serial, '') FROM bag_packages WHERE bag_id = $1 ORDER BY k`, id).
-		Query(func(rows pgx.Rows) error {
+	b.Queue(`SELECT ARRAY(SELECT k FROM bag_packages WHERE bag_id = $1 ORDER BY k),
+		ARRAY(SELECT coalesce(seal_serial, '') FROM bag_packages WHERE bag_id = $1 ORDER BY k),
+		ARRAY(SELECT DISTINCT c.user_id FROM courier_sheet_bags sb
+		      JOIN courier_sheets cs ON cs.id = sb.sheet_id AND cs.status = 'issued'
+		      JOIN couriers c ON c.id = cs.courier_id WHERE sb.bag_id = $1 AND c.user_id IS NOT NULL)`, id).
+		QueryRow(func(row pgx.Row) error {
+			var ks []int
+			var serials []string
+			var couriers []string
+			if err := row.Scan(&ks, &serials, &couriers); err != nil {
+				return fmt.Errorf("load packages and couriers: %w", err)
+			}
 			if *out == nil {
 				return nil
 			}
-			ps, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (Package, error) {
-				p := Package{N: (*out).PackageCount}
-				return p, r.Scan(&p.K, &p.SealSerial)
-			})
-			if err != nil {
-				return fmt.Errorf("load packages: %w", err)
+			(*out).Packages = make([]Package, len(ks))
+			for i, k := range ks {
+				(*out).Packages[i] = Package{K: k, N: (*out).PackageCount, SealSerial: serials[i]}
 			}
-			(*out).Packages = ps
-			return nil
-		})
-	b.Queue(`SELECT DISTINCT c.user_id FROM courier_sheet_bags sb
-		JOIN courier_sheets cs ON cs.id = sb.sheet_id AND cs.status = 'issued'
-		JOIN couriers c ON c.id = cs.courier_id WHERE sb.bag_id = $1 AND c.user_id IS NOT NULL`, id).
-		Query(func(rows pgx.Rows) error {
-			if *out == nil {
-				return nil
-			}
-			cs, err := pgx.CollectRows(rows, pgx.RowTo[string])
-			if err != nil {
-				return fmt.Errorf("load couriers: %w", err)
-			}
-			(*out).couriers = cs
+			(*out).couriers = couriers
 			return nil
 		})
 	return nil

@@ -58,7 +58,7 @@ var settings = []setting{
 	{"VALISE_REQUEST_TIMEOUT", "request-timeout", "30s", "longest time one request may take", dur(func(c *config) *time.Duration { return &c.RequestTimeout })},
 	{"VALISE_SHUTDOWN_TIMEOUT", "shutdown-timeout", "15s", "how long shutdown waits for requests to drain", dur(func(c *config) *time.Duration { return &c.ShutdownTimeout })},
 	{"VALISE_MAX_BODY_BYTES", "max-body-bytes", "1048576", "largest request body accepted, in bytes", num(func(c *config) *int64 { return &c.MaxBodyBytes })},
-	{"VALISE_DB_MAX_CONNS", "db-max-conns", "32", "database pool size", num(func(c *config) *int64 { return &c.DBMaxConns })},
+	{"VALISE_DB_MAX_CONNS", "db-max-conns", "16", "database pool size", num(func(c *config) *int64 { return &c.DBMaxConns })},
 	{"VALISE_LOG_ORIGIN", "log-origin", "valise.example/custody", "origin line of the custody log's checkpoints (the log's identity)", str(func(c *config) *string { return &c.LogOrigin })},
 	{"VALISE_TRUST_STALE_AFTER", "trust-stale-after", "168h", "how long after issue a seal trust list is stale (phones refuse it without --allow-stale)", dur(func(c *config) *time.Duration { return &c.TrustStale })},
 	{"VALISE_SEAL_LIFETIME", "seal-lifetime", "720h", "how long a bag's seals stay valid after issue (at most 8784h)", dur(func(c *config) *time.Duration { return &c.SealLifetime })},

@@ -172,7 +172,7 @@ func SealVerify(ctx context.Context, list *trust.List, text string, d time.Durat
 type BenchOptions struct {
 	Duration time.Duration // per measurement; default 3s
 	Clients  []int         // hand-off client counts; default 1, 16, 64
-	PoolSize int32         // API pool connections; default 32
+	PoolSize int32         // API pool connections; default 16
 	Logf     func(format string, args ...any)
 }
 
@@ -188,7 +188,7 @@ func Bench(ctx context.Context, dbURL string, o BenchOptions) ([]Rate, error) {
 		o.Clients = []int{1, 16, 64}
 	}
 	if o.PoolSize == 0 {
-		o.PoolSize = 32 // valise serve's default db-max-conns
+		o.PoolSize = 16 // valise serve's default db-max-conns
 	}
 	if o.Logf == nil {
 		o.Logf = func(string, ...any) {}

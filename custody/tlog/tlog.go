@@ -79,24 +79,15 @@ func Append(ctx context.Context, tx pgx.Tx, leaf []byte) (EntryID, error) {
 
 const appendSQL = `INSERT INTO tlog_entries (leaf, leaf_hash) VALUES ($1, $2) RETURNING id`
 
-// QueueAppend is Append queued in a batch that will run in the caller's
-// transaction, so the append shares a round trip with the statements around
-// it; *id is set when the batch's results are read. Statements queued after
-// it in the same batch may name the new entry as AppendedID.
-func QueueAppend(b *pgx.Batch, leaf []byte, id *EntryID) error {
+// AppendWith returns one statement that appends leaf, as Append does, and
+// then runs stmt, which names the new entry's id as entry.id (stmt reads the
+// CTE "entry", e.g. "INSERT INTO t (a, log_entry) SELECT $3, entry.id FROM
+// entry"); stmt's own parameters are args, numbered from $3. A caller
+// writing a row that points at its leaf saves the separate INSERT's round
+// trip and statement; run it in the caller's transaction like Append.
+func AppendWith(leaf []byte, stmt string, args ...any) (string, []any, error) {
 	if len(leaf) == 0 || len(leaf) > MaxLeafBytes {
-		return fmt.Errorf("tlog append: leaf of %d bytes (want 1..%d)", len(leaf), MaxLeafBytes)
+		return "", nil, fmt.Errorf("tlog append: leaf of %d bytes (want 1..%d)", len(leaf), MaxLeafBytes)
 	}
-	b.Queue(appendSQL, leaf, LeafHash(leaf)).QueryRow(func(row pgx.Row) error {
-		if err := row.Scan(id); err != nil {
-			return fmt.Errorf("tlog append: %w", err)
-		}
-		return nil
-	})
-	return nil
+	return "WITH entry AS (" + appendSQL + ") " + stmt, append([]any{leaf, LeafHash(leaf)}, args...), nil
 }
-
-// AppendedID is an SQL expression for the id of the entry this session
-// appended last (the identity sequence's currval): statements queued after
-// QueueAppend in the same batch use it to point at the entry.
-const AppendedID = `currval('tlog_entries_id_seq')`
