@@ -58,20 +58,20 @@ func (s *Server) authorize(r *http.Request, action string, res policy.Resource) 
 func (s *Server) identityRoutes(r chi.Router) {
 	r.Get("/me", s.me)
 	r.Post("/auth/logout", s.logout)
-	r.Get("/units", s.listUnits)
+	r.Get("/units", handleNoBody(s.listUnits))
 	r.Post("/units", s.createUnit)
-	r.Get("/units/{code}", s.getUnit)
-	r.Put("/units/{code}", s.updateUnit)
+	r.Get("/units/{code}", handleNoBody(s.getUnit))
+	r.Put("/units/{code}", handle(http.StatusOK, s.updateUnit))
 	r.Delete("/units/{code}", s.deleteUnit)
-	r.Get("/users", s.listUsers)
+	r.Get("/users", handleNoBody(s.listUsers))
 	r.Post("/users", s.createUser)
-	r.Get("/users/{id}", s.getUser)
-	r.Put("/users/{id}", s.updateUser)
-	r.Post("/users/{id}/suspend", s.suspendUser)
-	r.Post("/users/{id}/reinstate", s.reinstateUser)
+	r.Get("/users/{id}", handleNoBody(s.getUser))
+	r.Put("/users/{id}", handle(http.StatusOK, s.updateUser))
+	r.Post("/users/{id}/suspend", handleNoBody(s.setActive(false)))
+	r.Post("/users/{id}/reinstate", handleNoBody(s.setActive(true)))
 	r.Put("/users/{id}/password", s.setPassword)
-	r.Get("/security/decisions", s.listDecisions)
-	r.Get("/security/lockouts", s.listLockouts)
+	r.Get("/security/decisions", handleNoBody(s.listDecisions))
+	r.Get("/security/lockouts", handleNoBody(s.listLockouts))
 }
 
 // publicAuthRoutes need no token: logging in and refreshing.
@@ -172,31 +172,23 @@ func (s *Server) me(w http.ResponseWriter, r *http.Request) {
 	})
 }
 
-func (s *Server) listUnits(w http.ResponseWriter, r *http.Request) {
-	if err := s.authorize(r, policy.ActUnitsRead, policy.Resource{Kind: "unit"}); err != nil {
-		Error(w, r, err)
-		return
+func (s *Server) listUnits(r *http.Request, sub policy.Subject) (map[string]any, error) {
+	if err := s.authz.Authorize(r.Context(), sub, policy.ActUnitsRead, policy.Resource{Kind: "unit"}); err != nil {
+		return nil, err
 	}
 	units, err := s.ident.ListUnits(r.Context())
 	if err != nil {
-		Error(w, r, err)
-		return
+		return nil, err
 	}
-	JSON(w, http.StatusOK, map[string]any{"units": units})
+	return map[string]any{"units": units}, nil
 }
 
-func (s *Server) getUnit(w http.ResponseWriter, r *http.Request) {
+func (s *Server) getUnit(r *http.Request, sub policy.Subject) (identity.Unit, error) {
 	code := chi.URLParam(r, "code")
-	if err := s.authorize(r, policy.ActUnitsRead, policy.Resource{Kind: "unit", ID: code}); err != nil {
-		Error(w, r, err)
-		return
+	if err := s.authz.Authorize(r.Context(), sub, policy.ActUnitsRead, policy.Resource{Kind: "unit", ID: code}); err != nil {
+		return identity.Unit{}, err
 	}
-	u, err := s.ident.GetUnit(r.Context(), code)
-	if err != nil {
-		Error(w, r, err)
-		return
-	}
-	JSON(w, http.StatusOK, u)
+	return s.ident.GetUnit(r.Context(), code)
 }
 
 func (s *Server) createUnit(w http.ResponseWriter, r *http.Request) {
@@ -218,27 +210,15 @@ func (s *Server) createUnit(w http.ResponseWriter, r *http.Request) {
 	JSON(w, http.StatusCreated, u)
 }
 
-func (s *Server) updateUnit(w http.ResponseWriter, r *http.Request) {
+func (s *Server) updateUnit(r *http.Request, sub policy.Subject, in identity.UnitInput) (identity.Unit, error) {
 	code := chi.URLParam(r, "code")
-	var in identity.UnitInput
-	if err := Decode(r, &in); err != nil {
-		Error(w, r, err)
-		return
-	}
-	if err := s.authorize(r, policy.ActUnitsManage, policy.Resource{Kind: "unit", ID: code}); err != nil {
-		Error(w, r, err)
-		return
+	if err := s.authz.Authorize(r.Context(), sub, policy.ActUnitsManage, policy.Resource{Kind: "unit", ID: code}); err != nil {
+		return identity.Unit{}, err
 	}
 	if in.Code != "" && in.Code != code {
-		Error(w, r, valise.Invalid("the unit is not valid", valise.FieldError{Field: "code", Reason: "a unit's code does not change"}))
-		return
+		return identity.Unit{}, valise.Invalid("the unit is not valid", valise.FieldError{Field: "code", Reason: "a unit's code does not change"})
 	}
-	u, err := s.ident.UpdateUnit(r.Context(), code, in)
-	if err != nil {
-		Error(w, r, err)
-		return
-	}
-	JSON(w, http.StatusOK, u)
+	return s.ident.UpdateUnit(r.Context(), code, in)
 }
 
 func (s *Server) deleteUnit(w http.ResponseWriter, r *http.Request) {
@@ -254,31 +234,23 @@ func (s *Server) deleteUnit(w http.ResponseWriter, r *http.Request) {
 	w.WriteHeader(http.StatusNoContent)
 }
 
-func (s *Server) listUsers(w http.ResponseWriter, r *http.Request) {
-	if err := s.authorize(r, policy.ActUsersRead, policy.Resource{Kind: "user"}); err != nil {
-		Error(w, r, err)
-		return
+func (s *Server) listUsers(r *http.Request, sub policy.Subject) (map[string]any, error) {
+	if err := s.authz.Authorize(r.Context(), sub, policy.ActUsersRead, policy.Resource{Kind: "user"}); err != nil {
+		return nil, err
 	}
 	users, err := s.ident.ListUsers(r.Context())
 	if err != nil {
-		Error(w, r, err)
-		return
+		return nil, err
 	}
-	JSON(w, http.StatusOK, map[string]any{"users": users})
+	return map[string]any{"users": users}, nil
 }
 
-func (s *Server) getUser(w http.ResponseWriter, r *http.Request) {
+func (s *Server) getUser(r *http.Request, sub policy.Subject) (identity.User, error) {
 	id := chi.URLParam(r, "id")
-	if err := s.authorize(r, policy.ActUsersRead, policy.Resource{Kind: "user", ID: id}); err != nil {
-		Error(w, r, err)
-		return
+	if err := s.authz.Authorize(r.Context(), sub, policy.ActUsersRead, policy.Resource{Kind: "user", ID: id}); err != nil {
+		return identity.User{}, err
 	}
-	u, err := s.ident.GetUser(r.Context(), id)
-	if err != nil {
-		Error(w, r, err)
-		return
-	}
-	JSON(w, http.StatusOK, u)
+	return s.ident.GetUser(r.Context(), id)
 }
 
 func (s *Server) createUser(w http.ResponseWriter, r *http.Request) {
@@ -300,40 +272,23 @@ func (s *Server) createUser(w http.ResponseWriter, r *http.Request) {
 	JSON(w, http.StatusCreated, u)
 }
 
-func (s *Server) updateUser(w http.ResponseWriter, r *http.Request) {
+func (s *Server) updateUser(r *http.Request, sub policy.Subject, in identity.UserInput) (identity.User, error) {
 	id := chi.URLParam(r, "id")
-	var in identity.UserInput
-	if err := Decode(r, &in); err != nil {
-		Error(w, r, err)
-		return
+	if err := s.authz.Authorize(r.Context(), sub, policy.ActUsersManage, policy.Resource{Kind: "user", ID: id}); err != nil {
+		return identity.User{}, err
 	}
-	if err := s.authorize(r, policy.ActUsersManage, policy.Resource{Kind: "user", ID: id}); err != nil {
-		Error(w, r, err)
-		return
-	}
-	u, err := s.ident.UpdateUser(r.Context(), id, in)
-	if err != nil {
-		Error(w, r, err)
-		return
-	}
-	JSON(w, http.StatusOK, u)
+	return s.ident.UpdateUser(r.Context(), id, in)
 }
 
-func (s *Server) suspendUser(w http.ResponseWriter, r *http.Request)   { s.setActive(w, r, false) }
-func (s *Server) reinstateUser(w http.ResponseWriter, r *http.Request) { s.setActive(w, r, true) }
-
-func (s *Server) setActive(w http.ResponseWriter, r *http.Request, active bool) {
-	id := chi.URLParam(r, "id")
-	if err := s.authorize(r, policy.ActUsersManage, policy.Resource{Kind: "user", ID: id}); err != nil {
-		Error(w, r, err)
-		return
+// setActive suspends (false) or reinstates (true) the user in the path.
+func (s *Server) setActive(active bool) func(*http.Request, policy.Subject) (identity.User, error) {
+	return func(r *http.Request, sub policy.Subject) (identity.User, error) {
+		id := chi.URLParam(r, "id")
+		if err := s.authz.Authorize(r.Context(), sub, policy.ActUsersManage, policy.Resource{Kind: "user", ID: id}); err != nil {
+			return identity.User{}, err
+		}
+		return s.ident.SetActive(r.Context(), id, active)
 	}
-	u, err := s.ident.SetActive(r.Context(), id, active)
-	if err != nil {
-		Error(w, r, err)
-		return
-	}
-	JSON(w, http.StatusOK, u)
 }
 
 func (s *Server) setPassword(w http.ResponseWriter, r *http.Request) {
@@ -356,33 +311,29 @@ func (s *Server) setPassword(w http.ResponseWriter, r *http.Request) {
 	w.WriteHeader(http.StatusNoContent)
 }
 
-func (s *Server) listDecisions(w http.ResponseWriter, r *http.Request) {
-	if err := s.authorize(r, policy.ActDecisionsRead, policy.Resource{Kind: "decision_log"}); err != nil {
-		Error(w, r, err)
-		return
+func (s *Server) listDecisions(r *http.Request, sub policy.Subject) (map[string]any, error) {
+	if err := s.authz.Authorize(r.Context(), sub, policy.ActDecisionsRead, policy.Resource{Kind: "decision_log"}); err != nil {
+		return nil, err
 	}
 	q := r.URL.Query()
 	before, _ := strconv.ParseInt(q.Get("before"), 10, 64)
 	limit, _ := strconv.Atoi(q.Get("limit"))
 	list, err := policy.ListDecisions(r.Context(), s.pool, q.Get("username"), before, limit)
 	if err != nil {
-		Error(w, r, err)
-		return
+		return nil, err
 	}
-	JSON(w, http.StatusOK, map[string]any{"decisions": list})
+	return map[string]any{"decisions": list}, nil
 }
 
-func (s *Server) listLockouts(w http.ResponseWriter, r *http.Request) {
-	if err := s.authorize(r, policy.ActLockoutsRead, policy.Resource{Kind: "lockout"}); err != nil {
-		Error(w, r, err)
-		return
+func (s *Server) listLockouts(r *http.Request, sub policy.Subject) (map[string]any, error) {
+	if err := s.authz.Authorize(r.Context(), sub, policy.ActLockoutsRead, policy.Resource{Kind: "lockout"}); err != nil {
+		return nil, err
 	}
 	list, err := s.ident.Lockouts(r.Context())
 	if err != nil {
-		Error(w, r, err)
-		return
+		return nil, err
 	}
-	JSON(w, http.StatusOK, map[string]any{"lockouts": list})
+	return map[string]any{"lockouts": list}, nil
 }
 
 // rateLimiter is a fixed-window counter per key (an address or an account).

@@ -39,48 +39,35 @@ func newPouchAPI(pool *pgxpool.Pool, authz *policy.Authorizer, kr *keyring.Keyri
 // Every POST honours Idempotency-Key, so a phone may retry any of them.
 func (p *pouchAPI) routes(r chi.Router) {
 	post := r.With(p.idem.middleware).Post
-	r.Get("/senders", p.listSenders)
-	post("/senders", p.recordSender)
-	r.Get("/senders/{unit}/history", p.senderHistory)
-	post("/plans", p.createPlan)
-	r.Get("/plans/{id}", p.getPlan)
-	post("/submissions", p.submit)
-	r.Get("/submissions/{id}", p.getSubmission)
-	r.Get("/bags", p.listBags)
+	r.Get("/senders", handleNoBody(p.listSenders))
+	post("/senders", handle(http.StatusCreated, p.recordSender))
+	r.Get("/senders/{unit}/history", handleNoBody(p.senderHistory))
+	post("/plans", handle(http.StatusCreated, p.createPlan))
+	r.Get("/plans/{id}", handleNoBody(p.getPlan))
+	post("/submissions", handle(http.StatusCreated, p.submit))
+	r.Get("/submissions/{id}", handleNoBody(p.getSubmission))
+	r.Get("/bags", handleNoBody(p.listBags))
 	post("/bags", p.createBag)
 	r.Get("/bags/{id}", p.getBag)
-	r.Get("/bags/{id}/events", p.bagEvents)
-	post("/bags/{id}/corrections", p.correct)
+	r.Get("/bags/{id}/events", handleNoBody(p.bagEvents))
+	post("/bags/{id}/corrections", handle(http.StatusCreated, p.correct))
 	post("/bags/{id}/{action}", p.bagAction)
-	r.Get("/couriers", p.listCouriers)
-	post("/couriers", p.createCourier)
-	r.Get("/couriers/{id}", p.getCourier)
+	r.Get("/couriers", handleNoBody(p.listCouriers))
+	post("/couriers", handle(http.StatusCreated, p.createCourier))
+	r.Get("/couriers/{id}", handleNoBody(p.getCourier))
 	post("/sheets", p.issueSheet)
 	r.Get("/sheets/{id}", p.getSheet)
 	r.Get("/sheets/{id}/print", p.printSheet)
 	post("/sheets/{id}/revoke", p.revokeSheet)
-	r.Get("/incidents", p.listIncidents)
+	r.Get("/incidents", handleNoBody(p.listIncidents))
 	r.Get("/incidents/{id}", p.getIncident)
 	r.Patch("/incidents/{id}", p.updateIncident)
-	r.Get("/loss-reports/{id}", p.getLoss)
-	post("/loss-reports/{id}/agreement", p.recordAgreement)
-}
-
-// subject returns the authenticated caller, or writes 401.
-func subject(w http.ResponseWriter, r *http.Request) (policy.Subject, bool) {
-	s, ok := policy.SubjectFrom(r.Context())
-	if !ok {
-		Error(w, r, valise.Errorf(valise.EUNAUTHORIZED, "sign in first"))
-	}
-	return s, ok
+	r.Get("/loss-reports/{id}", handleNoBody(p.getLoss))
+	post("/loss-reports/{id}/agreement", handle(http.StatusOK, p.recordAgreement))
 }
 
 // check builds the domain's authorization callback for the caller.
-func (p *pouchAPI) check(s policy.Subject) pouch.Check {
-	return func(ctx context.Context, action string, res policy.Resource) error {
-		return p.authz.Authorize(ctx, s, action, res)
-	}
-}
+func (p *pouchAPI) check(s policy.Subject) pouch.Check { return checkAs(p.authz, s) }
 
 // ifMatch reads an If-Match header holding a bag ETag ("<version>"); 0 when absent.
 func ifMatch(r *http.Request) (int, error) {
@@ -106,30 +93,23 @@ func writeBag(w http.ResponseWriter, status int, b *pouch.Bag, extra map[string]
 	JSON(w, status, extra)
 }
 
-func (p *pouchAPI) listSenders(w http.ResponseWriter, r *http.Request) {
-	s, ok := subject(w, r)
-	if !ok {
-		return
-	}
+func (p *pouchAPI) listSenders(r *http.Request, s policy.Subject) (map[string]any, error) {
 	if err := p.authz.Authorize(r.Context(), s, policy.ActSendersRead, policy.Resource{Kind: "sender_list"}); err != nil {
-		Error(w, r, err)
-		return
+		return nil, err
 	}
 	at := time.Now()
 	if v := r.URL.Query().Get("as_of"); v != "" {
 		t, err := parseTimeOrDate(v)
 		if err != nil {
-			Error(w, r, valise.Invalid("bad as_of", valise.FieldError{Field: "as_of", Reason: "RFC 3339 time or YYYY-MM-DD"}))
-			return
+			return nil, valise.Invalid("bad as_of", valise.FieldError{Field: "as_of", Reason: "RFC 3339 time or YYYY-MM-DD"})
 		}
 		at = t
 	}
 	list, err := pouch.SendersAsOf(r.Context(), p.bags.Pool(), at)
 	if err != nil {
-		Error(w, r, err)
-		return
+		return nil, err
 	}
-	JSON(w, http.StatusOK, map[string]any{"as_of": at, "senders": list})
+	return map[string]any{"as_of": at, "senders": list}, nil
 }
 
 func parseTimeOrDate(v string) (time.Time, error) {
@@ -143,112 +123,42 @@ func parseTimeOrDate(v string) (time.Time, error) {
 	return t.Add(24*time.Hour - time.Nanosecond), nil // the end of that day
 }
 
-func (p *pouchAPI) recordSender(w http.ResponseWriter, r *http.Request) {
-	s, ok := subject(w, r)
-	if !ok {
-		return
-	}
-	var in pouch.SenderInput
-	if err := Decode(r, &in); err != nil {
-		Error(w, r, err)
-		return
-	}
-	out, err := p.bags.RecordSender(r.Context(), s, in, p.check(s))
-	if err != nil {
-		Error(w, r, err)
-		return
-	}
-	JSON(w, http.StatusCreated, out)
+func (p *pouchAPI) recordSender(r *http.Request, s policy.Subject, in pouch.SenderInput) (*pouch.Sender, error) {
+	return p.bags.RecordSender(r.Context(), s, in, p.check(s))
 }
 
-func (p *pouchAPI) senderHistory(w http.ResponseWriter, r *http.Request) {
-	s, ok := subject(w, r)
-	if !ok {
-		return
-	}
+func (p *pouchAPI) senderHistory(r *http.Request, s policy.Subject) (map[string]any, error) {
 	if err := p.authz.Authorize(r.Context(), s, policy.ActSendersRead, policy.Resource{Kind: "sender_list"}); err != nil {
-		Error(w, r, err)
-		return
+		return nil, err
 	}
 	list, err := pouch.SenderHistory(r.Context(), p.bags.Pool(), chi.URLParam(r, "unit"))
 	if err != nil {
-		Error(w, r, err)
-		return
+		return nil, err
 	}
-	JSON(w, http.StatusOK, map[string]any{"versions": list})
+	return map[string]any{"versions": list}, nil
 }
 
-func (p *pouchAPI) createPlan(w http.ResponseWriter, r *http.Request) {
-	s, ok := subject(w, r)
-	if !ok {
-		return
-	}
-	var in pouch.PlanInput
-	if err := Decode(r, &in); err != nil {
-		Error(w, r, err)
-		return
-	}
-	out, err := p.bags.CreatePlan(r.Context(), s, in, p.check(s))
-	if err != nil {
-		Error(w, r, err)
-		return
-	}
-	JSON(w, http.StatusCreated, out)
+func (p *pouchAPI) createPlan(r *http.Request, s policy.Subject, in pouch.PlanInput) (*pouch.Plan, error) {
+	return p.bags.CreatePlan(r.Context(), s, in, p.check(s))
 }
 
-func (p *pouchAPI) getPlan(w http.ResponseWriter, r *http.Request) {
-	s, ok := subject(w, r)
-	if !ok {
-		return
-	}
-	out, err := p.bags.GetPlan(r.Context(), chi.URLParam(r, "id"), p.check(s))
-	if err != nil {
-		Error(w, r, err)
-		return
-	}
-	JSON(w, http.StatusOK, out)
+func (p *pouchAPI) getPlan(r *http.Request, s policy.Subject) (*pouch.Plan, error) {
+	return p.bags.GetPlan(r.Context(), chi.URLParam(r, "id"), p.check(s))
 }
 
-func (p *pouchAPI) submit(w http.ResponseWriter, r *http.Request) {
-	s, ok := subject(w, r)
-	if !ok {
-		return
-	}
-	var in pouch.SubmissionInput
-	if err := Decode(r, &in); err != nil {
-		Error(w, r, err)
-		return
-	}
-	out, err := p.bags.Submit(r.Context(), s, in, p.check(s))
-	if err != nil {
-		Error(w, r, err)
-		return
-	}
-	JSON(w, http.StatusCreated, out)
+func (p *pouchAPI) submit(r *http.Request, s policy.Subject, in pouch.SubmissionInput) (*pouch.Submission, error) {
+	return p.bags.Submit(r.Context(), s, in, p.check(s))
 }
 
-func (p *pouchAPI) getSubmission(w http.ResponseWriter, r *http.Request) {
-	s, ok := subject(w, r)
-	if !ok {
-		return
-	}
-	out, err := p.bags.GetSubmission(r.Context(), chi.URLParam(r, "id"), p.check(s))
-	if err != nil {
-		Error(w, r, err)
-		return
-	}
-	JSON(w, http.StatusOK, out)
+func (p *pouchAPI) getSubmission(r *http.Request, s policy.Subject) (*pouch.Submission, error) {
+	return p.bags.GetSubmission(r.Context(), chi.URLParam(r, "id"), p.check(s))
 }
 
 // listBags lists bags in the caller's scope, filtered in SQL: state (comma
 // separated), origin, destination, unit, min_level, max_level,
 // older_than (Go duration), due_to (a unit: what is due to arrive there),
 // overdue, after (cursor), limit.
-func (p *pouchAPI) listBags(w http.ResponseWriter, r *http.Request) {
-	s, ok := subject(w, r)
-	if !ok {
-		return
-	}
+func (p *pouchAPI) listBags(r *http.Request, s policy.Subject) (map[string]any, error) {
 	q := r.URL.Query()
 	f := pouch.BagFilter{Origin: q.Get("origin"), Destination: q.Get("destination"), Unit: q.Get("unit"),
 		DueTo: q.Get("due_to"), After: q.Get("after"), Overdue: q.Get("overdue") == "true"}
@@ -285,23 +195,20 @@ func (p *pouchAPI) listBags(w http.ResponseWriter, r *http.Request) {
 		f.Limit = n
 	}
 	if fe != nil {
-		Error(w, r, valise.Invalid("bad list parameters", fe...))
-		return
+		return nil, valise.Invalid("bad list parameters", fe...)
 	}
 	sc, err := p.authz.ListScope(r.Context(), s, "bag")
 	if err != nil {
-		Error(w, r, err)
-		return
+		return nil, err
 	}
 	bags, next, err := p.bags.ListBags(r.Context(), s, sc, f)
 	if err != nil {
-		Error(w, r, err)
-		return
+		return nil, err
 	}
 	if bags == nil {
 		bags = []*pouch.Bag{}
 	}
-	JSON(w, http.StatusOK, map[string]any{"bags": bags, "next": next})
+	return map[string]any{"bags": bags, "next": next}, nil
 }
 
 func (p *pouchAPI) createBag(w http.ResponseWriter, r *http.Request) {
@@ -348,40 +255,20 @@ func (p *pouchAPI) getBag(w http.ResponseWriter, r *http.Request) {
 	writeBag(w, http.StatusOK, b, map[string]any{"contents": contents, "incidents": incidents})
 }
 
-func (p *pouchAPI) bagEvents(w http.ResponseWriter, r *http.Request) {
-	s, ok := subject(w, r)
-	if !ok {
-		return
-	}
+func (p *pouchAPI) bagEvents(r *http.Request, s policy.Subject) (map[string]any, error) {
 	b, err := p.bags.Get(r.Context(), chi.URLParam(r, "id"), p.check(s))
 	if err != nil {
-		Error(w, r, err)
-		return
+		return nil, err
 	}
 	ev, err := pouch.History(r.Context(), p.bags.Pool(), b.ID)
 	if err != nil {
-		Error(w, r, err)
-		return
+		return nil, err
 	}
-	JSON(w, http.StatusOK, map[string]any{"events": ev})
+	return map[string]any{"events": ev}, nil
 }
 
-func (p *pouchAPI) correct(w http.ResponseWriter, r *http.Request) {
-	s, ok := subject(w, r)
-	if !ok {
-		return
-	}
-	var in pouch.CorrectionInput
-	if err := Decode(r, &in); err != nil {
-		Error(w, r, err)
-		return
-	}
-	ev, err := p.bags.Correct(r.Context(), s, chi.URLParam(r, "id"), in, p.check(s))
-	if err != nil {
-		Error(w, r, err)
-		return
-	}
-	JSON(w, http.StatusCreated, ev)
+func (p *pouchAPI) correct(r *http.Request, s policy.Subject, in pouch.CorrectionInput) (pouch.Event, error) {
+	return p.bags.Correct(r.Context(), s, chi.URLParam(r, "id"), in, p.check(s))
 }
 
 // actionBody is the union of the bag actions' bodies; each action reads its
@@ -419,11 +306,9 @@ func (p *pouchAPI) bagAction(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var in actionBody
-	if r.ContentLength != 0 || r.Header.Get("Content-Type") != "" {
-		if err := Decode(r, &in); err != nil {
-			Error(w, r, err)
-			return
-		}
+	if err := decodeOptional(r, &in); err != nil {
+		Error(w, r, err)
+		return
 	}
 	m := pouch.Mutation{BagID: chi.URLParam(r, "id"), IfMatch: version, Place: in.Place, Reason: in.Reason}
 	if in.OccurredAt != nil {
@@ -475,62 +360,36 @@ func (p *pouchAPI) bagAction(w http.ResponseWriter, r *http.Request) {
 	writeBag(w, http.StatusOK, b, extra)
 }
 
-func (p *pouchAPI) listCouriers(w http.ResponseWriter, r *http.Request) {
-	s, ok := subject(w, r)
-	if !ok {
-		return
-	}
-	if err := p.authz.Authorize(r.Context(), s, policy.ActBagPlan, policy.Resource{Kind: "courier", Origin: s.UnitCode}); err != nil {
-		Error(w, r, err)
-		return
+// courierCheck: who may see or record couriers is the planning right
+// (dispatchers, career couriers) in the caller's own unit.
+func (p *pouchAPI) courierCheck(r *http.Request, s policy.Subject) error {
+	return p.authz.Authorize(r.Context(), s, policy.ActBagPlan, policy.Resource{Kind: "courier", Origin: s.UnitCode})
+}
+
+func (p *pouchAPI) listCouriers(r *http.Request, s policy.Subject) (map[string]any, error) {
+	if err := p.courierCheck(r, s); err != nil {
+		return nil, err
 	}
 	list, err := p.couriers.List(r.Context())
 	if err != nil {
-		Error(w, r, err)
-		return
+		return nil, err
 	}
-	JSON(w, http.StatusOK, map[string]any{"couriers": list})
+	return map[string]any{"couriers": list}, nil
 }
 
-// createCourier records a courier; who may do it is the planning right
-// (dispatchers, career couriers) in the caller's own unit.
-func (p *pouchAPI) createCourier(w http.ResponseWriter, r *http.Request) {
-	s, ok := subject(w, r)
-	if !ok {
-		return
+// createCourier records a courier (see courierCheck for who may).
+func (p *pouchAPI) createCourier(r *http.Request, s policy.Subject, in courier.CourierInput) (*courier.Courier, error) {
+	if err := p.courierCheck(r, s); err != nil {
+		return nil, err
 	}
-	var in courier.CourierInput
-	if err := Decode(r, &in); err != nil {
-		Error(w, r, err)
-		return
-	}
-	if err := p.authz.Authorize(r.Context(), s, policy.ActBagPlan, policy.Resource{Kind: "courier", Origin: s.UnitCode}); err != nil {
-		Error(w, r, err)
-		return
-	}
-	c, err := p.couriers.Create(r.Context(), s, in)
-	if err != nil {
-		Error(w, r, err)
-		return
-	}
-	JSON(w, http.StatusCreated, c)
+	return p.couriers.Create(r.Context(), s, in)
 }
 
-func (p *pouchAPI) getCourier(w http.ResponseWriter, r *http.Request) {
-	s, ok := subject(w, r)
-	if !ok {
-		return
+func (p *pouchAPI) getCourier(r *http.Request, s policy.Subject) (*courier.Courier, error) {
+	if err := p.courierCheck(r, s); err != nil {
+		return nil, err
 	}
-	if err := p.authz.Authorize(r.Context(), s, policy.ActBagPlan, policy.Resource{Kind: "courier", Origin: s.UnitCode}); err != nil {
-		Error(w, r, err)
-		return
-	}
-	c, err := p.couriers.Get(r.Context(), chi.URLParam(r, "id"))
-	if err != nil {
-		Error(w, r, err)
-		return
-	}
-	JSON(w, http.StatusOK, c)
+	return p.couriers.Get(r.Context(), chi.URLParam(r, "id"))
 }
 
 func (p *pouchAPI) issueSheet(w http.ResponseWriter, r *http.Request) {
@@ -606,25 +465,19 @@ func (p *pouchAPI) revokeSheet(w http.ResponseWriter, r *http.Request) {
 	JSON(w, http.StatusOK, sh)
 }
 
-func (p *pouchAPI) listIncidents(w http.ResponseWriter, r *http.Request) {
-	s, ok := subject(w, r)
-	if !ok {
-		return
-	}
+func (p *pouchAPI) listIncidents(r *http.Request, s policy.Subject) (map[string]any, error) {
 	sc, err := p.authz.ListScope(r.Context(), s, "incident")
 	if err != nil {
-		Error(w, r, err)
-		return
+		return nil, err
 	}
 	list, err := p.bags.ListIncidents(r.Context(), s, sc, r.URL.Query().Get("open") == "true")
 	if err != nil {
-		Error(w, r, err)
-		return
+		return nil, err
 	}
 	if list == nil {
 		list = []*pouch.Incident{}
 	}
-	JSON(w, http.StatusOK, map[string]any{"incidents": list})
+	return map[string]any{"incidents": list}, nil
 }
 
 func (p *pouchAPI) getIncident(w http.ResponseWriter, r *http.Request) {
@@ -664,35 +517,12 @@ func (p *pouchAPI) updateIncident(w http.ResponseWriter, r *http.Request) {
 	JSON(w, http.StatusOK, i)
 }
 
-func (p *pouchAPI) getLoss(w http.ResponseWriter, r *http.Request) {
-	s, ok := subject(w, r)
-	if !ok {
-		return
-	}
-	l, err := p.bags.GetLoss(r.Context(), chi.URLParam(r, "id"), p.check(s))
-	if err != nil {
-		Error(w, r, err)
-		return
-	}
-	JSON(w, http.StatusOK, l)
+func (p *pouchAPI) getLoss(r *http.Request, s policy.Subject) (*pouch.LossReport, error) {
+	return p.bags.GetLoss(r.Context(), chi.URLParam(r, "id"), p.check(s))
 }
 
-func (p *pouchAPI) recordAgreement(w http.ResponseWriter, r *http.Request) {
-	s, ok := subject(w, r)
-	if !ok {
-		return
-	}
-	var in pouch.AgreementInput
-	if err := Decode(r, &in); err != nil {
-		Error(w, r, err)
-		return
-	}
-	l, err := p.bags.RecordAgreement(r.Context(), s, chi.URLParam(r, "id"), in, p.check(s))
-	if err != nil {
-		Error(w, r, err)
-		return
-	}
-	JSON(w, http.StatusOK, l)
+func (p *pouchAPI) recordAgreement(r *http.Request, s policy.Subject, in pouch.AgreementInput) (*pouch.LossReport, error) {
+	return p.bags.RecordAgreement(r.Context(), s, chi.URLParam(r, "id"), in, p.check(s))
 }
 
 // mustAuthorizer compiles the embedded policy; it fails only if the

@@ -1,7 +1,6 @@
 package api
 
 import (
-	"context"
 	"net/http"
 	"strconv"
 	"time"
@@ -32,21 +31,17 @@ func newCustodyAPI(pool *pgxpool.Pool, authz *policy.Authorizer) *custodyAPI {
 
 func (c *custodyAPI) routes(r chi.Router) {
 	r.Post("/custody/handoffs", c.release)
-	r.Get("/custody/handoffs/{id}", c.getHandoff)
-	r.Post("/custody/handoffs/{id}/accept", c.accept)
+	r.Get("/custody/handoffs/{id}", handleNoBody(c.getHandoff))
+	r.Post("/custody/handoffs/{id}/accept", handle(http.StatusOK, c.accept))
 	r.Post("/custody/handoffs/{id}/cancel", c.cancel)
 	r.Get("/custody/handoffs/{id}/receipt", c.handoffReceipt)
 	r.Get("/custody/events/{id}/receipt", c.eventReceipt)
-	r.Post("/custody/bags/{id}/scan", c.scan)
-	r.Get("/bags/{id}/custody", c.trail)
-	r.Get("/security/overdue", c.overdue)
+	r.Post("/custody/bags/{id}/scan", handle(http.StatusCreated, c.scan))
+	r.Get("/bags/{id}/custody", handleNoBody(c.trail))
+	r.Get("/security/overdue", handleNoBody(c.overdue))
 }
 
-func (c *custodyAPI) check(s policy.Subject) pouch.Check {
-	return func(ctx context.Context, action string, res policy.Resource) error {
-		return c.authz.Authorize(ctx, s, action, res)
-	}
-}
+func (c *custodyAPI) check(s policy.Subject) pouch.Check { return checkAs(c.authz, s) }
 
 func (c *custodyAPI) release(w http.ResponseWriter, r *http.Request) {
 	s, ok := subject(w, r)
@@ -67,22 +62,8 @@ func (c *custodyAPI) release(w http.ResponseWriter, r *http.Request) {
 	JSON(w, http.StatusCreated, h)
 }
 
-func (c *custodyAPI) accept(w http.ResponseWriter, r *http.Request) {
-	s, ok := subject(w, r)
-	if !ok {
-		return
-	}
-	var in custody.AcceptInput
-	if err := Decode(r, &in); err != nil {
-		Error(w, r, err)
-		return
-	}
-	h, err := c.svc.Accept(r.Context(), s, chi.URLParam(r, "id"), in, c.check(s))
-	if err != nil {
-		Error(w, r, err)
-		return
-	}
-	JSON(w, http.StatusOK, h)
+func (c *custodyAPI) accept(r *http.Request, s policy.Subject, in custody.AcceptInput) (*custody.Handoff, error) {
+	return c.svc.Accept(r.Context(), s, chi.URLParam(r, "id"), in, c.check(s))
 }
 
 func (c *custodyAPI) cancel(w http.ResponseWriter, r *http.Request) {
@@ -91,11 +72,9 @@ func (c *custodyAPI) cancel(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var in custody.Where
-	if r.ContentLength != 0 || r.Header.Get("Content-Type") != "" {
-		if err := Decode(r, &in); err != nil {
-			Error(w, r, err)
-			return
-		}
+	if err := decodeOptional(r, &in); err != nil {
+		Error(w, r, err)
+		return
 	}
 	h, err := c.svc.Cancel(r.Context(), s, chi.URLParam(r, "id"), in, c.check(s))
 	if err != nil {
@@ -105,17 +84,9 @@ func (c *custodyAPI) cancel(w http.ResponseWriter, r *http.Request) {
 	JSON(w, http.StatusOK, h)
 }
 
-func (c *custodyAPI) getHandoff(w http.ResponseWriter, r *http.Request) {
-	s, ok := subject(w, r)
-	if !ok {
-		return
-	}
+func (c *custodyAPI) getHandoff(r *http.Request, s policy.Subject) (*custody.Handoff, error) {
 	h, _, err := c.svc.Get(r.Context(), s, chi.URLParam(r, "id"), c.check(s))
-	if err != nil {
-		Error(w, r, err)
-		return
-	}
-	JSON(w, http.StatusOK, h)
+	return h, err
 }
 
 // handoffReceipt serves the C2SP tlog-proof of a completed hand-off's
@@ -176,69 +147,37 @@ func (c *custodyAPI) writeReceipt(w http.ResponseWriter, r *http.Request, eventI
 	_, _ = w.Write(rec)
 }
 
-func (c *custodyAPI) scan(w http.ResponseWriter, r *http.Request) {
-	s, ok := subject(w, r)
-	if !ok {
-		return
-	}
-	var in custody.ScanInput
-	if err := Decode(r, &in); err != nil {
-		Error(w, r, err)
-		return
-	}
-	ev, err := c.svc.Scan(r.Context(), s, chi.URLParam(r, "id"), in, c.check(s))
-	if err != nil {
-		Error(w, r, err)
-		return
-	}
-	JSON(w, http.StatusCreated, ev)
+func (c *custodyAPI) scan(r *http.Request, s policy.Subject, in custody.ScanInput) (*pouch.Event, error) {
+	return c.svc.Scan(r.Context(), s, chi.URLParam(r, "id"), in, c.check(s))
 }
 
 // trail serves a bag's custody trail with inclusion proofs to those who may
 // read both the bag and its custody log (security officers, auditors,
 // registry clerks of its units).
-func (c *custodyAPI) trail(w http.ResponseWriter, r *http.Request) {
-	s, ok := subject(w, r)
-	if !ok {
-		return
-	}
+func (c *custodyAPI) trail(r *http.Request, s policy.Subject) (*custody.Trail, error) {
 	b, err := c.bags.Get(r.Context(), chi.URLParam(r, "id"), c.check(s))
 	if err != nil {
-		Error(w, r, err)
-		return
+		return nil, err
 	}
 	res := b.Resource()
 	res.Kind = "log_entry"
 	if err := c.authz.Authorize(r.Context(), s, policy.ActLogRead, res); err != nil {
-		Error(w, r, err)
-		return
+		return nil, err
 	}
-	t, err := c.svc.BagTrail(r.Context(), b.ID)
-	if err != nil {
-		Error(w, r, err)
-		return
-	}
-	JSON(w, http.StatusOK, t)
+	return c.svc.BagTrail(r.Context(), b.ID)
 }
 
-func (c *custodyAPI) overdue(w http.ResponseWriter, r *http.Request) {
-	s, ok := subject(w, r)
-	if !ok {
-		return
-	}
+func (c *custodyAPI) overdue(r *http.Request, s policy.Subject) (map[string]any, error) {
 	if err := c.authz.Authorize(r.Context(), s, policy.ActIncidentRead, policy.Resource{Kind: "overdue_list"}); err != nil {
-		Error(w, r, err)
-		return
+		return nil, err
 	}
 	sc, err := c.authz.ListScope(r.Context(), s, "bag")
 	if err != nil {
-		Error(w, r, err)
-		return
+		return nil, err
 	}
 	list, err := c.svc.ListOverdue(r.Context(), sc, 0)
 	if err != nil {
-		Error(w, r, err)
-		return
+		return nil, err
 	}
-	JSON(w, http.StatusOK, map[string]any{"overdue": list})
+	return map[string]any{"overdue": list}, nil
 }

@@ -1,7 +1,6 @@
 package api
 
 import (
-	"context"
 	"crypto/rand"
 	"net/http"
 	"strconv"
@@ -111,9 +110,7 @@ func (a *sealAPI) readBag(w http.ResponseWriter, r *http.Request) (*pouch.Bag, b
 	if !ok {
 		return nil, false
 	}
-	b, err := a.bags.Get(r.Context(), chi.URLParam(r, "id"), func(ctx2 context.Context, action string, res policy.Resource) error {
-		return a.authz.Authorize(ctx2, s, action, res)
-	})
+	b, err := a.bags.Get(r.Context(), chi.URLParam(r, "id"), checkAs(a.authz, s))
 	if err != nil {
 		Error(w, r, err)
 		return nil, false
@@ -341,9 +338,7 @@ func (a *sealAPI) compareSheet(r *http.Request, sub policy.Subject, sh *courier.
 // compare looks the bag up under the caller's authority.
 func (a *sealAPI) compare(r *http.Request, sub policy.Subject, c seal.Claims) *recordCheck {
 	rc := &recordCheck{Mismatches: []keyring.Mismatch{}}
-	b, err := a.bags.Get(r.Context(), c.BagID.String(), func(ctx2 context.Context, action string, res policy.Resource) error {
-		return a.authz.Authorize(ctx2, sub, action, res)
-	})
+	b, err := a.bags.Get(r.Context(), c.BagID.String(), checkAs(a.authz, sub))
 	if err != nil {
 		// Not readable by the caller (the policy answers "not found" above
 		// a clearance) or failing: the record is not consulted or disclosed.

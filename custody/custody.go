@@ -188,6 +188,29 @@ func queueCustodian(b *pgx.Batch, bagID string, out **Party) {
 	})
 }
 
+// queueLockCustody queues the reads a custody change starts with: the
+// bag's row lock (pouch.QueueLockBag), then its custodian (queueCustodian).
+func queueLockCustody(batch *pgx.Batch, bagID string, b **pouch.Bag, cur **Party) error {
+	if err := pouch.QueueLockBag(batch, bagID, b); err != nil {
+		return err
+	}
+	queueCustodian(batch, bagID, cur)
+	return nil
+}
+
+// mayHandOff checks, on queueLockCustody's reads, that the bag exists and
+// has a custodian, and that check lets the caller act on the custodian's
+// behalf (bag.hand_off with the custodian on the resource).
+func mayHandOff(ctx context.Context, b *pouch.Bag, cur *Party, check pouch.Check) error {
+	if b == nil {
+		return valise.Errorf(valise.ENOTFOUND, "no such bag")
+	}
+	if cur == nil {
+		return fmt.Errorf("bag %s has no custody row", b.ID)
+	}
+	return check(ctx, policy.ActBagHandOff, resource(b, cur.User))
+}
+
 // holds reports whether actor is the custodian p: the very user, or a
 // registry clerk of the custodian unit when that unit's registry holds the bag.
 func holds(p Party, actor policy.Subject) bool {
@@ -272,23 +295,16 @@ func (s *Service) Release(ctx context.Context, actor policy.Subject, in ReleaseI
 		from = Party{Unit: actor.UnitCode, User: actor.UserID, Username: actor.Username}
 	)
 	err := db.InTxBatch(ctx, s.pool, lockedTx, func(batch *pgx.Batch) error {
-		if err := pouch.QueueLockBag(batch, in.BagID, &b); err != nil {
+		if err := queueLockCustody(batch, in.BagID, &b, &cur); err != nil {
 			return err
 		}
-		queueCustodian(batch, in.BagID, &cur)
 		queueReceiver(batch, in.To, in.BagID, &to)
 		ev = &pouch.Event{BagID: in.BagID, Kind: "handoff_released", Place: in.Place, Reason: in.Note,
 			Data: json.RawMessage(`{}`)}
 		pouch.PrepareEvent(batch, ev)
 		return nil
 	}, func(tx pgx.Tx) error {
-		if b == nil {
-			return valise.Errorf(valise.ENOTFOUND, "no such bag")
-		}
-		if cur == nil {
-			return fmt.Errorf("bag %s has no custody row", b.ID)
-		}
-		if err := check(ctx, policy.ActBagHandOff, resource(b, cur.User)); err != nil {
+		if err := mayHandOff(ctx, b, cur, check); err != nil {
 			return err
 		}
 		if !holds(*cur, actor) {
@@ -370,27 +386,14 @@ func (s *Service) Accept(ctx context.Context, actor policy.Subject, handoffID st
 	if fe != nil {
 		return nil, valise.Invalid("the acceptance is incomplete", fe...)
 	}
-	if !validUUID(handoffID) {
+	if !db.ValidUUID(handoffID) {
 		return nil, valise.Errorf(valise.ENOTFOUND, "no such hand-off")
 	}
 	// Signatures and validity of the scanned seals need no transaction.
 	now := s.now()
-	var vs []verified
-	var seq uint64
-	if len(in.Seals) > 0 {
-		list, n, err := s.trust.get(ctx, s.pool, now)
-		if err != nil {
-			return nil, err
-		}
-		seq = n
-		if list == nil {
-			vs = make([]verified, len(in.Seals))
-			for i, t := range in.Seals {
-				vs[i] = verified{text: t, reason: "no_trust_list"}
-			}
-		} else {
-			vs = verifySeals(in.Seals, list, now)
-		}
+	vs, seq, err := s.verifyScanned(ctx, in.Seals, now)
+	if err != nil {
+		return nil, err
 	}
 	// Three round trips in the transaction: BEGIN with the hand-off's lock;
 	// the bag's lock with every other read; every write; then COMMIT.
@@ -398,7 +401,7 @@ func (s *Service) Accept(ctx context.Context, actor policy.Subject, handoffID st
 		out *Handoff
 		h   *Handoff
 	)
-	err := db.InTxBatch(ctx, s.pool, lockedTx, func(batch *pgx.Batch) error {
+	err = db.InTxBatch(ctx, s.pool, lockedTx, func(batch *pgx.Batch) error {
 		// Lock order: the hand-off, then its bag (Cancel does the same).
 		queueHandoff(batch, handoffID, " FOR UPDATE", &h)
 		return nil
@@ -414,10 +417,9 @@ func (s *Service) Accept(ctx context.Context, actor policy.Subject, handoffID st
 				Data: json.RawMessage(`{}`)}
 		)
 		batch := &pgx.Batch{}
-		if err := pouch.QueueLockBag(batch, h.BagID, &b); err != nil {
+		if err := queueLockCustody(batch, h.BagID, &b, &cur); err != nil {
 			return err
 		}
-		queueCustodian(batch, h.BagID, &cur)
 		keyring.QueueBagSeals(batch, h.BagID, &issued)
 		pouch.PrepareEvent(batch, ev)
 		if err := tx.SendBatch(ctx, batch).Close(); err != nil {
@@ -558,21 +560,9 @@ func (s *Service) Scan(ctx context.Context, actor policy.Subject, bagID string, 
 		return nil, valise.Invalid("the scan is incomplete", fe...)
 	}
 	now := s.now()
-	var vs []verified
-	var seq uint64
-	if len(in.Seals) > 0 {
-		list, n, err := s.trust.get(ctx, s.pool, now)
-		if err != nil {
-			return nil, err
-		}
-		seq = n
-		if list != nil {
-			vs = verifySeals(in.Seals, list, now)
-		} else {
-			for _, t := range in.Seals {
-				vs = append(vs, verified{text: t, reason: "no_trust_list"})
-			}
-		}
+	vs, seq, err := s.verifyScanned(ctx, in.Seals, now)
+	if err != nil {
+		return nil, err
 	}
 	// Two round trips in the transaction: BEGIN with every read (after the
 	// bag's row lock), then every write; then COMMIT.
@@ -582,24 +572,17 @@ func (s *Service) Scan(ctx context.Context, actor policy.Subject, bagID string, 
 		cur    *Party
 		issued []*keyring.Seal
 	)
-	err := db.InTxBatch(ctx, s.pool, lockedTx, func(batch *pgx.Batch) error {
-		if err := pouch.QueueLockBag(batch, bagID, &b); err != nil {
+	err = db.InTxBatch(ctx, s.pool, lockedTx, func(batch *pgx.Batch) error {
+		if err := queueLockCustody(batch, bagID, &b, &cur); err != nil {
 			return err
 		}
-		queueCustodian(batch, bagID, &cur)
 		keyring.QueueBagSeals(batch, bagID, &issued)
 		ev = &pouch.Event{BagID: bagID, Kind: "checkpoint_scan", Place: in.Place, Reason: in.Note,
 			Data: json.RawMessage(`{}`)}
 		pouch.PrepareEvent(batch, ev)
 		return nil
 	}, func(tx pgx.Tx) error {
-		if b == nil {
-			return valise.Errorf(valise.ENOTFOUND, "no such bag")
-		}
-		if cur == nil {
-			return fmt.Errorf("bag %s has no custody row", b.ID)
-		}
-		if err := check(ctx, policy.ActBagHandOff, resource(b, cur.User)); err != nil {
+		if err := mayHandOff(ctx, b, cur, check); err != nil {
 			return err
 		}
 		if !holds(*cur, actor) {
@@ -680,7 +663,7 @@ func loadHandoff(ctx context.Context, q db.Querier, id, lock string) (*Handoff, 
 // none (a malformed id queues nothing).
 func queueHandoff(b *pgx.Batch, id, lock string, out **Handoff) {
 	*out = nil
-	if !validUUID(id) {
+	if !db.ValidUUID(id) {
 		return
 	}
 	b.Queue(`SELECT `+handoffColumns+` FROM handoffs WHERE id = $1`+lock, id).QueryRow(func(row pgx.Row) error {
@@ -749,23 +732,4 @@ func newUUID() string {
 	b[6] = b[6]&0x0f | 0x40
 	b[8] = b[8]&0x3f | 0x80
 	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16])
-}
-
-func validUUID(s string) bool {
-	if len(s) != 36 {
-		return false
-	}
-	for i, c := range s {
-		switch i {
-		case 8, 13, 18, 23:
-			if c != '-' {
-				return false
-			}
-		default:
-			if !strings.ContainsRune("0123456789abcdefABCDEF", c) {
-				return false
-			}
-		}
-	}
-	return true
 }

@@ -129,6 +129,27 @@ func verifySeals(texts []string, list *trust.List, now time.Time) []verified {
 	return out
 }
 
+// verifyScanned checks scanned seal texts against the current trust list
+// (verifySeals) before any transaction; seq is the list's sequence. Without
+// a trust list each text is unverified, reason "no_trust_list".
+func (s *Service) verifyScanned(ctx context.Context, texts []string, now time.Time) ([]verified, uint64, error) {
+	if len(texts) == 0 {
+		return nil, 0, nil
+	}
+	list, seq, err := s.trust.get(ctx, s.pool, now)
+	if err != nil {
+		return nil, 0, err
+	}
+	if list == nil {
+		vs := make([]verified, len(texts))
+		for i, t := range texts {
+			vs[i] = verified{text: t, reason: "no_trust_list"}
+		}
+		return vs, seq, nil
+	}
+	return verifySeals(texts, list, now), seq, nil
+}
+
 // checkSeals compares a scan with the bag's record, inside the transaction
 // that records it. With issued VS1 seals on the bag the scan must present
 // every current seal, each authentic, valid now, not revoked, and agreeing

@@ -229,7 +229,7 @@ func (s *Service) Authenticate(ctx context.Context, token string) (policy.Subjec
 	// probes however many sessions the table holds (comparing id::text
 	// scanned every session on every request). Ids that are not uuids
 	// cannot name a session.
-	if !isUUID(c.Subject) || !isUUID(c.SessionID) {
+	if !db.ValidUUID(c.Subject) || !db.ValidUUID(c.SessionID) {
 		s.log.InfoContext(ctx, "access token refused", "reason", "subject or session is not a uuid")
 		return policy.Subject{}, "", errToken
 	}
@@ -251,25 +251,4 @@ func (s *Service) Authenticate(ctx context.Context, token string) (policy.Subjec
 	}
 	sub.UserID, sub.Clearance = c.Subject, policy.Level(clearance)
 	return sub, c.SessionID, nil
-}
-
-// isUUID reports whether s is a UUID in its canonical text form.
-func isUUID(s string) bool {
-	if len(s) != 36 {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		switch i {
-		case 8, 13, 18, 23:
-			if c != '-' {
-				return false
-			}
-		default:
-			if !('0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F') {
-				return false
-			}
-		}
-	}
-	return true
 }

@@ -3,10 +3,8 @@ package pouch
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -92,43 +90,21 @@ func scanBag(row pgx.Row) (*Bag, error) {
 	return &b, nil
 }
 
-// getBag loads a bag (locking its row when forUpdate) with its packages.
+// getBag loads a bag (locking its row when forUpdate) with its packages
+// and the couriers on its issued sheets, in one round trip (queueBag).
 func getBag(ctx context.Context, q db.Querier, id string, forUpdate bool) (*Bag, error) {
-	if !validUUID(id) {
+	b := &pgx.Batch{}
+	var bag *Bag
+	if err := queueBag(b, id, forUpdate, &bag); err != nil {
+		return nil, err
+	}
+	if err := q.SendBatch(ctx, b).Close(); err != nil {
+		return nil, err
+	}
+	if bag == nil {
 		return nil, valise.Errorf(valise.ENOTFOUND, "no such bag")
 	}
-	sql := `SELECT ` + bagColumns + bagFrom + ` WHERE b.id = $1`
-	if forUpdate {
-		sql += ` FOR UPDATE OF b`
-	}
-	b, err := scanBag(q.QueryRow(ctx, sql, id))
-	if errors.Is(err, pgx.ErrNoRows) {
-		return nil, valise.Errorf(valise.ENOTFOUND, "no such bag")
-	}
-	if err != nil {
-		return nil, fmt.Errorf("load bag: %w", err)
-	}
-	rows, err := q.Query(ctx, `SELECT k, coalesce(seal_serial, '') FROM bag_packages WHERE bag_id = $1 ORDER BY k`, id)
-	if err != nil {
-		return nil, fmt.Errorf("load packages: %w", err)
-	}
-	b.Packages, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (Package, error) {
-		p := Package{N: b.PackageCount}
-		return p, r.Scan(&p.K, &p.SealSerial)
-	})
-	if err != nil {
-		return nil, fmt.Errorf("load packages: %w", err)
-	}
-	rows, err = q.Query(ctx, `SELECT DISTINCT c.user_id FROM courier_sheet_bags sb
-		JOIN courier_sheets cs ON cs.id = sb.sheet_id AND cs.status = 'issued'
-		JOIN couriers c ON c.id = cs.courier_id WHERE sb.bag_id = $1 AND c.user_id IS NOT NULL`, id)
-	if err != nil {
-		return nil, fmt.Errorf("load couriers: %w", err)
-	}
-	if b.couriers, err = pgx.CollectRows(rows, pgx.RowTo[string]); err != nil {
-		return nil, fmt.Errorf("load couriers: %w", err)
-	}
-	return b, nil
+	return bag, nil
 }
 
 // Get returns a bag after check authorizes reading it.
@@ -141,27 +117,6 @@ func (s *Service) Get(ctx context.Context, id string, check Check) (*Bag, error)
 		return nil, err
 	}
 	return b, nil
-}
-
-// validUUID reports whether s looks like a UUID, so malformed ids are "not
-// found" rather than database errors.
-func validUUID(s string) bool {
-	if len(s) != 36 {
-		return false
-	}
-	for i, c := range s {
-		switch i {
-		case 8, 13, 18, 23:
-			if c != '-' {
-				return false
-			}
-		default:
-			if !strings.ContainsRune("0123456789abcdefABCDEF", c) {
-				return false
-			}
-		}
-	}
-	return true
 }
 
 // CreateBagInput plans a bag: on a dispatch plan, or directly between two units.

@@ -278,18 +278,7 @@ func Record(ctx context.Context, tx pgx.Tx, actor policy.Subject, e *Event) erro
 // one bag are recorded one at a time (the hash chain needs that). It is one
 // round trip (QueueLockBag).
 func LockBag(ctx context.Context, tx pgx.Tx, id string) (*Bag, error) {
-	b := &pgx.Batch{}
-	var bag *Bag
-	if err := QueueLockBag(b, id, &bag); err != nil {
-		return nil, err
-	}
-	if err := tx.SendBatch(ctx, b).Close(); err != nil {
-		return nil, err
-	}
-	if bag == nil {
-		return nil, valise.Errorf(valise.ENOTFOUND, "no such bag")
-	}
-	return bag, nil
+	return getBag(ctx, tx, id, true)
 }
 
 // QueueLockBag queues in b what LockBag does: lock the bag's row FOR
@@ -300,15 +289,22 @@ func LockBag(ctx context.Context, tx pgx.Tx, id string) (*Bag, error) {
 // them in the same batch saves their round trips. When b's results have
 // been read, *out is the bag, or nil when there is none. A malformed id is
 // ENOTFOUND at once (nothing is queued).
-//
-// It reads what getBag reads (same tables, same filters) in two statements
-// instead of three; getBag could be built on it.
 func QueueLockBag(b *pgx.Batch, id string, out **Bag) error {
+	return queueBag(b, id, true, out)
+}
+
+// queueBag queues in b the reads of getBag and QueueLockBag: the bag's row
+// (locked FOR UPDATE when lock), then its packages and couriers.
+func queueBag(b *pgx.Batch, id string, lock bool, out **Bag) error {
 	*out = nil
-	if !validUUID(id) {
+	if !db.ValidUUID(id) {
 		return valise.Errorf(valise.ENOTFOUND, "no such bag")
 	}
-	b.Queue(`SELECT `+bagColumns+bagFrom+` WHERE b.id = $1 FOR UPDATE OF b`, id).QueryRow(func(row pgx.Row) error {
+	sql := `SELECT ` + bagColumns + bagFrom + ` WHERE b.id = $1`
+	if lock {
+		sql += ` FOR UPDATE OF b`
+	}
+	b.Queue(sql, id).QueryRow(func(row pgx.Row) error {
 		bag, err := scanBag(row)
 		if errors.Is(err, pgx.ErrNoRows) {
 			return nil

@@ -86,7 +86,7 @@ func scanIncident(row pgx.Row) (*Incident, error) {
 }
 
 func getIncident(ctx context.Context, q db.Querier, id string, forUpdate bool) (*Incident, error) {
-	if !validUUID(id) {
+	if !db.ValidUUID(id) {
 		return nil, valise.Errorf(valise.ENOTFOUND, "no such incident")
 	}
 	sql := `SELECT ` + incidentColumns + ` FROM incidents i WHERE i.id = $1`
@@ -110,17 +110,27 @@ func incidentResource(b *Bag, id string) policy.Resource {
 	return r
 }
 
+// incidentBag loads the bag of incident id (locking its row when
+// forUpdate) after check authorizes action on the incident: incidents and
+// loss reports are guarded by their bag.
+func incidentBag(ctx context.Context, q db.Querier, bagID, id, action string, forUpdate bool, check Check) (*Bag, error) {
+	b, err := getBag(ctx, q, bagID, forUpdate)
+	if err != nil {
+		return nil, err
+	}
+	if err := check(ctx, action, incidentResource(b, id)); err != nil {
+		return nil, err
+	}
+	return b, nil
+}
+
 // GetIncident returns an incident after check authorizes incident.read on its bag.
 func (s *Service) GetIncident(ctx context.Context, id string, check Check) (*Incident, error) {
 	i, err := getIncident(ctx, s.pool, id, false)
 	if err != nil {
 		return nil, db.Classify(err)
 	}
-	b, err := getBag(ctx, s.pool, i.BagID, false)
-	if err != nil {
-		return nil, err
-	}
-	if err := check(ctx, policy.ActIncidentRead, incidentResource(b, id)); err != nil {
+	if _, err := incidentBag(ctx, s.pool, i.BagID, id, policy.ActIncidentRead, false, check); err != nil {
 		return nil, err
 	}
 	return i, nil
@@ -175,11 +185,8 @@ func (s *Service) UpdateIncident(ctx context.Context, actor policy.Subject, id s
 		if err != nil {
 			return err
 		}
-		b, err := getBag(ctx, tx, i.BagID, true)
+		b, err := incidentBag(ctx, tx, i.BagID, id, policy.ActIncidentEdit, true, check)
 		if err != nil {
-			return err
-		}
-		if err := check(ctx, policy.ActIncidentEdit, incidentResource(b, id)); err != nil {
 			return err
 		}
 		if ifMatch != 0 && ifMatch != i.Version {

@@ -11,6 +11,7 @@ import (
 
 	"valise"
 	"valise/crypto/seal"
+	"valise/internal/db"
 	"valise/policy"
 )
 
@@ -25,7 +26,7 @@ func (s *Service) Assemble(ctx context.Context, actor policy.Subject, m Mutation
 	b, _, err := s.mutate(ctx, actor, m, ActAssemble, check, func(tx pgx.Tx, b *Bag, ev *Event) error {
 		for i, id := range submissionIDs {
 			field := fmt.Sprintf("submission_ids[%d]", i)
-			if !validUUID(id) {
+			if !db.ValidUUID(id) {
 				return valise.Invalid("no such submission", valise.FieldError{Field: field, Reason: "not a submission id"})
 			}
 			var registryID, destCode string

@@ -112,7 +112,7 @@ const lossColumns = `id, bag_id, incident_id, territory, coalesce(country, ''), 
 	workflow, status, coalesce(agreement_body, ''), coalesce(agreement_ref, ''), agreement_at, reported_by, reported_at, version`
 
 func getLoss(ctx context.Context, q db.Querier, id string, forUpdate bool) (*LossReport, error) {
-	if !validUUID(id) {
+	if !db.ValidUUID(id) {
 		return nil, valise.Errorf(valise.ENOTFOUND, "no such loss report")
 	}
 	sql := `SELECT ` + lossColumns + ` FROM loss_reports WHERE id = $1`
@@ -138,11 +138,7 @@ func (s *Service) GetLoss(ctx context.Context, id string, check Check) (*LossRep
 	if err != nil {
 		return nil, db.Classify(err)
 	}
-	b, err := getBag(ctx, s.pool, l.BagID, false)
-	if err != nil {
-		return nil, err
-	}
-	if err := check(ctx, policy.ActIncidentRead, incidentResource(b, l.IncidentID)); err != nil {
+	if _, err := incidentBag(ctx, s.pool, l.BagID, l.IncidentID, policy.ActIncidentRead, false, check); err != nil {
 		return nil, err
 	}
 	return l, nil
@@ -172,11 +168,8 @@ func (s *Service) RecordAgreement(ctx context.Context, actor policy.Subject, id 
 		if err != nil {
 			return err
 		}
-		b, err := getBag(ctx, tx, l.BagID, true)
+		b, err := incidentBag(ctx, tx, l.BagID, l.IncidentID, policy.ActIncidentEdit, true, check)
 		if err != nil {
-			return err
-		}
-		if err := check(ctx, policy.ActIncidentEdit, incidentResource(b, l.IncidentID)); err != nil {
 			return err
 		}
 		if l.Status != "awaiting_agreement" {

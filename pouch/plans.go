@@ -200,7 +200,7 @@ func (s *Service) CreatePlan(ctx context.Context, actor policy.Subject, in PlanI
 }
 
 func getPlan(ctx context.Context, q db.Querier, id string) (*Plan, error) {
-	if !validUUID(id) {
+	if !db.ValidUUID(id) {
 		return nil, valise.Errorf(valise.ENOTFOUND, "no such plan")
 	}
 	var p Plan

@@ -181,7 +181,7 @@ func (s *Service) Submit(ctx context.Context, actor policy.Subject, in Submissio
 }
 
 func getSubmission(ctx context.Context, q db.Querier, id string) (*Submission, error) {
-	if !validUUID(id) {
+	if !db.ValidUUID(id) {
 		return nil, valise.Errorf(valise.ENOTFOUND, "no such submission")
 	}
 	var sub Submission

@@ -82,6 +82,28 @@ type Querier interface {
 	CopyFrom(ctx context.Context, table pgx.Identifier, cols []string, src pgx.CopyFromSource) (int64, error)
 }
 
+// ValidUUID reports whether s is a UUID in its canonical text form, so a
+// malformed id can be answered "not found" rather than a database error.
+func ValidUUID(s string) bool {
+	if len(s) != 36 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch i {
+		case 8, 13, 18, 23:
+			if c != '-' {
+				return false
+			}
+		default:
+			if !('0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F') {
+				return false
+			}
+		}
+	}
+	return true
+}
+
 // TxOptions are the options InTx uses; the default isolation is serializable,
 // which makes "two clerks cannot both win" a property of the database.
 var TxOptions = pgx.TxOptions{IsoLevel: pgx.Serializable}
