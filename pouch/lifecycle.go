@@ -239,13 +239,35 @@ func (s *Service) Accept(ctx context.Context, actor policy.Subject, m Mutation, 
 	b, _, err := s.mutate(ctx, actor, m, ActAccept, check, func(tx pgx.Tx, b *Bag, ev *Event) error {
 		counted, intact := *in.PackagesCounted, *in.SealsIntact
 		ev.Data = mustJSON(map[string]any{"packages_expected": b.PackageCount, "packages_counted": counted, "seals_intact": intact})
-		ev.after = func(tx pgx.Tx) error { return s.receipt(ctx, tx, actor, b, ev.ID, counted, intact, in.Note, &rc) }
+		ev.after = func(tx pgx.Tx) error {
+			if err := s.receipt(ctx, tx, actor, b, ev.ID, counted, intact, in.Note, &rc); err != nil {
+				return err
+			}
+			return takeCustody(ctx, tx, actor, b.ID, ev.ID)
+		}
 		return nil
 	})
 	if err != nil {
 		return nil, nil, err
 	}
 	return b, &rc, nil
+}
+
+// takeCustody gives the bag to the accepting registry (7-1(8)(1), (9)(1)):
+// after acceptance the registry, not whoever carried the bag, holds it, so
+// its clerks can store it or hand it on. The caller holds the bag's row
+// lock, which every writer of bag_custody takes first. Acceptance by anyone
+// but a registry clerk leaves custody where hand-offs put it.
+func takeCustody(ctx context.Context, tx pgx.Tx, actor policy.Subject, bagID string, eventID int64) error {
+	if !actor.HasRole(policy.RoleRegistryClerk) {
+		return nil
+	}
+	_, err := tx.Exec(ctx, `UPDATE bag_custody SET custodian_unit = $2, custodian_user = NULL, custodian_username = NULL,
+		since_event = $3, updated_at = now() WHERE bag_id = $1`, bagID, actor.UnitCode, eventID)
+	if err != nil {
+		return fmt.Errorf("move custody to the accepting registry: %w", err)
+	}
+	return nil
 }
 
 // receipt writes the acceptance receipt naming the accept event, and opens

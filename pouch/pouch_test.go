@@ -217,6 +217,15 @@ func TestLifecycleAndRefusals(t *testing.T) {
 	if rc.IncidentID == "" {
 		t.Fatal("a count mismatch must open an incident")
 	}
+	// The accepting registry now holds the bag.
+	var holder string
+	var holderUser *string
+	if err := w.svc.Pool().QueryRow(ctx, `SELECT custodian_unit, custodian_user::text FROM bag_custody WHERE bag_id = $1`, bag.ID).Scan(&holder, &holderUser); err != nil {
+		t.Fatal(err)
+	}
+	if holder != "DE-BER" || holderUser != nil {
+		t.Fatalf("after acceptance the custodian is %s/%v, want the DE-BER registry", holder, holderUser)
+	}
 	// An ad hoc courier cannot store.
 	adhoc := policy.Subject{UserID: "ah", Username: "ah", Roles: []string{policy.RoleCourier}, UnitCode: "DE-BER", UnitKind: "embassy", Clearance: policy.TopSecret, CourierKind: policy.CourierAdHoc}
 	if _, err = w.svc.Store(ctx, adhoc, m(0), pouch.StoreInput{Place: "Safe 1", Custodian: "berlin"}, w.check(adhoc)); code(err) != valise.EFORBIDDEN {
