@@ -151,9 +151,9 @@ func stageFor(s pouch.State) string {
 }
 
 // custodian reads the bag's custody row. The caller holds the bag's row
-// lock, which every writer of bag_custody takes first (hand-off Accept and a
-// registry's acceptance of the bag, pouch.Accept, change
-// it), so the row cannot change under it and needs no lock of its own.
+// lock, which every writer of bag_custody (hand-off Accept here, and
+// pouch.Accept when a registry accepts the bag) takes first, so the row
+// cannot change under it and needs no lock of its own.
 func custodian(ctx context.Context, tx pgx.Tx, bagID string) (Party, error) {
 	b := &pgx.Batch{}
 	var p *Party
