@@ -20,23 +20,27 @@ type custodyAPI struct {
 	svc   *custody.Service
 	bags  *pouch.Service
 	authz *policy.Authorizer
+	idem  *idempotency // shared with the bag routes (api/idempotency.go)
 	// receiptWait is how long a receipt request waits for the integrator
 	// before answering 409 with Retry-After.
 	receiptWait time.Duration
 }
 
-func newCustodyAPI(pool *pgxpool.Pool, authz *policy.Authorizer) *custodyAPI {
-	return &custodyAPI{svc: custody.New(pool), bags: pouch.New(pool), authz: authz, receiptWait: 2 * time.Second}
+func newCustodyAPI(pool *pgxpool.Pool, authz *policy.Authorizer, idem *idempotency) *custodyAPI {
+	return &custodyAPI{svc: custody.New(pool), bags: pouch.New(pool), authz: authz, idem: idem, receiptWait: 2 * time.Second}
 }
 
+// routes: every POST honours Idempotency-Key, as the bag routes do: a
+// courier's phone retries hand-offs and scans over bad networks.
 func (c *custodyAPI) routes(r chi.Router) {
-	r.Post("/custody/handoffs", c.release)
+	post := r.With(c.idem.middleware).Post
+	post("/custody/handoffs", c.release)
 	r.Get("/custody/handoffs/{id}", handleNoBody(c.getHandoff))
-	r.Post("/custody/handoffs/{id}/accept", handle(http.StatusOK, c.accept))
-	r.Post("/custody/handoffs/{id}/cancel", c.cancel)
+	post("/custody/handoffs/{id}/accept", handle(http.StatusOK, c.accept))
+	post("/custody/handoffs/{id}/cancel", c.cancel)
 	r.Get("/custody/handoffs/{id}/receipt", c.handoffReceipt)
 	r.Get("/custody/events/{id}/receipt", c.eventReceipt)
-	r.Post("/custody/bags/{id}/scan", handle(http.StatusCreated, c.scan))
+	post("/custody/bags/{id}/scan", handle(http.StatusCreated, c.scan))
 	r.Get("/bags/{id}/custody", handleNoBody(c.trail))
 	r.Get("/security/overdue", handleNoBody(c.overdue))
 }

@@ -1,9 +1,11 @@
 package custody_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"io"
+	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -331,4 +333,63 @@ func waitFor(t *testing.T, ok func() bool) {
 func toJSON(v any) string {
 	b, _ := json.Marshal(v)
 	return string(b)
+}
+
+// TestHandoffRetriesWithIdempotencyKey: a courier's phone that lost the
+// answers retries the release and the acceptance with the same keys; each
+// step is recorded once and the retry gets the stored answer.
+func TestHandoffRetriesWithIdempotencyKey(t *testing.T) {
+	e := newEnv(t)
+	p := e.pair
+	send := func(path, token, key string, body any) (int, string, map[string]any) {
+		t.Helper()
+		b, _ := json.Marshal(body)
+		req, _ := http.NewRequest("POST", e.URL+path, bytes.NewReader(b))
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Authorization", "Bearer "+token)
+		req.Header.Set("Idempotency-Key", key)
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer res.Body.Close()
+		out := map[string]any{}
+		_ = json.NewDecoder(res.Body).Decode(&out)
+		return res.StatusCode, res.Header.Get("Idempotent-Replayed"), out
+	}
+	events := func() int {
+		var n int
+		if err := e.Pool.QueryRow(context.Background(), `SELECT count(*) FROM bag_events WHERE bag_id = $1`, p.BagID).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	n0 := events()
+	release := map[string]any{"bag_id": p.BagID, "to": p.Courier, "place": "MFA registry"}
+	st, replayed, first := send("/api/v1/custody/handoffs", p.ClerkToken, "phone-release-1", release)
+	if st != 201 || replayed != "" {
+		t.Fatalf("release: %d %v", st, first)
+	}
+	st, replayed, again := send("/api/v1/custody/handoffs", p.ClerkToken, "phone-release-1", release)
+	if st != 201 || replayed != "true" || again["id"] != first["id"] {
+		t.Fatalf("release retry: %d %q %v", st, replayed, again)
+	}
+	accept := map[string]any{"seals": p.Seals, "packages_counted": 2, "seals_intact": true, "place": "airport"}
+	path := "/api/v1/custody/handoffs/" + first["id"].(string) + "/accept"
+	for i, want := range []string{"", "true"} {
+		st, replayed, h := send(path, p.CourierToken, "phone-accept-1", accept)
+		if st != 200 || replayed != want || h["status"] != "completed" {
+			t.Fatalf("accept #%d: %d %q %v", i+1, st, replayed, h)
+		}
+	}
+	if n := events(); n != n0+2 {
+		t.Fatalf("%d events recorded for one release and one acceptance", n-n0)
+	}
+	// The same key with another body is refused and changes nothing.
+	if st, _, _ := send(path, p.CourierToken, "phone-accept-1", map[string]any{"seals": p.Seals, "packages_counted": 1, "seals_intact": true}); st != 422 {
+		t.Fatalf("reused key with another body: %d", st)
+	}
+	if n := events(); n != n0+2 {
+		t.Fatalf("a refused retry recorded an event")
+	}
 }
