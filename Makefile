@@ -3,8 +3,10 @@ GO       ?= go
 VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 COMMIT   ?= $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
 LDFLAGS  := -X valise.Version=$(VERSION) -X valise.Commit=$(COMMIT)
-# Fuzzers run briefly by default; FUZZTIME=10m runs them at length.
+# `make test` runs the seal decoder's fuzzer briefly (FUZZTIME); `make fuzz`
+# runs every fuzzer at length (FUZZLONG each).
 FUZZTIME ?= 10s
+FUZZLONG ?= 10m
 
 .PHONY: run build test lint fuzz bench clean
 
@@ -23,6 +25,10 @@ lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
 	  if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
+
+fuzz:
+	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZLONG) ./crypto/seal
+	$(GO) test -run '^$$' -fuzz '^FuzzBase45$$' -fuzztime $(FUZZLONG) ./crypto/seal
 
 bench: build
 	$(GO) test -run '^$$' -bench . -benchtime 2s ./...
