@@ -26,7 +26,7 @@ func TestRego(t *testing.T) {
 	if err != nil {
 		t.Fatalf("load the policy: %v", err)
 	}
-	ch, err := tester.NewRunner().SetStore(store).Run(ctx, modules)
+	ch, err := tester.NewRunner().SetStore(store).SetModules(modules).RunTests(ctx, nil)
 	if err != nil {
 		t.Fatalf("run the Rego tests: %v", err)
 	}
