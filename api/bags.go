@@ -82,9 +82,12 @@ func ifMatch(r *http.Request) (int, error) {
 	return v, nil
 }
 
+// versionETag is the ETag of a row version, the form ifMatch reads back.
+func versionETag(version int) string { return `"` + strconv.Itoa(version) + `"` }
+
 // writeBag answers with the bag and its ETag.
 func writeBag(w http.ResponseWriter, status int, b *pouch.Bag, extra map[string]any) {
-	w.Header().Set("ETag", b.ETag())
+	w.Header().Set("ETag", versionETag(b.Version))
 	if extra == nil {
 		JSON(w, status, b)
 		return
@@ -407,7 +410,7 @@ func (p *pouchAPI) issueSheet(w http.ResponseWriter, r *http.Request) {
 		Error(w, r, err)
 		return
 	}
-	w.Header().Set("ETag", `"`+strconv.Itoa(sh.Version)+`"`)
+	w.Header().Set("ETag", versionETag(sh.Version))
 	JSON(w, http.StatusCreated, sh)
 }
 
@@ -421,7 +424,7 @@ func (p *pouchAPI) getSheet(w http.ResponseWriter, r *http.Request) {
 		Error(w, r, err)
 		return
 	}
-	w.Header().Set("ETag", `"`+strconv.Itoa(sh.Version)+`"`)
+	w.Header().Set("ETag", versionETag(sh.Version))
 	JSON(w, http.StatusOK, sh)
 }
 
@@ -490,7 +493,7 @@ func (p *pouchAPI) getIncident(w http.ResponseWriter, r *http.Request) {
 		Error(w, r, err)
 		return
 	}
-	w.Header().Set("ETag", `"`+strconv.Itoa(i.Version)+`"`)
+	w.Header().Set("ETag", versionETag(i.Version))
 	JSON(w, http.StatusOK, i)
 }
 

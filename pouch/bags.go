@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"strconv"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -61,9 +60,6 @@ func (b *Bag) Resource() policy.Resource {
 	return policy.Resource{Kind: "bag", ID: b.ID, Level: b.Level, Origin: b.Origin, Destination: b.Destination,
 		Route: b.Route, Couriers: b.couriers}
 }
-
-// ETag is the bag's entity tag, from its row version.
-func (b *Bag) ETag() string { return `"` + strconv.Itoa(b.Version) + `"` }
 
 const bagColumns = `b.id, b.registry_number, o.code, d.code, b.route_codes, b.plan_id, b.state, b.level,
 	coalesce(b.container, ''), coalesce(b.package_count, 0), b.protective_means, b.due_at, b.dispatched_at,
