@@ -130,10 +130,12 @@ func (s *Server) routes() chi.Router {
 		// caller with policy.SubjectFrom(r.Context()) and ask s.authz.
 		r.Group(func(r chi.Router) {
 			r.Use(s.requireAuth)
-			s.identityRoutes(r)       // me, logout, units, users, security (api/auth.go)
-			r.Group(s.pouch.routes)   // bags, senders, plans, couriers, sheets, incidents (api/bags.go)
-			r.Group(s.custody.routes) // hand-offs, custody trails, receipts, overdue (api/custody.go)
-			r.Group(s.seals.routes)   // bag seals and seal verification (api/seals.go)
+			s.identityRoutes(r)              // me, logout, units, users, security (api/auth.go)
+			r.Group(s.pouch.routes)          // bags, senders, plans, couriers, sheets, incidents (api/bags.go)
+			r.Group(s.custody.routes)        // hand-offs, custody trails, receipts, overdue (api/custody.go)
+			r.Group(s.seals.routes)          // bag seals and seal verification (api/seals.go)
+			r.Group(s.pouch.sheetRoutes)     // the list of courier sheets (api/sheets.go)
+			r.Group(s.custody.pendingRoutes) // hand-offs waiting for the caller (api/pending.go)
 		})
 	})
 	return r

@@ -237,23 +237,32 @@ const sheetSQL = `SELECT cs.id, cs.number, u.code, u.name, cs.conveyance, coales
 	cs.issued_by, cs.issued_at, cs.version, coalesce(c.user_id, '')
 	FROM courier_sheets cs JOIN units u ON u.id = cs.issuer_id LEFT JOIN couriers c ON c.id = cs.courier_id`
 
-func getSheet(ctx context.Context, q db.Querier, id string) (*Sheet, error) {
+// scanSheet reads one row of sheetSQL.
+func scanSheet(row pgx.Row) (*Sheet, error) {
 	var sh Sheet
 	var userID string
-	err := q.QueryRow(ctx, sheetSQL+` WHERE cs.id::text = $1`, id).Scan(&sh.ID, &sh.Number, &sh.Issuer, &sh.IssuerName,
+	err := row.Scan(&sh.ID, &sh.Number, &sh.Issuer, &sh.IssuerName,
 		&sh.Conveyance, &sh.CourierID, &sh.CourierKind, &sh.BearerName, &sh.BearerDoc, &sh.Route, &sh.PackageCount,
 		&sh.ValidFrom, &sh.ValidUntil, &sh.Status, &sh.RevokedReason, &sh.RevokedAt, &sh.Replaces, &sh.IssuedBy,
 		&sh.IssuedAt, &sh.Version, &userID)
+	if err != nil {
+		return nil, err
+	}
+	if userID != "" {
+		sh.couriers = []string{userID}
+	}
+	return &sh, nil
+}
+
+func getSheet(ctx context.Context, q db.Querier, id string) (*Sheet, error) {
+	sh, err := scanSheet(q.QueryRow(ctx, sheetSQL+` WHERE cs.id::text = $1`, id))
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, valise.Errorf(valise.ENOTFOUND, "no such courier sheet")
 	}
 	if err != nil {
 		return nil, fmt.Errorf("load sheet: %w", err)
 	}
-	if userID != "" {
-		sh.couriers = []string{userID}
-	}
-	if err := loadQR(ctx, q, &sh); err != nil {
+	if err := loadQR(ctx, q, sh); err != nil {
 		return nil, err
 	}
 	rows, err := q.Query(ctx, `SELECT b.id, b.registry_number, sb.packages, b.level FROM courier_sheet_bags sb
@@ -271,7 +280,7 @@ func getSheet(ctx context.Context, q db.Querier, id string) (*Sheet, error) {
 	if err != nil {
 		return nil, fmt.Errorf("load sheet bags: %w", err)
 	}
-	return &sh, nil
+	return sh, nil
 }
 
 // GetSheet returns a sheet after check authorizes reading it (bag.read on its bags).
