@@ -16,7 +16,7 @@ func (e *mailEnv) snapshot() string {
 	var b strings.Builder
 	for _, tbl := range []string{"bags", "bag_events", "bag_packages", "incidents", "loss_reports", "examinations", "couriers",
 		"courier_sheets", "courier_sheet_bags", "bag_receipts", "submissions", "authorized_senders", "tlog_entries",
-		"seals", "seal_revocations", "trust_lists"} {
+		"seals", "seal_revocations", "trust_lists", "dispatch_plans", "plan_events", "pouch_settings", "setting_changes"} {
 		var n int
 		var sum string
 		err := e.pool.QueryRow(context.Background(), `SELECT count(*), coalesce(md5(string_agg(t::text, ',' ORDER BY t::text)), '') FROM `+tbl+` t`).Scan(&n, &sum)

@@ -67,6 +67,8 @@ func newMailEnv(t testing.TB) *mailEnv {
 		{"modclerk", "MOD", policy.TopSecret, policy.RoleRegistryClerk, "", nil},
 		{"nbclerk", "NB", policy.TopSecret, policy.RoleRegistryClerk, "", nil},
 		{"sec", "MFA", policy.SpecialImportance, policy.RoleSecurityOfficer, "", []string{"*"}},
+		{"sec2", "MFA", policy.SpecialImportance, policy.RoleSecurityOfficer, "", []string{"*"}},
+		{"auditor", "JP-TYO", policy.SpecialImportance, policy.RoleAuditor, "", []string{"*"}},
 		{"courier1", "MFA", policy.TopSecret, policy.RoleCourier, policy.CourierCareer, nil},
 		{"adhoc", "DE-BER", policy.TopSecret, policy.RoleCourier, policy.CourierAdHoc, nil},
 	} {

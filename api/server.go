@@ -58,9 +58,10 @@ type Server struct {
 	router  chi.Router
 	metrics *httpMetrics
 	reg     *prometheus.Registry
-	pouch   *pouchAPI   // the bag lifecycle (api/bags.go)
-	custody *custodyAPI // hand-offs, custody trails, receipts (api/custody.go)
-	seals   *sealAPI    // trust list, bag seals, verification (api/seals.go)
+	pouch   *pouchAPI    // the bag lifecycle (api/bags.go)
+	custody *custodyAPI  // hand-offs, custody trails, receipts (api/custody.go)
+	seals   *sealAPI     // trust list, bag seals, verification (api/seals.go)
+	config  *settingsAPI // settings, plan review and custody windows (api/settings.go)
 
 	authz      *policy.Authorizer // every protected handler asks it (api/auth.go)
 	ident      *identity.Service  // users, units, tokens (api/auth.go)
@@ -91,6 +92,7 @@ func New(pool *pgxpool.Pool, cfg Config) *Server {
 	s.pouch = newPouchAPI(pool, s.authz, kr)
 	s.custody = newCustodyAPI(pool, s.authz, s.pouch.idem)
 	s.seals = newSealAPI(pool, kr, s.authz, s.pouch.bags, s.pouch.couriers)
+	s.config = newSettingsAPI(pool, s.authz, s.pouch.bags, s.pouch.idem)
 	s.router = s.routes()
 	return s
 }
@@ -136,6 +138,7 @@ func (s *Server) routes() chi.Router {
 			r.Group(s.seals.routes)          // bag seals and seal verification (api/seals.go)
 			r.Group(s.pouch.sheetRoutes)     // the list of courier sheets (api/sheets.go)
 			r.Group(s.custody.pendingRoutes) // hand-offs waiting for the caller (api/pending.go)
+			r.Group(s.config.routes)         // settings, plan review, custody windows (api/settings.go)
 		})
 	})
 	return r

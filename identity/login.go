@@ -119,24 +119,25 @@ func (s *Service) failed(ctx context.Context, username, remote, why string) erro
 	ctx, cancel := detached(ctx)
 	defer cancel()
 	now := s.now()
+	maxFailures, lockFor := s.loginLimits(ctx)
 	var locked bool
 	err := s.pool.QueryRow(ctx, `
 		INSERT INTO login_throttle AS t (username, failures, last_failure_at, last_remote) VALUES ($1, 1, $2, $3)
 		ON CONFLICT (username) DO UPDATE SET
 			failures = CASE WHEN t.last_failure_at < $5 THEN 1 ELSE t.failures + 1 END,
 			last_failure_at = $2, last_remote = $3
-		RETURNING failures >= $4`, username, now, remote, s.cfg.MaxFailures, now.Add(-s.cfg.LockFor)).Scan(&locked)
+		RETURNING failures >= $4`, username, now, remote, maxFailures, now.Add(-lockFor)).Scan(&locked)
 	if err != nil {
 		s.log.ErrorContext(ctx, "record failed login", "err", err)
 		return errCredentials
 	}
 	if locked {
 		_, err = s.pool.Exec(ctx, `UPDATE login_throttle SET locked_until = $2, failures = 0, lock_count = lock_count + 1
-			WHERE username = $1`, username, now.Add(s.cfg.LockFor))
+			WHERE username = $1`, username, now.Add(lockFor))
 		if err != nil {
 			s.log.ErrorContext(ctx, "lock account", "err", err)
 		}
-		s.log.WarnContext(ctx, "login locked", "username", username, "remote", remote, "until", now.Add(s.cfg.LockFor))
+		s.log.WarnContext(ctx, "login locked", "username", username, "remote", remote, "until", now.Add(lockFor))
 	}
 	s.log.WarnContext(ctx, "login failed", "username", username, "remote", remote, "reason", why)
 	return errCredentials
@@ -273,4 +274,26 @@ func hashRefresh(t string) ([]byte, bool) {
 	}
 	h := sha256.Sum256([]byte(t))
 	return h[:], true
+}
+
+// loginLimits are the lockout limits in force: the login.max_failures and
+// login.lock_for settings when an administrator has set them (package
+// settings), else the configuration. A failure to read them keeps the
+// configured limits: a lockout never loosens because a query failed.
+func (s *Service) loginLimits(ctx context.Context) (int, time.Duration) {
+	maxFailures, lockFor := s.cfg.MaxFailures, s.cfg.LockFor
+	var n, secs *int64
+	err := s.pool.QueryRow(ctx, `SELECT (SELECT count FROM pouch_settings WHERE key = 'login.max_failures'),
+		(SELECT extract(epoch FROM value)::bigint FROM pouch_settings WHERE key = 'login.lock_for')`).Scan(&n, &secs)
+	if err != nil {
+		s.log.ErrorContext(ctx, "read login limits; using the configured ones", "err", err)
+		return maxFailures, lockFor
+	}
+	if n != nil {
+		maxFailures = int(*n)
+	}
+	if secs != nil {
+		lockFor = time.Duration(*secs) * time.Second
+	}
+	return maxFailures, lockFor
 }

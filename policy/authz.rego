@@ -27,7 +27,7 @@ issuing_kinds := ministry_kinds | foreign_institution_kinds
 # Actions that change nothing: the only ones an auditor may take.
 read_actions := {
 	"bag.read", "senders.read", "incident.read", "units.read", "users.read",
-	"decisions.read", "lockouts.read", "log.read", "staff.read",
+	"decisions.read", "lockouts.read", "log.read", "staff.read", "settings.read",
 }
 
 # Roles that may see diplomatic mail at all (subject to clearance and need-to-know). The admin is
@@ -289,3 +289,41 @@ veto_for(a) if {
 	"auditor" in input.subject.roles
 	not a in read_actions
 }
+
+# ---- settings and plan review (issue 11) -------------------------------------------------------
+
+# Who changes which settings (docs/decisions.md, "Settings"): what the law leaves to by-laws
+# (incident, breach and loss deadlines, transit time, silence window) is the security officer's;
+# how the system runs (login limits, seal lifetime, trust-list staleness) is the administrator's.
+# Auditors read them (read_actions); dispatchers read them because plans depend on them.
+settings_grants := {
+	"security_officer": {"settings.read", "settings.bylaw", "plan.review"},
+	"admin": {"settings.read", "settings.operations"},
+	"auditor": {"settings.read"},
+	"dispatcher": {"settings.read"},
+}
+
+may if {
+	some r in input.subject.roles
+	settings_grants[r][input.action]
+}
+
+granted contains a if {
+	some r in input.subject.roles
+	some a in settings_grants[r]
+}
+
+# A plan flagged for review (DM-14) is approved or refused by a security officer or by a dispatcher
+# of the ministry, which organises delivery (7-1(8)(1)); need-to-know on the route still applies
+# (the plan is checked as a bag on its route), and pouch refuses the plan's own author.
+ministry_dispatcher if {
+	"dispatcher" in input.subject.roles
+	ministry_kinds[input.subject.unit_kind]
+}
+
+may if {
+	input.action == "plan.review"
+	ministry_dispatcher
+}
+
+granted contains "plan.review" if ministry_dispatcher

@@ -171,6 +171,7 @@ const (
 	ActLogRead       = "log.read"
 	ActStaffRead     = "staff.read"
 	ActStaffManage   = "staff.manage"
+	ActPlanReview    = "plan.review" // approve or refuse a plan flagged for review (DM-14)
 )
 
 // Decision is the policy's answer. Reason is general enough to show the

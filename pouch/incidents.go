@@ -50,12 +50,17 @@ type Incident struct {
 
 // openIncident opens an incident with deadlines read from pouch_settings
 // (by-law durations are data, not constants) and records it on the bag.
+// A loss report's breach takes the loss deadlines (loss.*), others their class's.
 func openIncident(ctx context.Context, tx pgx.Tx, actor policy.Subject, b *Bag, class, source, summary string) (*Incident, error) {
-	notify, err := setting(ctx, tx, class+".notify_within")
+	deadlines := class
+	if source == "loss" {
+		deadlines = "loss"
+	}
+	notify, err := setting(ctx, tx, deadlines+".notify_within")
 	if err != nil {
 		return nil, err
 	}
-	closeIn, err := setting(ctx, tx, class+".close_within")
+	closeIn, err := setting(ctx, tx, deadlines+".close_within")
 	if err != nil {
 		return nil, err
 	}

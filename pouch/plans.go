@@ -12,6 +12,7 @@ import (
 	"valise"
 	"valise/internal/db"
 	"valise/policy"
+	"valise/settings"
 )
 
 // Conveyance modes: career or ad hoc courier, the captain of a commercial
@@ -74,6 +75,16 @@ type Plan struct {
 	Legs             []Leg     `json:"legs"`
 	CreatedBy        string    `json:"created_by"`
 	CreatedAt        time.Time `json:"created_at"`
+	// CustodyWindow is how long a bag of this plan in transit may go
+	// without a custody event ("8h", "2d"); empty: custody.silence_window.
+	CustodyWindow string `json:"custody_window,omitempty"`
+	// ReviewStatus of a plan flagged for review (DM-14): pending, approved
+	// or refused; its bags are sealed and dispatched only once approved.
+	ReviewStatus string      `json:"review_status,omitempty"`
+	ReviewedBy   string      `json:"reviewed_by,omitempty"`
+	ReviewedAt   *time.Time  `json:"reviewed_at,omitempty"`
+	Version      int         `json:"version"`
+	Events       []PlanEvent `json:"events"`
 }
 
 // PlanInput creates a plan. Route lists the relays between origin and destination.
@@ -87,6 +98,8 @@ type PlanInput struct {
 	Legs             []Leg      `json:"legs"`
 	// ReviewNote justifies a route the law does not describe; required for those.
 	ReviewNote string `json:"review_note,omitempty"`
+	// CustodyWindow overrides custody.silence_window for the plan's bags ("8h", "2d").
+	CustodyWindow string `json:"custody_window,omitempty"`
 }
 
 // CreatePlan records a dispatch plan after check authorizes bag.plan on its route.
@@ -131,11 +144,15 @@ func (s *Service) CreatePlan(ctx context.Context, actor policy.Subject, in PlanI
 			fe = append(fe, valise.FieldError{Field: f + "flight", Reason: "required when the bag is entrusted to an aircraft captain"})
 		}
 	}
+	window, err := parseWindow(in.CustodyWindow)
+	if err != nil {
+		fe = append(fe, valise.FieldError{Field: "custody_window", Reason: err.Error()})
+	}
 	if fe != nil {
 		return nil, valise.Invalid("the plan is incomplete", fe...)
 	}
 	var out *Plan
-	err := db.InTx(ctx, s.pool, func(tx pgx.Tx) error {
+	err = db.InTx(ctx, s.pool, func(tx pgx.Tx) error {
 		codes := append(append([]string{in.Origin}, in.Via...), in.Destination)
 		units := make([]Unit, len(codes))
 		seen := map[string]bool{}
@@ -166,11 +183,16 @@ func (s *Service) CreatePlan(ctx context.Context, actor policy.Subject, in PlanI
 			return err
 		}
 		var id string
+		var review *string
+		if kind == RouteOther {
+			pending := ReviewPending
+			review = &pending
+		}
 		err := tx.QueryRow(ctx, `INSERT INTO dispatch_plans (origin_id, destination_id, route_codes, route_kind, needs_review,
-			review_note, conveyance, planned_departure, planned_arrival, created_by)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING id`,
+			review_note, conveyance, planned_departure, planned_arrival, created_by, review_status, custody_window)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, make_interval(secs => $12)) RETURNING id`,
 			units[0].ID, units[len(units)-1].ID, codes, kind, kind == RouteOther, in.ReviewNote, in.Conveyance,
-			*in.PlannedDeparture, *in.PlannedArrival, actor.Username).Scan(&id)
+			*in.PlannedDeparture, *in.PlannedArrival, actor.Username, review, window).Scan(&id)
 		if err != nil {
 			return fmt.Errorf("insert plan: %w", err)
 		}
@@ -200,15 +222,23 @@ func (s *Service) CreatePlan(ctx context.Context, actor policy.Subject, in PlanI
 }
 
 func getPlan(ctx context.Context, q db.Querier, id string) (*Plan, error) {
+	return loadPlan(ctx, q, id, "")
+}
+
+// loadPlan loads a plan with its legs and events (lock: "" or " FOR UPDATE OF p").
+func loadPlan(ctx context.Context, q db.Querier, id, lock string) (*Plan, error) {
 	if !db.ValidUUID(id) {
 		return nil, valise.Errorf(valise.ENOTFOUND, "no such plan")
 	}
 	var p Plan
+	var window *int64
 	err := q.QueryRow(ctx, `SELECT p.id, o.code, d.code, p.route_codes, p.route_kind, p.needs_review, p.review_note, p.conveyance,
-		p.planned_departure, p.planned_arrival, p.created_by, p.created_at
-		FROM dispatch_plans p JOIN units o ON o.id = p.origin_id JOIN units d ON d.id = p.destination_id WHERE p.id = $1`, id).
+		p.planned_departure, p.planned_arrival, p.created_by, p.created_at, extract(epoch FROM p.custody_window)::bigint,
+		coalesce(p.review_status, ''), coalesce(p.reviewed_by, ''), p.reviewed_at, p.version
+		FROM dispatch_plans p JOIN units o ON o.id = p.origin_id JOIN units d ON d.id = p.destination_id WHERE p.id = $1`+lock, id).
 		Scan(&p.ID, &p.Origin, &p.Destination, &p.Route, &p.RouteKind, &p.NeedsReview, &p.ReviewNote, &p.Conveyance,
-			&p.PlannedDeparture, &p.PlannedArrival, &p.CreatedBy, &p.CreatedAt)
+			&p.PlannedDeparture, &p.PlannedArrival, &p.CreatedBy, &p.CreatedAt, &window, &p.ReviewStatus, &p.ReviewedBy,
+			&p.ReviewedAt, &p.Version)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, valise.Errorf(valise.ENOTFOUND, "no such plan")
 	}
@@ -228,6 +258,12 @@ func getPlan(ctx context.Context, q db.Querier, id string) (*Plan, error) {
 	})
 	if err != nil {
 		return nil, fmt.Errorf("load legs: %w", err)
+	}
+	if window != nil {
+		p.CustodyWindow = settings.FormatDuration(time.Duration(*window) * time.Second)
+	}
+	if p.Events, err = planEvents(ctx, q, p.ID); err != nil {
+		return nil, err
 	}
 	return &p, nil
 }

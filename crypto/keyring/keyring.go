@@ -273,7 +273,13 @@ func (k *Keyring) Retire(ctx context.Context, q db.Querier, kid seal.KID, overla
 
 func (k *Keyring) retire(ctx context.Context, q db.Querier, kid seal.KID, overlap time.Duration) error {
 	if overlap <= 0 {
-		overlap = k.o.Overlap
+		// Seals the key signed keep verifying until they expire: at least
+		// the seal lifetime in force, however it was tuned.
+		lifetime, err := k.sealLifetime(ctx, q)
+		if err != nil {
+			return err
+		}
+		overlap = max(k.o.Overlap, lifetime)
 	}
 	now := k.now()
 	// The window ends now, unless the key has not started yet (then it

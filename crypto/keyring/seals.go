@@ -99,7 +99,11 @@ func (k *Keyring) issue(ctx context.Context, q db.Querier, f BagFacts) ([]*Seal,
 		return nil, valise.Errorf(valise.ECONFLICT, "the seal key of %s may sign only from %s to %s: rotate it",
 			f.Origin, key.NotBefore.Format(time.RFC3339), key.NotAfter.Format(time.RFC3339))
 	}
-	cs, err := f.claims(now, now.Add(k.o.SealLifetime))
+	lifetime, err := k.sealLifetime(ctx, q)
+	if err != nil {
+		return nil, err
+	}
+	cs, err := f.claims(now, now.Add(lifetime))
 	if err != nil {
 		return nil, err
 	}

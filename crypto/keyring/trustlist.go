@@ -49,7 +49,11 @@ func (k *Keyring) Publish(ctx context.Context, q db.Querier) (*Published, error)
 	if err != nil {
 		return nil, fmt.Errorf("list keys: %w", err)
 	}
-	l := &trust.List{Sequence: seq, IssuedAt: now, StaleAfter: now.Add(k.o.StaleAfter), RevokedSerials: []seal.Serial{}}
+	stale, err := k.staleAfter(ctx, q)
+	if err != nil {
+		return nil, err
+	}
+	l := &trust.List{Sequence: seq, IssuedAt: now, StaleAfter: now.Add(stale), RevokedSerials: []seal.Serial{}}
 	for _, ki := range keys {
 		tk := trust.Key{KID: ki.KID, Office: ki.Office, PublicKey: ki.PublicKey, NotBefore: ki.NotBefore,
 			NotAfter: ki.NotAfter, Status: ki.Status}

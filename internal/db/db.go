@@ -189,10 +189,20 @@ func Retryable(err error) bool {
 	return false
 }
 
+// RuleRefused is the SQLSTATE a migration's trigger raises to refuse a
+// change on a rule of the domain (for example the DM-14 plan-review gate):
+// its message is written for the caller, and its hint names what is missing.
+const RuleRefused = "VL409"
+
 // Classify turns database connectivity failures into valise.EUNAVAILABLE so
-// that callers answer 503 rather than 500 while the database is down. Other
-// errors pass through unchanged.
+// that callers answer 503 rather than 500 while the database is down, and a
+// trigger's RuleRefused into valise.ECONFLICT with the trigger's message.
+// Other errors pass through unchanged.
 func Classify(err error) error {
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) && pgErr.Code == RuleRefused {
+		return &valise.Error{Code: valise.ECONFLICT, Message: pgErr.Message, Extra: map[string]any{"missing": pgErr.Hint}}
+	}
 	if err == nil || !Unavailable(err) {
 		return err
 	}
