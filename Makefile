@@ -18,6 +18,7 @@ run: build
 
 test:
 	./scripts/ensure-postgres.sh
+	./scripts/ensure-chromium.sh
 	$(GO) test -count=1 -timeout 8m ./...
 	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME) ./crypto/seal
 

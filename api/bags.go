@@ -439,7 +439,7 @@ func (p *pouchAPI) printSheet(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
-	w.Header().Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'")
+	w.Header().Set("Content-Security-Policy", courier.PrintCSP)
 	_ = sh.Print(w)
 }
 

@@ -19,6 +19,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"valise"
+	"valise/courier"
 	"valise/crypto/keyring"
 	"valise/identity"
 	"valise/internal/db"
@@ -119,7 +120,8 @@ func (s *Server) routes() chi.Router {
 	r.Get("/healthz", s.healthz)
 	r.Get("/readyz", s.readyz)
 	r.Get("/metrics", promhttp.HandlerFor(s.reg, promhttp.HandlerOpts{}).ServeHTTP)
-	s.logRoutes(r) // custody transparency log, public: /log/...
+	s.logRoutes(r)                              // custody transparency log, public: /log/...
+	r.Get(courier.PrintScriptPath, printScript) // the printable pages' one script (api/sheets.go)
 	r.Route("/api/v1", func(r chi.Router) {
 		r.Get("/openapi.yaml", func(w http.ResponseWriter, r *http.Request) {
 			w.Header().Set("Content-Type", "application/yaml")

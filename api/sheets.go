@@ -57,3 +57,12 @@ func limitParam(v string) (int, error) {
 	}
 	return n, nil
 }
+
+// printScript serves the printable pages' script (public: it holds nothing
+// but the Print button's wiring).
+func printScript(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Type", "text/javascript; charset=utf-8")
+	w.Header().Set("Cache-Control", "public, max-age=3600")
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	_, _ = w.Write([]byte(courier.PrintScript))
+}

@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"slices"
 	"strings"
 	"time"
 
@@ -58,6 +59,7 @@ type Courier struct {
 	DocExpires  string    `json:"doc_expires,omitempty"`
 	Nationality string    `json:"nationality,omitempty"`
 	Unit        string    `json:"unit,omitempty"`
+	Position    string    `json:"position,omitempty"` // an ad hoc courier's; a career courier's is their account's
 	CreatedBy   string    `json:"created_by"`
 	CreatedAt   time.Time `json:"created_at"`
 }
@@ -77,6 +79,9 @@ type CourierInput struct {
 	DocExpires  string `json:"doc_expires,omitempty"`
 	Nationality string `json:"nationality,omitempty"`
 	Unit        string `json:"unit,omitempty"`
+	// Position is printed on the sheet under the bearer's name (an ad hoc
+	// courier's; a career courier's comes from their account).
+	Position string `json:"position,omitempty"`
 }
 
 var (
@@ -95,25 +100,16 @@ func (in CourierInput) Validate() error {
 		if in.UserID == "" {
 			fe = append(fe, valise.FieldError{Field: "user_id", Reason: "a career courier is linked to a user holding the courier role"})
 		}
+		if in.DocKind != "" { // a career courier's passport, printed on their sheets
+			fe = append(fe, in.validateDoc()...)
+		}
 	case policy.CourierAdHoc:
-		ok := false
-		for _, k := range docKinds {
-			ok = ok || k == in.DocKind
-		}
-		if !ok {
-			fe = append(fe, valise.FieldError{Field: "doc_kind", Reason: "required: " + strings.Join(docKinds, ", ")})
-		}
-		if strings.TrimSpace(in.DocNumber) == "" || len(in.DocNumber) > 40 {
-			fe = append(fe, valise.FieldError{Field: "doc_number", Reason: "required, up to 40 characters"})
-		}
-		if !countryRE.MatchString(in.DocCountry) {
-			fe = append(fe, valise.FieldError{Field: "doc_country", Reason: "required: ISO 3166 alpha-2 of the issuing state"})
-		}
-		if t, err := time.Parse(time.DateOnly, in.DocExpires); err != nil || t.Before(time.Now()) {
-			fe = append(fe, valise.FieldError{Field: "doc_expires", Reason: "required, YYYY-MM-DD, not expired"})
-		}
+		fe = append(fe, in.validateDoc()...)
 	default:
 		fe = append(fe, valise.FieldError{Field: "kind", Reason: "must be career or ad_hoc"})
+	}
+	if len(in.Position) > 200 {
+		fe = append(fe, valise.FieldError{Field: "position", Reason: "up to 200 characters"})
 	}
 	if in.Nationality != "" && !countryRE.MatchString(in.Nationality) {
 		fe = append(fe, valise.FieldError{Field: "nationality", Reason: "ISO 3166 alpha-2"})
@@ -122,6 +118,24 @@ func (in CourierInput) Validate() error {
 		return valise.Invalid("the courier record is incomplete", fe...)
 	}
 	return nil
+}
+
+// validateDoc checks the identity document (DM-05).
+func (in CourierInput) validateDoc() []valise.FieldError {
+	var fe []valise.FieldError
+	if !slices.Contains(docKinds, in.DocKind) {
+		fe = append(fe, valise.FieldError{Field: "doc_kind", Reason: "required: " + strings.Join(docKinds, ", ")})
+	}
+	if strings.TrimSpace(in.DocNumber) == "" || len(in.DocNumber) > 40 {
+		fe = append(fe, valise.FieldError{Field: "doc_number", Reason: "required, up to 40 characters"})
+	}
+	if !countryRE.MatchString(in.DocCountry) {
+		fe = append(fe, valise.FieldError{Field: "doc_country", Reason: "required: ISO 3166 alpha-2 of the issuing state"})
+	}
+	if t, err := time.Parse(time.DateOnly, in.DocExpires); err != nil || t.Before(time.Now()) {
+		fe = append(fe, valise.FieldError{Field: "doc_expires", Reason: "required, YYYY-MM-DD, not expired"})
+	}
+	return fe
 }
 
 // Create records a courier.
@@ -148,11 +162,11 @@ func (s *Service) Create(ctx context.Context, actor policy.Subject, in CourierIn
 		}
 		var id string
 		err := tx.QueryRow(ctx, `INSERT INTO couriers (kind, user_id, username, full_name, doc_kind, doc_number, doc_country,
-			doc_expires, nationality, unit_id, created_by)
+			doc_expires, nationality, unit_id, created_by, position)
 			VALUES ($1, nullif($2, ''), nullif($3, ''), $4, nullif($5, ''), nullif($6, ''), nullif($7, ''),
-			        nullif($8, '')::date, nullif($9, ''), $10, $11) RETURNING id`,
+			        nullif($8, '')::date, nullif($9, ''), $10, $11, $12) RETURNING id`,
 			in.Kind, in.UserID, in.Username, in.FullName, in.DocKind, in.DocNumber, in.DocCountry, in.DocExpires,
-			in.Nationality, unitID, actor.Username).Scan(&id)
+			in.Nationality, unitID, actor.Username, strings.TrimSpace(in.Position)).Scan(&id)
 		if err != nil {
 			if strings.Contains(err.Error(), "couriers_user_idx") {
 				return valise.Invalid("this user is already a courier", valise.FieldError{Field: "user_id", Reason: "already recorded"})
@@ -199,12 +213,12 @@ func courierAccount(ctx context.Context, tx pgx.Tx, in CourierInput) (string, er
 
 const courierSQL = `SELECT c.id, c.kind, coalesce(c.user_id, ''), coalesce(c.username, ''), c.full_name, coalesce(c.doc_kind, ''),
 	coalesce(c.doc_number, ''), coalesce(c.doc_country, ''), coalesce(c.doc_expires::text, ''), coalesce(c.nationality, ''),
-	coalesce(u.code, ''), c.created_by, c.created_at FROM couriers c LEFT JOIN units u ON u.id = c.unit_id`
+	coalesce(u.code, ''), c.position, c.created_by, c.created_at FROM couriers c LEFT JOIN units u ON u.id = c.unit_id`
 
 func scanCourier(r pgx.Row) (*Courier, error) {
 	var c Courier
 	err := r.Scan(&c.ID, &c.Kind, &c.UserID, &c.Username, &c.FullName, &c.DocKind, &c.DocNumber, &c.DocCountry,
-		&c.DocExpires, &c.Nationality, &c.Unit, &c.CreatedBy, &c.CreatedAt)
+		&c.DocExpires, &c.Nationality, &c.Unit, &c.Position, &c.CreatedBy, &c.CreatedAt)
 	return &c, err
 }
 

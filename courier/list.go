@@ -125,14 +125,14 @@ func (s *Service) loadBags(ctx context.Context, list []*Sheet) error {
 		byID[sh.ID], ids[i] = sh, sh.ID
 		sh.Bags = []SheetBag{}
 	}
-	rows, err := s.pool.Query(ctx, `SELECT sb.sheet_id, b.id, b.registry_number, sb.packages FROM courier_sheet_bags sb
-		JOIN bags b ON b.id = sb.bag_id WHERE sb.sheet_id = ANY($1::uuid[]) ORDER BY b.registry_number`, ids)
+	rows, err := s.pool.Query(ctx, `SELECT sb.sheet_id, b.id, b.registry_number, sb.packages, `+sealSerialsSQL+`
+		FROM courier_sheet_bags sb JOIN bags b ON b.id = sb.bag_id WHERE sb.sheet_id = ANY($1::uuid[]) ORDER BY b.registry_number`, ids)
 	if err != nil {
 		return db.Classify(fmt.Errorf("list sheet bags: %w", err))
 	}
 	var sheetID string
 	var b SheetBag
-	_, err = pgx.ForEachRow(rows, []any{&sheetID, &b.BagID, &b.RegistryNumber, &b.Packages}, func() error {
+	_, err = pgx.ForEachRow(rows, []any{&sheetID, &b.BagID, &b.RegistryNumber, &b.Packages, &b.SealSerials}, func() error {
 		byID[sheetID].Bags = append(byID[sheetID].Bags, b)
 		return nil
 	})

@@ -23,20 +23,29 @@ type SheetBag struct {
 	BagID          string `json:"bag_id"`
 	RegistryNumber string `json:"registry_number"`
 	Packages       int    `json:"packages"`
+	// SealSerials are the physical seal serials of packages 1..N ("" for a
+	// package sealed without one): what an officer compares at a border.
+	SealSerials []string `json:"seal_serials"`
 }
 
 // Sheet is a courier sheet (Art. 1(6)): the document of the ministry or a
 // foreign institution confirming the status of the mail and of its bearer.
 type Sheet struct {
-	ID            string     `json:"id"`
-	Number        string     `json:"number"`
-	Issuer        string     `json:"issuer"`
-	IssuerName    string     `json:"issuer_name"`
-	Conveyance    string     `json:"conveyance"`
-	CourierID     string     `json:"courier_id,omitempty"`
-	CourierKind   string     `json:"courier_kind,omitempty"`
-	BearerName    string     `json:"bearer_name"`
+	ID          string `json:"id"`
+	Number      string `json:"number"`
+	Issuer      string `json:"issuer"`
+	IssuerName  string `json:"issuer_name"`
+	Conveyance  string `json:"conveyance"`
+	CourierID   string `json:"courier_id,omitempty"`
+	CourierKind string `json:"courier_kind,omitempty"`
+	BearerName  string `json:"bearer_name"`
+	// BearerPosition is the bearer's official position (a career courier's
+	// account's, an ad hoc courier's record's).
+	BearerPosition string `json:"bearer_position,omitempty"`
+	// BearerDoc is the bearer's identity document as printed in English
+	// ("Service passport No. N1234567 (KZ)"); Doc its parts.
 	BearerDoc     string     `json:"bearer_document,omitempty"`
+	Doc           *Document  `json:"bearer_document_details,omitempty"`
 	Route         []string   `json:"route"`
 	PackageCount  int        `json:"package_count"`
 	Bags          []SheetBag `json:"bags"`
@@ -47,8 +56,15 @@ type Sheet struct {
 	RevokedAt     *time.Time `json:"revoked_at,omitempty"`
 	Replaces      string     `json:"replaces,omitempty"`
 	IssuedBy      string     `json:"issued_by"`
-	IssuedAt      time.Time  `json:"issued_at"`
-	Version       int        `json:"version"`
+	// IssuedByName and IssuedByPosition name the issuing officer as the
+	// sheet prints them (IssuedBy is their username).
+	IssuedByName     string    `json:"issued_by_name,omitempty"`
+	IssuedByPosition string    `json:"issued_by_position,omitempty"`
+	IssuedAt         time.Time `json:"issued_at"`
+	// TimeZone is the issuing unit's IANA time zone: the sheet prints its
+	// times in it beside UTC ("" prints UTC only).
+	TimeZone string `json:"time_zone,omitempty"`
+	Version  int    `json:"version"`
 	// QR is the sheet's signed QR text (VS1, verified like a bag seal);
 	// QRSerial is its serial, revoked in the trust list with the sheet.
 	QR       string `json:"qr,omitempty"`
@@ -232,21 +248,29 @@ func (s *Service) Issue(ctx context.Context, actor policy.Subject, in IssueInput
 }
 
 const sheetSQL = `SELECT cs.id, cs.number, u.code, u.name, cs.conveyance, coalesce(cs.courier_id::text, ''), coalesce(c.kind, ''),
-	cs.bearer_name, coalesce(c.doc_kind || ' ' || c.doc_country || ' ' || c.doc_number, ''), cs.route_codes, cs.package_count,
+	cs.bearer_name, coalesce(c.doc_kind, ''), coalesce(c.doc_number, ''), coalesce(c.doc_country, ''),
+	coalesce(c.doc_expires::text, ''), coalesce(nullif(cu.position, ''), c.position, ''), cs.route_codes, cs.package_count,
 	cs.valid_from, cs.valid_until, cs.status, coalesce(cs.revoked_reason, ''), cs.revoked_at, coalesce(cs.replaces::text, ''),
-	cs.issued_by, cs.issued_at, cs.version, coalesce(c.user_id, '')
-	FROM courier_sheets cs JOIN units u ON u.id = cs.issuer_id LEFT JOIN couriers c ON c.id = cs.courier_id`
+	cs.issued_by, coalesce(iu.full_name, ''), coalesce(iu.position, ''), cs.issued_at, u.time_zone, cs.version,
+	coalesce(c.user_id, '')
+	FROM courier_sheets cs JOIN units u ON u.id = cs.issuer_id LEFT JOIN couriers c ON c.id = cs.courier_id
+	LEFT JOIN users cu ON cu.id::text = c.user_id LEFT JOIN users iu ON iu.username = cs.issued_by`
 
 // scanSheet reads one row of sheetSQL.
 func scanSheet(row pgx.Row) (*Sheet, error) {
 	var sh Sheet
 	var userID string
+	var d Document
 	err := row.Scan(&sh.ID, &sh.Number, &sh.Issuer, &sh.IssuerName,
-		&sh.Conveyance, &sh.CourierID, &sh.CourierKind, &sh.BearerName, &sh.BearerDoc, &sh.Route, &sh.PackageCount,
+		&sh.Conveyance, &sh.CourierID, &sh.CourierKind, &sh.BearerName, &d.Kind, &d.Number, &d.Country, &d.Expires,
+		&sh.BearerPosition, &sh.Route, &sh.PackageCount,
 		&sh.ValidFrom, &sh.ValidUntil, &sh.Status, &sh.RevokedReason, &sh.RevokedAt, &sh.Replaces, &sh.IssuedBy,
-		&sh.IssuedAt, &sh.Version, &userID)
+		&sh.IssuedByName, &sh.IssuedByPosition, &sh.IssuedAt, &sh.TimeZone, &sh.Version, &userID)
 	if err != nil {
 		return nil, err
+	}
+	if d.Kind != "" {
+		sh.Doc, sh.BearerDoc = &d, d.Text("en")
 	}
 	if userID != "" {
 		sh.couriers = []string{userID}
@@ -265,7 +289,7 @@ func getSheet(ctx context.Context, q db.Querier, id string) (*Sheet, error) {
 	if err := loadQR(ctx, q, sh); err != nil {
 		return nil, err
 	}
-	rows, err := q.Query(ctx, `SELECT b.id, b.registry_number, sb.packages, b.level FROM courier_sheet_bags sb
+	rows, err := q.Query(ctx, `SELECT b.id, b.registry_number, sb.packages, `+sealSerialsSQL+`, b.level FROM courier_sheet_bags sb
 		JOIN bags b ON b.id = sb.bag_id WHERE sb.sheet_id = $1 ORDER BY b.registry_number`, sh.ID)
 	if err != nil {
 		return nil, fmt.Errorf("load sheet bags: %w", err)
@@ -273,7 +297,7 @@ func getSheet(ctx context.Context, q db.Querier, id string) (*Sheet, error) {
 	sh.Bags, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (SheetBag, error) {
 		var b SheetBag
 		var level int16
-		err := r.Scan(&b.BagID, &b.RegistryNumber, &b.Packages, &level)
+		err := r.Scan(&b.BagID, &b.RegistryNumber, &b.Packages, &b.SealSerials, &level)
 		sh.level = policy.Max(sh.level, policy.Level(level))
 		return b, err
 	})

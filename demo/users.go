@@ -36,6 +36,16 @@ var demoUsers = []demoUser{
 	{"auditor", "Aidos Auditor", UnitTokyo, []string{policy.RoleAuditor}, policy.Secret, "", []string{"*"}},
 }
 
+// demoPositions are the official positions printed on the documents the
+// demo users issue or carry.
+var demoPositions = map[string]string{
+	"admin": "Head of Information Systems", "clerk.mfa": "Chief Registrar, Central Registry",
+	"clerk.ber": "Attaché, Registry of the Embassy", "clerk.tyo": "Attaché, Registry of the Embassy",
+	"dispatcher": "Counsellor, Diplomatic Courier Service", "courier": "Senior Diplomatic Courier",
+	"adhoc": "Second Secretary", "security": "Head of Security Department", "personnel": "Head of Personnel",
+	"auditor": "Inspector",
+}
+
 func init() {
 	for _, u := range demoUsers {
 		logins = append(logins, Login{Username: u.username, Role: u.roles[0], Unit: u.unit, Clearance: u.clearance.String()})
@@ -52,10 +62,10 @@ func loadUsers(ctx context.Context, tx pgx.Tx, o Options) error {
 			scope = []string{}
 		}
 		err := tx.QueryRow(ctx, `
-			INSERT INTO users (username, full_name, unit_id, roles, clearance, courier_kind, scope)
-			SELECT $1, $2, id, $4, $5, nullif($6, ''), $7 FROM units WHERE code = $3
+			INSERT INTO users (username, full_name, unit_id, roles, clearance, courier_kind, scope, position)
+			SELECT $1, $2, id, $4, $5, nullif($6, ''), $7, $8 FROM units WHERE code = $3
 			ON CONFLICT (username) DO NOTHING RETURNING id`,
-			u.username, u.fullName, u.unit, u.roles, int16(u.clearance), u.courierKind, scope).Scan(&id)
+			u.username, u.fullName, u.unit, u.roles, int16(u.clearance), u.courierKind, scope, demoPositions[u.username]).Scan(&id)
 		if errors.Is(err, pgx.ErrNoRows) {
 			continue // already there
 		}

@@ -23,7 +23,8 @@ type User struct {
 	ID          string       `json:"id"`
 	Username    string       `json:"username"`
 	FullName    string       `json:"full_name"`
-	Unit        string       `json:"unit"` // unit code
+	Position    string       `json:"position,omitempty"` // official position, printed on documents they issue
+	Unit        string       `json:"unit"`               // unit code
 	UnitKind    string       `json:"unit_kind"`
 	Roles       []string     `json:"roles"`
 	Clearance   policy.Level `json:"clearance"`
@@ -46,6 +47,7 @@ func (u User) Subject() policy.Subject {
 type UserInput struct {
 	Username    string       `json:"username,omitempty"`
 	FullName    string       `json:"full_name"`
+	Position    string       `json:"position,omitempty"`
 	Unit        string       `json:"unit"`
 	Roles       []string     `json:"roles"`
 	Clearance   policy.Level `json:"clearance"`
@@ -83,6 +85,9 @@ func (in UserInput) validate(creating bool) error {
 	if n := utf8.RuneCountInString(in.FullName); n < 1 || n > 200 {
 		fs = append(fs, valise.FieldError{Field: "full_name", Reason: "must be 1-200 characters"})
 	}
+	if utf8.RuneCountInString(in.Position) > 200 {
+		fs = append(fs, valise.FieldError{Field: "position", Reason: "up to 200 characters"})
+	}
 	if in.Unit == "" {
 		fs = append(fs, valise.FieldError{Field: "unit", Reason: "is required"})
 	}
@@ -119,13 +124,13 @@ func (in UserInput) validate(creating bool) error {
 }
 
 const userCols = `u.id, u.username, u.full_name, n.code, n.kind, u.roles, u.clearance, coalesce(u.courier_kind, ''),
-	u.scope, u.active, u.created_at, u.updated_at, u.version`
+	u.scope, u.active, u.created_at, u.updated_at, u.version, u.position`
 
 func scanUser(row pgx.Row) (User, error) {
 	var u User
 	var clearance int16
 	err := row.Scan(&u.ID, &u.Username, &u.FullName, &u.Unit, &u.UnitKind, &u.Roles, &clearance, &u.CourierKind,
-		&u.Scope, &u.Active, &u.CreatedAt, &u.UpdatedAt, &u.Version)
+		&u.Scope, &u.Active, &u.CreatedAt, &u.UpdatedAt, &u.Version, &u.Position)
 	u.Clearance = policy.Level(clearance)
 	return u, err
 }
@@ -167,9 +172,10 @@ func (s *Service) CreateUser(ctx context.Context, in UserInput) (User, error) {
 	var id string
 	err = db.InTx(ctx, s.pool, func(tx pgx.Tx) error {
 		err := tx.QueryRow(ctx, `
-			INSERT INTO users (username, full_name, unit_id, roles, clearance, courier_kind, scope)
-			SELECT $1, $2, id, $4, $5, nullif($6, ''), $7 FROM units WHERE code = $3
-			RETURNING id`, in.Username, in.FullName, in.Unit, in.Roles, int16(in.Clearance), in.CourierKind, nonNil(in.Scope)).Scan(&id)
+			INSERT INTO users (username, full_name, unit_id, roles, clearance, courier_kind, scope, position)
+			SELECT $1, $2, id, $4, $5, nullif($6, ''), $7, $8 FROM units WHERE code = $3
+			RETURNING id`, in.Username, in.FullName, in.Unit, in.Roles, int16(in.Clearance), in.CourierKind, nonNil(in.Scope),
+			in.Position).Scan(&id)
 		if errors.Is(err, pgx.ErrNoRows) {
 			return valise.Invalid("the user is not valid", valise.FieldError{Field: "unit", Reason: "no such unit"})
 		}
@@ -205,8 +211,8 @@ func (s *Service) UpdateUser(ctx context.Context, id string, in UserInput) (User
 			return err
 		}
 		tag, err := tx.Exec(ctx, `UPDATE users SET full_name = $2, unit_id = $3, roles = $4, clearance = $5,
-			courier_kind = nullif($6, ''), scope = $7, updated_at = now(), version = version + 1 WHERE id::text = $1`,
-			id, in.FullName, unitID, in.Roles, int16(in.Clearance), in.CourierKind, nonNil(in.Scope))
+			courier_kind = nullif($6, ''), scope = $7, position = $8, updated_at = now(), version = version + 1 WHERE id::text = $1`,
+			id, in.FullName, unitID, in.Roles, int16(in.Clearance), in.CourierKind, nonNil(in.Scope), in.Position)
 		if err == nil && tag.RowsAffected() == 0 {
 			return valise.Errorf(valise.ENOTFOUND, "no such user")
 		}

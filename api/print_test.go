@@ -1,0 +1,143 @@
+package api_test
+
+import (
+	"bytes"
+	"image/png"
+	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"valise/crypto/seal"
+	"valise/internal/browser"
+)
+
+// asUser is a reverse proxy to the API that signs every request in as
+// user, so a browser (which cannot send a bearer token by itself) loads a
+// protected page exactly as the server serves it, headers and CSP included.
+func (e *mailEnv) asUser(t *testing.T, user string) string {
+	t.Helper()
+	target, _ := url.Parse(e.url)
+	p := httputil.NewSingleHostReverseProxy(target)
+	tok := e.tokens[user]
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		r.Header.Set("Authorization", "Bearer "+tok)
+		p.ServeHTTP(w, r)
+	}))
+	t.Cleanup(srv.Close)
+	return srv.URL
+}
+
+// keepRendering copies a rendered file to $VALISE_PRINT_DIR when it is set,
+// so a person can look at what the test saw.
+func keepRendering(t *testing.T, path, name string) {
+	if dir := os.Getenv("VALISE_PRINT_DIR"); dir != "" {
+		b, err := os.ReadFile(path)
+		if err == nil {
+			err = os.WriteFile(filepath.Join(dir, name), b, 0o644)
+		}
+		if err != nil {
+			t.Logf("keep %s: %v", name, err)
+		}
+	}
+}
+
+// readQRFromPNG decodes the one QR code in a screenshot.
+func readQRFromPNG(t *testing.T, path string) string {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	img, err := png.Decode(bytes.NewReader(b))
+	if err != nil {
+		t.Fatalf("screenshot: %v", err)
+	}
+	text, err := seal.ReadQR(img)
+	if err != nil {
+		t.Fatalf("no QR read back from the %v screenshot: %v", img.Bounds().Size(), err)
+	}
+	return text
+}
+
+// TestPrintedSheetInChromium renders the courier sheet as a border officer
+// gets it, in headless Chromium under the page's own CSP: the bearer's name,
+// position and passport in words, every bag's seal serials, the issuing
+// officer's name and position, local time beside UTC, Kazakh, Russian and
+// English with the Art. 27 notice; the Print button's script runs; the QR
+// reads back from a 150 dpi screenshot; the printed PDF is a PDF.
+func TestPrintedSheetInChromium(t *testing.T) {
+	t.Parallel()
+	br := browser.Need(t)
+	e := newMailEnv(t)
+	ctx := t.Context()
+	if _, err := e.pool.Exec(ctx, `UPDATE users SET full_name = 'Marat Registrar', position = 'Chief Registrar, Central Registry'
+		WHERE username = 'clerk'`); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.pool.Exec(ctx, `UPDATE users SET position = 'Senior Diplomatic Courier' WHERE username = 'courier1'`); err != nil {
+		t.Fatal(err)
+	}
+	c := e.must(201, "disp", "POST", "/api/v1/couriers", map[string]any{"kind": "career", "user_id": e.ids["courier1"],
+		"full_name": "Arman Courier", "doc_kind": "service_passport", "doc_number": "N1234567", "doc_country": "KZ", "doc_expires": "2031-05-01"})
+	bag1, _ := e.setupSealedBag()
+	bag2, _ := e.setupSealedBag()
+	sheet := e.must(201, "clerk", "POST", "/api/v1/sheets", map[string]any{"issuer": "MFA", "conveyance": "career_courier",
+		"courier_id": c["id"], "bag_ids": []string{bag1, bag2}, "valid_until": time.Now().Add(72 * time.Hour)})
+	if sheet["bearer_document"] != "Service passport No. N1234567 (KZ)" || sheet["bearer_position"] != "Senior Diplomatic Courier" ||
+		sheet["issued_by_name"] != "Marat Registrar" || sheet["time_zone"] != "Asia/Almaty" {
+		t.Fatalf("sheet: %v", sheet)
+	}
+	page := e.asUser(t, "courier1") + "/api/v1/sheets/" + sheet["id"].(string) + "/print"
+
+	dom, err := br.DOM(ctx, page)
+	if err != nil {
+		t.Fatal(err)
+	}
+	serials := func(bag string) string {
+		u := strings.ToUpper(bag[:8])
+		return "S-" + u + "-1, S-" + u + "-2"
+	}
+	for _, want := range []string{
+		`data-print="ready"`, // the Print button's script ran under the page's CSP
+		"Arman Courier", "Senior Diplomatic Courier",
+		"Service passport No. N1234567 (KZ)", "Служебный паспорт № N1234567 (KZ)", "Қызметтік төлқұжат № N1234567 (KZ)",
+		serials(bag1), serials(bag2),
+		"Marat Registrar", "Chief Registrar, Central Registry",
+		"Asia/Almaty (UTC+05:00)", " UTC",
+		"COURIER SHEET", "КУРЬЕРСКИЙ ЛИСТ", "КУРЬЕРЛІК ПАРАҚ",
+		"Article 27", "статья 27", "27-бап", "personal inviolability", "личной неприкосновенностью",
+	} {
+		if !strings.Contains(dom, want) {
+			t.Errorf("the rendered sheet lacks %q", want)
+		}
+	}
+	for _, bad := range []string{"service_passport", "onclick", `id="print" type="button" disabled`} {
+		if strings.Contains(dom, bad) {
+			t.Errorf("the rendered sheet contains %q", bad)
+		}
+	}
+
+	dir := t.TempDir()
+	shot, err := br.Screenshot(ctx, page, dir, browser.A4Width, browser.A4Height, browser.DPI150)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keepRendering(t, shot, "courier-sheet-150dpi.png")
+	if got := readQRFromPNG(t, shot); got != sheet["qr"] {
+		t.Fatalf("the QR on the printed sheet reads %q, want the sheet's signed QR", got)
+	}
+	pdf, err := br.PDF(ctx, page, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keepRendering(t, pdf, "courier-sheet.pdf")
+	if b, _ := os.ReadFile(pdf); !bytes.HasPrefix(b, []byte("%PDF-")) || !bytes.Contains(b, []byte("/Type /Page")) {
+		t.Fatalf("chromium's print of the sheet is not a PDF with a page (%d bytes)", len(b))
+	}
+}
