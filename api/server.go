@@ -141,6 +141,7 @@ func (s *Server) routes() chi.Router {
 			r.Group(s.pouch.sheetRoutes)     // the list of courier sheets (api/sheets.go)
 			r.Group(s.custody.pendingRoutes) // hand-offs waiting for the caller (api/pending.go)
 			r.Group(s.config.routes)         // settings, plan review, custody windows (api/settings.go)
+			r.Group(s.seals.labelRoutes)     // seal labels, HTML and PDF (api/labels.go)
 		})
 	})
 	return r

@@ -47,6 +47,11 @@ func qrBitmap(text string) ([][]bool, error) {
 	return q.Bitmap(), nil
 }
 
+// Modules returns the QR modules of a seal text, quiet zone included:
+// m[y][x] is true for a dark module (for writers of other image formats,
+// such as the labels' PDF).
+func Modules(text string) ([][]bool, error) { return qrBitmap(text) }
+
 // PNG renders a seal text as a square black-on-white PNG of sizePx pixels,
 // quiet zone included. Every module is the same whole number of pixels (the
 // leftover pixels widen the quiet zone), because nearest-neighbour scaling
