@@ -22,7 +22,7 @@ func TestListSheets(t *testing.T) {
 	t.Parallel()
 	e := newMailEnv(t)
 	career := e.courierID()
-	adhoc := e.must(201, "disp", "POST", "/api/v1/couriers", map[string]any{"kind": "ad_hoc", "full_name": "Dana Ad Hoc",
+	adhoc := e.must(201, "disp", "POST", "/api/v1/couriers", map[string]any{"kind": "ad_hoc", "full_name": "Dana Ad Hoc", "user_id": e.ids["adhoc"],
 		"doc_kind": "passport", "doc_number": "N1234567", "doc_country": "KZ", "doc_expires": "2035-01-01"})["id"].(string)
 	bag1, _ := e.setupSealedBag()
 	bag2, _ := e.setupSealedBag()

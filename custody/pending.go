@@ -9,12 +9,13 @@ import (
 	"valise"
 	"valise/internal/db"
 	"valise/policy"
+	"valise/pouch"
 )
 
 // PendingHandoff is a hand-off waiting for its receiver: released, not yet
 // accepted or cancelled, with what the receiver needs to find the bag.
 type PendingHandoff struct {
-	Handoff
+	pouch.Handoff
 	RegistryNumber string `json:"registry_number"`
 	BagState       string `json:"bag_state"`
 	Packages       int    `json:"packages"`
@@ -33,7 +34,7 @@ func (s *Service) Pending(ctx context.Context, actor policy.Subject, after strin
 	}
 	args := []any{actor.UserID, actor.HasRole(policy.RoleRegistryClerk), actor.UnitCode, int16(actor.Clearance)}
 	where := `h.status = 'released' AND b.level <= $4
-		AND (h.to_user::text = $1 OR ($2 AND h.to_user IS NULL AND h.to_unit = $3))`
+		AND (h.to_user::text = $1 OR ($2 AND h.to_kind = 'registry' AND h.to_unit = $3))`
 	if after != "" {
 		t, id, err := db.ParseCursor(after, "after")
 		if err != nil {
@@ -42,8 +43,9 @@ func (s *Service) Pending(ctx context.Context, actor policy.Subject, after strin
 		args = append(args, t, id)
 		where += ` AND (h.released_at, h.id) < ($5, $6::uuid)`
 	}
-	rows, err := s.pool.Query(ctx, `SELECT h.id, h.bag_id, h.from_unit, coalesce(h.from_user::text, ''), h.from_username,
-		h.to_unit, coalesce(h.to_user::text, ''), coalesce(h.to_username, ''), h.status, h.release_event, h.released_at,
+	rows, err := s.pool.Query(ctx, `SELECT h.id, h.bag_id, h.purpose, h.from_unit, coalesce(h.from_user::text, ''), h.from_username,
+		h.to_kind, h.to_unit, coalesce(h.to_user::text, ''), coalesce(h.to_username, ''), coalesce(h.sheet_id::text, ''),
+		h.status, h.release_event, h.released_at,
 		b.registry_number, b.state, coalesce(b.package_count, 0), coalesce(e.place, '')
 		FROM handoffs h JOIN bags b ON b.id = h.bag_id LEFT JOIN bag_events e ON e.id = h.release_event
 		WHERE `+where+fmt.Sprintf(` ORDER BY h.released_at DESC, h.id DESC LIMIT %d`, limit+1), args...)
@@ -52,8 +54,10 @@ func (s *Service) Pending(ctx context.Context, actor policy.Subject, after strin
 	}
 	list, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (PendingHandoff, error) {
 		var p PendingHandoff
-		err := r.Scan(&p.ID, &p.BagID, &p.From.Unit, &p.From.User, &p.From.Username, &p.To.Unit, &p.To.User,
-			&p.To.Username, &p.Status, &p.ReleaseEvent, &p.ReleasedAt, &p.RegistryNumber, &p.BagState, &p.Packages, &p.Place)
+		err := r.Scan(&p.ID, &p.BagID, &p.Purpose, &p.From.Unit, &p.From.User, &p.From.Username, &p.To.Kind, &p.To.Unit,
+			&p.To.User, &p.To.Username, &p.SheetID, &p.Status, &p.ReleaseEvent, &p.ReleasedAt,
+			&p.RegistryNumber, &p.BagState, &p.Packages, &p.Place)
+		p.From.Kind = pouch.CustodianPerson // a release is signed by a person
 		return p, err
 	})
 	if err != nil {
