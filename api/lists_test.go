@@ -134,6 +134,18 @@ func TestPendingHandoffs(t *testing.T) {
 	if got := pending("courier1"); len(got) != 0 {
 		t.Fatalf("an accepted hand-off is still pending: %v", got)
 	}
+	// Delivered to the Berlin registry as a whole: every registry clerk of
+	// Berlin cleared for the bag waits for it; nobody else.
+	h = e.must(201, "courier1", "POST", "/api/v1/custody/handoffs", map[string]any{"bag_id": bag, "to_unit": "DE-BER", "place": "Berlin"})
+	if got := pending("berlin"); len(got) != 1 || got[0].(map[string]any)["id"] != h["id"] ||
+		got[0].(map[string]any)["to"].(map[string]any)["kind"] != "registry" {
+		t.Fatalf("the Berlin registry waits for %v", got)
+	}
+	for _, u := range []string{"lowber", "clerk", "courier1", "adhoc"} { // lowber: below the bag's level
+		if got := pending(u); len(got) != 0 {
+			t.Errorf("%s waits for %v", u, got)
+		}
+	}
 
 	for _, q := range []string{"", "?pending=all", "?pending=mine&limit=0", "?pending=mine&after=zzz"} {
 		e.refused(422, "courier1", "GET", "/api/v1/custody/handoffs"+q, nil)

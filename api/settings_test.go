@@ -90,6 +90,16 @@ func TestSettingsThroughAPI(t *testing.T) {
 		t.Fatalf("breach notify_due - opened_at = %v (%v), want 2h", within, err)
 	}
 
+	// A loss report's breach takes the loss deadlines, not the breach ones.
+	e.must(200, "sec", "PUT", "/api/v1/settings/loss.notify_within", map[string]any{"value": "1h", "reason": "Order No. 8"})
+	lost, _ := e.setupSealedBag()
+	e.must(200, "clerk", "POST", "/api/v1/bags/"+lost+"/report_missing", map[string]any{"territory": "home",
+		"last_seen_at": time.Now().Add(-time.Hour), "last_seen_place": "MFA registry"})
+	if err := e.pool.QueryRow(t.Context(), `SELECT extract(epoch FROM notify_due - opened_at)::bigint * interval '1 second'
+		FROM incidents WHERE bag_id = $1`, lost).Scan(&within); err != nil || within != time.Hour {
+		t.Fatalf("a loss report's notify_due - opened_at = %v (%v), want loss.notify_within 1h", within, err)
+	}
+
 	// Operational: the security officer may not, the admin may; null goes back to the configuration.
 	e.refused(403, "sec", "PUT", "/api/v1/settings/login.max_failures", map[string]any{"value": 3, "reason": "audit finding"})
 	e.refused(422, "admin", "PUT", "/api/v1/settings/login.max_failures", map[string]any{"value": 1, "reason": "audit finding"})
