@@ -141,3 +141,27 @@ func TestPrintedSheetInChromium(t *testing.T) {
 		t.Fatalf("chromium's print of the sheet is not a PDF with a page (%d bytes)", len(b))
 	}
 }
+
+// TestUnitTimeZone: the zone a unit's printed documents give local time in
+// defaults to its country's, can be set, and must be a real zone.
+func TestUnitTimeZone(t *testing.T) {
+	t.Parallel()
+	e := newMailEnv(t)
+	u := e.must(201, "admin", "POST", "/api/v1/units", map[string]any{"code": "AT-VIE", "name": "Embassy in Austria",
+		"kind": "embassy", "country": "AT", "parent": "MFA"})
+	if u["time_zone"] != "Europe/Vienna" {
+		t.Fatalf("a new embassy in Austria: %v", u)
+	}
+	e.refused(422, "admin", "PUT", "/api/v1/units/AT-VIE", map[string]any{"name": "Embassy in Austria", "kind": "embassy",
+		"country": "AT", "parent": "MFA", "time_zone": "Mars/Olympus"})
+	u = e.must(200, "admin", "PUT", "/api/v1/units/AT-VIE", map[string]any{"name": "Embassy in Austria", "kind": "embassy",
+		"country": "AT", "parent": "MFA", "time_zone": "Europe/Berlin"})
+	if u["time_zone"] != "Europe/Berlin" {
+		t.Fatalf("set time zone: %v", u)
+	}
+	u = e.must(200, "admin", "PUT", "/api/v1/units/AT-VIE", map[string]any{"name": "Embassy in Austria", "kind": "embassy",
+		"country": "AT", "parent": "MFA"})
+	if u["time_zone"] != "Europe/Vienna" {
+		t.Fatalf("an empty time zone takes the country's again: %v", u)
+	}
+}

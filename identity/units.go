@@ -20,12 +20,15 @@ var UnitKinds = []string{"ministry", "department", "embassy", "consulate", "perm
 
 // Unit is an organization unit. Units form a tree through Parent.
 type Unit struct {
-	ID        string    `json:"id"`
-	Code      string    `json:"code"`
-	Name      string    `json:"name"`
-	Kind      string    `json:"kind"`
-	Country   string    `json:"country,omitempty"`
-	Parent    string    `json:"parent,omitempty"` // parent unit code
+	ID      string `json:"id"`
+	Code    string `json:"code"`
+	Name    string `json:"name"`
+	Kind    string `json:"kind"`
+	Country string `json:"country,omitempty"`
+	Parent  string `json:"parent,omitempty"` // parent unit code
+	// TimeZone is the unit's IANA time zone, in which its printed documents
+	// give local time beside UTC ("" prints UTC only).
+	TimeZone  string    `json:"time_zone,omitempty"`
 	CreatedAt time.Time `json:"created_at"`
 	UpdatedAt time.Time `json:"updated_at"`
 	Version   int       `json:"version"`
@@ -38,6 +41,9 @@ type UnitInput struct {
 	Kind    string `json:"kind"`
 	Country string `json:"country,omitempty"`
 	Parent  string `json:"parent,omitempty"`
+	// TimeZone: an IANA zone ("Europe/Berlin"); empty takes the country's
+	// when it has one zone.
+	TimeZone string `json:"time_zone,omitempty"`
 }
 
 var (
@@ -66,6 +72,11 @@ func (in UnitInput) validate() error {
 	if (in.Kind == "embassy" || in.Kind == "consulate" || in.Kind == "permanent_mission") && in.Country == "" {
 		fs = append(fs, valise.FieldError{Field: "country", Reason: "a foreign institution needs its country"})
 	}
+	if in.TimeZone != "" {
+		if _, err := time.LoadLocation(in.TimeZone); err != nil || in.TimeZone == "Local" || len(in.TimeZone) > 64 {
+			fs = append(fs, valise.FieldError{Field: "time_zone", Reason: "an IANA time zone such as Europe/Berlin"})
+		}
+	}
 	if in.Parent != "" && in.Parent == in.Code {
 		fs = append(fs, valise.FieldError{Field: "parent", Reason: "a unit cannot be its own parent"})
 	}
@@ -75,11 +86,12 @@ func (in UnitInput) validate() error {
 	return nil
 }
 
-const unitCols = `u.id, u.code, u.name, u.kind, coalesce(u.country, ''), coalesce(p.code, ''), u.created_at, u.updated_at, u.version`
+const unitCols = `u.id, u.code, u.name, u.kind, coalesce(u.country, ''), coalesce(p.code, ''), u.created_at, u.updated_at, u.version,
+	u.time_zone`
 
 func scanUnit(row pgx.Row) (Unit, error) {
 	var u Unit
-	err := row.Scan(&u.ID, &u.Code, &u.Name, &u.Kind, &u.Country, &u.Parent, &u.CreatedAt, &u.UpdatedAt, &u.Version)
+	err := row.Scan(&u.ID, &u.Code, &u.Name, &u.Kind, &u.Country, &u.Parent, &u.CreatedAt, &u.UpdatedAt, &u.Version, &u.TimeZone)
 	return u, err
 }
 
@@ -118,8 +130,8 @@ func (s *Service) CreateUnit(ctx context.Context, in UnitInput) (Unit, error) {
 		if err != nil {
 			return err
 		}
-		_, err = tx.Exec(ctx, `INSERT INTO units (code, name, kind, country, parent_id) VALUES ($1, $2, $3, nullif($4, ''), $5)`,
-			in.Code, in.Name, in.Kind, in.Country, parent)
+		_, err = tx.Exec(ctx, `INSERT INTO units (code, name, kind, country, parent_id, time_zone) VALUES ($1, $2, $3, nullif($4, ''), $5, $6)`,
+			in.Code, in.Name, in.Kind, in.Country, parent, in.TimeZone)
 		return err
 	})
 	if err != nil {
@@ -155,7 +167,8 @@ func (s *Service) UpdateUnit(ctx context.Context, code string, in UnitInput) (Un
 			}
 		}
 		tag, err := tx.Exec(ctx, `UPDATE units SET name = $2, kind = $3, country = nullif($4, ''), parent_id = $5,
-			updated_at = now(), version = version + 1 WHERE code = $1`, code, in.Name, in.Kind, in.Country, parent)
+			time_zone = CASE WHEN $6 = '' THEN unit_default_time_zone(nullif($4, '')) ELSE $6 END,
+			updated_at = now(), version = version + 1 WHERE code = $1`, code, in.Name, in.Kind, in.Country, parent, in.TimeZone)
 		if err == nil && tag.RowsAffected() == 0 {
 			return valise.Errorf(valise.ENOTFOUND, "no unit %s", code)
 		}
