@@ -107,6 +107,7 @@ func TestPrintedSheetInChromium(t *testing.T) {
 		`data-print="ready"`, // the Print button's script ran under the page's CSP
 		"Arman Courier", "Senior Diplomatic Courier",
 		"Service passport No. N1234567 (KZ)", "Служебный паспорт № N1234567 (KZ)", "Қызметтік төлқұжат № N1234567 (KZ)",
+		"valid until 2031-05-01", "действителен до 2031-05-01", "2031-05-01 дейін жарамды",
 		serials(bag1), serials(bag2),
 		"Marat Registrar", "Chief Registrar, Central Registry",
 		"Asia/Almaty (UTC+05:00)", " UTC",

@@ -118,7 +118,7 @@ td { font-size: 10pt; }
 <table>
 <tr><th class="l">{{tr "bearer"}}</th><td><strong>{{.BearerName}}</strong></td></tr>
 {{if .BearerPosition}}<tr><th class="l">{{tr "position"}}</th><td>{{.BearerPosition}}</td></tr>{{end}}
-{{if .Doc}}<tr><th class="l">{{tr "document"}}</th><td class="l"><span lang="kk">{{doc .Doc "kk"}}</span><span lang="ru">{{doc .Doc "ru"}}</span><span lang="en">{{doc .Doc "en"}}</span>{{if .Doc.Expires}}<span>{{index .ExpiresLabel 2}} {{.Doc.Expires}}</span>{{end}}</td></tr>{{end}}
+{{if .Doc}}<tr><th class="l">{{tr "document"}}</th><td class="l"><span lang="kk">{{doc .Doc "kk"}}</span><span lang="ru">{{doc .Doc "ru"}}</span><span lang="en">{{doc .Doc "en"}}</span>{{if .Doc.Expires}}<span lang="kk">{{.Doc.Expires}} {{index .ExpiresLabel 0}}</span><span lang="ru">{{index .ExpiresLabel 1}} {{.Doc.Expires}}</span><span lang="en">{{index .ExpiresLabel 2}} {{.Doc.Expires}}</span>{{end}}</td></tr>{{end}}
 <tr><th class="l">{{tr "status"}}</th><td class="l">{{tr .StatusKey}}</td></tr>
 <tr><th class="l">{{tr "route"}}</th><td>{{join .Route " → "}}</td></tr>
 <tr><th class="l">{{tr "packages"}}</th><td>{{.PackageCount}}</td></tr>
