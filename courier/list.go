@@ -54,13 +54,13 @@ func (s *Service) ListSheets(ctx context.Context, actor policy.Subject, sc polic
 		if !db.ValidUUID(f.CourierID) {
 			fe = append(fe, valise.FieldError{Field: "courier", Reason: "a courier id"})
 		}
-		where += " AND cs.courier_id::text = " + arg(f.CourierID)
+		where += " AND cs.courier_id = " + arg(f.CourierID) + "::uuid"
 	}
 	if f.BagID != "" {
 		if !db.ValidUUID(f.BagID) {
 			fe = append(fe, valise.FieldError{Field: "bag", Reason: "a bag id"})
 		}
-		where += " AND EXISTS (SELECT 1 FROM courier_sheet_bags x WHERE x.sheet_id = cs.id AND x.bag_id::text = " + arg(f.BagID) + ")"
+		where += " AND EXISTS (SELECT 1 FROM courier_sheet_bags x WHERE x.sheet_id = cs.id AND x.bag_id = " + arg(f.BagID) + "::uuid)"
 	}
 	if f.Issuer != "" {
 		where += " AND u.code = " + arg(f.Issuer)

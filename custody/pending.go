@@ -34,7 +34,7 @@ func (s *Service) Pending(ctx context.Context, actor policy.Subject, after strin
 	}
 	args := []any{actor.UserID, actor.HasRole(policy.RoleRegistryClerk), actor.UnitCode, int16(actor.Clearance)}
 	where := `h.status = 'released' AND b.level <= $4
-		AND (h.to_user::text = $1 OR ($2 AND h.to_kind = 'registry' AND h.to_unit = $3))`
+		AND (h.to_user = nullif($1, '')::uuid OR ($2 AND h.to_kind = 'registry' AND h.to_unit = $3))`
 	if after != "" {
 		t, id, err := db.ParseCursor(after, "after")
 		if err != nil {
