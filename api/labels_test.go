@@ -146,6 +146,30 @@ func TestSealLabels(t *testing.T) {
 		}
 	}
 
+	// A bag of nine packages: its labels take two pages (eight to a page).
+	sub := e.must(201, "modclerk", "POST", "/api/v1/submissions", map[string]any{"sender": "MOD", "registry": "MFA",
+		"destination": "DE-BER", "responsible_person": "Minister of Defence",
+		"items": []map[string]any{{"kind": "equipment", "level": "SECRET", "registry_number": "MOD-NINE-" + bag[:8], "count": 9}}})
+	big := e.must(201, "disp", "POST", "/api/v1/bags", map[string]any{"origin": "MFA", "destination": "DE-BER"})["id"].(string)
+	e.must(200, "clerk", "POST", "/api/v1/bags/"+big+"/assemble", map[string]any{"submission_ids": []any{sub["id"]}})
+	e.must(200, "clerk", "POST", "/api/v1/bags/"+big+"/seal", map[string]any{"container": "package", "packages": 9})
+	if status, body = e.raw("clerk", "/api/v1/bags/"+big+"/seals/labels.pdf"); status != 200 {
+		t.Fatalf("labels.pdf of nine: %d", status)
+	}
+	objs = pdfObjects(t, body)
+	if !bytes.Contains(objs[2], []byte("/Count 2")) {
+		t.Fatalf("nine labels: page tree %s, want two pages", objs[2])
+	}
+	images := 0
+	for _, o := range objs {
+		if bytes.Contains(o, []byte("/Subtype /Image")) {
+			images++
+		}
+	}
+	if images != 9 {
+		t.Fatalf("nine labels: %d QR images", images)
+	}
+
 	// The HTML page in a real browser.
 	br := browser.Need(t)
 	page := e.asUser(t, "clerk") + "/api/v1/bags/" + bag + "/seals/labels.html"
@@ -158,6 +182,16 @@ func TestSealLabels(t *testing.T) {
 		if !strings.Contains(dom, want) {
 			t.Errorf("the rendered label page lacks %q", want)
 		}
+	}
+	// Printed from the browser, the nine labels take two A4 pages too.
+	printed, err := br.PDF(t.Context(), e.asUser(t, "clerk")+"/api/v1/bags/"+big+"/seals/labels.html", t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	keepRendering(t, printed, "seal-labels-nine-printed.pdf")
+	pb, _ := os.ReadFile(printed)
+	if n := len(regexp.MustCompile(`/Type\s*/Page\b[^s]`).FindAll(pb, -1)); n != 2 {
+		t.Errorf("nine labels printed from the browser take %d pages, want 2", n)
 	}
 	shot, err := br.Screenshot(t.Context(), page, t.TempDir(), browser.A4Width, browser.A4Height, browser.DPI150)
 	if err != nil {
