@@ -17,6 +17,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"valise/api"
+	"valise/api/apitest"
 	"valise/demo"
 	"valise/identity"
 	"valise/internal/dbtest"
@@ -81,7 +82,7 @@ func newMailEnv(t testing.TB) *mailEnv {
 		}
 		e.tokens[u.name], e.ids[u.name] = tok.AccessToken, usr.ID
 	}
-	ts := httptest.NewServer(s)
+	ts := httptest.NewServer(apitest.Conform(t, s))
 	t.Cleanup(ts.Close)
 	e.url = ts.URL
 	return e
