@@ -303,13 +303,7 @@ func BenchmarkBagTransitions(b *testing.B) {
 	e := newMailEnv(b)
 	ids := make([]string, b.N)
 	for i := range ids {
-		id, _ := e.setupSealedBag()
-		c := e.must(201, "disp", "POST", "/api/v1/couriers", map[string]any{"kind": "ad_hoc", "full_name": fmt.Sprint("AH ", i),
-			"doc_kind": "passport", "doc_number": fmt.Sprint("N", i, time.Now().UnixNano()%1e6), "doc_country": "KZ", "doc_expires": "2035-01-01"})
-		e.must(201, "clerk", "POST", "/api/v1/sheets", map[string]any{"issuer": "MFA", "conveyance": "ad_hoc_courier",
-			"courier_id": c["id"], "bag_ids": []string{id}, "valid_until": time.Now().Add(72 * time.Hour)})
-		e.must(200, "clerk", "POST", "/api/v1/bags/"+id+"/dispatch", nil)
-		e.must(200, "courier1", "POST", "/api/v1/bags/"+id+"/deliver", nil)
+		id, _ := e.delivered() // on a sheet naming courier1, dispatched, delivered to DE-BER
 		ids[i] = id
 	}
 	b.ResetTimer()

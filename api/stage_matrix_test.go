@@ -148,6 +148,39 @@ func (e *mailEnv) wantHolder(bagID, state string, want map[string]any) {
 	}
 }
 
+// historyReplays fails unless every bag's history is one chain: each event
+// starts from the state and custodian the one before it left, and the last
+// one is what bags and bag_custody say now.
+func (e *mailEnv) historyReplays() {
+	e.t.Helper()
+	rows, err := e.pool.Query(context.Background(), `
+		WITH ev AS (SELECT bag_id, id, kind, from_state, to_state, custodian_before, custodian_after,
+		                   lag(to_state) OVER w AS prev_state, lag(custodian_after) OVER w AS prev_custodian,
+		                   row_number() OVER w AS n, count(*) OVER (PARTITION BY bag_id) AS total
+		            FROM bag_events WINDOW w AS (PARTITION BY bag_id ORDER BY id))
+		SELECT ev.bag_id::text, ev.id, ev.kind FROM ev JOIN bags b ON b.id = ev.bag_id JOIN bag_custody c ON c.bag_id = ev.bag_id
+		WHERE (n > 1 AND (from_state IS DISTINCT FROM prev_state OR custodian_before IS DISTINCT FROM prev_custodian))
+		   OR (n = total AND (to_state IS DISTINCT FROM b.state OR custodian_after->>'kind' IS DISTINCT FROM c.custodian_kind
+		       OR coalesce(custodian_after->>'unit', '') IS DISTINCT FROM c.custodian_unit
+		       OR custodian_after->>'user' IS DISTINCT FROM c.custodian_user::text
+		       OR custodian_after->>'name' IS DISTINCT FROM c.bearer_name))`)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var bag, kind string
+		var id int64
+		if err := rows.Scan(&bag, &id, &kind); err != nil {
+			e.t.Fatal(err)
+		}
+		e.t.Errorf("bag %s: event %d (%s) does not follow from the one before it, or is not the bag's current state and custodian", bag, id, kind)
+	}
+	if err := rows.Err(); err != nil {
+		e.t.Fatal(err)
+	}
+}
+
 // cell is one refused cell of the matrix: user's request must answer status
 // with a problem (whose reason is reason, when given) and change nothing.
 type cell struct {
@@ -253,6 +286,7 @@ func TestStageMatrixRegistryUnits(t *testing.T) {
 	// Either end plans its own outgoing mail; the ministry plans for every route.
 	e.must(201, "berdisp", "POST", "/api/v1/bags", map[string]any{"origin": "DE-BER", "destination": "MFA"})
 	e.must(201, "disp", "POST", "/api/v1/bags", map[string]any{"origin": "DE-BER", "destination": "MFA"})
+	e.historyReplays()
 }
 
 // TestStageMatrixRelay: a relay registry on the plan accepts, stores and
@@ -289,6 +323,7 @@ func TestStageMatrixRelay(t *testing.T) {
 	e.must(200, "courier1", "POST", path+"/deliver", nil)
 	e.must(200, "tokyo", "POST", path+"/accept", intact)
 	e.wantHolder(b.ID, "accepted", map[string]any{"kind": "registry", "unit": "JP-TYO"})
+	e.historyReplays()
 }
 
 // TestStageMatrixSheets: only a bearer named on a valid, unrevoked sheet
@@ -381,6 +416,15 @@ func TestStageMatrixSheets(t *testing.T) {
 	e.refuseAll(t, []cell{{name: "sheet expired at the confirmation", user: "courier2", path: handoffs + "/" + h + "/accept",
 		body: e.scan(exp.ID), status: 409, reason: "no_courier_sheet"}})
 	e.wantHolder(exp.ID, "sealed", map[string]any{"kind": "registry", "unit": "MFA"})
+
+	// The courier on the sheet is suspended: the bag is not released to them, nor recorded as carried by them.
+	susp := e.mailBag(mailBagSpec{Level: "UNCLASSIFIED"}).ID
+	e.sheet(susp, "career_courier", "lowcourier")
+	if _, err := e.pool.Exec(ctx, `UPDATE users SET active = false WHERE username = 'lowcourier'`); err != nil {
+		t.Fatal(err)
+	}
+	e.refuseAll(t, []cell{{name: "dispatch to a suspended courier", user: "clerk", path: "/api/v1/bags/" + susp + "/dispatch", status: 409, reason: "courier_inactive"}})
+	e.historyReplays()
 }
 
 // TestStageMatrixCourierKinds: an ad hoc courier only carries and delivers
@@ -433,6 +477,7 @@ func TestStageMatrixCourierKinds(t *testing.T) {
 	e.must(200, "adhoc", "POST", bags+id+"/deliver", nil)
 	e.must(200, "berlin", "POST", bags+id+"/accept", intact)
 	e.wantHolder(id, "accepted", map[string]any{"kind": "registry", "unit": "DE-BER"})
+	e.historyReplays()
 }
 
 // post sends a JSON POST from any goroutine (no t.Fatal): status, content type and body.
@@ -569,6 +614,7 @@ func TestStageMatrixReplaysAndRaces(t *testing.T) {
 		{name: "accept a cancelled delivery", user: "berlin", path: "/api/v1/bags/" + d + "/accept", body: intact, status: 409, reason: "not_delivered"},
 		{name: "confirm a cancelled delivery", user: "berlin", path: handoffs + dh + "/accept", body: intact, status: 409, reason: "handoff_cancelled"},
 	})
+	e.historyReplays()
 }
 
 // TestCustodyChainCannotBeSkipped is the issue's attack: a bag dispatched by
@@ -600,6 +646,7 @@ func TestCustodyChainCannotBeSkipped(t *testing.T) {
 		{name: "the origin registry delivers what it still holds", user: "clerk", path: "/api/v1/bags/" + sealed + "/deliver", status: 409},
 	})
 	e.wantHolder(road, "dispatched", map[string]any{"kind": "person", "username": "courier1"})
+	e.historyReplays()
 }
 
 // TestBearerFlows: an aircraft captain and an engaged carrier are not users;
@@ -636,6 +683,31 @@ func TestBearerFlows(t *testing.T) {
 	e.wantHolder(capt.ID, "accepted", map[string]any{"kind": "registry", "unit": "DE-BER"})
 	e.must(200, "berlin", "POST", bags+capt.ID+"/store", map[string]any{"place": "Safe 2", "custodian": "duty officer"})
 
+	// An ad hoc courier without an account is a bearer too: the registry records the dispatch with the
+	// document on the courier record, and nobody but the receiving registry takes it from them.
+	dana := e.must(201, "disp", "POST", "/api/v1/couriers", map[string]any{"kind": "ad_hoc", "full_name": "Dana Ad-hoc",
+		"doc_kind": "passport", "doc_number": "N5555", "doc_country": "KZ", "doc_expires": "2035-01-01"})["id"]
+	byDana := func(level string) string {
+		b := e.mailBag(mailBagSpec{Level: level})
+		e.must(201, "clerk", "POST", "/api/v1/sheets", map[string]any{"issuer": "MFA", "conveyance": "ad_hoc_courier", "courier_id": dana,
+			"bag_ids": []string{b.ID}, "valid_until": time.Now().Add(72 * time.Hour)})
+		return b.ID
+	}
+	adhoc := byDana("UNCLASSIFIED")
+	if out := e.must(200, "clerk", "POST", bags+adhoc+"/dispatch", nil); out["handoff"] != nil {
+		t.Fatalf("dispatch to an ad hoc courier without an account left a release open: %v", out)
+	}
+	e.wantHolder(adhoc, "dispatched", map[string]any{"kind": "bearer", "name": "Dana Ad-hoc", "document": "passport KZ N5555"})
+	e.refuseAll(t, []cell{
+		{name: "a courier with an account delivers the bearer's bag", user: "courier1", path: bags + adhoc + "/deliver", status: 409, reason: "not_custodian"},
+		{name: "an ad hoc courier with an account delivers the bearer's bag", user: "adhoc", path: bags + adhoc + "/deliver", status: 409, reason: "not_custodian"},
+	})
+	e.must(200, "berlin", "POST", bags+adhoc+"/accept", intact)
+	e.wantHolder(adhoc, "accepted", map[string]any{"kind": "registry", "unit": "DE-BER"})
+	secretAdhoc := byDana("SECRET")
+	e.refuseAll(t, []cell{{name: "ad hoc courier without a clearance record, SECRET bag", user: "clerk", path: bags + secretAdhoc + "/dispatch",
+		status: 409, reason: "receiver_clearance"}})
+
 	// A captain has no clearance record: a SECRET bag is refused (bearer.max_level), until the setting allows it.
 	secret := e.mailBag(mailBagSpec{Plan: map[string]any{"conveyance": "aircraft_captain",
 		"legs": []map[string]any{{"from_city": "Astana", "to_city": "Berlin", "flight": "KC901", "captain_name": "Nurlan Captain"}}}})
@@ -667,5 +739,12 @@ func TestBearerFlows(t *testing.T) {
 		t.Fatalf("freight bearer %v does not name the engaged carrier", c)
 	}
 	e.must(200, "berlin", "POST", bags+freight.ID+"/accept", intact)
+	// A freight sheet naming another carrier than the one engaged on the plan.
+	stranger := e.mailBag(mailBagSpec{Level: "UNCLASSIFIED", Plan: map[string]any{"conveyance": "freight",
+		"legs": []map[string]any{{"from_city": "Astana", "to_city": "Berlin", "flight": "KC7001", "carrier": "AIR-ASTANA"}}}})
+	e.sheet(stranger.ID, "freight", "Unknown Logistics LLP")
+	e.refuseAll(t, []cell{{name: "freight by a carrier not engaged on the plan", user: "clerk", path: bags + stranger.ID + "/dispatch",
+		status: 409, reason: "carrier_not_engaged"}})
 	e.wantHolder(freight.ID, "accepted", map[string]any{"kind": "registry", "unit": "DE-BER"})
+	e.historyReplays()
 }
