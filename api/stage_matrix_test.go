@@ -365,6 +365,18 @@ func TestStageMatrixSheets(t *testing.T) {
 	e.transitSheet(road, "lowcourier")
 	e.refuseAll(t, []cell{handTo("transit to a courier cleared below the bag", "courier1", road, "lowcourier", 409, "receiver_clearance")})
 
+	// Sheets that do not count: one covering another bag, one revoked.
+	lowSheet := e.transitSheet(low.ID, "courier2")
+	revoked := e.transitSheet(road, "courier2")
+	if _, err := e.pool.Exec(ctx, `UPDATE courier_sheets SET status = 'revoked', revoked_reason = 'test', revoked_at = now() WHERE id = $1`, revoked); err != nil {
+		t.Fatal(err)
+	}
+	e.refuseAll(t, []cell{
+		handTo("transit to a courier whose sheet covers another bag, or is revoked", "courier1", road, "courier2", 409, "no_courier_sheet"),
+		handTo("a registry releases what a courier holds", "clerk", road, "courier2", 409, "not_custodian"),
+		{name: "dispatch on another bag's sheet", user: "clerk", path: "/api/v1/bags/" + sealed + "/dispatch", body: map[string]any{"sheet_id": lowSheet}, status: 409},
+	})
+
 	// Allowed: to a courier on a sheet covering the bag; then the sheet, or the clearance, fails before the confirmation.
 	e.transitSheet(road, "courier2")
 	h := e.must(201, "courier1", "POST", handoffs, map[string]any{"bag_id": road, "to": "courier2", "place": "FRA"})["id"].(string)
