@@ -66,6 +66,12 @@ func newMatrixEnv(t *testing.T) *mailEnv {
 // (aircraft captain, freight).
 func (e *mailEnv) sheet(bagID, conveyance, who string) string {
 	e.t.Helper()
+	return e.must(201, "clerk", "POST", "/api/v1/sheets", e.sheetBody(bagID, conveyance, who))["id"].(string)
+}
+
+// sheetBody is the request that issues that sheet.
+func (e *mailEnv) sheetBody(bagID, conveyance, who string) map[string]any {
+	e.t.Helper()
 	in := map[string]any{"issuer": "MFA", "conveyance": conveyance, "bag_ids": []string{bagID}, "valid_until": time.Now().Add(72 * time.Hour)}
 	switch conveyance {
 	case "career_courier":
@@ -75,7 +81,7 @@ func (e *mailEnv) sheet(bagID, conveyance, who string) string {
 	default:
 		in["bearer_name"] = who
 	}
-	return e.must(201, "clerk", "POST", "/api/v1/sheets", in)["id"].(string)
+	return in
 }
 
 // transitSheet puts a bag already out of the registry on a second issued
@@ -357,8 +363,7 @@ func TestStageMatrixSheets(t *testing.T) {
 			status: 409, reason: "not_custodian"},
 		// A sheet cannot name a courier cleared below any bag on it.
 		{name: "sheet naming a courier cleared below the bag", user: "clerk", path: "/api/v1/sheets",
-			body: map[string]any{"issuer": "MFA", "conveyance": "career_courier", "courier_id": e.courierFor("lowcourier", "career"),
-				"bag_ids": []string{low.ID}, "valid_until": time.Now().Add(72 * time.Hour)}, status: 422},
+			body: e.sheetBody(low.ID, "career_courier", "lowcourier"), status: 409, reason: "courier_clearance"},
 	})
 
 	// A sheet from before the courier's clearance was lowered: the release to them is refused.
@@ -699,13 +704,13 @@ func TestBearerFlows(t *testing.T) {
 	// document on the courier record, and nobody but the receiving registry takes it from them.
 	dana := e.must(201, "disp", "POST", "/api/v1/couriers", map[string]any{"kind": "ad_hoc", "full_name": "Dana Ad-hoc",
 		"doc_kind": "passport", "doc_number": "N5555", "doc_country": "KZ", "doc_expires": "2035-01-01"})["id"]
-	byDana := func(level string) string {
+	byDana := func(level string) (string, map[string]any) {
 		b := e.mailBag(mailBagSpec{Level: level})
-		e.must(201, "clerk", "POST", "/api/v1/sheets", map[string]any{"issuer": "MFA", "conveyance": "ad_hoc_courier", "courier_id": dana,
-			"bag_ids": []string{b.ID}, "valid_until": time.Now().Add(72 * time.Hour)})
-		return b.ID
+		return b.ID, map[string]any{"issuer": "MFA", "conveyance": "ad_hoc_courier", "courier_id": dana,
+			"bag_ids": []string{b.ID}, "valid_until": time.Now().Add(72 * time.Hour)}
 	}
-	adhoc := byDana("UNCLASSIFIED")
+	adhoc, sheet := byDana("UNCLASSIFIED")
+	e.must(201, "clerk", "POST", "/api/v1/sheets", sheet)
 	if out := e.must(200, "clerk", "POST", bags+adhoc+"/dispatch", nil); out["handoff"] != nil {
 		t.Fatalf("dispatch to an ad hoc courier without an account left a release open: %v", out)
 	}
@@ -716,19 +721,30 @@ func TestBearerFlows(t *testing.T) {
 	})
 	e.must(200, "berlin", "POST", bags+adhoc+"/accept", intact)
 	e.wantHolder(adhoc, "accepted", map[string]any{"kind": "registry", "unit": "DE-BER"})
-	secretAdhoc := byDana("SECRET")
-	e.refuseAll(t, []cell{{name: "ad hoc courier without a clearance record, SECRET bag", user: "clerk", path: bags + secretAdhoc + "/dispatch",
-		status: 409, reason: "receiver_clearance"}})
 
-	// A captain has no clearance record: a SECRET bag is refused (bearer.max_level), until the setting allows it.
+	// Bearers have no clearance record: above bearer.max_level (UNCLASSIFIED) no sheet names them, and a
+	// sheet issued while the setting was higher does not let them take the bag once it is lowered.
+	_, sheet = byDana("SECRET")
 	secret := e.mailBag(mailBagSpec{Plan: map[string]any{"conveyance": "aircraft_captain",
 		"legs": []map[string]any{{"from_city": "Astana", "to_city": "Berlin", "flight": "KC901", "captain_name": "Nurlan Captain"}}}})
+	e.refuseAll(t, []cell{
+		{name: "sheet naming an ad hoc courier without a clearance record, SECRET bag", user: "clerk", path: "/api/v1/sheets", body: sheet,
+			status: 409, reason: "courier_clearance"},
+		{name: "sheet naming a captain, SECRET bag", user: "clerk", path: "/api/v1/sheets", body: e.sheetBody(secret.ID, "aircraft_captain", "Nurlan Captain"),
+			status: 409, reason: "courier_clearance"},
+	})
+	maxLevel := func(l string) {
+		t.Helper()
+		if _, err := e.pool.Exec(context.Background(), `UPDATE custody_settings SET value = $1 WHERE key = 'bearer.max_level'`, l); err != nil {
+			t.Fatal(err)
+		}
+	}
+	maxLevel("SECRET")
 	e.sheet(secret.ID, "aircraft_captain", "Nurlan Captain")
+	maxLevel("UNCLASSIFIED")
 	e.refuseAll(t, []cell{{name: "captain below the bag's level", user: "clerk", path: bags + secret.ID + "/dispatch",
 		body: map[string]any{"bearer_document": "KZ passport N777"}, status: 409, reason: "receiver_clearance"}})
-	if _, err := e.pool.Exec(context.Background(), `UPDATE custody_settings SET value = 'SECRET' WHERE key = 'bearer.max_level'`); err != nil {
-		t.Fatal(err)
-	}
+	maxLevel("SECRET")
 	e.must(200, "clerk", "POST", bags+secret.ID+"/dispatch", map[string]any{"bearer_document": "KZ passport N777"})
 	e.wantHolder(secret.ID, "dispatched", map[string]any{"kind": "bearer"})
 

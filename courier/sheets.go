@@ -129,7 +129,7 @@ func (s *Service) Issue(ctx context.Context, actor policy.Subject, in IssueInput
 			return err
 		}
 		sh := &Sheet{Issuer: issuer.Code, Conveyance: in.Conveyance, BearerName: in.BearerName}
-		var courierID, courierUser *string
+		var courierID *string
 		if wantKind != "" {
 			c, err := get(ctx, tx, in.CourierID)
 			if err != nil {
@@ -140,7 +140,7 @@ func (s *Service) Issue(ctx context.Context, actor policy.Subject, in IssueInput
 			}
 			sh.BearerName, courierID = c.FullName, &c.ID
 			if c.UserID != "" {
-				sh.couriers, courierUser = []string{c.UserID}, &c.UserID
+				sh.couriers = []string{c.UserID}
 			}
 		}
 		for i, id := range in.BagIDs {
@@ -183,18 +183,21 @@ func (s *Service) Issue(ctx context.Context, actor policy.Subject, in IssueInput
 			return err
 		}
 		// Every person who carries a bag is cleared for it: a sheet cannot
-		// name a courier whose account is cleared below any bag on it (a
-		// bearer without a clearance record is checked at dispatch against
-		// bearer.max_level).
-		if courierUser != nil {
-			var clearance int16
-			if err := tx.QueryRow(ctx, `SELECT clearance FROM users WHERE id::text = $1`, *courierUser).Scan(&clearance); err != nil {
-				return fmt.Errorf("load courier clearance: %w", err)
-			}
-			if policy.Level(clearance) < sh.level {
-				return valise.Invalid("the courier is cleared below a bag on the sheet; every person who carries a bag is cleared for it",
-					valise.FieldError{Field: "courier_id", Reason: "cleared below the level of a bag on the sheet"})
-			}
+		// name a bearer cleared below any of its bags (issue 9).
+		var bearerUser string
+		if courierID != nil {
+			c, _ := get(ctx, tx, *courierID)
+			bearerUser = c.UserID
+		}
+		cleared, err := pouch.BearerClearance(ctx, tx, bearerUser)
+		if err != nil {
+			return err
+		}
+		if sh.level > cleared {
+			return &valise.Error{Code: valise.ECONFLICT,
+				Message: "the bearer is cleared below the level of a bag on the sheet; every person who carries a bag is cleared for it",
+				Fields:  []valise.FieldError{{Field: "courier_id", Reason: "cleared below a bag on the sheet"}},
+				Extra:   map[string]any{"reason": "courier_clearance"}}
 		}
 		// DM-02 holds whatever the policy says: the sheet is a document of the
 		// ministry or a foreign institution.

@@ -301,6 +301,24 @@ func bearerMaxLevel(ctx context.Context, q db.Querier) (policy.Level, error) {
 	return policy.ParseLevel(v)
 }
 
+// BearerClearance is the clearance of the person who would carry a bag: the
+// user's, for a courier with an account (0 when the account is inactive),
+// else bearer.max_level (bearerMaxLevel).
+func BearerClearance(ctx context.Context, q db.Querier, userID string) (policy.Level, error) {
+	if userID == "" {
+		return bearerMaxLevel(ctx, q)
+	}
+	var level int16
+	err := q.QueryRow(ctx, `SELECT CASE WHEN active THEN clearance ELSE 0 END FROM users WHERE id::text = $1`, userID).Scan(&level)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, fmt.Errorf("bearer clearance: %w", err)
+	}
+	return policy.Level(level), nil
+}
+
 func timePtr(t time.Time) *time.Time {
 	if t.IsZero() {
 		return nil
@@ -431,8 +449,7 @@ func (s *Service) Accept(ctx context.Context, actor policy.Subject, m Mutation, 
 	}
 	rc = &Receipt{}
 	b, _, err := s.mutate(ctx, actor, m, ActAccept, check, func(tx pgx.Tx, b *Bag, ev *Event) error {
-		// mutate has already set b.State to the target (accepted): decide on
-		// the state the bag is in, ev.FromState.
+		// (mutate has set b.State to the target; ev.FromState is the bag's.)
 		if b.Custodian.Kind != CustodianBearer || !slices.Contains(inTransit, ev.FromState) {
 			return &valise.Error{Code: valise.ECONFLICT,
 				Message: "nothing to accept: the bag has not been delivered to your registry (its bearer releases it to you first); it is " +
