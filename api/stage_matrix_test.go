@@ -268,6 +268,9 @@ func TestStageMatrixRegistryUnits(t *testing.T) {
 		{name: "origin stores at the destination", user: "clerk", path: bags + accepted + "/store", body: store, status: 403},
 		{name: "origin dispatches a bag the destination holds", user: "clerk", path: bags + accepted + "/dispatch", status: 403},
 		{name: "destination stores a bag the courier still holds", user: "berlin", path: bags + delivered + "/store", body: store, status: 403},
+		// The destination does not send on what was addressed to it (only a relay does, 7-1(9)(1)).
+		{name: "destination dispatches a bag addressed to it", user: "berlin", path: bags + accepted + "/dispatch", status: 409, reason: "bag_state"},
+		handTo("destination releases a bag addressed to it", "berlin", accepted, "courier1", 409, "bag_state"),
 		// A registry off the route does not learn the bag exists.
 		{name: "off-route registry dispatches", user: "tokyo", path: bags + sealed + "/dispatch", status: 404},
 		{name: "off-route registry accepts", user: "tokyo", path: bags + delivered + "/accept", body: intact, status: 404},
