@@ -22,7 +22,7 @@ import (
 // nothing (e.refused compares bags, bag_custody, bag_events, handoffs and the
 // rest before and after); every allowed cell moves the bag as the law says.
 
-// matrixEnv is a mailEnv with the extra actors of the matrix: a second career
+// newMatrixEnv is a mailEnv with the extra actors of the matrix: a second career
 // courier, a career courier of MFA's courier service (a sub-unit of MFA), a
 // RESTRICTED career courier, the Tokyo registry (off the MFA → DE-BER route),
 // a second Berlin clerk, a Berlin dispatcher and an engaged carrier unit.
