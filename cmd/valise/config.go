@@ -64,27 +64,89 @@ var settings = []setting{
 	{"VALISE_SEAL_LIFETIME", "seal-lifetime", "720h", "how long a bag's seals stay valid after issue (at most 8784h)", dur(func(c *config) *time.Duration { return &c.SealLifetime })},
 }
 
-// parseConfig applies, in order, each setting's default, its environment
-// variable, then the flags in args. A bad value names where it came from.
+// envOnly are settings read from the environment only (no flag): secrets
+// stay out of process lists, and the PostgreSQL ones are read by
+// internal/pgcluster. serve --help lists them; the README's table too.
+var envOnly = []struct{ env, def, help string }{
+	{"VALISE_MASTER_KEY", "<data-dir>/master.key", "base64 of the 32-byte master key that seals every private key at rest; when unset, the key file is created (0600) on first start"},
+	{"VALISE_PG_BINDIR", "(search)", "where initdb, pg_ctl, postgres and pg_dump are; else PATH, else the newest /usr/lib/postgresql/*/bin"},
+	{"VALISE_PG_USER", "postgres", "when run as root, the unprivileged user the private cluster runs as"},
+}
+
+// dbSettings are the settings of every command that opens the database.
+var dbSettings = []string{"database-url", "data-dir", "log-level", "log-format"}
+
+// cli describes one command line: its synopsis, what it does, which
+// settings it reads (their flags are its flags) and its own flags.
+type cli struct {
+	name     string // "migrate", "keys issue"
+	synopsis string // after "valise <name> "
+	about    string
+	settings []string // flag names of the settings shown; nil means every setting
+	own      func(fs *flag.FlagSet)
+}
+
+// parseConfig parses the flags of a command that reads every setting (serve).
 func parseConfig(name string, args []string, stderr io.Writer) (*config, *flag.FlagSet, error) {
-	c := &config{}
-	fs := flag.NewFlagSet("valise "+name, flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	for _, s := range settings {
-		s.bind(fs, c, s.flag, fmt.Sprintf("%s (env %s, default %q)", s.help, s.env, s.def))
-		if err := fs.Set(s.flag, s.def); err != nil {
-			return nil, fs, fmt.Errorf("default of %s: %w", s.flag, err)
+	return cli{name: name, synopsis: "[flags]"}.parse(args, stderr)
+}
+
+// help prints the command's usage, as --help does.
+func (s cli) help(w io.Writer) { _, _, _ = s.parse([]string{"--help"}, w) }
+
+// usage prints the command's synopsis, description and flags.
+func (s cli) usage(fs *flag.FlagSet, w io.Writer) {
+	fmt.Fprintf(w, "Usage: valise %s %s\n", s.name, s.synopsis)
+	if s.about != "" {
+		fmt.Fprintf(w, "\n%s\n", s.about)
+	}
+	n := 0
+	fs.VisitAll(func(*flag.Flag) { n++ })
+	if n > 0 {
+		fmt.Fprintln(w, "\nFlags (a setting's flag can also be set by the environment variable named with it):")
+		fs.SetOutput(w)
+		fs.PrintDefaults()
+	}
+	if s.settings == nil {
+		fmt.Fprintln(w, "\nEnvironment only:")
+		for _, e := range envOnly {
+			fmt.Fprintf(w, "  %s (default %s)\n    \t%s\n", e.env, e.def, e.help)
 		}
-		if v, ok := os.LookupEnv(s.env); ok {
-			if err := fs.Set(s.flag, v); err != nil {
-				return nil, fs, fmt.Errorf("%s=%q: %w", s.env, v, err)
+	}
+}
+
+// parse applies, in order, each setting's default, its environment
+// variable, then the flags in args. A bad value names where it came from.
+// Settings the command does not show still take their default and
+// environment value.
+func (s cli) parse(args []string, stderr io.Writer) (*config, *flag.FlagSet, error) {
+	c := &config{}
+	fs := flag.NewFlagSet("valise "+s.name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	hidden := flag.NewFlagSet("hidden", flag.ContinueOnError)
+	shown := map[string]bool{}
+	for _, n := range s.settings {
+		shown[n] = true
+	}
+	for _, st := range settings {
+		set := hidden
+		if s.settings == nil || shown[st.flag] {
+			set = fs
+		}
+		st.bind(set, c, st.flag, fmt.Sprintf("%s (env %s, default %q)", st.help, st.env, st.def))
+		if err := set.Set(st.flag, st.def); err != nil {
+			return nil, fs, fmt.Errorf("default of %s: %w", st.flag, err)
+		}
+		if v, ok := os.LookupEnv(st.env); ok {
+			if err := set.Set(st.flag, v); err != nil {
+				return nil, fs, fmt.Errorf("%s=%q: %w", st.env, v, err)
 			}
 		}
 	}
-	fs.Usage = func() {
-		fmt.Fprintf(stderr, "Usage: valise %s [flags]\n\nEvery flag can also be set by the environment variable named with it.\n\n", name)
-		fs.PrintDefaults()
+	if s.own != nil {
+		s.own(fs)
 	}
+	fs.Usage = func() { s.usage(fs, stderr) }
 	if err := fs.Parse(args); err != nil {
 		return nil, fs, err
 	}

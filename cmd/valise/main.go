@@ -51,7 +51,7 @@ func commands() []command {
 
 // run dispatches to a subcommand; tests call it directly.
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
+	if len(args) == 0 || isHelp(args[0]) {
 		usage(stderr)
 		if len(args) == 0 {
 			return 2
@@ -76,7 +76,19 @@ func usage(w io.Writer) {
 	fmt.Fprintln(w, "\nRun 'valise <command> --help' for a command's flags and environment variables.")
 }
 
-func runVersion(_ context.Context, _ []string, stdout, _ io.Writer) int {
+func runVersion(_ context.Context, args []string, stdout, stderr io.Writer) int {
+	if len(args) > 0 {
+		fmt.Fprintln(stderr, "Usage: valise version\n\nPrints the version, commit and Go version (no flags).")
+		if isHelp(args[0]) {
+			return 0
+		}
+		return 2
+	}
 	fmt.Fprintf(stdout, "valise %s (commit %s, %s %s/%s)\n", valise.Version, valise.Commit, runtime.Version(), runtime.GOOS, runtime.GOARCH)
 	return 0
+}
+
+// isHelp reports whether arg asks for help.
+func isHelp(arg string) bool {
+	return arg == "-h" || arg == "--help" || arg == "-help" || arg == "help"
 }

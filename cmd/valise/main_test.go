@@ -17,7 +17,14 @@ import (
 	"valise/internal/pgcluster"
 )
 
-func TestMain(m *testing.M) { dbtest.Main(m) }
+func TestMain(m *testing.M) {
+	// The test binary doubles as the valise binary for tests that need a
+	// real separate process (serveProcess).
+	if os.Getenv("VALISE_TEST_AS_MAIN") == "1" {
+		main()
+	}
+	dbtest.Main(m)
+}
 
 // syncBuffer is a bytes.Buffer safe for a running command and the test.
 type syncBuffer struct {

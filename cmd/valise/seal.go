@@ -21,7 +21,7 @@ import (
 	"valise/crypto/trust"
 )
 
-const sealUsage = `usage: valise seal verify [TEXT|-] [--png FILE] --trust FILE (--root-key B64 | --root-key-file FILE) [--allow-stale] [--now RFC3339]
+const sealUsage = `Usage: valise seal verify [TEXT|-] [--png FILE] --trust FILE (--root-key B64 | --root-key-file FILE) [--allow-stale] [--now RFC3339]
 
 Verifies a seal fully offline: no database, no network. The seal is TEXT,
 standard input ("-" or no argument), or the QR code in a PNG/JPEG image.
@@ -48,7 +48,7 @@ func runSeal(_ context.Context, args []string, stdout, stderr io.Writer) int {
 func sealVerify(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("valise seal verify", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	fs.Usage = func() { fmt.Fprintln(stderr, sealUsage) }
+	fs.Usage = func() { fmt.Fprintln(stderr, sealUsage+"\n\nFlags:"); fs.PrintDefaults() }
 	pngFile := fs.String("png", "", "read the seal from the QR code in this image")
 	trustFile := fs.String("trust", "", "saved trust list (required)")
 	rootKey := fs.String("root-key", "", "root public key, base64")

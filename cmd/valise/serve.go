@@ -7,12 +7,14 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"path/filepath"
 	"time"
 
 	"valise/api"
 	"valise/crypto/keyring"
 	"valise/crypto/secret"
 	"valise/demo"
+	"valise/internal/pgcluster"
 )
 
 // runServe starts the database (or connects to it), migrates, loads the
@@ -24,7 +26,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		return flagExit(err, stderr)
 	}
 	log := c.logger(stderr)
-	d, err := openDatabase(ctx, c, log)
+	d, err := connect(ctx, c, log, false)
 	if err != nil {
 		fmt.Fprintln(stderr, "valise serve:", err)
 		return 1
@@ -73,7 +75,8 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		ErrorLog: nil}
 	fmt.Fprintf(stdout, "Valise listening on http://%s\n", ln.Addr())
 	if d.Embedded {
-		fmt.Fprintf(stdout, "private PostgreSQL in %s on 127.0.0.1:%d\n", d.Cluster.PGData, d.Cluster.Port)
+		fmt.Fprintf(stdout, "private PostgreSQL in %s on 127.0.0.1:%d (password in %s; other valise commands on this data directory connect to it)\n",
+			d.Cluster.PGData, d.Cluster.Port, filepath.Join(d.Cluster.Dir, pgcluster.PasswordFile))
 	}
 	printLogins(stdout, logins)
 	errc := make(chan error, 1)
