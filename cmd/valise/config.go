@@ -173,3 +173,17 @@ func (c *config) logger(w io.Writer) *slog.Logger {
 	}
 	return slog.New(slog.NewTextHandler(w, opts))
 }
+
+// defaultDataDir is the data directory of the commands without the
+// setting (seal verify): VALISE_DATA_DIR, else the setting's default.
+func defaultDataDir() string {
+	if d := os.Getenv("VALISE_DATA_DIR"); d != "" {
+		return d
+	}
+	for _, s := range settings {
+		if s.env == "VALISE_DATA_DIR" {
+			return s.def
+		}
+	}
+	return ""
+}

@@ -203,6 +203,10 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "valise demo:", err)
 		return 1
 	}
+	if err := pinServedRoot(ctx, d.Pool, c.DataDir, log); err != nil {
+		fmt.Fprintln(stderr, "valise demo:", err)
+		return 1
+	}
 	fmt.Fprintln(stdout, "demo data loaded")
 	printLogins(stdout, logins)
 	return 0

@@ -2,11 +2,13 @@ package main
 
 import (
 	"context"
+	"crypto/ed25519"
 	"encoding/base64"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"time"
@@ -161,9 +163,9 @@ func runKeys(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			if _, err := kr.Publish(ctx, tx); err != nil {
 				return err
 			}
-			path := filepath.Join(c.DataDir, RootKeyFile)
-			if err := os.WriteFile(path, []byte(base64.StdEncoding.EncodeToString(pub)+"\n"), 0o644); err != nil {
-				return fmt.Errorf("pin root key: %w", err)
+			path, _, err := pinRootKey(c.DataDir, pub)
+			if err != nil {
+				return err
 			}
 			fmt.Fprintf(stdout, "root key %s created\npublic key %s\npinned in %s (give it to verifiers: --root-key-file)\n",
 				rkid, base64.StdEncoding.EncodeToString(pub), path)
@@ -172,9 +174,9 @@ func runKeys(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			if err != nil {
 				return err
 			}
-			path := filepath.Join(c.DataDir, RootKeyFile)
-			if err := os.WriteFile(path, []byte(base64.StdEncoding.EncodeToString(pub)+"\n"), 0o644); err != nil {
-				return fmt.Errorf("pin root key: %w", err)
+			path, _, err := pinRootKey(c.DataDir, pub)
+			if err != nil {
+				return err
 			}
 			fmt.Fprintf(stdout, "root key %s\npublic key %s\npinned in %s\n", rkid, base64.StdEncoding.EncodeToString(pub), path)
 		case "issue":
@@ -250,4 +252,37 @@ func printKey(w io.Writer, k *keyring.KeyInfo) {
 	}
 	fmt.Fprintf(w, "%-11s  %-10s %-8s %-20s %-20s %s\n", k.KID, k.Office, k.Status,
 		k.NotBefore.UTC().Format(time.RFC3339), k.NotAfter.UTC().Format(time.RFC3339), listed)
+}
+
+// pinRootKey writes the seal root public key (base64, one line) to
+// <dataDir>/seal-root.pub, where `valise seal verify` looks when given no
+// root key. changed says whether the file held another key (or none).
+func pinRootKey(dataDir string, pub ed25519.PublicKey) (path string, changed bool, err error) {
+	path = filepath.Join(dataDir, RootKeyFile)
+	line := base64.StdEncoding.EncodeToString(pub) + "\n"
+	if old, err := os.ReadFile(path); err == nil && string(old) == line {
+		return path, false, nil
+	}
+	if err := os.WriteFile(path, []byte(line), 0o644); err != nil {
+		return path, false, fmt.Errorf("pin root key: %w", err)
+	}
+	return path, true, nil
+}
+
+// pinServedRoot pins the database's seal root key in the data directory
+// when it has one, so offline verification works on this machine with no
+// further step (`make run`, then `valise seal verify --trust FILE`).
+func pinServedRoot(ctx context.Context, q db.Querier, dataDir string, log *slog.Logger) error {
+	_, pub, err := keyring.Root(ctx, q)
+	if valise.ErrorCode(err) == valise.ENOTFOUND {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	path, changed, err := pinRootKey(dataDir, pub)
+	if err == nil && changed {
+		log.Info("pinned the seal root public key for offline verification", "file", path)
+	}
+	return err
 }

@@ -54,6 +54,10 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 			return 1
 		}
 	}
+	if err := pinServedRoot(ctx, d.Pool, c.DataDir, log); err != nil {
+		fmt.Fprintln(stderr, "valise serve:", err)
+		return 1
+	}
 	// The custody log integrator outlives the HTTP server by a little, so
 	// leaves appended by draining requests still get integrated.
 	logCtx, stopLog := context.WithCancel(context.Background())
