@@ -27,6 +27,10 @@ type config struct {
 	LogOrigin       string
 	TrustStale      time.Duration // trust list stale-after period (crypto/keyring)
 	SealLifetime    time.Duration // expiry minus issued-at of new seals
+	TLSCert         string
+	TLSKey          string
+	AllowPlainHTTP  bool
+	MetricsAddr     string
 }
 
 // setting documents one variable; the table drives flags, --help and the README.
@@ -41,6 +45,10 @@ func str(p func(*config) *string) func(*flag.FlagSet, *config, string, string) {
 
 func dur(p func(*config) *time.Duration) func(*flag.FlagSet, *config, string, string) {
 	return func(fs *flag.FlagSet, c *config, name, usage string) { fs.DurationVar(p(c), name, 0, usage) }
+}
+
+func boolean(p func(*config) *bool) func(*flag.FlagSet, *config, string, string) {
+	return func(fs *flag.FlagSet, c *config, name, usage string) { fs.BoolVar(p(c), name, false, usage) }
 }
 
 func num(p func(*config) *int64) func(*flag.FlagSet, *config, string, string) {
@@ -62,6 +70,10 @@ var settings = []setting{
 	{"VALISE_LOG_ORIGIN", "log-origin", "valise.example/custody", "origin line of the custody log's checkpoints (the log's identity)", str(func(c *config) *string { return &c.LogOrigin })},
 	{"VALISE_TRUST_STALE_AFTER", "trust-stale-after", "168h", "how long after issue a seal trust list is stale (phones refuse it without --allow-stale)", dur(func(c *config) *time.Duration { return &c.TrustStale })},
 	{"VALISE_SEAL_LIFETIME", "seal-lifetime", "720h", "how long a bag's seals stay valid after issue (at most 8784h)", dur(func(c *config) *time.Duration { return &c.SealLifetime })},
+	{"VALISE_TLS_CERT", "tls-cert", "", "PEM certificate chain; with tls-key the server speaks HTTPS only (TLS 1.2+) and sends HSTS", str(func(c *config) *string { return &c.TLSCert })},
+	{"VALISE_TLS_KEY", "tls-key", "", "PEM private key of tls-cert", str(func(c *config) *string { return &c.TLSKey })},
+	{"VALISE_ALLOW_PLAIN_HTTP", "allow-plain-http", "false", "serve plain HTTP on a non-loopback address (TLS ends at a proxy in front; responses then carry HSTS for it to pass on)", boolean(func(c *config) *bool { return &c.AllowPlainHTTP })},
+	{"VALISE_METRICS_ADDR", "metrics-addr", "", "serve /metrics on this address only, not on the API's", str(func(c *config) *string { return &c.MetricsAddr })},
 }
 
 // envOnly are settings read from the environment only (no flag): secrets
@@ -71,6 +83,7 @@ var envOnly = []struct{ env, def, help string }{
 	{"VALISE_MASTER_KEY", "<data-dir>/master.key", "base64 of the 32-byte master key that seals every private key at rest; when unset, the key file is created (0600) on first start"},
 	{"VALISE_PG_BINDIR", "(search)", "where initdb, pg_ctl, postgres and pg_dump are; else PATH, else the newest /usr/lib/postgresql/*/bin"},
 	{"VALISE_PG_USER", "postgres", "when run as root, the unprivileged user the private cluster runs as"},
+	{"VALISE_METRICS_TOKEN", "(none)", "bearer token /metrics requires (Authorization: Bearer TOKEN); unset, /metrics is open to whoever reaches its address"},
 }
 
 // dbSettings are the settings of every command that opens the database.

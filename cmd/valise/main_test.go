@@ -172,11 +172,24 @@ func fingerprint(t *testing.T, d *dbtest.Database) string {
 	return b.String()
 }
 
-var listenRe = regexp.MustCompile(`listening on (http://\S+)`)
+var listenRe = regexp.MustCompile(`listening on (https?://\S+)`)
 
 // startServe runs `valise serve` in the background and returns its base URL
 // once it listens, and a stop function that returns its exit code.
 func startServe(t *testing.T, args ...string) (string, *syncBuffer, func() int) {
+	t.Helper()
+	base, _, errb, stop := startServeBoth(t, args...)
+	return base, errb, stop
+}
+
+// startServeOut is startServe returning serve's standard output.
+func startServeOut(t *testing.T, args ...string) (string, *syncBuffer, func() int) {
+	t.Helper()
+	base, out, _, stop := startServeBoth(t, args...)
+	return base, out, stop
+}
+
+func startServeBoth(t *testing.T, args ...string) (string, *syncBuffer, *syncBuffer, func() int) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	var out, errb syncBuffer
@@ -187,7 +200,7 @@ func startServe(t *testing.T, args ...string) (string, *syncBuffer, func() int) 
 		if m := listenRe.FindStringSubmatch(out.String()); m != nil {
 			var once sync.Once
 			code := 0
-			return m[1], &errb, func() int {
+			return m[1], &out, &errb, func() int {
 				once.Do(func() { cancel(); code = <-done })
 				return code
 			}
@@ -201,7 +214,7 @@ func startServe(t *testing.T, args ...string) (string, *syncBuffer, func() int) 
 	}
 	cancel()
 	t.Fatalf("serve did not start: %s", errb.String())
-	return "", nil, nil
+	return "", nil, nil, nil
 }
 
 func status(url string) int {
