@@ -26,6 +26,8 @@ func TestEveryCommandHasItsOwnHelp(t *testing.T) {
 		{[]string{"audit", "verify"}, []string{"key", "database-url"}},
 		{[]string{"audit", "receipt"}, []string{"key", "leaf", "witness"}},
 		{[]string{"bench"}, []string{"duration", "clients", "db-max-conns"}},
+		{[]string{"backup"}, []string{"out", "database-url", "data-dir"}},
+		{[]string{"restore"}, []string{"database-url", "data-dir"}},
 		{[]string{"version"}, nil},
 	}
 	own := map[string][]string{"issue": {"office", "not-before"}, "rotate": {"office", "overlap"},

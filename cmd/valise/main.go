@@ -6,6 +6,8 @@
 //	valise users create-admin --username NAME   (password on stdin)
 //	valise keys ...         seal-signing keys and the trust list
 //	valise seal verify      verify a seal offline
+//	valise backup           one file: a consistent database dump and the key material
+//	valise restore FILE     into a fresh data directory or an empty database
 //	valise bench            measure custody throughput on a scratch database
 //	valise version
 package main
@@ -44,6 +46,8 @@ func commands() []command {
 		{"keys", "manage seal-signing keys and the trust list (init-root|issue|rotate|retire|revoke|list|trust-list)", runKeys},
 		{"seal", "verify a seal offline against a saved trust list (verify)", runSeal},
 		{"audit", "verify the custody log (verify) or a receipt offline (receipt FILE)", runAudit},
+		{"backup", "write one file with a consistent database dump and the key material (--out FILE)", runBackup},
+		{"restore", "restore a backup into a fresh data directory or an empty database (FILE)", runRestore},
 		{"bench", "measure hand-offs, log appends and raw inserts on a scratch database (--duration, --clients)", runBench},
 		{"version", "print the version, commit and Go version", runVersion},
 	}

@@ -108,6 +108,19 @@ func FindBinDir() (string, error) {
 	return "", ErrNoBinaries
 }
 
+// Tool returns the path of a PostgreSQL client program (pg_dump,
+// pg_restore): beside initdb in FindBinDir's directory, else on PATH.
+func Tool(name string) (string, error) {
+	if d, err := FindBinDir(); err == nil && isExec(filepath.Join(d, name)) {
+		return filepath.Join(d, name), nil
+	}
+	if p, err := exec.LookPath(name); err == nil {
+		return p, nil
+	}
+	return "", fmt.Errorf("%s not found: install the PostgreSQL client programs (Debian/Ubuntu: apt-get install "+
+		"postgresql-client) or set VALISE_PG_BINDIR to their directory", name)
+}
+
 func versionOf(binDir string) float64 {
 	v, _ := strconv.ParseFloat(filepath.Base(filepath.Dir(binDir)), 64)
 	return v
