@@ -253,6 +253,16 @@ func TestMetricsSeriesAndRestriction(t *testing.T) {
 	if v, _ := metricValue(body, "valise_trust_list_stale_in_seconds"); v <= 0 {
 		t.Errorf("a fresh demo's trust list is stale in %v s", v)
 	}
+	// Every series the example alerts use is one the server exports.
+	rules, err := os.ReadFile("../../deploy/prometheus-alerts.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range regexp.MustCompile(`\b(?:valise|go|process)_[a-z_]+`).FindAllString(string(rules), -1) {
+		if !strings.Contains(body, "\n"+name) && !strings.Contains(body, "# TYPE "+name+" ") {
+			t.Errorf("deploy/prometheus-alerts.yml uses %s, which /metrics does not export", name)
+		}
+	}
 	// No registry number or unit code leaves through the metrics.
 	for _, leak := range []string{"DE-BER", "JP-TYO", "MFA-"} {
 		if strings.Contains(body, leak) {
