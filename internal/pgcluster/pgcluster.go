@@ -108,11 +108,21 @@ func FindBinDir() (string, error) {
 	return "", ErrNoBinaries
 }
 
-// Tool returns the path of a PostgreSQL client program (pg_dump,
-// pg_restore): beside initdb in FindBinDir's directory, else on PATH.
+// Tool returns the path of a PostgreSQL program (postgres, pg_dump,
+// pg_restore) of the same installation as FindBinDir's initdb: in that
+// directory, or where its pg_ctl really lives (FindBinDir may be a
+// directory of symlinks, such as /usr/local/bin), else on PATH.
 func Tool(name string) (string, error) {
-	if d, err := FindBinDir(); err == nil && isExec(filepath.Join(d, name)) {
-		return filepath.Join(d, name), nil
+	if d, err := FindBinDir(); err == nil {
+		dirs := []string{d}
+		if real, err := filepath.EvalSymlinks(filepath.Join(d, "pg_ctl")); err == nil {
+			dirs = append(dirs, filepath.Dir(real))
+		}
+		for _, dir := range dirs {
+			if isExec(filepath.Join(dir, name)) {
+				return filepath.Join(dir, name), nil
+			}
+		}
 	}
 	if p, err := exec.LookPath(name); err == nil {
 		return p, nil
@@ -362,7 +372,13 @@ func (c *Cluster) run(env []string, name string, args ...string) error {
 
 // runInput is run with stdin.
 func (c *Cluster) runInput(stdin io.Reader, env []string, name string, args ...string) error {
-	cmd := exec.Command(filepath.Join(c.bin, name), args...)
+	path := filepath.Join(c.bin, name)
+	if !isExec(path) {
+		if p, err := Tool(name); err == nil {
+			path = p
+		}
+	}
+	cmd := exec.Command(path, args...)
 	cmd.Stdin = stdin
 	cmd.Dir = "/"
 	cmd.Env = append(os.Environ(), "LC_ALL=C")
