@@ -340,7 +340,11 @@ func runRestore(ctx context.Context, args []string, stdout, stderr io.Writer) in
 	fmt.Fprintf(stdout, "restored %s (made %s): %d migrations, custody log at size %d (root %s)\n", file,
 		m.CreatedAt.Format(time.RFC3339), len(m.Migrations), m.LogSize, m.LogRoot)
 	if m.LogKey != "" {
-		fmt.Fprintf(stdout, "verify it: valise audit verify --key '%s'\n", m.LogKey)
+		target := "--data-dir " + c.DataDir
+		if c.DatabaseURL != "" {
+			target = "--database-url URL " + target
+		}
+		fmt.Fprintf(stdout, "verify it: valise audit verify %s --key '%s'\n", target, m.LogKey)
 	}
 	return 0
 }

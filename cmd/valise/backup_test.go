@@ -73,7 +73,7 @@ func TestBackupRestoreIntoAFreshDataDirectory(t *testing.T) {
 	// Into a fresh data directory.
 	fresh := clusterDir(t)
 	code, out, errs := runCmd(t, "restore", file, "--data-dir="+fresh)
-	if code != 0 || !strings.Contains(out, "valise audit verify --key") {
+	if code != 0 || !strings.Contains(out, "valise audit verify --data-dir "+fresh+" --key") {
 		t.Fatalf("restore = %d %s %s", code, out, errs)
 	}
 	if got := auditLine(t, "--data-dir="+fresh, "--key", string(logKey)); got != want {
