@@ -391,8 +391,16 @@ func TestSheetRevokeAndReissue(t *testing.T) {
 		return err
 	})
 	rev2 := w.sealedBag("rev2")
-	w.refused("reissuing a sheet that is still issued", valise.EINVALID, func() error {
+	// An aircraft captain has no clearance record: not for a SECRET bag.
+	if ve := w.refused("a captain for a SECRET bag", valise.ECONFLICT, func() error {
 		_, err := w.cour.Issue(ctx, w.clerk, courier.IssueInput{Issuer: "MFA", Conveyance: "aircraft_captain", BearerName: "Capt. X",
+			BagIDs: []string{rev2.ID}, ValidUntil: ptr(time.Now().Add(time.Hour))}, w.check(w.clerk))
+		return err
+	}); ve.Extra["reason"] != "courier_clearance" {
+		t.Fatalf("captain for a SECRET bag: %v", ve.Extra)
+	}
+	w.refused("reissuing a sheet that is still issued", valise.EINVALID, func() error {
+		_, err := w.cour.Issue(ctx, w.clerk, courier.IssueInput{Issuer: "MFA", Conveyance: "career_courier", CourierID: w.courierRecord().ID,
 			BagIDs: []string{rev2.ID}, ValidUntil: ptr(time.Now().Add(time.Hour)), Replaces: sh.ID}, w.check(w.clerk))
 		return err
 	})

@@ -291,6 +291,24 @@ func bearerMaxLevel(ctx context.Context, q db.Querier) (policy.Level, error) {
 	return policy.ParseLevel(v)
 }
 
+// BearerClearance is the clearance of the person who would carry a bag: the
+// user's, for a courier with an account (0 when the account is inactive),
+// else bearer.max_level (bearerMaxLevel).
+func BearerClearance(ctx context.Context, q db.Querier, userID string) (policy.Level, error) {
+	if userID == "" {
+		return bearerMaxLevel(ctx, q)
+	}
+	var level int16
+	err := q.QueryRow(ctx, `SELECT CASE WHEN active THEN clearance ELSE 0 END FROM users WHERE id::text = $1`, userID).Scan(&level)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, fmt.Errorf("bearer clearance: %w", err)
+	}
+	return policy.Level(level), nil
+}
+
 func timePtr(t time.Time) *time.Time {
 	if t.IsZero() {
 		return nil
