@@ -8,7 +8,7 @@ import (
 	"testing"
 
 	"valise/api/apitest"
-	"valise/custody/custodytest"
+	"valise/internal/bench"
 )
 
 // sample returns the value of series (name with labels) in a scrape.
@@ -33,7 +33,7 @@ func sample(t *testing.T, text, series string) float64 {
 func TestOperationalGaugesFollowTheDatabase(t *testing.T) {
 	e := apitest.New(t)
 	ctx := context.Background()
-	pairs, err := custodytest.Setup(ctx, e.Pool, e.Server.Identity(), e.MasterKey, "metrics", 1)
+	pairs, err := bench.Setup(ctx, e.Pool, e.Server.Identity(), e.MasterKey, "metrics", 1)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -42,11 +42,11 @@ func TestOperationalGaugesFollowTheDatabase(t *testing.T) {
 		ID      string `json:"id"`
 		SealsOK *bool  `json:"seals_ok"`
 	}
-	if err := custodytest.Call(ctx, e.HTTP.Client(), "POST", e.URL+"/api/v1/custody/handoffs", p.SecondToken,
+	if err := bench.Call(ctx, e.HTTP.Client(), "POST", e.URL+"/api/v1/custody/handoffs", p.SecondToken,
 		map[string]any{"bag_id": p.BagID, "to": p.Courier, "place": "MFA registry"}, 201, &h); err != nil {
 		t.Fatal(err)
 	}
-	if err := custodytest.Call(ctx, e.HTTP.Client(), "POST", e.URL+"/api/v1/custody/handoffs/"+h.ID+"/accept", p.CourierToken,
+	if err := bench.Call(ctx, e.HTTP.Client(), "POST", e.URL+"/api/v1/custody/handoffs/"+h.ID+"/accept", p.CourierToken,
 		map[string]any{"seals": p.Seals[:1], "packages_counted": 2, "seals_intact": true, "place": "NQZ airport"}, 200, &h); err != nil {
 		t.Fatal(err)
 	}

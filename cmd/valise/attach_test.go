@@ -15,7 +15,7 @@ import (
 func serveProcess(t *testing.T, env []string, args ...string) (string, *syncBuffer, func() int) {
 	t.Helper()
 	cmd := exec.Command(os.Args[0], append([]string{"serve", "--addr=127.0.0.1:0"}, args...)...)
-	cmd.Env = append(append(os.Environ(), "VALISE_TEST_AS_MAIN=1"), env...)
+	cmd.Env = append(append(os.Environ(), "VALISE_TEST_AS_CLI=1"), env...)
 	var out, errb syncBuffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
 	if err := cmd.Start(); err != nil {

@@ -24,9 +24,9 @@ import (
 
 	"valise"
 	"valise/crypto/secret"
-	"valise/custody/tlog"
 	"valise/internal/pgcluster"
 	"valise/migrations"
+	"valise/tlog"
 )
 
 // backupFormat names the layout of a backup file: a tar archive holding

@@ -17,10 +17,13 @@ import (
 	"valise/internal/pgcluster"
 )
 
+// TestMain runs the tests; with VALISE_TEST_AS_CLI=1 the test binary is the
+// valise command itself, so shell scripts under test (the README's lines)
+// can call `bin/valise` without a separate build, and tests can run a real
+// separate `valise serve` process (serveProcess). It is main(), signals
+// included: SIGTERM drains and exits 0 as the real binary does.
 func TestMain(m *testing.M) {
-	// The test binary doubles as the valise binary for tests that need a
-	// real separate process (serveProcess).
-	if os.Getenv("VALISE_TEST_AS_MAIN") == "1" {
+	if os.Getenv("VALISE_TEST_AS_CLI") == "1" {
 		main()
 	}
 	dbtest.Main(m)
