@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"image"
 	"image/color"
-	"image/png"
 	"io"
 	"os"
 	"regexp"
@@ -193,28 +192,11 @@ func TestSealLabels(t *testing.T) {
 	if n := len(regexp.MustCompile(`/Type\s*/Page\b[^s]`).FindAll(pb, -1)); n != 2 {
 		t.Errorf("nine labels printed from the browser take %d pages, want 2", n)
 	}
-	shot, err := br.Screenshot(t.Context(), page, t.TempDir(), browser.A4Width, browser.A4Height, browser.DPI150)
-	if err != nil {
-		t.Fatal(err)
-	}
-	keepRendering(t, shot, "seal-labels-150dpi.png")
-	f, err := os.Open(shot)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	img, err := png.Decode(f)
-	if err != nil {
-		t.Fatal(err)
-	}
 	// The two labels share the first row: package 1 on the left, 2 on the right.
-	sz := img.Bounds().Size()
-	for k, half := range []image.Rectangle{image.Rect(0, 0, sz.X/2, sz.Y/3), image.Rect(sz.X/2, 0, sz.X, sz.Y/3)} {
-		text, err := seal.ReadQR(img.(interface {
-			SubImage(image.Rectangle) image.Image
-		}).SubImage(half))
-		if err != nil || text != texts[k] {
-			t.Fatalf("label %d: the QR read back at 150 dpi is %q (%v), want seal %d", k+1, text, err, k+1)
+	got := screenshotQRs(t, br, page, "seal-labels-150dpi.png", [4]float64{0, 0, 0.5, 1.0 / 3}, [4]float64{0.5, 0, 1, 1.0 / 3})
+	for k := range got {
+		if got[k] != texts[k] {
+			t.Fatalf("label %d: the QR read back at 150 dpi is not seal %d", k+1, k+1)
 		}
 	}
 }

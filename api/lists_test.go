@@ -61,7 +61,8 @@ func TestListSheets(t *testing.T) {
 	}
 	// A listed sheet names its bags by registry number.
 	first := e.must(200, "clerk", "GET", "/api/v1/sheets?bag="+bag1, nil)["sheets"].([]any)[0].(map[string]any)
-	if bags := first["bags"].([]any); len(bags) != 1 || bags[0].(map[string]any)["bag_id"] != bag1 || first["bearer_name"] != "Arman Courier" {
+	name := e.must(200, "disp", "GET", "/api/v1/couriers/"+career, nil)["full_name"]
+	if bags := first["bags"].([]any); len(bags) != 1 || bags[0].(map[string]any)["bag_id"] != bag1 || first["bearer_name"] != name {
 		t.Fatalf("listed sheet: %v", first)
 	}
 

@@ -2,6 +2,8 @@ package api_test
 
 import (
 	"bytes"
+	"fmt"
+	"image"
 	"image/png"
 	"net/http"
 	"net/http/httptest"
@@ -47,22 +49,49 @@ func keepRendering(t *testing.T, path, name string) {
 	}
 }
 
-// readQRFromPNG decodes the one QR code in a screenshot.
-func readQRFromPNG(t *testing.T, path string) string {
+// screenshotQRs takes a 150 dpi A4 screenshot of page (kept as name) and
+// reads one QR code from each region (fractions of the page: x0, y0, x1,
+// y1). A machine under load may hand over a screenshot before the page is
+// fully painted, so a screenshot whose codes do not all read is taken again
+// (three times in all) before the test fails.
+func screenshotQRs(t *testing.T, br *browser.Browser, page, name string, regions ...[4]float64) []string {
 	t.Helper()
-	b, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
+	var lastErr error
+	for attempt := 1; attempt <= 3; attempt++ {
+		shot, err := br.Screenshot(t.Context(), page, t.TempDir(), browser.A4Width, browser.A4Height, browser.DPI150)
+		if err != nil {
+			t.Fatal(err)
+		}
+		keepRendering(t, shot, name)
+		b, err := os.ReadFile(shot)
+		if err != nil {
+			t.Fatal(err)
+		}
+		img, err := png.Decode(bytes.NewReader(b))
+		if err != nil {
+			t.Fatalf("screenshot: %v", err)
+		}
+		sz := img.Bounds().Size()
+		var texts []string
+		lastErr = nil
+		for _, r := range regions {
+			rect := image.Rect(int(r[0]*float64(sz.X)), int(r[1]*float64(sz.Y)), int(r[2]*float64(sz.X)), int(r[3]*float64(sz.Y)))
+			text, err := seal.ReadQR(img.(interface {
+				SubImage(image.Rectangle) image.Image
+			}).SubImage(rect))
+			if err != nil {
+				lastErr = fmt.Errorf("region %v of the %v screenshot: %w", r, sz, err)
+				break
+			}
+			texts = append(texts, text)
+		}
+		if lastErr == nil {
+			return texts
+		}
+		t.Logf("attempt %d: %v", attempt, lastErr)
 	}
-	img, err := png.Decode(bytes.NewReader(b))
-	if err != nil {
-		t.Fatalf("screenshot: %v", err)
-	}
-	text, err := seal.ReadQR(img)
-	if err != nil {
-		t.Fatalf("no QR read back from the %v screenshot: %v", img.Bounds().Size(), err)
-	}
-	return text
+	t.Fatalf("no QR read back at 150 dpi: %v", lastErr)
+	return nil
 }
 
 // TestPrintedSheetInChromium renders the courier sheet as a border officer
@@ -124,16 +153,10 @@ func TestPrintedSheetInChromium(t *testing.T) {
 		}
 	}
 
-	dir := t.TempDir()
-	shot, err := br.Screenshot(ctx, page, dir, browser.A4Width, browser.A4Height, browser.DPI150)
-	if err != nil {
-		t.Fatal(err)
+	if got := screenshotQRs(t, br, page, "courier-sheet-150dpi.png", [4]float64{0, 0, 1, 1}); got[0] != sheet["qr"] {
+		t.Fatalf("the QR on the printed sheet reads %q, want the sheet's signed QR", got[0])
 	}
-	keepRendering(t, shot, "courier-sheet-150dpi.png")
-	if got := readQRFromPNG(t, shot); got != sheet["qr"] {
-		t.Fatalf("the QR on the printed sheet reads %q, want the sheet's signed QR", got)
-	}
-	pdf, err := br.PDF(ctx, page, dir)
+	pdf, err := br.PDF(ctx, page, t.TempDir())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -60,6 +60,7 @@ func (b *Browser) run(ctx context.Context, args ...string) ([]byte, error) {
 	defer cancel()
 	base := []string{"--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--no-default-browser-check",
 		"--disable-extensions", "--disable-dev-shm-usage", "--hide-scrollbars", "--mute-audio",
+		"--run-all-compositor-stages-before-draw", // a screenshot shows the page fully painted, however slow the machine
 		"--user-data-dir=" + b.profile}
 	cmd := exec.CommandContext(ctx, b.bin, append(base, args...)...)
 	var stderr limited
