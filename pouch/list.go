@@ -41,7 +41,9 @@ func scopeWhere(sc policy.Scope, userID string, n int) (string, []any) {
 
 // ScopeWhere is scopeWhere for other packages' queries over bags b (alerts
 // are visible exactly as their bags are listed).
-func ScopeWhere(sc policy.Scope, userID string, n int) (string, []any) { return scopeWhere(sc, userID, n) }
+func ScopeWhere(sc policy.Scope, userID string, n int) (string, []any) {
+	return scopeWhere(sc, userID, n)
+}
 
 // BagFilter narrows a bag list. Zero values do not filter.
 type BagFilter struct {
