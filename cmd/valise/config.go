@@ -27,6 +27,7 @@ type config struct {
 	LogOrigin       string
 	TrustStale      time.Duration // trust list stale-after period (crypto/keyring)
 	SealLifetime    time.Duration // expiry minus issued-at of new seals
+	Alerts          alertConfig   // alert delivery (cmd/valise/alerts.go)
 }
 
 // setting documents one variable; the table drives flags, --help and the README.
@@ -62,6 +63,11 @@ var settings = []setting{
 	{"VALISE_LOG_ORIGIN", "log-origin", "valise.example/custody", "origin line of the custody log's checkpoints (the log's identity)", str(func(c *config) *string { return &c.LogOrigin })},
 	{"VALISE_TRUST_STALE_AFTER", "trust-stale-after", "168h", "how long after issue a seal trust list is stale (phones refuse it without --allow-stale)", dur(func(c *config) *time.Duration { return &c.TrustStale })},
 	{"VALISE_SEAL_LIFETIME", "seal-lifetime", "720h", "how long a bag's seals stay valid after issue (at most 8784h)", dur(func(c *config) *time.Duration { return &c.SealLifetime })},
+	{"VALISE_PUBLIC_URL", "public-url", "http://127.0.0.1:8080", "base URL people reach Valise at; alert e-mails and webhooks link to <public-url>/api/v1/alerts/<id>", str(func(c *config) *string { return &c.Alerts.PublicURL })},
+	{"VALISE_SMTP_ADDR", "smtp-addr", "", "mail relay (host:port) for alert e-mails; empty sends none (deliveries are recorded as failed)", str(func(c *config) *string { return &c.Alerts.SMTPAddr })},
+	{"VALISE_SMTP_FROM", "smtp-from", "", "sender address of alert e-mails", str(func(c *config) *string { return &c.Alerts.SMTPFrom })},
+	{"VALISE_SMTP_USERNAME", "smtp-username", "", "optional SMTP PLAIN auth user (the password only from the environment: VALISE_SMTP_PASSWORD); needs STARTTLS unless the relay is on loopback", str(func(c *config) *string { return &c.Alerts.SMTPUsername })},
+	{"VALISE_ALERT_INTERVAL", "alert-interval", "30s", "pause between alert scans and delivery rounds", dur(func(c *config) *time.Duration { return &c.Alerts.Interval })},
 }
 
 // parseConfig applies, in order, each setting's default, its environment
@@ -93,6 +99,9 @@ func parseConfig(name string, args []string, stderr io.Writer) (*config, *flag.F
 	}
 	if c.MaxBodyBytes < 1024 {
 		return nil, fs, fmt.Errorf("max-body-bytes must be at least 1024")
+	}
+	if err := c.Alerts.validate(); err != nil {
+		return nil, fs, err
 	}
 	switch c.Demo {
 	case "auto", "true", "false":

@@ -63,7 +63,11 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	}
 	defer func() { stopLog(); waitLog() }()
 	srv := api.New(d.Pool, api.Config{RequestTimeout: c.RequestTimeout, MaxBodyBytes: c.MaxBodyBytes, Logger: log,
-		MasterKey: master, Seals: keyring.Options{StaleAfter: c.TrustStale, SealLifetime: c.SealLifetime}})
+		MasterKey: master, Seals: keyring.Options{StaleAfter: c.TrustStale, SealLifetime: c.SealLifetime},
+		Alerts: c.Alerts.options()})
+	alertCtx, stopAlerts := context.WithCancel(ctx)
+	waitAlerts := startAlerts(alertCtx, c, srv, log)
+	defer func() { stopAlerts(); waitAlerts() }()
 	ln, err := net.Listen("tcp", c.Addr)
 	if err != nil {
 		fmt.Fprintln(stderr, "valise serve:", err)
