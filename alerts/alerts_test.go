@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -55,6 +56,7 @@ func newWorld(t *testing.T, o alerts.Options) *world {
 	o.PublicURL = "https://valise.example"
 	o.SMTP = alerts.SMTP{Addr: w.mail.addr, From: "alerts@valise.example"}
 	o.Now = w.clock.Now
+	o.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	if w.svc, err = alerts.New(e.Pool, authz, e.Server.Identity(), e.MasterKey, o); err != nil {
 		t.Fatal(err)
 	}
@@ -214,6 +216,12 @@ func TestOverdueBagEmailsOnlyClearedSubscribers(t *testing.T) {
 		w.call(t, 404, "GET", "/api/v1/alerts/"+a["id"].(string), tok, nil)
 	}
 	w.call(t, 200, "GET", "/api/v1/alerts/"+a["id"].(string), cleared, nil)
+	// ... and each refusal is in the decision log with its reason.
+	var denials int
+	if err := w.Pool.QueryRow(context.Background(), `SELECT count(*) FROM decision_log WHERE username IN ('sec.low', 'clerk.tokyo')
+		AND action = 'bag.read' AND resource_id = $1 AND hidden AND detail <> ''`, w.pair.BagID).Scan(&denials); err != nil || denials != 2 {
+		t.Errorf("decision log has %d denials of the alert's bag (%v), want 2", denials, err)
+	}
 
 	// The delivery record: one e-mail, delivered at the first attempt.
 	d := w.call(t, 200, "GET", "/api/v1/alerts/"+ids[0]+"/deliveries", cleared, nil)["deliveries"].([]any)

@@ -98,6 +98,9 @@ func New(pool *pgxpool.Pool, cfg Config) *Server {
 	s.pouch = newPouchAPI(pool, s.authz, kr)
 	s.custody = newCustodyAPI(pool, s.authz, s.pouch.idem)
 	s.seals = newSealAPI(pool, kr, s.authz, s.pouch.bags, s.pouch.couriers)
+	if cfg.Alerts.Logger == nil {
+		cfg.Alerts.Logger = cfg.Logger
+	}
 	var err error
 	if s.alerts, err = alerts.New(pool, s.authz, s.ident, master, cfg.Alerts); err != nil {
 		panic(err) // a master key of the wrong size is a programming error
