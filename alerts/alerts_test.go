@@ -698,3 +698,47 @@ func (c *clock) add(d time.Duration) {
 	defer c.mu.Unlock()
 	c.now = c.now.Add(d)
 }
+
+// Scans racing in several processes record a condition once; a recipient
+// suspended between the alert and its delivery is sent nothing.
+func TestConcurrentScansAndRecheckedRecipients(t *testing.T) {
+	w := newWorld(t, alerts.Options{})
+	cleared := w.User(t, "sec.cleared", []string{policy.RoleSecurityOfficer}, "MFA", policy.Secret, "")
+	w.subscribe(t, cleared, "cleared@example.org", alerts.KindBagOverdue)
+	w.silence(t)
+	var wg sync.WaitGroup
+	counts := make([]int, 4)
+	for i := range counts {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			n, err := w.svc.Scan(context.Background())
+			if err != nil {
+				t.Error(err)
+			}
+			counts[i] = n
+		}()
+	}
+	wg.Wait()
+	total := 0
+	for _, n := range counts {
+		total += n
+	}
+	if n := w.scan(t); total+n != 1 {
+		t.Fatalf("concurrent scans raised %v, then %d: want exactly one alert", counts, n)
+	}
+	id := w.call(t, 200, "GET", "/api/v1/me", cleared, nil)["user_id"].(string)
+	if _, err := w.Server.Identity().SetActive(context.Background(), id, false); err != nil {
+		t.Fatal(err)
+	}
+	if n := w.deliver(t); n != 1 {
+		t.Fatalf("%d deliveries handled, want 1", n)
+	}
+	if m := w.mail.messages(); len(m) != 0 {
+		t.Fatalf("a suspended user was mailed: %+v", m)
+	}
+	var status string
+	if err := w.Pool.QueryRow(context.Background(), `SELECT status FROM alert_deliveries`).Scan(&status); err != nil || status != "cancelled" {
+		t.Fatalf("delivery to a suspended user: %q (%v)", status, err)
+	}
+}
