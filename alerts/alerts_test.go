@@ -513,9 +513,10 @@ type mailMsg struct {
 }
 
 type smtpServer struct {
-	addr string
-	mu   sync.Mutex
-	msgs []mailMsg
+	addr   string
+	mu     sync.Mutex
+	msgs   []mailMsg
+	reject int // refuse this many RCPT commands first (550)
 }
 
 func startSMTP(t *testing.T) *smtpServer {
@@ -577,6 +578,14 @@ func (s *smtpServer) serve(c net.Conn) {
 			m = mailMsg{from: path(arg)}
 			say("250 OK")
 		case "RCPT":
+			s.mu.Lock()
+			refuse := s.reject > 0
+			s.reject--
+			s.mu.Unlock()
+			if refuse {
+				say("550 5.1.1 mailbox unavailable")
+				continue
+			}
 			m.to = append(m.to, path(arg))
 			say("250 OK")
 		case "DATA":
@@ -740,5 +749,35 @@ func TestConcurrentScansAndRecheckedRecipients(t *testing.T) {
 	var status string
 	if err := w.Pool.QueryRow(context.Background(), `SELECT status FROM alert_deliveries`).Scan(&status); err != nil || status != "cancelled" {
 		t.Fatalf("delivery to a suspended user: %q (%v)", status, err)
+	}
+}
+
+// A relay that refuses the message: the attempt is recorded with the
+// relay's answer and retried after the back-off, then the mail goes out.
+func TestRefusedMailIsRecordedAndRetried(t *testing.T) {
+	w := newWorld(t, alerts.Options{RetryBase: time.Minute})
+	w.mail.mu.Lock()
+	w.mail.reject = 1
+	w.mail.mu.Unlock()
+	sec := w.User(t, "sec", []string{policy.RoleSecurityOfficer}, "MFA", policy.Secret, "")
+	w.subscribe(t, sec, "sec@example.org", alerts.KindBagOverdue)
+	w.silence(t)
+	w.scan(t)
+	if n := w.deliver(t); n != 1 || len(w.mail.messages()) != 0 {
+		t.Fatalf("first attempt: %d attempts, %d messages", n, len(w.mail.messages()))
+	}
+	if n := w.deliver(t); n != 0 {
+		t.Fatalf("retried before the back-off: %d", n)
+	}
+	w.clock.add(time.Minute)
+	if n := w.deliver(t); n != 1 || len(w.mail.messages()) != 1 {
+		t.Fatalf("second attempt: %d attempts, %d messages", n, len(w.mail.messages()))
+	}
+	alert := alertIDs(t, w.call(t, 200, "GET", "/api/v1/alerts", sec, nil))[0]
+	d := w.call(t, 200, "GET", "/api/v1/alerts/"+alert+"/deliveries", sec, nil)["deliveries"].([]any)[0].(map[string]any)
+	log := d["attempt_log"].([]any)
+	if d["status"] != "delivered" || len(log) != 2 || log[0].(map[string]any)["ok"] != false ||
+		!strings.Contains(log[0].(map[string]any)["error"].(string), "550") || log[1].(map[string]any)["ok"] != true {
+		t.Fatalf("delivery record: %v", d)
 	}
 }
