@@ -21,6 +21,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"valise"
 	"valise/crypto/secret"
 	"valise/internal/db"
 )
@@ -86,6 +87,9 @@ func (s *Service) plan(ctx context.Context, tx pgx.Tx, id, kind string) error {
 // entitled reports whether the user with id is active and may see alert.
 func (s *Service) entitled(ctx context.Context, q db.Querier, userID, alert string) (bool, error) {
 	u, err := s.ident.GetUser(ctx, userID)
+	if valise.ErrorCode(err) == valise.ENOTFOUND {
+		return false, nil
+	}
 	if err != nil {
 		return false, err
 	}
@@ -212,6 +216,9 @@ func (s *Service) backoff(n int) time.Duration {
 
 func (s *Service) attemptEmail(ctx context.Context, d due) error {
 	u, err := s.ident.GetUser(ctx, d.user)
+	if valise.ErrorCode(err) == valise.ENOTFOUND {
+		return errNoLongerEntitled
+	}
 	if err != nil {
 		return err
 	}
