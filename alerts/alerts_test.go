@@ -22,6 +22,7 @@ import (
 
 	"valise/alerts"
 	"valise/api/apitest"
+	"valise/identity"
 	"valise/internal/bench"
 	"valise/internal/dbtest"
 	"valise/policy"
@@ -779,5 +780,36 @@ func TestRefusedMailIsRecordedAndRetried(t *testing.T) {
 	if d["status"] != "delivered" || len(log) != 2 || log[0].(map[string]any)["ok"] != false ||
 		!strings.Contains(log[0].(map[string]any)["error"].(string), "550") || log[1].(map[string]any)["ok"] != true {
 		t.Fatalf("delivery record: %v", d)
+	}
+}
+
+// A webhook receives what its creator may see, while its creator may
+// manage alerts: nothing above a low-cleared officer's clearance, nothing
+// once its creator is no longer a security officer.
+func TestWebhookFollowsItsCreatorsRights(t *testing.T) {
+	w := newWorld(t, alerts.Options{})
+	sec := w.User(t, "sec", []string{policy.RoleSecurityOfficer}, "MFA", policy.Secret, "")
+	low := w.User(t, "sec.low", []string{policy.RoleSecurityOfficer}, "MFA", policy.Restricted, "")
+	high, lowR := newReceiver(t, 0), newReceiver(t, 0)
+	w.call(t, 201, "POST", "/api/v1/alerts/webhooks", sec, map[string]any{"url": high.srv.URL, "kinds": []string{"bag_overdue"}})
+	w.call(t, 201, "POST", "/api/v1/alerts/webhooks", low, map[string]any{"url": lowR.srv.URL, "kinds": []string{"bag_overdue"}})
+	w.silence(t)
+	w.scan(t)
+	var planned int
+	if err := w.Pool.QueryRow(context.Background(), `SELECT count(*) FROM alert_deliveries`).Scan(&planned); err != nil || planned != 1 {
+		t.Fatalf("%d deliveries planned (%v), want 1: the low-cleared officer's webhook gets nothing", planned, err)
+	}
+	id := w.call(t, 200, "GET", "/api/v1/me", sec, nil)["user_id"].(string)
+	if _, err := w.Server.Identity().UpdateUser(context.Background(), id, identity.UserInput{FullName: "sec", Unit: "MFA",
+		Roles: []string{policy.RoleRegistryClerk}, Clearance: policy.Secret}); err != nil {
+		t.Fatal(err)
+	}
+	w.deliver(t)
+	if high.count() != 0 || lowR.count() != 0 {
+		t.Fatalf("receivers got %d and %d requests, want none", high.count(), lowR.count())
+	}
+	var status string
+	if err := w.Pool.QueryRow(context.Background(), `SELECT status FROM alert_deliveries`).Scan(&status); err != nil || status != "cancelled" {
+		t.Fatalf("delivery of a demoted officer's webhook: %q (%v)", status, err)
 	}
 }

@@ -24,6 +24,7 @@ import (
 	"valise"
 	"valise/crypto/secret"
 	"valise/internal/db"
+	"valise/policy"
 )
 
 // SignatureHeader carries a webhook's signature: "t=<unix seconds>,v1=<hex
@@ -70,7 +71,7 @@ func (s *Service) plan(ctx context.Context, tx pgx.Tx, id, kind string) error {
 		return fmt.Errorf("find webhooks: %w", err)
 	}
 	for _, h := range hooks {
-		ok, err := s.entitled(ctx, tx, h.creator, id)
+		ok, err := s.hookEntitled(ctx, tx, h.creator, id)
 		if err != nil {
 			return err
 		}
@@ -82,6 +83,23 @@ func (s *Service) plan(ctx context.Context, tx pgx.Tx, id, kind string) error {
 		}
 	}
 	return nil
+}
+
+// hookEntitled reports whether a webhook created by userID may receive
+// alert: its creator is active, still holds alerts.manage and may see it.
+func (s *Service) hookEntitled(ctx context.Context, q db.Querier, userID, alert string) (bool, error) {
+	u, err := s.ident.GetUser(ctx, userID)
+	if valise.ErrorCode(err) == valise.ENOTFOUND {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	d, err := s.authz.Decide(ctx, u.Subject(), policy.ActAlertsManage, policy.Resource{Kind: "alert_webhook"})
+	if err != nil || !d.Allow {
+		return false, err
+	}
+	return s.entitled(ctx, q, userID, alert)
 }
 
 // entitled reports whether the user with id is active and may see alert.
@@ -348,7 +366,7 @@ func (s *Service) attemptWebhook(ctx context.Context, d due) error {
 	if deleted {
 		return errNoLongerEntitled
 	}
-	if ok, err := s.entitled(ctx, s.pool, creator, d.alert); err != nil || !ok {
+	if ok, err := s.hookEntitled(ctx, s.pool, creator, d.alert); err != nil || !ok {
 		return orElse(err, errNoLongerEntitled)
 	}
 	key, err := secret.Open(s.master, sealed, webhookAD(d.webhook))
