@@ -46,7 +46,7 @@ func (s *Service) plan(ctx context.Context, tx pgx.Tx, id, kind string) error {
 	}
 	now := s.o.Now()
 	for _, uid := range users {
-		ok, err := s.entitled(ctx, tx, uid, id)
+		ok, err := s.entitled(ctx, tx, uid, id, false)
 		if err != nil {
 			return err
 		}
@@ -71,7 +71,7 @@ func (s *Service) plan(ctx context.Context, tx pgx.Tx, id, kind string) error {
 		return fmt.Errorf("find webhooks: %w", err)
 	}
 	for _, h := range hooks {
-		ok, err := s.hookEntitled(ctx, tx, h.creator, id)
+		ok, err := s.entitled(ctx, tx, h.creator, id, true)
 		if err != nil {
 			return err
 		}
@@ -85,34 +85,21 @@ func (s *Service) plan(ctx context.Context, tx pgx.Tx, id, kind string) error {
 	return nil
 }
 
-// hookEntitled reports whether a webhook created by userID may receive
-// alert: its creator is active, still holds alerts.manage and may see it.
-func (s *Service) hookEntitled(ctx context.Context, q db.Querier, userID, alert string) (bool, error) {
+// entitled reports whether the user with id is active and may see alert;
+// a webhook's creator must also still hold alerts.manage (webhook true).
+func (s *Service) entitled(ctx context.Context, q db.Querier, userID, alert string, webhook bool) (bool, error) {
 	u, err := s.ident.GetUser(ctx, userID)
 	if valise.ErrorCode(err) == valise.ENOTFOUND {
 		return false, nil
 	}
-	if err != nil {
+	if err != nil || !u.Active {
 		return false, err
 	}
-	d, err := s.authz.Decide(ctx, u.Subject(), policy.ActAlertsManage, policy.Resource{Kind: "alert_webhook"})
-	if err != nil || !d.Allow {
-		return false, err
-	}
-	return s.entitled(ctx, q, userID, alert)
-}
-
-// entitled reports whether the user with id is active and may see alert.
-func (s *Service) entitled(ctx context.Context, q db.Querier, userID, alert string) (bool, error) {
-	u, err := s.ident.GetUser(ctx, userID)
-	if valise.ErrorCode(err) == valise.ENOTFOUND {
-		return false, nil
-	}
-	if err != nil {
-		return false, err
-	}
-	if !u.Active {
-		return false, nil
+	if webhook {
+		d, err := s.authz.Decide(ctx, u.Subject(), policy.ActAlertsManage, policy.Resource{Kind: "alert_webhook"})
+		if err != nil || !d.Allow {
+			return false, err
+		}
 	}
 	return s.visible(ctx, q, u.Subject(), alert)
 }
@@ -233,26 +220,16 @@ func (s *Service) backoff(n int) time.Duration {
 }
 
 func (s *Service) attemptEmail(ctx context.Context, d due) error {
-	u, err := s.ident.GetUser(ctx, d.user)
-	if valise.ErrorCode(err) == valise.ENOTFOUND {
-		return errNoLongerEntitled
+	var email string
+	err := s.pool.QueryRow(ctx, `SELECT coalesce(u.email, '') FROM users u JOIN alert_subscriptions s ON s.user_id = u.id
+		AND s.kind = $2 AND s.channel = 'email' WHERE u.id = $1`, d.user, d.kind).Scan(&email)
+	if errors.Is(err, pgx.ErrNoRows) || (err == nil && email == "") {
+		return errNoLongerEntitled // unsubscribed, or no address any more
 	}
 	if err != nil {
 		return err
 	}
-	email, err := s.ident.Email(ctx, d.user)
-	if err != nil {
-		return err
-	}
-	var subscribed bool
-	if err := s.pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM alert_subscriptions WHERE user_id = $1
-		AND kind = $2 AND channel = 'email')`, d.user, d.kind).Scan(&subscribed); err != nil {
-		return err
-	}
-	if !u.Active || email == "" || !subscribed {
-		return errNoLongerEntitled
-	}
-	if ok, err := s.visible(ctx, s.pool, u.Subject(), d.alert); err != nil || !ok {
+	if ok, err := s.entitled(ctx, s.pool, d.user, d.alert, false); err != nil || !ok {
 		return orElse(err, errNoLongerEntitled)
 	}
 	return s.sendMail(ctx, email, d)
@@ -366,7 +343,7 @@ func (s *Service) attemptWebhook(ctx context.Context, d due) error {
 	if deleted {
 		return errNoLongerEntitled
 	}
-	if ok, err := s.hookEntitled(ctx, s.pool, creator, d.alert); err != nil || !ok {
+	if ok, err := s.entitled(ctx, s.pool, creator, d.alert, true); err != nil || !ok {
 		return orElse(err, errNoLongerEntitled)
 	}
 	key, err := secret.Open(s.master, sealed, webhookAD(d.webhook))
