@@ -81,7 +81,8 @@ func tr(key string) template.HTML {
 // package counts and physical seal serials; the route and validity in the
 // issuing unit's local time beside UTC; the issuing officer's name and
 // position; the VCDR Art. 27 notice fitting the conveyance. Never contents
-// or levels. The signed QR (inline SVG, 40 mm) verifies like a bag seal.
+// or levels. The signed QR (inline SVG at seal.PrintSize, about 40 mm)
+// verifies like a bag seal.
 var printPage = template.Must(template.New("sheet").Funcs(template.FuncMap{
 	"join": strings.Join,
 	"tr":   tr,
@@ -103,8 +104,8 @@ th { width: 30%; font-weight: normal; font-size: 8pt; }
 td { font-size: 10pt; }
 .bags th { width: auto; }
 .revoked { border: 3px solid #000; padding: 2mm; font-weight: bold; text-align: center; margin-bottom: 3mm; }
-.qr { float: right; width: 40mm; margin: 0 0 2mm 4mm; text-align: center; font-size: 7pt; }
-.qr svg { width: 40mm; height: 40mm; display: block; }
+.qr { float: right; width: 44mm; margin: 0 0 2mm 4mm; text-align: center; font-size: 7pt; }
+.qr svg { display: block; margin: 0 auto; }
 .notice p { margin: 1.2mm 0; font-size: 8pt; text-align: justify; }
 .sign { margin-top: 5mm; display: flex; justify-content: space-between; }
 .sign > div { width: 48%; }
@@ -178,7 +179,11 @@ func (sh *Sheet) Print(w io.Writer) error {
 		page.Notice = append(page.Notice, noticePara{Lang: lang, Text: strings.Join(parts, " ")})
 	}
 	if sh.QR != "" {
-		svg, err := seal.SVG(sh.QR, 40)
+		mm, err := seal.PrintSize(sh.QR)
+		if err != nil {
+			return fmt.Errorf("draw the sheet's QR: %w", err)
+		}
+		svg, err := seal.SVG(sh.QR, mm)
 		if err != nil {
 			return fmt.Errorf("draw the sheet's QR: %w", err)
 		}

@@ -180,6 +180,8 @@ const (
 	ActStaffRead     = "staff.read"
 	ActStaffManage   = "staff.manage"
 	ActPlanReview    = "plan.review" // approve or refuse a plan flagged for review (DM-14)
+	// ActAlertsManage registers webhook endpoints and reads delivery records.
+	ActAlertsManage = "alerts.manage"
 )
 
 // Decision is the policy's answer. Reason is general enough to show the

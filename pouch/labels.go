@@ -75,7 +75,7 @@ const (
 	labelGapY        = 4.5
 	labelMarginX     = 10.0
 	labelMarginY     = 10.0
-	labelQR          = 40.0
+	labelQR          = 40.0 // the PDF's; the HTML page draws it at seal.PrintSize
 	labelsPerRow     = 2
 	labelRowsPerPage = 4
 )
@@ -86,7 +86,11 @@ const (
 // pages' (served with courier.PrintCSP).
 var labelPage = template.Must(template.New("labels").Funcs(template.FuncMap{
 	"svg": func(text string) (template.HTML, error) {
-		b, err := seal.SVG(text, labelQR)
+		mm, err := seal.PrintSize(text)
+		if err != nil {
+			return "", err
+		}
+		b, err := seal.SVG(text, mm)
 		if err != nil {
 			return "", err
 		}
@@ -106,7 +110,7 @@ body { font: 8pt/1.25 "DejaVu Sans", sans-serif; color: #000; margin: 0; }
 .sheet { display: grid; grid-template-columns: repeat(2, {{.W}}mm); column-gap: {{.GapX}}mm; row-gap: {{.GapY}}mm; }
 .label { width: {{.W}}mm; height: {{.H}}mm; box-sizing: border-box; border: 0.3mm dashed #000; padding: 3mm;
   display: flex; gap: 3mm; align-items: center; break-inside: avoid; overflow: hidden; }
-.label svg { width: {{.QR}}mm; height: {{.QR}}mm; flex: none; display: block; }
+.label svg { flex: none; display: block; }
 .facts { flex: 1; min-width: 0; }
 .reg { font: bold 11pt/1.2 "DejaVu Sans Mono", monospace; margin-bottom: 1.5mm; }
 .k { font-size: 13pt; font-weight: bold; }
@@ -132,7 +136,8 @@ body { font: 8pt/1.25 "DejaVu Sans", sans-serif; color: #000; margin: 0; }
 `))
 
 // WriteLabelsHTML writes the labels as a printable A4 page (two columns of
-// four), each with its QR as inline SVG at 40 mm. script is the path of
+// four), each with its QR as inline SVG at seal.PrintSize (whole printer
+// dots per module). script is the path of
 // the page's one script (the Print button).
 func WriteLabelsHTML(w io.Writer, registry string, labels []Label, script string) error {
 	return labelPage.Execute(w, map[string]any{"Registry": registry, "Labels": labels, "Script": script,

@@ -52,6 +52,21 @@ func qrBitmap(text string) ([][]bool, error) {
 // such as the labels' PDF).
 func Modules(text string) ([][]bool, error) { return qrBitmap(text) }
 
+// PrintModuleMM is the printed size of one QR module on the printable
+// pages: 3 dots at 150 dpi (6 at 300, 12 at 600), so every module is a whole
+// number of printer dots and none comes out narrower than its neighbours.
+const PrintModuleMM = 25.4 * 3 / 150
+
+// PrintSize is the printed width in millimetres of the seal's QR, quiet zone
+// included, at PrintModuleMM per module (about 43 mm for the largest seals).
+func PrintSize(text string) (float64, error) {
+	bm, err := qrBitmap(text)
+	if err != nil {
+		return 0, err
+	}
+	return float64(len(bm)) * PrintModuleMM, nil
+}
+
 // PNG renders a seal text as a square black-on-white PNG of sizePx pixels,
 // quiet zone included. Every module is the same whole number of pixels (the
 // leftover pixels widen the quiet zone), because nearest-neighbour scaling
