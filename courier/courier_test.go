@@ -346,7 +346,10 @@ func TestSheetIssue(t *testing.T) {
 		{"freight without a carrier", w.clerk, with(func(in *courier.IssueInput) { in.Conveyance, in.CourierID = "freight", "" }), valise.EINVALID, "bearer_name", ""},
 		{"no bags", w.clerk, with(func(in *courier.IssueInput) { in.BagIDs = nil }), valise.EINVALID, "bag_ids", ""},
 		{"no validity", w.clerk, with(func(in *courier.IssueInput) { in.ValidUntil = nil }), valise.EINVALID, "valid_until", ""},
-		{"valid until before valid from", w.clerk, with(func(in *courier.IssueInput) { in.ValidFrom = in.ValidUntil; in.ValidUntil = ptr(in.ValidFrom.Add(-time.Hour)) }), valise.EINVALID, "valid_until", ""},
+		{"valid until before valid from", w.clerk, with(func(in *courier.IssueInput) {
+			in.ValidFrom = in.ValidUntil
+			in.ValidUntil = ptr(in.ValidFrom.Add(-time.Hour))
+		}), valise.EINVALID, "valid_until", ""},
 		{"valid only in the past", w.clerk, with(func(in *courier.IssueInput) {
 			in.ValidFrom, in.ValidUntil = ptr(time.Now().Add(-48*time.Hour)), ptr(time.Now().Add(-time.Hour))
 		}), valise.EINVALID, "valid_until", ""},
@@ -357,8 +360,12 @@ func TestSheetIssue(t *testing.T) {
 		{"a bag on another issued sheet", w.clerk, with(func(in *courier.IssueInput) { in.BagIDs = []string{taken.ID} }), valise.ECONFLICT, "bag_ids[0]", ""},
 		{"a career courier cleared below a bag", w.clerk, with(func(in *courier.IssueInput) { in.CourierID = junior.ID }), valise.ECONFLICT, "courier_id", "courier_clearance"},
 		{"an ad hoc courier without a clearance record for a SECRET bag", w.clerk, with(func(in *courier.IssueInput) { in.Conveyance, in.CourierID = "ad_hoc_courier", adhoc.ID }), valise.ECONFLICT, "courier_id", "courier_clearance"},
-		{"a captain for a SECRET bag", w.clerk, with(func(in *courier.IssueInput) { in.Conveyance, in.CourierID, in.BearerName = "aircraft_captain", "", "Capt. Nurlan" }), valise.ECONFLICT, "", "courier_clearance"},
-		{"a carrier for a SECRET bag", w.clerk, with(func(in *courier.IssueInput) { in.Conveyance, in.CourierID, in.BearerName = "freight", "", "Air Astana Cargo" }), valise.ECONFLICT, "", "courier_clearance"},
+		{"a captain for a SECRET bag", w.clerk, with(func(in *courier.IssueInput) {
+			in.Conveyance, in.CourierID, in.BearerName = "aircraft_captain", "", "Capt. Nurlan"
+		}), valise.ECONFLICT, "", "courier_clearance"},
+		{"a carrier for a SECRET bag", w.clerk, with(func(in *courier.IssueInput) {
+			in.Conveyance, in.CourierID, in.BearerName = "freight", "", "Air Astana Cargo"
+		}), valise.ECONFLICT, "", "courier_clearance"},
 		// DM-02: only the ministry or a foreign institution issues, in its own unit's name.
 		{"a state body as issuer", w.clerk, with(func(in *courier.IssueInput) { in.Issuer = "MOD" }), valise.EINVALID, "issuer", ""},
 		// Off the bags' route the sheet is hidden: forbidden looks like missing.
