@@ -163,6 +163,18 @@ func (w *world) bag(tag, destination string, lvl policy.Level, packages int) *po
 	return b
 }
 
+// adHoc records an ad hoc courier without an account, by a KZ document
+// valid for a year.
+func (w *world) adHoc(name, docKind, docNumber string) *courier.Courier {
+	w.t.Helper()
+	c, err := w.cour.Create(context.Background(), w.disp, courier.CourierInput{Kind: "ad_hoc", FullName: name, DocKind: docKind,
+		DocNumber: docNumber, DocCountry: "KZ", DocExpires: time.Now().AddDate(1, 0, 0).Format(time.DateOnly)})
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	return c
+}
+
 // trust is the newest published trust list, verified against the root key.
 func (w *world) trust() seal.KeyResolver {
 	w.t.Helper()
@@ -301,11 +313,7 @@ func TestSheetIssue(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	adhoc, err := w.cour.Create(ctx, w.disp, courier.CourierInput{Kind: "ad_hoc", FullName: "Dana Bearer", DocKind: "passport",
-		DocNumber: "P7654321", DocCountry: "KZ", DocExpires: time.Now().AddDate(1, 0, 0).Format(time.DateOnly)})
-	if err != nil {
-		t.Fatal(err)
-	}
+	adhoc := w.adHoc("Dana Bearer", "passport", "P7654321")
 
 	one := w.bag("one", "DE-BER", policy.Secret, 1)
 	three := w.bag("three", "DE-BER", policy.Secret, 3)
@@ -481,5 +489,162 @@ func TestSheetIssue(t *testing.T) {
 		BagIDs: []string{tokyo.ID}, ValidUntil: after(12 * time.Hour)}, w.check(w.clerk))
 	if err != nil || strings.Join(cargo.Route, ",") != "MFA,JP-TYO" {
 		t.Fatalf("freight sheet with bearer.max_level SECRET: %+v %v", cargo, err)
+	}
+}
+
+func TestSheetRevokeAndReissue(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	ctx := context.Background()
+	arman := w.subject("arman", "MFA", "ministry", policy.TopSecret, policy.CourierCareer, policy.RoleCourier)
+	sec := w.subject("sec", "MFA", "ministry", policy.SpecialImportance, "", policy.RoleSecurityOfficer)
+	c, err := w.cour.Create(ctx, w.disp, courier.CourierInput{Kind: "career", UserID: arman.UserID, FullName: "Arman Courier"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := w.bag("rev", "DE-BER", policy.Secret, 2)
+	issue := func(replaces string) (*courier.Sheet, error) {
+		return w.cour.Issue(ctx, w.clerk, courier.IssueInput{Issuer: "MFA", Conveyance: "career_courier", CourierID: c.ID,
+			BagIDs: []string{b.ID}, ValidUntil: after(48 * time.Hour), Replaces: replaces}, w.check(w.clerk))
+	}
+	sh, err := issue("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := seal.Verify(sh.QR, w.trust(), time.Now()); err != nil {
+		t.Fatalf("the issued sheet's QR: %v", err)
+	}
+	revoke := func(actor policy.Subject, id string, ifMatch int, reason string) error {
+		_, err := w.cour.Revoke(ctx, actor, id, ifMatch, reason, w.check(actor))
+		return err
+	}
+	for _, tc := range []struct {
+		name    string
+		actor   policy.Subject
+		id      string
+		ifMatch int
+		reason  string
+		code    string
+		field   string
+	}{
+		{"no reason", w.clerk, sh.ID, sh.Version, "", valise.EINVALID, "reason"},
+		{"a blank reason", w.clerk, sh.ID, sh.Version, "  \t", valise.EINVALID, "reason"},
+		{"a stale If-Match", w.clerk, sh.ID, sh.Version + 1, "courier ill", valise.EPRECONDITION, ""},
+		{"the courier named on it", arman, sh.ID, sh.Version, "I am ill", valise.EFORBIDDEN, ""},
+		{"a dispatcher", w.disp, sh.ID, sh.Version, "changed plans", valise.EFORBIDDEN, ""},
+		{"no such sheet", w.clerk, "00000000-0000-0000-0000-000000000000", 0, "x", valise.ENOTFOUND, ""},
+	} {
+		w.refused("revoke: "+tc.name, tc.code, tc.field, func() error { return revoke(tc.actor, tc.id, tc.ifMatch, tc.reason) })
+	}
+	// A bag on an issued sheet goes on no second one, and a sheet still
+	// issued cannot be replaced.
+	w.refused("a second sheet", valise.ECONFLICT, "bag_ids[0]", func() error { _, err := issue(""); return err })
+	other := w.bag("other", "DE-BER", policy.Secret, 1)
+	w.refused("replacing an issued sheet", valise.EINVALID, "replaces", func() error {
+		_, err := w.cour.Issue(ctx, w.clerk, courier.IssueInput{Issuer: "MFA", Conveyance: "career_courier", CourierID: c.ID,
+			BagIDs: []string{other.ID}, ValidUntil: after(48 * time.Hour), Replaces: sh.ID}, w.check(w.clerk))
+		return err
+	})
+
+	rev, err := w.cour.Revoke(ctx, sec, sh.ID, sh.Version, "courier fell ill", w.check(sec))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rev.Status != "revoked" || rev.RevokedReason != "courier fell ill" || rev.RevokedAt == nil || rev.Version != sh.Version+1 || rev.ValidAt(time.Now()) {
+		t.Fatalf("revoked sheet %+v", rev)
+	}
+	// Its QR is revoked with it, in the trust list published at once: it
+	// is still authentic, and refused as revoked.
+	if _, err := seal.Verify(sh.QR, w.trust(), time.Now()); !errors.Is(err, seal.ErrSealRevoked) || seal.Code(err) != "seal_revoked" {
+		t.Fatalf("the revoked sheet's QR: %v, want seal_revoked", err)
+	}
+	w.refused("revoking twice", valise.ECONFLICT, "", func() error { return revoke(w.clerk, sh.ID, 0, "again") })
+	w.refused("revoking with the old version", valise.EPRECONDITION, "", func() error { return revoke(w.clerk, sh.ID, sh.Version, "again") })
+
+	// Reissue: a new number and QR replacing the revoked sheet.
+	re, err := issue(sh.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if re.Replaces != sh.ID || re.Number == sh.Number || re.QRSerial == sh.QRSerial || re.Status != "issued" || re.PackageCount != 2 {
+		t.Fatalf("reissued %+v", re)
+	}
+	if _, err := seal.Verify(re.QR, w.trust(), time.Now()); err != nil {
+		t.Fatalf("the reissued sheet's QR: %v", err)
+	}
+	if _, err := seal.Verify(sh.QR, w.trust(), time.Now()); !errors.Is(err, seal.ErrSealRevoked) {
+		t.Fatalf("the replaced sheet's QR after reissue: %v", err)
+	}
+	// The revoked one stays revoked and readable, and is replaced once.
+	old, err := w.cour.GetSheet(ctx, sh.ID, w.check(w.clerk))
+	if err != nil || old.Status != "revoked" {
+		t.Fatalf("the revoked sheet after reissue: %+v %v", old, err)
+	}
+	w.refused("a second reissue of one revoked sheet", valise.EINVALID, "replaces", func() error {
+		_, err := w.cour.Issue(ctx, w.clerk, courier.IssueInput{Issuer: "MFA", Conveyance: "career_courier", CourierID: c.ID,
+			BagIDs: []string{other.ID}, ValidUntil: after(48 * time.Hour), Replaces: sh.ID}, w.check(w.clerk))
+		return err
+	})
+}
+
+func TestPrintableSheet(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	ctx := context.Background()
+	ad := w.adHoc("Dana Bearer", "passport", "P7654321")
+	a := w.bag("printa", "DE-BER", policy.Unclassified, 2)
+	b := w.bag("printb", "DE-BER", policy.Unclassified, 1)
+	sh, err := w.cour.Issue(ctx, w.clerk, courier.IssueInput{Issuer: "MFA", Conveyance: "ad_hoc_courier", CourierID: ad.ID,
+		BagIDs: []string{a.ID, b.ID}, ValidUntil: after(24 * time.Hour)}, w.check(w.clerk))
+	if err != nil {
+		t.Fatal(err)
+	}
+	render := func(sh *courier.Sheet) string {
+		var page strings.Builder
+		if err := sh.Print(&page); err != nil {
+			t.Fatal(err)
+		}
+		return page.String()
+	}
+	page := render(sh)
+	svg, err := seal.SVG(sh.QR, 40)
+	if err != nil {
+		t.Fatal(err)
+	}
+	svgBody := string(svg)
+	if i := strings.Index(svgBody, "<svg"); i >= 0 {
+		svgBody = svgBody[i:]
+	}
+	for _, want := range []string{"COURIER SHEET", sh.Number, "Dana Bearer", "passport KZ P7654321", "Diplomatic courier ad hoc",
+		"MFA → DE-BER", a.RegistryNumber, b.RegistryNumber, "<td>3</td>", "<td>2</td>", "<td>1</td>", "serial " + sh.QRSerial, svgBody} {
+		if !strings.Contains(page, want) {
+			t.Errorf("the printed sheet lacks %q", want)
+		}
+	}
+	// The sheet certifies status and packages, never contents or levels.
+	for _, never := range []string{"cipher telegram", "REG-PRINTA", "REG-PRINTB", "UNCLASSIFIED", "SECRET", "<?xml", "src=", "<link", "url("} {
+		if strings.Contains(page, never) {
+			t.Errorf("the printed sheet shows %q", never)
+		}
+	}
+	if strings.Contains(page, "REVOKED") {
+		t.Error("an issued sheet prints as revoked")
+	}
+	rev, err := w.cour.Revoke(ctx, w.clerk, sh.ID, 0, "bearer's passport lost", w.check(w.clerk))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if page := render(rev); !strings.Contains(page, "REVOKED") || !strings.Contains(page, "bearer&#39;s passport lost") {
+		t.Errorf("the revoked sheet prints without its revocation:\n%s", page)
+	}
+	// Free text is escaped: a bearer name cannot inject markup.
+	evil := w.adHoc(`<script>alert(1)</script>`, "id_card", "X1")
+	esh, err := w.cour.Issue(ctx, w.clerk, courier.IssueInput{Issuer: "MFA", Conveyance: "ad_hoc_courier", CourierID: evil.ID,
+		BagIDs: []string{a.ID}, ValidUntil: after(24 * time.Hour)}, w.check(w.clerk))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if page := render(esh); strings.Contains(page, "<script>") || !strings.Contains(page, "&lt;script&gt;") {
+		t.Error("the bearer's name is not escaped on the printed sheet")
 	}
 }

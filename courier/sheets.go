@@ -210,13 +210,22 @@ func (s *Service) Issue(ctx context.Context, actor policy.Subject, in IssueInput
 		}
 		var replaces *string
 		if in.Replaces != "" {
-			var status string
-			err := tx.QueryRow(ctx, `SELECT status FROM courier_sheets WHERE id::text = $1`, in.Replaces).Scan(&status)
-			if err != nil {
+			// A revoked sheet is reissued once: its replacements form a line.
+			var status, successor string
+			err := tx.QueryRow(ctx, `SELECT cs.status, coalesce((SELECT r.number FROM courier_sheets r WHERE r.replaces = cs.id
+				ORDER BY r.issued_at LIMIT 1), '') FROM courier_sheets cs WHERE cs.id::text = $1`, in.Replaces).Scan(&status, &successor)
+			if errors.Is(err, pgx.ErrNoRows) {
 				return valise.Invalid("no such sheet to replace", valise.FieldError{Field: "replaces", Reason: "no such sheet"})
+			}
+			if err != nil {
+				return fmt.Errorf("load the sheet to replace: %w", err)
 			}
 			if status != "revoked" {
 				return valise.Invalid("revoke a sheet before reissuing it", valise.FieldError{Field: "replaces", Reason: "the sheet is still issued"})
+			}
+			if successor != "" {
+				return valise.Invalid("the sheet was already reissued as "+successor,
+					valise.FieldError{Field: "replaces", Reason: "already reissued as " + successor})
 			}
 			replaces = &in.Replaces
 		}
