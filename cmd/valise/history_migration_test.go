@@ -15,6 +15,8 @@ import (
 	"valise/custody"
 	"valise/internal/dbtest"
 	"valise/migrations"
+	"valise/policy"
+	"valise/pouch"
 	"valise/tlog"
 )
 
@@ -326,6 +328,7 @@ func TestOneHistoryMigratesExistingData(t *testing.T) {
 	}
 	audit("after migrating", events+len(bags))
 
+
 	// Now nothing but an event moves a bag's state or custodian.
 	for _, sql := range []string{
 		`UPDATE bags SET state = 'delivered' WHERE id = $1`,
@@ -337,6 +340,31 @@ func TestOneHistoryMigratesExistingData(t *testing.T) {
 		}
 	}
 	checkMigrated("after the refused updates")
+
+	// The one-history code carries on from the migrated history: the
+	// courier holding the bag withdraws the release that was left open.
+	allow := func(context.Context, string, policy.Resource) error { return nil }
+	holder := policy.Subject{UserID: arman.User, Username: "arman", UnitCode: "MFA", UnitKind: "ministry",
+		Roles: []string{policy.RoleCourier}, CourierKind: policy.CourierCareer, Clearance: policy.TopSecret}
+	h, err := pouch.New(d.Pool).Cancel(ctx, holder, open, pouch.Where{Place: "FRA"}, allow)
+	if err != nil || h.Status != "cancelled" {
+		t.Fatalf("cancelling the hand-off left open by the previous code: %+v %v", h, err)
+	}
+	var last string
+	var lastAfter []byte
+	if err := d.Pool.QueryRow(ctx, `SELECT kind, custodian_after FROM bag_events WHERE bag_id = $1 ORDER BY id DESC LIMIT 1`,
+		carried).Scan(&last, &lastAfter); err != nil {
+		t.Fatal(err)
+	}
+	var p pouch.Party
+	if err := json.Unmarshal(lastAfter, &p); err != nil || last != "handoff_cancelled" || p.Kind != "person" || p.User != arman.User {
+		t.Fatalf("the cancellation: %s, custodian after %s (%v)", last, lastAfter, err)
+	}
+	if after := read(); after[carried].state != before[carried].state || after[carried].user != arman.User {
+		t.Fatalf("the cancellation moved the bag: %+v", after[carried])
+	}
+	events++
+	audit("after a one-history event on a migrated bag", events+len(bags))
 
 	// One step down and up again.
 	if code, _, errs := runCmd(t, "migrate", "down", url); code != 0 {
