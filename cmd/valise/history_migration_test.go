@@ -328,7 +328,6 @@ func TestOneHistoryMigratesExistingData(t *testing.T) {
 	}
 	audit("after migrating", events+len(bags))
 
-
 	// Now nothing but an event moves a bag's state or custodian.
 	for _, sql := range []string{
 		`UPDATE bags SET state = 'delivered' WHERE id = $1`,
