@@ -8,6 +8,10 @@
 -- from it. See docs/custody.md.
 
 -- +goose Up
+-- One event per existing bag takes longer than the connection's statement
+-- timeout on a real registry (30 s at about 50,000 bags); this transaction
+-- only migrates.
+SET LOCAL statement_timeout = 0;
 ALTER TABLE bag_events
     ADD COLUMN custodian_before jsonb,
     ADD COLUMN custodian_after  jsonb;
