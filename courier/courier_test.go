@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"regexp"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -585,6 +586,30 @@ func TestSheetRevokeAndReissue(t *testing.T) {
 			BagIDs: []string{other.ID}, ValidUntil: after(48 * time.Hour), Replaces: sh.ID}, w.check(w.clerk))
 		return err
 	})
+
+	// Two clerks reissue the same revoked sheet at once: one wins.
+	if _, err := w.cour.Revoke(ctx, w.clerk, re.ID, re.Version, "flight cancelled", w.check(w.clerk)); err != nil {
+		t.Fatal(err)
+	}
+	third := w.bag("third", "DE-BER", policy.Secret, 1)
+	var wg sync.WaitGroup
+	errs := make([]error, 2)
+	for i, id := range []string{other.ID, third.ID} {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_, errs[i] = w.cour.Issue(ctx, w.clerk, courier.IssueInput{Issuer: "MFA", Conveyance: "career_courier", CourierID: c.ID,
+				BagIDs: []string{id}, ValidUntil: after(48 * time.Hour), Replaces: re.ID}, w.check(w.clerk))
+		}()
+	}
+	wg.Wait()
+	if (errs[0] == nil) == (errs[1] == nil) {
+		t.Fatalf("two reissues of one sheet: %v / %v, want exactly one", errs[0], errs[1])
+	}
+	var successors int
+	if err := w.db.Pool.QueryRow(ctx, `SELECT count(*) FROM courier_sheets WHERE replaces = $1`, re.ID).Scan(&successors); err != nil || successors != 1 {
+		t.Fatalf("%d sheets replace %s (%v)", successors, re.Number, err)
+	}
 }
 
 func TestPrintableSheet(t *testing.T) {
