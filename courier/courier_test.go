@@ -377,8 +377,8 @@ func TestSheetIssue(t *testing.T) {
 		}), valise.ECONFLICT, "", "courier_clearance"},
 		// DM-02: only the ministry or a foreign institution issues, in its own unit's name.
 		{"a state body as issuer", w.clerk, with(func(in *courier.IssueInput) { in.Issuer = "MOD" }), valise.EINVALID, "issuer", ""},
-		// Off the bags' route the sheet is hidden: forbidden looks like missing.
-		{"a state body's clerk issuing", mod, with(func(in *courier.IssueInput) { in.Issuer = "MOD" }), valise.ENOTFOUND, "", ""},
+		// Off the bags' route a bag is hidden: forbidden looks like missing.
+		{"a state body's clerk issuing", mod, with(func(in *courier.IssueInput) { in.Issuer = "MOD" }), valise.EINVALID, "bag_ids[0]", ""},
 		{"the ministry issuing in an embassy's name", w.clerk, with(func(in *courier.IssueInput) { in.Issuer = "DE-BER" }), valise.EFORBIDDEN, "", ""},
 		{"an embassy issuing in the ministry's name", berlin, ok, valise.EFORBIDDEN, "", ""},
 		{"a courier issuing", arman, ok, valise.EFORBIDDEN, "", ""},
@@ -671,5 +671,40 @@ func TestPrintableSheet(t *testing.T) {
 	}
 	if page := render(esh); strings.Contains(page, "<script>") || !strings.Contains(page, "&lt;script&gt;") {
 		t.Error("the bearer's name is not escaped on the printed sheet")
+	}
+}
+
+// TestSheetIssueHidesBagsOffTheRoute: a registry that may issue sheets, but
+// is on none of a bag's units, learns nothing of the bag by naming it on a
+// sheet: whatever the bag's state or sheets, the refusal is the one for a
+// bag that does not exist.
+func TestSheetIssueHidesBagsOffTheRoute(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	ctx := context.Background()
+	tokyo := w.subject("tokyo", "JP-TYO", "embassy", policy.SpecialImportance, "", policy.RoleRegistryClerk)
+	captain := func(bagID string) error {
+		_, err := w.cour.Issue(ctx, tokyo, courier.IssueInput{Issuer: "JP-TYO", Conveyance: "aircraft_captain", BearerName: "Capt. Sato",
+			BagIDs: []string{bagID}, ValidUntil: after(24 * time.Hour)}, w.check(tokyo))
+		return err
+	}
+	onSheet := w.bag("onsheet", "DE-BER", policy.Unclassified, 1)
+	if _, err := w.cour.Issue(ctx, w.clerk, courier.IssueInput{Issuer: "MFA", Conveyance: "aircraft_captain", BearerName: "Capt. Nurlan",
+		BagIDs: []string{onSheet.ID}, ValidUntil: after(24 * time.Hour)}, w.check(w.clerk)); err != nil {
+		t.Fatal(err)
+	}
+	missing := w.refused("a bag that does not exist", valise.EINVALID, "bag_ids[0]", func() error {
+		return captain("00000000-0000-0000-0000-000000000000")
+	})
+	for name, id := range map[string]string{
+		"an assembling bag":        w.bag("asm", "DE-BER", policy.Unclassified, 0).ID,
+		"a sealed bag":             w.bag("free", "DE-BER", policy.Unclassified, 1).ID,
+		"a bag on an issued sheet": onSheet.ID,
+		"a SECRET bag":             w.bag("sec", "DE-BER", policy.Secret, 1).ID,
+	} {
+		ve := w.refused(name+" of another route", missing.Code, "bag_ids[0]", func() error { return captain(id) })
+		if ve.Message != missing.Message || fmt.Sprint(ve.Fields) != fmt.Sprint(missing.Fields) || len(ve.Extra) != 0 {
+			t.Errorf("%s of another route: %q %+v %v; a missing bag: %q %+v", name, ve.Message, ve.Fields, ve.Extra, missing.Message, missing.Fields)
+		}
 	}
 }

@@ -145,18 +145,23 @@ func (s *Service) Issue(ctx context.Context, actor policy.Subject, in IssueInput
 		}
 		for i, id := range in.BagIDs {
 			field := fmt.Sprintf("bag_ids[%d]", i)
-			var reg, state string
-			var route []string
-			var pkgs *int
-			var level int16
-			err := tx.QueryRow(ctx, `SELECT registry_number, state, route_codes, package_count, level FROM bags WHERE id::text = $1 FOR UPDATE`, id).
-				Scan(&reg, &state, &route, &pkgs, &level)
-			if errors.Is(err, pgx.ErrNoRows) {
-				return valise.Invalid("no such bag", valise.FieldError{Field: field, Reason: "no such bag"})
+			noSuchBag := valise.Invalid("no such bag", valise.FieldError{Field: field, Reason: "no such bag"})
+			b, err := pouch.LockBag(ctx, tx, id)
+			if valise.ErrorCode(err) == valise.ENOTFOUND {
+				return noSuchBag
 			}
 			if err != nil {
 				return fmt.Errorf("load bag: %w", err)
 			}
+			// A bag the actor may not read is one that does not exist: its
+			// number, state and sheets are not disclosed.
+			if err := check(ctx, policy.ActBagRead, b.Resource()); err != nil {
+				if c := valise.ErrorCode(err); c == valise.ENOTFOUND || c == valise.EFORBIDDEN {
+					return noSuchBag
+				}
+				return err
+			}
+			reg, state, route, pkgs, level := b.RegistryNumber, string(b.State), b.Route, b.PackageCount, b.Level
 			if state != string(pouch.Sealed) {
 				return &valise.Error{Code: valise.ECONFLICT, Message: "bag " + reg + " is " + state + "; a sheet covers sealed bags",
 					Fields: []valise.FieldError{{Field: field, Reason: "not sealed"}}, Extra: map[string]any{"current_state": state}}
@@ -175,9 +180,9 @@ func (s *Service) Issue(ctx context.Context, actor policy.Subject, in IssueInput
 			} else if !errors.Is(err, pgx.ErrNoRows) {
 				return err
 			}
-			sh.Bags = append(sh.Bags, SheetBag{BagID: id, RegistryNumber: reg, Packages: *pkgs})
-			sh.PackageCount += *pkgs
-			sh.level = policy.Max(sh.level, policy.Level(level))
+			sh.Bags = append(sh.Bags, SheetBag{BagID: b.ID, RegistryNumber: reg, Packages: pkgs})
+			sh.PackageCount += pkgs
+			sh.level = policy.Max(sh.level, level)
 		}
 		if err := check(ctx, policy.ActSheetIssue, sh.Resource()); err != nil {
 			return err
