@@ -708,3 +708,31 @@ func TestSheetIssueHidesBagsOffTheRoute(t *testing.T) {
 		}
 	}
 }
+
+// TestSheetNamesOnlyACurrentCourier: a courier record stands for an account
+// that holds the courier role (DM-04); once the account is suspended or the
+// role withdrawn, no new sheet names that courier, whatever the bags' level.
+func TestSheetNamesOnlyACurrentCourier(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	ctx := context.Background()
+	b := w.bag("plain", "DE-BER", policy.Unclassified, 1)
+	for _, tc := range []struct{ name, change string }{
+		{"suspended", `UPDATE users SET active = false WHERE id = $1`},
+		{"no longer a courier", `UPDATE users SET roles = '{registry_clerk}', courier_kind = NULL WHERE id = $1`},
+	} {
+		s := w.subject(strings.ReplaceAll(tc.name, " ", "."), "MFA", "ministry", policy.TopSecret, policy.CourierCareer, policy.RoleCourier)
+		c, err := w.cour.Create(ctx, w.disp, courier.CourierInput{Kind: "career", UserID: s.UserID, FullName: "Former Courier"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := w.db.Pool.Exec(ctx, tc.change, s.UserID); err != nil {
+			t.Fatal(err)
+		}
+		w.refused("a sheet naming a courier "+tc.name, valise.EINVALID, "courier_id", func() error {
+			_, err := w.cour.Issue(ctx, w.clerk, courier.IssueInput{Issuer: "MFA", Conveyance: "career_courier", CourierID: c.ID,
+				BagIDs: []string{b.ID}, ValidUntil: after(24 * time.Hour)}, w.check(w.clerk))
+			return err
+		})
+	}
+}

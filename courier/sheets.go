@@ -140,6 +140,16 @@ func (s *Service) Issue(ctx context.Context, actor policy.Subject, in IssueInput
 			}
 			sh.BearerName, courierID = c.FullName, &c.ID
 			if c.UserID != "" {
+				// The record stands for the account (DM-04): it must still be
+				// an active courier's of the record's kind.
+				if _, err := courierAccount(ctx, tx, CourierInput{Kind: c.Kind, UserID: c.UserID}); err != nil {
+					var ve *valise.Error
+					if errors.As(err, &ve) && ve.Code == valise.EINVALID && len(ve.Fields) == 1 {
+						return valise.Invalid("the courier's account may not carry mail: "+ve.Message,
+							valise.FieldError{Field: "courier_id", Reason: "its account: " + ve.Fields[0].Reason})
+					}
+					return err
+				}
 				sh.couriers = []string{c.UserID}
 			}
 		}
