@@ -491,6 +491,20 @@ func TestSheetIssue(t *testing.T) {
 	if err != nil || strings.Join(cargo.Route, ",") != "MFA,JP-TYO" {
 		t.Fatalf("freight sheet with bearer.max_level SECRET: %+v %v", cargo, err)
 	}
+	// An ad hoc courier with an account is cleared by it: TOP_SECRET is
+	// above bearer.max_level, not above the account's clearance.
+	acct := w.subject("aigerim", "DE-BER", "embassy", policy.TopSecret, policy.CourierAdHoc, policy.RoleCourier)
+	ah, err := w.cour.Create(ctx, w.disp, courier.CourierInput{Kind: "ad_hoc", UserID: acct.UserID, FullName: "Aigerim Bearer",
+		DocKind: "diplomatic_passport", DocNumber: "D0001", DocCountry: "KZ", DocExpires: time.Now().AddDate(1, 0, 0).Format(time.DateOnly)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts := w.bag("ts", "DE-BER", policy.TopSecret, 1)
+	ahs, err := w.cour.Issue(ctx, w.clerk, courier.IssueInput{Issuer: "MFA", Conveyance: "ad_hoc_courier", CourierID: ah.ID,
+		BagIDs: []string{ts.ID}, ValidUntil: after(12 * time.Hour)}, w.check(w.clerk))
+	if err != nil || ahs.CourierKind != "ad_hoc" || ahs.BearerDoc != "diplomatic_passport KZ D0001" {
+		t.Fatalf("ad hoc sheet for a TOP_SECRET bag, the courier's account cleared for it: %+v %v", ahs, err)
+	}
 }
 
 func TestSheetRevokeAndReissue(t *testing.T) {
