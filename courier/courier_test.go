@@ -502,7 +502,7 @@ func TestSheetIssue(t *testing.T) {
 	ts := w.bag("ts", "DE-BER", policy.TopSecret, 1)
 	ahs, err := w.cour.Issue(ctx, w.clerk, courier.IssueInput{Issuer: "MFA", Conveyance: "ad_hoc_courier", CourierID: ah.ID,
 		BagIDs: []string{ts.ID}, ValidUntil: after(12 * time.Hour)}, w.check(w.clerk))
-	if err != nil || ahs.CourierKind != "ad_hoc" || ahs.BearerDoc != "diplomatic_passport KZ D0001" {
+	if err != nil || ahs.CourierKind != "ad_hoc" || ahs.BearerDoc != "Diplomatic passport No. D0001 (KZ)" {
 		t.Fatalf("ad hoc sheet for a TOP_SECRET bag, the courier's account cleared for it: %+v %v", ahs, err)
 	}
 }
@@ -646,7 +646,11 @@ func TestPrintableSheet(t *testing.T) {
 		return page.String()
 	}
 	page := render(sh)
-	svg, err := seal.SVG(sh.QR, 40)
+	mm, err := seal.PrintSize(sh.QR)
+	if err != nil {
+		t.Fatal(err)
+	}
+	svg, err := seal.SVG(sh.QR, mm)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -654,17 +658,21 @@ func TestPrintableSheet(t *testing.T) {
 	if i := strings.Index(svgBody, "<svg"); i >= 0 {
 		svgBody = svgBody[i:]
 	}
-	for _, want := range []string{"COURIER SHEET", sh.Number, "Dana Bearer", "passport KZ P7654321", "Diplomatic courier ad hoc",
+	for _, want := range []string{"COURIER SHEET", sh.Number, "Dana Bearer", "Passport No. P7654321 (KZ)", "Паспорт № P7654321 (KZ)", "Diplomatic courier ad hoc",
 		"MFA → DE-BER", a.RegistryNumber, b.RegistryNumber, "<td>3</td>", "<td>2</td>", "<td>1</td>", "serial " + sh.QRSerial, svgBody} {
 		if !strings.Contains(page, want) {
 			t.Errorf("the printed sheet lacks %q", want)
 		}
 	}
 	// The sheet certifies status and packages, never contents or levels.
-	for _, never := range []string{"cipher telegram", "REG-PRINTA", "REG-PRINTB", "UNCLASSIFIED", "SECRET", "<?xml", "src=", "<link", "url("} {
+	for _, never := range []string{"cipher telegram", "REG-PRINTA", "REG-PRINTB", "UNCLASSIFIED", "SECRET", "<?xml", "<link", "url(", "onclick"} {
 		if strings.Contains(page, never) {
 			t.Errorf("the printed sheet shows %q", never)
 		}
+	}
+	// Its one external resource is the print script the server serves (the CSP allows no other).
+	if strings.Count(page, "src=") != 1 || !strings.Contains(page, `<script src="`+courier.PrintScriptPath+`"></script>`) {
+		t.Error("the printed sheet loads something besides its print script")
 	}
 	if strings.Contains(page, "REVOKED") {
 		t.Error("an issued sheet prints as revoked")

@@ -113,7 +113,7 @@ td { font-size: 10pt; }
 @media print { .noprint { display: none; } }
 </style></head><body>
 {{if eq .Status "revoked"}}<div class="revoked l">{{tr "revoked"}}{{if .RevokedAt}} {{.Revoked.UTC}}{{end}}: {{.RevokedReason}}</div>{{end}}
-{{if .QRSVG}}<div class="qr">{{.QRSVG}}{{index .QRLabel 2}} · {{.QRSerial}}<br>valise seal verify</div>{{end}}
+{{if .QRSVG}}<div class="qr">{{.QRSVG}}{{index .QRLabel 2}} · serial {{.QRSerial}}<br>valise seal verify</div>{{end}}
 <h1>{{tr "title"}}</h1>
 <div class="sub">№ {{.Number}}<br>{{.IssuerName}} ({{.Issuer}})</div>
 <table>
