@@ -1,6 +1,7 @@
 package api
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -110,25 +111,31 @@ func JSON(w http.ResponseWriter, status int, v any) {
 }
 
 // Decode reads a JSON request body into v strictly: the media type must be
-// JSON, the body must fit the server's limit, unknown fields and trailing
-// data are refused, and wrong types name the field at fault.
+// JSON, the body must fit the server's limit and pass checkJSON (UTF-8, no
+// NUL, no duplicate keys, bounded depth, strings and numbers), unknown
+// fields and trailing data are refused, and wrong types name the field at
+// fault.
 func Decode(r *http.Request, v any) error {
 	ct := r.Header.Get("Content-Type")
 	mt, _, err := mime.ParseMediaType(ct)
 	if ct == "" || err != nil || (mt != "application/json" && !strings.HasSuffix(mt, "+json")) {
 		return valise.Errorf(valise.EUNSUPPORTED, "the request body must be application/json")
 	}
-	dec := json.NewDecoder(r.Body)
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
-		return decodeError(err)
-	}
-	if err := dec.Decode(&struct{}{}); !errors.Is(err, io.EOF) {
+	body, err := io.ReadAll(r.Body)
+	if err != nil {
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {
 			return decodeError(err)
 		}
-		return valise.Errorf(valise.EBADREQUEST, "the request body must hold a single JSON value")
+		return valise.Errorf(valise.EBADREQUEST, "could not read the request body")
+	}
+	if err := checkJSON(body); err != nil {
+		return err
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return decodeError(err)
 	}
 	return nil
 }
