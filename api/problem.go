@@ -10,11 +10,13 @@ import (
 	"log/slog"
 	"mime"
 	"net/http"
+	"strconv"
 	"strings"
 
 	"github.com/go-chi/chi/v5/middleware"
 
 	"valise"
+	"valise/internal/db"
 )
 
 // ProblemTypeBase prefixes every problem "type": stable, one per error code.
@@ -69,7 +71,16 @@ func (p Problem) MarshalJSON() ([]byte, error) {
 // Error writes err as a problem body. Errors that are not *valise.Error are
 // logged with the request id and answered with a generic 500: internals
 // never reach the caller.
+//
+// Database failures are classified here, once for every handler
+// (db.Classify): an outage, a restart or contention that outlived its
+// retries is a 503 with Retry-After, never a 500, and its cause is logged.
 func Error(w http.ResponseWriter, r *http.Request, err error) {
+	if c := db.Classify(err); c != err {
+		loggerFrom(r.Context()).WarnContext(r.Context(), "database unavailable", "request_id", middleware.GetReqID(r.Context()),
+			"method", r.Method, "path", r.URL.Path, "err", err)
+		err = c
+	}
 	code := valise.ErrorCode(err)
 	status, ok := statusOf[code]
 	if !ok {
@@ -87,6 +98,9 @@ func Error(w http.ResponseWriter, r *http.Request, err error) {
 	if errors.As(err, &ve) {
 		p.Errors = ve.Fields
 		p.Extra = ve.Extra
+	}
+	if status == http.StatusServiceUnavailable && w.Header().Get("Retry-After") == "" {
+		w.Header().Set("Retry-After", strconv.Itoa(db.RetryAfter))
 	}
 	if status == http.StatusInternalServerError {
 		loggerFrom(r.Context()).ErrorContext(r.Context(), "request failed", "request_id", p.RequestID,

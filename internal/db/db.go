@@ -6,7 +6,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
+	"strings"
 	"syscall"
 	"time"
 
@@ -189,9 +191,14 @@ func Retryable(err error) bool {
 	return false
 }
 
-// Classify turns database connectivity failures into valise.EUNAVAILABLE so
-// that callers answer 503 rather than 500 while the database is down. Other
-// errors pass through unchanged.
+// RetryAfter is what a 503 from Classify tells the caller to wait, in seconds.
+const RetryAfter = 1
+
+// Classify is the one place a database failure gets its meaning: one that
+// says the database is unreachable, restarting, overloaded or too contended
+// right now (Unavailable) becomes valise.EUNAVAILABLE, which the HTTP layer
+// answers 503 with Retry-After; it is never a 500. Other errors, and errors
+// that already carry a valise code, pass through unchanged.
 func Classify(err error) error {
 	if err == nil || !Unavailable(err) {
 		return err
@@ -200,29 +207,45 @@ func Classify(err error) error {
 	if errors.As(err, &ve) {
 		return err
 	}
-	return &valise.Error{Code: valise.EUNAVAILABLE, Message: "the database is unavailable; try again shortly"}
+	return &valise.Error{Code: valise.EUNAVAILABLE, Message: "the database is unavailable; try again shortly",
+		Extra: map[string]any{"retry_after_seconds": RetryAfter}}
 }
 
-// Unavailable reports whether err means the database could not be reached
-// or is shutting down (as opposed to a query that failed on its merits).
+// Unavailable reports whether err means the database could not be reached,
+// went away, is shutting down or starting up, is out of resources, or is
+// too busy right now (a statement or request timeout, a lock or
+// serialization conflict that outlived its retries) — as opposed to a query
+// that failed on its merits. The same request may succeed when retried.
 func Unavailable(err error) bool {
 	if err == nil {
 		return false
 	}
 	var pgErr *pgconn.PgError
 	if errors.As(err, &pgErr) {
-		// 57P01 admin_shutdown, 57P02 crash_shutdown, 57P03 cannot_connect_now,
-		// class 08 connection exceptions.
-		return pgErr.Code == "57P01" || pgErr.Code == "57P02" || pgErr.Code == "57P03" || pgErr.Code[:2] == "08"
+		switch code := pgErr.Code; {
+		case code == "57P01", // admin_shutdown
+			code == "57P02",               // crash_shutdown
+			code == "57P03",               // cannot_connect_now (starting up, shutting down, recovering)
+			code == "57P05",               // idle_session_timeout
+			code == "57014",               // query_canceled (statement_timeout)
+			code == "55P03",               // lock_not_available
+			code == "40001",               // serialization_failure, after InTx's retries
+			code == "40P01",               // deadlock_detected, likewise
+			strings.HasPrefix(code, "08"), // connection exceptions
+			strings.HasPrefix(code, "53"): // insufficient resources: too many connections, disk full, out of memory
+			return true
+		}
+		return false
 	}
 	var netErr net.Error
-	if errors.As(err, &netErr) {
-		return true
-	}
 	var connErr *pgconn.ConnectError
-	if errors.As(err, &connErr) {
+	switch {
+	case errors.As(err, &netErr), errors.As(err, &connErr),
+		errors.Is(err, syscall.ECONNREFUSED), errors.Is(err, syscall.ECONNRESET), errors.Is(err, syscall.ECONNABORTED),
+		errors.Is(err, syscall.EPIPE), errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF),
+		errors.Is(err, pgconn.ErrConnClosed), strings.HasSuffix(err.Error(), "closed pool"), // puddle.ErrClosedPool
+		errors.Is(err, context.DeadlineExceeded), errors.Is(err, context.Canceled):
 		return true
 	}
-	return errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.ECONNRESET) ||
-		errors.Is(err, context.DeadlineExceeded) || pgconn.SafeToRetry(err)
+	return pgconn.SafeToRetry(err) || pgconn.Timeout(err)
 }

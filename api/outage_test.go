@@ -1,0 +1,217 @@
+package api_test
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"valise/api"
+	"valise/crypto/password"
+	"valise/demo"
+	"valise/identity"
+	"valise/internal/db"
+	"valise/internal/pgcluster"
+	"valise/migrations"
+	"valise/policy"
+)
+
+// clusterEnv is an API over its own throwaway PostgreSQL cluster, which a
+// test may stop, kill and start again; every other test shares one server.
+type clusterEnv struct {
+	t       *testing.T
+	cluster *pgcluster.Cluster
+	pool    *pgxpool.Pool
+	url     string
+	token   string // a dispatcher at MFA: plans bags MFA → DE-BER
+}
+
+func newClusterEnv(t *testing.T) *clusterEnv {
+	t.Helper()
+	if _, err := pgcluster.FindBinDir(); err != nil {
+		t.Skipf("no PostgreSQL binaries: %v", err)
+	}
+	dir := t.TempDir()
+	for _, p := range []string{filepath.Dir(dir), dir} {
+		_ = os.Chmod(p, 0o755) // the cluster runs as an unprivileged user
+	}
+	ctx := context.Background()
+	// Durable: an acknowledged write must survive the server's immediate stop.
+	c, err := pgcluster.Start(ctx, pgcluster.Options{Dir: filepath.Join(dir, "data"), Durable: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = c.Stop() })
+	pool, err := db.Open(ctx, c.URL(), db.Options{MaxConns: 8, ConnectTimeout: 2 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(pool.Close)
+	m, err := migrations.New(pool)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := m.Up(ctx); err != nil {
+		t.Fatal(err)
+	}
+	m.Close()
+	master := make([]byte, 32)
+	_, _ = rand.Read(master)
+	if err := demo.LoadUnits(ctx, pool); err != nil {
+		t.Fatal(err)
+	}
+	if err := demo.LoadSealKeys(ctx, pool, master); err != nil {
+		t.Fatal(err)
+	}
+	s := api.New(pool, api.Config{MasterKey: master, Logger: discardLogger(), LoginRate: 100000,
+		Identity: identity.Config{Password: password.Params{Memory: 1024, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 32}}})
+	if _, err := s.Identity().CreateUser(ctx, identity.UserInput{Username: "disp", FullName: "disp", Unit: "MFA",
+		Roles: []string{policy.RoleDispatcher}, Clearance: policy.TopSecret, Password: "correct horse battery"}); err != nil {
+		t.Fatal(err)
+	}
+	tok, err := s.Identity().Login(ctx, "disp", "correct horse battery", "127.0.0.1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts := httptest.NewServer(s)
+	t.Cleanup(ts.Close)
+	return &clusterEnv{t: t, cluster: c, pool: pool, url: ts.URL, token: tok.AccessToken}
+}
+
+// send makes one request as the dispatcher and returns status, headers and body.
+func (e *clusterEnv) send(method, path, body string, hdr ...string) (int, http.Header, []byte) {
+	var rd io.Reader
+	if body != "" {
+		rd = strings.NewReader(body)
+	}
+	req, _ := http.NewRequest(method, e.url+path, rd)
+	if body != "" {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	req.Header.Set("Authorization", "Bearer "+e.token)
+	for i := 0; i+1 < len(hdr); i += 2 {
+		req.Header.Set(hdr[i], hdr[i+1])
+	}
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		e.t.Errorf("%s %s: %v", method, path, err)
+		return 0, nil, nil
+	}
+	defer res.Body.Close()
+	b, _ := io.ReadAll(res.Body)
+	return res.StatusCode, res.Header, b
+}
+
+// untilUp waits, without a deadline a slow machine could miss, until a bag
+// creation succeeds again, and returns its registry number.
+func (e *clusterEnv) untilUp() {
+	e.t.Helper()
+	for i := 0; ; i++ {
+		if code, _, _ := e.send("POST", "/api/v1/bags", `{"origin":"MFA","destination":"DE-BER"}`); code == 201 {
+			return
+		}
+		if i > 600 {
+			e.t.Fatal("the API never recovered after the database came back")
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// TestDatabaseRestartIsNever500: while eight clients create and list bags
+// (some with Idempotency-Key), the database is shut down (fast: 57P01 to
+// every session), started, killed (immediate: connections drop, EOF) and
+// started again. No answer is a 500; every 503 is a problem with
+// Retry-After; every bag acknowledged with 201 is in the database; and the
+// API recovers by itself.
+func TestDatabaseRestartIsNever500(t *testing.T) {
+	e := newClusterEnv(t)
+	var stop atomic.Bool
+	var mu sync.Mutex
+	codes := map[int]int{}
+	var bad []string
+	var acked []string
+	var wg sync.WaitGroup
+	for w := range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; !stop.Load(); i++ {
+				var code int
+				var hdr http.Header
+				var body []byte
+				switch i % 3 {
+				case 0:
+					code, hdr, body = e.send("POST", "/api/v1/bags", `{"origin":"MFA","destination":"DE-BER"}`)
+				case 1:
+					code, hdr, body = e.send("POST", "/api/v1/bags", `{"origin":"MFA","destination":"DE-BER"}`,
+						"Idempotency-Key", fmt.Sprintf("w%d-%d", w, i))
+				default:
+					code, hdr, body = e.send("GET", "/api/v1/bags?limit=5", "")
+				}
+				mu.Lock()
+				codes[code]++
+				switch {
+				case code == 201:
+					var b struct {
+						ID string `json:"id"`
+					}
+					_ = json.Unmarshal(body, &b)
+					acked = append(acked, b.ID)
+				case code >= 500 && (code != 503 || hdr.Get("Retry-After") == "" ||
+					hdr.Get("Content-Type") != "application/problem+json" ||
+					strings.Contains(hdr.Get("WWW-Authenticate"), "invalid_token")): // the token is fine
+					bad = append(bad, fmt.Sprintf("%d %v %s", code, hdr, body))
+				case code != 200 && code != 503:
+					bad = append(bad, fmt.Sprintf("%d %s", code, body))
+				}
+				mu.Unlock()
+			}
+		}()
+	}
+	e.untilUp()
+	if err := e.cluster.Stop(); err != nil { // fast: sessions get 57P01 admin_shutdown
+		t.Fatal(err)
+	}
+	time.Sleep(300 * time.Millisecond)
+	if err := e.cluster.Restart(); err != nil {
+		t.Fatal(err)
+	}
+	e.untilUp()
+	if err := e.cluster.Kill(); err != nil { // immediate: connections drop mid-query
+		t.Fatal(err)
+	}
+	time.Sleep(300 * time.Millisecond)
+	if err := e.cluster.Restart(); err != nil {
+		t.Fatal(err)
+	}
+	e.untilUp()
+	stop.Store(true)
+	wg.Wait()
+	t.Logf("answers by status: %v", codes)
+	for _, b := range bad {
+		t.Errorf("during the restarts: %s", b)
+	}
+	if codes[503] == 0 {
+		t.Errorf("no request saw the database down (%v): the test did not test anything", codes)
+	}
+	var missing int
+	if err := e.pool.QueryRow(context.Background(), `SELECT count(*) FROM unnest($1::uuid[]) a(id)
+		WHERE NOT EXISTS (SELECT 1 FROM bags WHERE bags.id = a.id)`, acked).Scan(&missing); err != nil {
+		t.Fatal(err)
+	}
+	if missing > 0 {
+		t.Errorf("%d of %d acknowledged bags are not in the database", missing, len(acked))
+	}
+}
