@@ -110,6 +110,14 @@ func ValidUUID(s string) bool {
 // which makes "two clerks cannot both win" a property of the database.
 var TxOptions = pgx.TxOptions{IsoLevel: pgx.Serializable}
 
+// ReadCommitted is for transactions that take a hot counter (a registry
+// number, pouch.NextNumber) or otherwise serialize on rows they lock: a
+// writer waits for the row lock and then sees the committed row, where a
+// serializable transaction would fail with 40001 whenever two run at once
+// and exhaust its retries under load. Such a transaction must lock (FOR
+// UPDATE, or an UPDATE) every row its decision rests on.
+var ReadCommitted = pgx.TxOptions{IsoLevel: pgx.ReadCommitted}
+
 // MaxAttempts bounds the retries of a transaction that lost a serialization race.
 const MaxAttempts = 8
 
