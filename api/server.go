@@ -107,6 +107,7 @@ func (s *Server) routes() chi.Router {
 	r.Use(s.accessLog)
 	r.Use(s.recoverer)
 	r.Use(s.limits)
+	r.Use(newParamCheck(r).middleware) // query and path parameters against openapi.yaml (api/params.go)
 	r.NotFound(func(w http.ResponseWriter, r *http.Request) {
 		Error(w, r, valise.Errorf(valise.ENOTFOUND, "no such resource: %s", r.URL.Path))
 	})
