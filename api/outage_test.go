@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"valise/api"
@@ -213,5 +214,75 @@ func TestDatabaseRestartIsNever500(t *testing.T) {
 	}
 	if missing > 0 {
 		t.Errorf("%d of %d acknowledged bags are not in the database", missing, len(acked))
+	}
+}
+
+// TestIdempotentRetryAfterOutageRunsOnce: a bag creation with an
+// Idempotency-Key has claimed its key and is waiting inside its work when
+// the database dies; it fails with 503. Once the database is back, the
+// retry with the same key runs the creation (it used to answer 409 "still
+// being processed" for two minutes: the claim had committed on its own and
+// its release could not be written), then replays that answer; one bag.
+func TestIdempotentRetryAfterOutageRunsOnce(t *testing.T) {
+	e := newClusterEnv(t)
+	ctx := context.Background()
+	e.untilUp() // MFA's bag counter row exists now
+	count := func() int {
+		var n int
+		if err := e.pool.QueryRow(ctx, `SELECT count(*) FROM bags`).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	before := count()
+	// Hold MFA's counter row so the creation waits inside its transaction.
+	blocker, err := pgx.Connect(ctx, e.cluster.URL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer blocker.Close(ctx)
+	if _, err := blocker.Exec(ctx, `BEGIN; SELECT last FROM registry_counters WHERE series = 'bag' FOR UPDATE`); err != nil {
+		t.Fatal(err)
+	}
+	const body = `{"origin":"MFA","destination":"DE-BER","note":"once"}`
+	first := make(chan int, 1)
+	go func() {
+		code, _, _ := e.send("POST", "/api/v1/bags", body, "Idempotency-Key", "outage-1")
+		first <- code
+	}()
+	for waiting := 0; waiting == 0; time.Sleep(20 * time.Millisecond) {
+		if err := e.pool.QueryRow(ctx, `SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'
+			AND query LIKE '%registry_counters%'`).Scan(&waiting); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := e.cluster.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	if code := <-first; code != 503 {
+		t.Fatalf("the creation caught by the outage answered %d, want 503", code)
+	}
+	if err := e.cluster.Restart(); err != nil {
+		t.Fatal(err)
+	}
+	// The retry runs (the pool reconnects on its own; the first attempts may still be 503).
+	var code int
+	var hdr http.Header
+	var res []byte
+	for i := 0; i < 600; i++ {
+		if code, hdr, res = e.send("POST", "/api/v1/bags", body, "Idempotency-Key", "outage-1"); code != 503 {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if code != 201 || hdr.Get("Idempotent-Replayed") != "" {
+		t.Fatalf("retry after the outage = %d %v %s, want a fresh 201", code, hdr, res)
+	}
+	code2, hdr2, res2 := e.send("POST", "/api/v1/bags", body, "Idempotency-Key", "outage-1")
+	if code2 != 201 || hdr2.Get("Idempotent-Replayed") != "true" || string(res2) != string(res) {
+		t.Fatalf("second retry = %d %v %s, want the stored 201", code2, hdr2, res2)
+	}
+	if n := count(); n != before+1 {
+		t.Fatalf("%d bags created, want 1", n-before)
 	}
 }

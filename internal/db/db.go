@@ -121,7 +121,8 @@ var ReadCommitted = pgx.TxOptions{IsoLevel: pgx.ReadCommitted}
 // MaxAttempts bounds the retries of a transaction that lost a serialization race.
 const MaxAttempts = 8
 
-// InTx runs fn in a serializable transaction and commits it. A serialization
+// InTx runs fn in a serializable transaction and commits it (inside a Scope:
+// in the scope's transaction, committed by its owner; see Scope). A serialization
 // failure or deadlock rolls back and runs fn again (with a short jittered
 // backoff) up to MaxAttempts times; fn must therefore have no side effects
 // outside the transaction. Any other error rolls back and is returned.
@@ -131,6 +132,9 @@ func InTx(ctx context.Context, pool *pgxpool.Pool, fn func(tx pgx.Tx) error) err
 
 // InTxOpts is InTx with explicit transaction options.
 func InTxOpts(ctx context.Context, pool *pgxpool.Pool, opts pgx.TxOptions, fn func(tx pgx.Tx) error) error {
+	if sc := scopeFor(ctx, pool); sc != nil {
+		return sc.run(ctx, opts, nil, fn)
+	}
 	return retryTx(ctx, func(ctx context.Context) (pgx.Tx, error) { return pool.BeginTx(ctx, opts) }, fn)
 }
 
@@ -142,6 +146,9 @@ func InTxOpts(ctx context.Context, pool *pgxpool.Pool, opts pgx.TxOptions, fn fu
 // back and is retried like any other when it is a serialization failure.
 func InTxBatch(ctx context.Context, pool *pgxpool.Pool, opts pgx.TxOptions, first func(b *pgx.Batch) error,
 	fn func(tx pgx.Tx) error) error {
+	if sc := scopeFor(ctx, pool); sc != nil {
+		return sc.run(ctx, opts, first, fn)
+	}
 	return retryTx(ctx, func(ctx context.Context) (pgx.Tx, error) {
 		b := &pgx.Batch{}
 		b.BeginTx(opts)

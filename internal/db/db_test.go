@@ -8,6 +8,7 @@ import (
 	"syscall"
 	"testing"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 
 	"valise"
@@ -79,5 +80,63 @@ func TestClassify(t *testing.T) {
 	// An application error passes through even if it looks like an outage.
 	if e := valise.Errorf(valise.ECONFLICT, "x"); db.Classify(e) != e {
 		t.Error("Classify replaced an application error")
+	}
+}
+
+// TestScope: inside a Scope, InTx calls share one transaction that only the
+// scope's owner commits; a failing call rolls back its own work only; a
+// serialization failure dooms the scope and asks for a retry.
+func TestScope(t *testing.T) {
+	t.Parallel()
+	d := dbtest.New(t)
+	ctx := context.Background()
+	if _, err := d.Pool.Exec(ctx, `CREATE TABLE scoped (n int PRIMARY KEY)`); err != nil {
+		t.Fatal(err)
+	}
+	count := func() (n int) {
+		_ = d.Pool.QueryRow(ctx, `SELECT count(*) FROM scoped`).Scan(&n)
+		return n
+	}
+	insert := func(n int) func(pgx.Tx) error {
+		return func(tx pgx.Tx) error { _, err := tx.Exec(ctx, `INSERT INTO scoped VALUES ($1)`, n); return err }
+	}
+	began := 0
+	sc := db.NewScope(d.Pool, func(ctx context.Context, tx pgx.Tx) error { began++; return insert(0)(tx) })
+	sctx := db.WithScope(ctx, sc)
+	if err := db.InTx(sctx, d.Pool, insert(1)); err != nil {
+		t.Fatal(err)
+	}
+	refused := valise.Errorf(valise.ECONFLICT, "no")
+	if err := db.InTx(sctx, d.Pool, func(tx pgx.Tx) error { _ = insert(2)(tx); return refused }); err != refused {
+		t.Fatalf("a refusal inside the scope = %v", err)
+	}
+	if err := db.InTxOpts(sctx, d.Pool, db.ReadCommitted, insert(3)); err != nil {
+		t.Fatal(err)
+	}
+	if n := count(); n != 0 {
+		t.Fatalf("%d rows visible before the scope committed", n)
+	}
+	if err := sc.Commit(ctx); err != nil {
+		t.Fatal(err)
+	}
+	var got []int
+	rows, _ := d.Pool.Query(ctx, `SELECT n FROM scoped ORDER BY n`)
+	got, _ = pgx.CollectRows(rows, pgx.RowTo[int])
+	if fmt.Sprint(got) != "[0 1 3]" || began != 1 {
+		t.Fatalf("committed %v (OnBegin ran %d times), want [0 1 3] once", got, began)
+	}
+	// A serialization failure dooms the scope: later calls fail at once.
+	sc = db.NewScope(d.Pool, nil)
+	sctx = db.WithScope(ctx, sc)
+	err := db.InTx(sctx, d.Pool, func(tx pgx.Tx) error { return &pgconn.PgError{Code: "40001"} })
+	if valise.ErrorCode(err) != valise.EUNAVAILABLE || !sc.Retry() {
+		t.Fatalf("serialization failure in a scope = %v, retry %v", err, sc.Retry())
+	}
+	if err := db.InTx(sctx, d.Pool, insert(9)); err == nil {
+		t.Fatal("a doomed scope ran another call")
+	}
+	sc.Rollback(ctx)
+	if n := count(); n != 3 {
+		t.Fatalf("%d rows after the rolled-back scope, want 3", n)
 	}
 }
