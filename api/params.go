@@ -94,6 +94,10 @@ func (pc *paramCheck) middleware(next http.Handler) http.Handler {
 			return
 		}
 		if err := ps.check(r, pattern); err != nil {
+			// Refused before routing: name the route for the access log and metrics.
+			if rctx := chi.RouteContext(r.Context()); rctx != nil && len(rctx.RoutePatterns) == 0 {
+				rctx.RoutePatterns = append(rctx.RoutePatterns, pattern)
+			}
 			Error(w, r, err)
 			return
 		}
