@@ -12,11 +12,16 @@ import (
 
 // snapshot fingerprints the tables a mail request may write.
 func (e *mailEnv) snapshot() string {
+	return e.fingerprint("bags", "bag_events", "bag_packages", "incidents", "loss_reports", "examinations", "couriers",
+		"courier_sheets", "courier_sheet_bags", "bag_receipts", "submissions", "authorized_senders", "tlog_entries",
+		"seals", "seal_revocations", "trust_lists")
+}
+
+// fingerprint is each table's row count and a checksum of its rows.
+func (e *mailEnv) fingerprint(tables ...string) string {
 	e.t.Helper()
 	var b strings.Builder
-	for _, tbl := range []string{"bags", "bag_events", "bag_packages", "incidents", "loss_reports", "examinations", "couriers",
-		"courier_sheets", "courier_sheet_bags", "bag_receipts", "submissions", "authorized_senders", "tlog_entries",
-		"seals", "seal_revocations", "trust_lists"} {
+	for _, tbl := range tables {
 		var n int
 		var sum string
 		err := e.pool.QueryRow(context.Background(), `SELECT count(*), coalesce(md5(string_agg(t::text, ',' ORDER BY t::text)), '') FROM `+tbl+` t`).Scan(&n, &sum)

@@ -4,9 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"net/http"
 	"net/url"
-	"sort"
+	"slices"
 	"strings"
 	"unicode"
 	"unicode/utf8"
@@ -113,12 +114,7 @@ func (ps *operationPs) check(r *http.Request, pattern string) error {
 	}
 	var fe []valise.FieldError
 	bad := func(name, reason string) { fe = append(fe, valise.FieldError{Field: name, Reason: reason}) }
-	names := make([]string, 0, len(query))
-	for name := range query {
-		names = append(names, name)
-	}
-	sort.Strings(names)
-	for _, name := range names {
+	for _, name := range slices.Sorted(maps.Keys(query)) {
 		vals := query[name]
 		p := ps.query[name]
 		switch {
