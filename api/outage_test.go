@@ -10,6 +10,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -21,6 +22,7 @@ import (
 
 	"valise/api"
 	"valise/crypto/password"
+	"valise/custody/custodytest"
 	"valise/demo"
 	"valise/identity"
 	"valise/internal/db"
@@ -37,6 +39,8 @@ type clusterEnv struct {
 	pool    *pgxpool.Pool
 	url     string
 	token   string // a dispatcher at MFA: plans bags MFA → DE-BER
+	master  []byte
+	server  *api.Server
 }
 
 func newClusterEnv(t *testing.T) *clusterEnv {
@@ -88,11 +92,16 @@ func newClusterEnv(t *testing.T) *clusterEnv {
 	}
 	ts := httptest.NewServer(s)
 	t.Cleanup(ts.Close)
-	return &clusterEnv{t: t, cluster: c, pool: pool, url: ts.URL, token: tok.AccessToken}
+	return &clusterEnv{t: t, cluster: c, pool: pool, url: ts.URL, token: tok.AccessToken, master: master, server: s}
 }
 
 // send makes one request as the dispatcher and returns status, headers and body.
 func (e *clusterEnv) send(method, path, body string, hdr ...string) (int, http.Header, []byte) {
+	return e.sendAs(e.token, method, path, body, hdr...)
+}
+
+// sendAs is send with another bearer token.
+func (e *clusterEnv) sendAs(token, method, path, body string, hdr ...string) (int, http.Header, []byte) {
 	var rd io.Reader
 	if body != "" {
 		rd = strings.NewReader(body)
@@ -101,7 +110,7 @@ func (e *clusterEnv) send(method, path, body string, hdr ...string) (int, http.H
 	if body != "" {
 		req.Header.Set("Content-Type", "application/json")
 	}
-	req.Header.Set("Authorization", "Bearer "+e.token)
+	req.Header.Set("Authorization", "Bearer "+token)
 	for i := 0; i+1 < len(hdr); i += 2 {
 		req.Header.Set(hdr[i], hdr[i+1])
 	}
@@ -285,4 +294,127 @@ func TestIdempotentRetryAfterOutageRunsOnce(t *testing.T) {
 	if n := count(); n != before+1 {
 		t.Fatalf("%d bags created, want 1", n-before)
 	}
+}
+
+// TestHandoffsThroughRestart: four pairs hand their bags back and forth
+// (release, then accept with the seals), each step sent with an
+// Idempotency-Key and retried with the same key while the answer is 503,
+// while the database is shut down and killed. No answer is a 500 or an
+// unexpected refusal, and every bag's history holds exactly the hand-offs
+// its pair completed: a retried step was applied once.
+func TestHandoffsThroughRestart(t *testing.T) {
+	e := newClusterEnv(t)
+	ctx := context.Background()
+	pairs, err := custodytest.Setup(ctx, e.pool, e.server.Identity(), e.master, "rs", 4)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stop atomic.Bool
+	var mu sync.Mutex
+	codes := map[int]int{}
+	var bad []string
+	done := make([]atomic.Int64, len(pairs))
+	// step sends one request until it is not a 503 and returns the answer.
+	step := func(token, path, key, body string) (int, []byte) {
+		for {
+			code, hdr, res := e.sendAs(token, "POST", path, body, "Idempotency-Key", key)
+			mu.Lock()
+			codes[code]++
+			if code == 503 && hdr.Get("Retry-After") == "" {
+				bad = append(bad, "503 without Retry-After")
+			}
+			mu.Unlock()
+			if code != 503 {
+				return code, res
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
+	var wg sync.WaitGroup
+	for i, p := range pairs {
+		seals, _ := json.Marshal(p.Seals)
+		accept := `{"seals":` + string(seals) + `,"packages_counted":2,"seals_intact":true,"place":"Astana airport"}`
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for round := 0; !stop.Load(); round++ {
+				from, to, toTok := p.ClerkToken, p.Courier, p.CourierToken
+				if round%2 == 1 {
+					from, to, toTok = p.CourierToken, p.Clerk, p.ClerkToken
+				}
+				code, res := step(from, "/api/v1/custody/handoffs", fmt.Sprintf("rel-%d-%d", i, round),
+					`{"bag_id":"`+p.BagID+`","to":"`+to+`","place":"Astana airport"}`)
+				var h struct {
+					ID string `json:"id"`
+				}
+				if code != 201 || json.Unmarshal(res, &h) != nil {
+					mu.Lock()
+					bad = append(bad, fmt.Sprintf("pair %d round %d release: %d %s", i, round, code, res))
+					mu.Unlock()
+					return
+				}
+				if code, res = step(toTok, "/api/v1/custody/handoffs/"+h.ID+"/accept", fmt.Sprintf("acc-%d-%d", i, round), accept); code != 200 {
+					mu.Lock()
+					bad = append(bad, fmt.Sprintf("pair %d round %d accept: %d %s", i, round, code, res))
+					mu.Unlock()
+					return
+				}
+				done[i].Store(int64(round + 1))
+			}
+		}()
+	}
+	e.untilUp()
+	if err := e.cluster.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(300 * time.Millisecond)
+	if err := e.cluster.Restart(); err != nil {
+		t.Fatal(err)
+	}
+	e.untilUp()
+	if err := e.cluster.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(300 * time.Millisecond)
+	if err := e.cluster.Restart(); err != nil {
+		t.Fatal(err)
+	}
+	e.untilUp()
+	// Every pair completes two more hand-offs after the last restart.
+	for i := range pairs {
+		for want := done[i].Load() + 2; done[i].Load() < want && len(badOnes(&mu, &bad)) == 0; {
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+	stop.Store(true)
+	wg.Wait()
+	counts := make([]int64, len(pairs))
+	for i := range done {
+		counts[i] = done[i].Load()
+	}
+	t.Logf("answers by status: %v; hand-offs completed per pair: %v", codes, counts)
+	for _, b := range bad {
+		t.Error(b)
+	}
+	for status := range codes {
+		if status >= 500 && status != 503 {
+			t.Errorf("%d answers were %d", codes[status], status)
+		}
+	}
+	for i, p := range pairs {
+		var accepted int
+		if err := e.pool.QueryRow(ctx, `SELECT count(*) FROM handoffs WHERE bag_id = $1 AND status = 'completed'`, p.BagID).Scan(&accepted); err != nil {
+			t.Fatal(err)
+		}
+		if int64(accepted) != counts[i] {
+			t.Errorf("pair %d completed %d hand-offs, its bag's history holds %d", i, counts[i], accepted)
+		}
+	}
+}
+
+// badOnes reads the failures so far.
+func badOnes(mu *sync.Mutex, bad *[]string) []string {
+	mu.Lock()
+	defer mu.Unlock()
+	return slices.Clone(*bad)
 }
