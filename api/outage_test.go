@@ -139,6 +139,25 @@ func (e *clusterEnv) untilUp() {
 	}
 }
 
+// outages takes the database away twice while clients run: a fast
+// shutdown (every session gets 57P01 admin_shutdown), then an immediate one
+// (connections drop mid-query, as in a crash); each time it starts it again
+// and waits until the API serves again.
+func (e *clusterEnv) outages() {
+	e.t.Helper()
+	e.untilUp()
+	for _, stop := range []func() error{e.cluster.Stop, e.cluster.Kill} {
+		if err := stop(); err != nil {
+			e.t.Fatal(err)
+		}
+		time.Sleep(300 * time.Millisecond)
+		if err := e.cluster.Restart(); err != nil {
+			e.t.Fatal(err)
+		}
+		e.untilUp()
+	}
+}
+
 // TestDatabaseRestartIsNever500: while eight clients create and list bags
 // (some with Idempotency-Key), the database is shut down (fast: 57P01 to
 // every session), started, killed (immediate: connections drop, EOF) and
@@ -190,23 +209,7 @@ func TestDatabaseRestartIsNever500(t *testing.T) {
 			}
 		}()
 	}
-	e.untilUp()
-	if err := e.cluster.Stop(); err != nil { // fast: sessions get 57P01 admin_shutdown
-		t.Fatal(err)
-	}
-	time.Sleep(300 * time.Millisecond)
-	if err := e.cluster.Restart(); err != nil {
-		t.Fatal(err)
-	}
-	e.untilUp()
-	if err := e.cluster.Kill(); err != nil { // immediate: connections drop mid-query
-		t.Fatal(err)
-	}
-	time.Sleep(300 * time.Millisecond)
-	if err := e.cluster.Restart(); err != nil {
-		t.Fatal(err)
-	}
-	e.untilUp()
+	e.outages()
 	stop.Store(true)
 	wg.Wait()
 	t.Logf("answers by status: %v", codes)
@@ -363,23 +366,7 @@ func TestHandoffsThroughRestart(t *testing.T) {
 			}
 		}()
 	}
-	e.untilUp()
-	if err := e.cluster.Stop(); err != nil {
-		t.Fatal(err)
-	}
-	time.Sleep(300 * time.Millisecond)
-	if err := e.cluster.Restart(); err != nil {
-		t.Fatal(err)
-	}
-	e.untilUp()
-	if err := e.cluster.Kill(); err != nil {
-		t.Fatal(err)
-	}
-	time.Sleep(300 * time.Millisecond)
-	if err := e.cluster.Restart(); err != nil {
-		t.Fatal(err)
-	}
-	e.untilUp()
+	e.outages()
 	// Every pair completes two more hand-offs after the last restart.
 	for i := range pairs {
 		for want := done[i].Load() + 2; done[i].Load() < want && len(badOnes(&mu, &bad)) == 0; {
