@@ -341,9 +341,9 @@ func TestHandoffsThroughRestart(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			for round := 0; !stop.Load(); round++ {
-				from, to, toTok := p.ClerkToken, p.Courier, p.CourierToken
+				from, to, toTok := p.SecondToken, p.Courier, p.CourierToken
 				if round%2 == 1 {
-					from, to, toTok = p.CourierToken, p.Clerk, p.ClerkToken
+					from, to, toTok = p.CourierToken, p.Second, p.SecondToken
 				}
 				code, res := step(from, "/api/v1/custody/handoffs", fmt.Sprintf("rel-%d-%d", i, round),
 					`{"bag_id":"`+p.BagID+`","to":"`+to+`","place":"Astana airport"}`)
