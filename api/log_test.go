@@ -17,9 +17,9 @@ import (
 	"golang.org/x/mod/sumdb/note"
 
 	"valise/api"
-	"valise/custody/tlog"
 	"valise/internal/db"
 	"valise/internal/dbtest"
+	"valise/tlog"
 )
 
 func get(t *testing.T, url string) (*http.Response, []byte) {

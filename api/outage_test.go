@@ -22,9 +22,9 @@ import (
 
 	"valise/api"
 	"valise/crypto/password"
-	"valise/custody/custodytest"
 	"valise/demo"
 	"valise/identity"
+	"valise/internal/bench"
 	"valise/internal/db"
 	"valise/internal/pgcluster"
 	"valise/migrations"
@@ -308,7 +308,7 @@ func TestIdempotentRetryAfterOutageRunsOnce(t *testing.T) {
 func TestHandoffsThroughRestart(t *testing.T) {
 	e := newClusterEnv(t)
 	ctx := context.Background()
-	pairs, err := custodytest.Setup(ctx, e.pool, e.server.Identity(), e.master, "rs", 4)
+	pairs, err := bench.Setup(ctx, e.pool, e.server.Identity(), e.master, "rs", 4)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -439,11 +439,12 @@ func (s *Service) Accept(ctx context.Context, actor policy.Subject, m Mutation, 
 	}
 	rc = &Receipt{}
 	b, _, err := s.mutate(ctx, actor, m, ActAccept, check, func(tx pgx.Tx, b *Bag, ev *Event) error {
-		if b.Custodian.Kind != CustodianBearer || !slices.Contains(inTransit, b.State) {
+		// (mutate has set b.State to the target; ev.FromState is the bag's.)
+		if b.Custodian.Kind != CustodianBearer || !slices.Contains(inTransit, ev.FromState) {
 			return &valise.Error{Code: valise.ECONFLICT,
 				Message: "nothing to accept: the bag has not been delivered to your registry (its bearer releases it to you first); it is " +
-					string(b.State) + " and held by " + b.Custodian.String(),
-				Extra: map[string]any{"reason": "not_delivered", "current_state": b.State}}
+					string(ev.FromState) + " and held by " + b.Custodian.String(),
+				Extra: map[string]any{"reason": "not_delivered", "current_state": ev.FromState}}
 		}
 		if !actor.HasRole(policy.RoleRegistryClerk) || !slices.Contains(b.Route[1:], actor.UnitCode) {
 			return &valise.Error{Code: valise.EFORBIDDEN, Message: "only the destination or a relay registry on the route accepts a bag",

@@ -15,7 +15,7 @@ import (
 
 	"valise/crypto/secret"
 	"valise/custody"
-	"valise/custody/tlog"
+	"valise/tlog"
 )
 
 // startCustodyLog loads (or on first start creates) the log's signing key

@@ -11,7 +11,7 @@ import (
 	"strings"
 	"time"
 
-	"valise/custody/custodytest"
+	"valise/internal/bench"
 	"valise/internal/db"
 )
 
@@ -90,13 +90,13 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		return 1
 	}
 	fmt.Fprintf(stdout, "valise bench on %s (scratch database %s), %v per figure\n", u.Host, name, dur)
-	rates, err := custodytest.Bench(ctx, u.String(), custodytest.BenchOptions{Duration: dur, Clients: clients,
+	rates, err := bench.Bench(ctx, u.String(), bench.BenchOptions{Duration: dur, Clients: clients,
 		PoolSize: int32(c.DBMaxConns), Logf: func(f string, a ...any) { fmt.Fprintf(stdout, f+"\n", a...) }})
 	if err != nil {
 		fmt.Fprintln(stderr, "valise bench:", err)
 		return 1
 	}
-	byName := map[string]custodytest.Rate{}
+	byName := map[string]bench.Rate{}
 	for _, r := range rates {
 		byName[r.Name] = r
 	}
