@@ -124,7 +124,7 @@ func (ik *idempotency) middleware(next http.Handler) http.Handler {
 			}
 			if sc.Retry() && attempt < db.MaxAttempts { // a serialization failure: run it all again
 				sc.Rollback(ctx)
-				time.Sleep(time.Duration(attempt*attempt) * time.Millisecond)
+				time.Sleep(db.Backoff(attempt))
 				continue
 			}
 			if buf.status >= 500 || sc.Failed() != nil { // nothing of it stays: the retry runs afresh
@@ -132,19 +132,21 @@ func (ik *idempotency) middleware(next http.Handler) http.Handler {
 				buf.sendTo(w)
 				return
 			}
-			if err := c.store(ctx, sc.Tx(), buf); err != nil {
-				sc.Rollback(ctx)
-				Error(w, r, err)
-				return
+			err := c.store(ctx, sc.Tx(), buf)
+			if err == nil {
+				err = sc.Commit(ctx)
 			}
-			if err := sc.Commit(ctx); err != nil {
-				if sc.Retry() && attempt < db.MaxAttempts {
+			if err != nil {
+				sc.Rollback(ctx)
+				if (db.Retryable(err) || sc.Retry()) && attempt < db.MaxAttempts {
+					time.Sleep(db.Backoff(attempt))
 					continue
 				}
-				Error(w, r, err) // unknown outcome: the retry replays the answer, or runs afresh
+				Error(w, r, err) // a failed commit's outcome is unknown: the retry replays the answer, or runs afresh
 				return
 			}
 			buf.sendTo(w)
+			ik.forgetExpired(ctx, c.user)
 			return
 		}
 	})
@@ -253,12 +255,16 @@ func (c *claim) store(ctx context.Context, tx pgx.Tx, buf *bufferedResponse) err
 		c.user, c.key, buf.status, h, body); err != nil {
 		return fmt.Errorf("store idempotent response: %w", err)
 	}
-	// Forget this user's keys past their lifetime (a primary-key prefix scan).
-	if _, err := tx.Exec(ctx, `DELETE FROM idempotency_keys WHERE user_id = $1 AND created_at < now() - $2::interval`,
-		c.user, idemTTL.String()); err != nil {
-		return fmt.Errorf("expire idempotency keys: %w", err)
-	}
 	return nil
+}
+
+// forgetExpired deletes the user's keys past their lifetime (a primary-key
+// prefix scan), after the request's commit and outside its transaction: in
+// a serializable one that range read would conflict with every concurrent
+// request of the same user.
+func (ik *idempotency) forgetExpired(ctx context.Context, user string) {
+	_, _ = ik.pool.Exec(ctx, `DELETE FROM idempotency_keys WHERE user_id = $1 AND created_at < now() - $2::interval`,
+		user, idemTTL.String())
 }
 
 // answer writes a stored response (marked as a replay) or err.
