@@ -18,38 +18,9 @@ func TestConcurrentBagCreationAtOneOrigin(t *testing.T) {
 	t.Parallel()
 	e := newMailEnv(t)
 	const clients, each = 32, 4
-	var wg sync.WaitGroup
-	var mu sync.Mutex
-	var failures []string
-	for c := range clients {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := range each {
-				body := `{"origin":"MFA","destination":"DE-BER"}`
-				req, _ := http.NewRequest("POST", e.url+"/api/v1/bags", strings.NewReader(body))
-				req.Header.Set("Content-Type", "application/json")
-				req.Header.Set("Authorization", "Bearer "+e.tokens["disp"])
-				if i%2 == 1 {
-					req.Header.Set("Idempotency-Key", fmt.Sprintf("c%d-%d", c, i))
-				}
-				res, err := http.DefaultClient.Do(req)
-				if err != nil {
-					mu.Lock()
-					failures = append(failures, err.Error())
-					mu.Unlock()
-					continue
-				}
-				res.Body.Close()
-				if res.StatusCode != 201 {
-					mu.Lock()
-					failures = append(failures, res.Status)
-					mu.Unlock()
-				}
-			}
-		}()
-	}
-	wg.Wait()
+	failures := e.concurrently(clients, each, func(c, i int) (string, string) {
+		return "/api/v1/bags", `{"origin":"MFA","destination":"DE-BER"}`
+	})
 	if len(failures) > 0 {
 		t.Fatalf("%d of %d creations failed: %v", len(failures), clients*each, failures)
 	}
@@ -81,6 +52,26 @@ func TestConcurrentCorrectionsOnDifferentBags(t *testing.T) {
 		ev := e.must(200, "disp", "GET", "/api/v1/bags/"+ids[i]+"/events", nil)
 		events[i] = toJSON(ev["events"].([]any)[0].(map[string]any)["id"])
 	}
+	failures := e.concurrently(clients, each, func(c, i int) (string, string) {
+		return "/api/v1/bags/" + ids[c] + "/corrections",
+			`{"event_id":` + events[c] + `,"reason":"incorrect_data","note":"n","data":{"seq":` + fmt.Sprint(i) + `}}`
+	})
+	if len(failures) > 0 {
+		t.Fatalf("%d of %d corrections failed: %v", len(failures), clients*each, failures)
+	}
+	var n int
+	if err := e.pool.QueryRow(context.Background(), `SELECT count(*) FROM bag_events WHERE bag_id = ANY($1::uuid[]) AND corrects IS NOT NULL`, ids).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	if n != clients*each {
+		t.Fatalf("%d corrections recorded, want %d", n, clients*each)
+	}
+}
+
+// concurrently runs clients goroutines that each POST each requests as the
+// dispatcher (path and body from req; every second one with an
+// Idempotency-Key) and returns every answer that is not 201.
+func (e *mailEnv) concurrently(clients, each int, req func(c, i int) (path, body string)) []string {
 	var wg sync.WaitGroup
 	var mu sync.Mutex
 	var failures []string
@@ -89,14 +80,14 @@ func TestConcurrentCorrectionsOnDifferentBags(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			for i := range each {
-				body := `{"event_id":` + events[c] + `,"reason":"incorrect_data","note":"n","data":{"seq":` + fmt.Sprint(i) + `}}`
-				req, _ := http.NewRequest("POST", e.url+"/api/v1/bags/"+ids[c]+"/corrections", strings.NewReader(body))
-				req.Header.Set("Content-Type", "application/json")
-				req.Header.Set("Authorization", "Bearer "+e.tokens["disp"])
+				path, body := req(c, i)
+				r, _ := http.NewRequest("POST", e.url+path, strings.NewReader(body))
+				r.Header.Set("Content-Type", "application/json")
+				r.Header.Set("Authorization", "Bearer "+e.tokens["disp"])
 				if i%2 == 1 {
-					req.Header.Set("Idempotency-Key", fmt.Sprintf("corr-%d-%d", c, i))
+					r.Header.Set("Idempotency-Key", fmt.Sprintf("c%d-%d", c, i))
 				}
-				res, err := http.DefaultClient.Do(req)
+				res, err := http.DefaultClient.Do(r)
 				mu.Lock()
 				if err != nil {
 					failures = append(failures, err.Error())
@@ -108,14 +99,5 @@ func TestConcurrentCorrectionsOnDifferentBags(t *testing.T) {
 		}()
 	}
 	wg.Wait()
-	if len(failures) > 0 {
-		t.Fatalf("%d of %d corrections failed: %v", len(failures), clients*each, failures)
-	}
-	var n int
-	if err := e.pool.QueryRow(context.Background(), `SELECT count(*) FROM bag_events WHERE bag_id = ANY($1::uuid[]) AND corrects IS NOT NULL`, ids).Scan(&n); err != nil {
-		t.Fatal(err)
-	}
-	if n != clients*each {
-		t.Fatalf("%d corrections recorded, want %d", n, clients*each)
-	}
+	return failures
 }
