@@ -93,7 +93,7 @@ func TestMalformedRequestsFromTheDocument(t *testing.T) {
 // the other tables snapshot leaves out.
 func (e *mailEnv) identitySnapshot() string {
 	return e.fingerprint("units", "users", "credentials", "sessions", "idempotency_keys", "registry_counters",
-		"dispatch_plans", "plan_legs", "submission_items", "handoffs", "bag_custody", "refresh_tokens", "seal_keys")
+		"dispatch_plans", "plan_legs", "submission_items", "refresh_tokens", "seal_keys")
 }
 
 // malformedFor derives the bad requests of one operation.

@@ -21,6 +21,7 @@ import (
 	"golang.org/x/mod/sumdb/note"
 
 	"valise/api"
+	"valise/api/apitest"
 	"valise/crypto/password"
 	"valise/crypto/secret"
 	"valise/custody"
@@ -101,7 +102,7 @@ func TestTwoServersOneLog(t *testing.T) {
 		g := tlog.NewIntegrator(pool, key, tlog.IntegratorOptions{Interval: 20 * time.Millisecond, Logger: quiet})
 		wg.Add(1)
 		go func() { defer wg.Done(); g.Run(ctx) }()
-		ts := httptest.NewServer(api.New(pool, api.Config{MasterKey: master, Logger: quiet, Identity: cheap, LoginRate: 10000}))
+		ts := httptest.NewServer(apitest.Conform(t, api.New(pool, api.Config{MasterKey: master, Logger: quiet, Identity: cheap, LoginRate: 10000})))
 		t.Cleanup(ts.Close)
 		urls = append(urls, ts.URL)
 	}
