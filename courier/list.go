@@ -31,9 +31,6 @@ type SheetFilter struct {
 // (or the scope is all, or the caller is the courier it names), the same
 // facts GetSheet's policy check reads.
 func (s *Service) ListSheets(ctx context.Context, actor policy.Subject, sc policy.Scope, f SheetFilter) ([]*Sheet, string, error) {
-	if sc.None() {
-		return []*Sheet{}, "", nil
-	}
 	var args []any
 	arg := func(v any) string { args = append(args, v); return fmt.Sprintf("$%d", len(args)) }
 	where := `NOT EXISTS (SELECT 1 FROM courier_sheet_bags sb JOIN bags b ON b.id = sb.bag_id
@@ -83,7 +80,7 @@ func (s *Service) ListSheets(ctx context.Context, actor policy.Subject, sc polic
 	if f.After != "" {
 		t, id, err := db.ParseCursor(f.After, "after")
 		if err != nil {
-			return nil, "", err
+			fe = append(fe, valise.FieldError{Field: "after", Reason: "not a cursor from a previous page"})
 		}
 		where += " AND (cs.issued_at, cs.id) < (" + arg(t) + ", " + arg(id) + "::uuid)"
 	}
@@ -92,6 +89,9 @@ func (s *Service) ListSheets(ctx context.Context, actor policy.Subject, sc polic
 	}
 	if fe != nil {
 		return nil, "", valise.Invalid("bad list parameters", fe...)
+	}
+	if sc.None() {
+		return []*Sheet{}, "", nil
 	}
 	if f.Limit == 0 {
 		f.Limit = 50
