@@ -67,9 +67,10 @@ type Server struct {
 	router  chi.Router
 	metrics *httpMetrics
 	reg     *prometheus.Registry
-	pouch   *pouchAPI   // the bag lifecycle (api/bags.go)
-	custody *custodyAPI // hand-offs, custody trails, receipts (api/custody.go)
-	seals   *sealAPI    // trust list, bag seals, verification (api/seals.go)
+	pouch   *pouchAPI     // the bag lifecycle (api/bags.go)
+	custody *custodyAPI   // hand-offs, custody trails, receipts (api/custody.go)
+	seals   *sealAPI      // trust list, bag seals, verification (api/seals.go)
+	staff   *personnelAPI // staff records, ranks, discipline (api/personnel.go)
 
 	authz      *policy.Authorizer // every protected handler asks it (api/auth.go)
 	ident      *identity.Service  // users, units, tokens (api/auth.go)
@@ -101,6 +102,7 @@ func New(pool *pgxpool.Pool, cfg Config) *Server {
 	s.pouch = newPouchAPI(pool, s.authz, kr)
 	s.custody = newCustodyAPI(pool, s.authz, s.pouch.idem)
 	s.seals = newSealAPI(pool, kr, s.authz, s.pouch.bags, s.pouch.couriers)
+	s.staff = newPersonnelAPI(pool, s.authz, s.pouch.idem)
 	s.router = s.routes()
 	return s
 }
@@ -159,6 +161,7 @@ func (s *Server) routes() chi.Router {
 			r.Group(s.pouch.routes)   // bags, senders, plans, couriers, sheets, incidents (api/bags.go)
 			r.Group(s.custody.routes) // hand-offs, custody trails, receipts, overdue (api/custody.go)
 			r.Group(s.seals.routes)   // bag seals and seal verification (api/seals.go)
+			r.Group(s.staff.routes)   // personnel core (api/personnel.go)
 		})
 	})
 	return r

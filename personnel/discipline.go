@@ -80,11 +80,14 @@ func (s *Service) OpenCase(ctx context.Context, check Check, by policy.Subject, 
 	return out, err
 }
 
-// CloseCase closes a case.
-func (s *Service) CloseCase(ctx context.Context, check Check, by policy.Subject, id, caseID string, in struct {
+// CloseInput closes a case.
+type CloseInput struct {
 	ClosedOn Date `json:"closed_on"`
 	Change
-}) (Case, error) {
+}
+
+// CloseCase closes a case.
+func (s *Service) CloseCase(ctx context.Context, check Check, by policy.Subject, id, caseID string, in CloseInput) (Case, error) {
 	var out Case
 	err := s.write(ctx, id, check, func(tx pgx.Tx, r resource) error {
 		if !db.ValidUUID(caseID) {

@@ -248,12 +248,15 @@ func (s *Service) SendToStudy(ctx context.Context, check Check, by policy.Subjec
 	return out, err
 }
 
-// CompleteStudy records a study's completion: the person is taken into the
-// reserve automatically (HR-31, Art. 17(2)).
-func (s *Service) CompleteStudy(ctx context.Context, check Check, by policy.Subject, id, studyID string, in struct {
+// CompleteInput records a study's completion.
+type CompleteInput struct {
 	CompletedOn Date `json:"completed_on"`
 	Change
-}) (Study, error) {
+}
+
+// CompleteStudy records a study's completion: the person is taken into the
+// reserve automatically (HR-31, Art. 17(2)).
+func (s *Service) CompleteStudy(ctx context.Context, check Check, by policy.Subject, id, studyID string, in CompleteInput) (Study, error) {
 	var out Study
 	err := s.write(ctx, id, check, func(tx pgx.Tx, r resource) error {
 		if !db.ValidUUID(studyID) {

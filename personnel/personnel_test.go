@@ -22,8 +22,8 @@ type world struct {
 	svc   *personnel.Service
 	authz *policy.Authorizer
 	po    policy.Subject // personnel officer of every unit
-	db  *dbtest.Database
-	seq int
+	db    *dbtest.Database
+	seq   int
 }
 
 func newWorld(t *testing.T) *world {

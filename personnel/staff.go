@@ -379,12 +379,21 @@ func nonNil[T any](v []T) []T {
 	return v
 }
 
-// Appoint moves a serving person to another position: the current one ends
-// the day before (HR-01: the new position sets the staff kind).
-func (s *Service) Appoint(ctx context.Context, check Check, by policy.Subject, id string, in struct {
+// AppointInput is an appointment with its reason and act.
+type AppointInput struct {
 	AppointmentInput
 	Change
-}) (Staff, error) {
+}
+
+// LinkInput links an account (by username) to a staff record.
+type LinkInput struct {
+	Username string `json:"username"`
+	Change
+}
+
+// Appoint moves a serving person to another position: the current one ends
+// the day before (HR-01: the new position sets the staff kind).
+func (s *Service) Appoint(ctx context.Context, check Check, by policy.Subject, id string, in AppointInput) (Staff, error) {
 	err := s.write(ctx, id, check, func(tx pgx.Tx, r resource) error {
 		p, unitID, political, fs, err := resolvePosition(ctx, tx, in.AppointmentInput, "")
 		if err != nil {
@@ -433,10 +442,7 @@ func (s *Service) Appoint(ctx context.Context, check Check, by policy.Subject, i
 
 // LinkAccount links a user account to the staff record: one person, one
 // record (a second link of either side is refused).
-func (s *Service) LinkAccount(ctx context.Context, check Check, by policy.Subject, id string, in struct {
-	Username string `json:"username"`
-	Change
-}) (Staff, error) {
+func (s *Service) LinkAccount(ctx context.Context, check Check, by policy.Subject, id string, in LinkInput) (Staff, error) {
 	err := s.write(ctx, id, check, func(tx pgx.Tx, r resource) error {
 		if fs := in.fields(); len(fs) > 0 {
 			return refusal("the link is invalid", fs...)
