@@ -288,15 +288,19 @@ func (s *Service) EligibleOn(ctx context.Context, sc policy.Scope, by policy.Sub
 	err := db.InTxOpts(ctx, s.pool, pgx.TxOptions{AccessMode: pgx.ReadOnly, IsoLevel: pgx.RepeatableRead}, func(tx pgx.Tx) error {
 		rows, err := tx.Query(ctx, `
 			WITH cur AS (
-				SELECT DISTINCT ON (staff_id) staff_id, rank, effective_date FROM staff_ranks ORDER BY staff_id, id DESC)
+				SELECT DISTINCT ON (staff_id) staff_id, rank, effective_date FROM staff_ranks ORDER BY staff_id, id DESC),
+			per AS (
+				SELECT staff_id, array_agg(start_date ORDER BY start_date) AS starts,
+				       array_agg(coalesce(end_date, '9999-12-31') ORDER BY start_date) AS ends
+				FROM service_periods WHERE counted GROUP BY staff_id),
+			delayed AS (
+				SELECT DISTINCT staff_id FROM penalties WHERE kind = 'rank_delay' AND imposed_on <= $1 AND delay_until > $1)
 			SELECT s.id, s.personnel_number, s.full_name, u.code, c.rank, c.effective_date,
-			       coalesce((SELECT array_agg(p.start_date ORDER BY p.start_date) FROM service_periods p WHERE p.staff_id = s.id AND p.counted), '{}'),
-			       coalesce((SELECT array_agg(coalesce(p.end_date, '9999-12-31') ORDER BY p.start_date) FROM service_periods p WHERE p.staff_id = s.id AND p.counted), '{}')
+			       coalesce(per.starts, '{}'), coalesce(per.ends, '{}')
 			FROM staff s JOIN cur c ON c.staff_id = s.id JOIN units u ON u.id = s.unit_id
-			WHERE c.rank IS NOT NULL AND c.rank < 11 AND s.staff_kind = 'diplomatic'
+			LEFT JOIN per ON per.staff_id = s.id LEFT JOIN delayed x ON x.staff_id = s.id
+			WHERE c.rank IS NOT NULL AND c.rank < 11 AND s.staff_kind = 'diplomatic' AND x.staff_id IS NULL
 			  AND (s.terminated_on IS NULL OR s.terminated_on > $1) AND c.effective_date <= $1
-			  AND NOT EXISTS (SELECT 1 FROM penalties x WHERE x.staff_id = s.id AND x.kind = 'rank_delay'
-			                  AND x.imposed_on <= $1 AND x.delay_until > $1)
 			  AND `+where+`
 			ORDER BY s.personnel_number`, append([]any{on}, args...)...)
 		if err != nil {
