@@ -198,16 +198,20 @@ func (r resource) policy() policy.Resource {
 	return policy.Resource{Kind: "staff", ID: r.id, Origin: r.unit, Person: r.userID}
 }
 
-// lockStaff loads and locks a staff record's policy facts, and asks check.
-// An unknown id and a forbidden one answer alike (not found).
+// lockStaff loads (and for a change, locks) a staff record's policy facts,
+// and asks check. An unknown id and a forbidden one answer alike (not found).
 func lockStaff(ctx context.Context, tx pgx.Tx, id string, check Check, action string) (resource, error) {
 	r := resource{id: id}
 	if !db.ValidUUID(id) {
 		return r, valise.Errorf(valise.ENOTFOUND, "not found")
 	}
+	lock := ""
+	if action != policy.ActStaffRead {
+		lock = " FOR UPDATE OF s"
+	}
 	var uid *string
 	err := tx.QueryRow(ctx, `SELECT u.code, s.user_id FROM staff s JOIN units u ON u.id = s.unit_id
-		WHERE s.id = $1 FOR UPDATE OF s`, id).Scan(&r.unit, &uid)
+		WHERE s.id = $1`+lock, id).Scan(&r.unit, &uid)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return r, valise.Errorf(valise.ENOTFOUND, "not found")
 	}
@@ -218,6 +222,11 @@ func lockStaff(ctx context.Context, tx pgx.Tx, id string, check Check, action st
 		r.userID = *uid
 	}
 	return r, check(ctx, action, r.policy())
+}
+
+// lockStaffRead is lockStaff for a read (no lock, action staff.read).
+func lockStaffRead(ctx context.Context, tx pgx.Tx, id string, check Check) (resource, error) {
+	return lockStaff(ctx, tx, id, check, policy.ActStaffRead)
 }
 
 // write runs fn in a transaction on a locked, authorized staff record.
@@ -251,24 +260,4 @@ func (s *Service) Events(ctx context.Context, check Check, id string) ([]Event, 
 		return err
 	})
 	return out, err
-}
-
-// lockStaffRead is lockStaff for reads (a share lock, action staff.read).
-func lockStaffRead(ctx context.Context, tx pgx.Tx, id string, check Check) (resource, error) {
-	r := resource{id: id}
-	if !db.ValidUUID(id) {
-		return r, valise.Errorf(valise.ENOTFOUND, "not found")
-	}
-	var uid *string
-	err := tx.QueryRow(ctx, `SELECT u.code, s.user_id FROM staff s JOIN units u ON u.id = s.unit_id WHERE s.id = $1`, id).Scan(&r.unit, &uid)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return r, valise.Errorf(valise.ENOTFOUND, "not found")
-	}
-	if err != nil {
-		return r, err
-	}
-	if uid != nil {
-		r.userID = *uid
-	}
-	return r, check(ctx, policy.ActStaffRead, r.policy())
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -44,7 +45,7 @@ func changeRank(ctx context.Context, tx pgx.Tx, by policy.Subject, id string, in
 	if in.EffectiveDate.IsZero() {
 		fs = append(fs, fe("effective_date", "required"))
 	}
-	if !contains([]string{RankAssign, RankLower, RankDeprive, RankRestore}, in.Change) {
+	if !slices.Contains([]string{RankAssign, RankLower, RankDeprive, RankRestore}, in.Change) {
 		fs = append(fs, fe("change", "one of assign, lower, deprive, restore"))
 	}
 	if in.Change != RankDeprive && in.Change != RankRestore && (in.Rank < 1 || in.Rank > 11) {

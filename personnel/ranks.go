@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 
@@ -248,7 +249,7 @@ func (s *Service) AddPeriod(ctx context.Context, check Check, by policy.Subject,
 	var out ServicePeriod
 	err := s.write(ctx, id, check, func(tx pgx.Tx, r resource) error {
 		fs := in.fields()
-		if !contains(CountedPeriodTypes, in.Type) && in.Type != PeriodOther {
+		if !slices.Contains(CountedPeriodTypes, in.Type) && in.Type != PeriodOther {
 			fs = append(fs, fe("type", fmt.Sprintf("one of %s (Art. 12(2)), or other (not counted)", strings.Join(CountedPeriodTypes, ", "))))
 		}
 		if in.StartDate.IsZero() {

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"slices"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -95,7 +96,7 @@ func validateRefValue(kind string, v json.RawMessage) []valise.FieldError {
 		if p.StaffKind != KindDiplomatic && p.StaffKind != KindAdminTechnical {
 			fs = append(fs, fe("value.staff_kind", "must be diplomatic or admin_technical (HR-01)"))
 		}
-		if !contains(positionCategories, p.Category) {
+		if !slices.Contains(positionCategories, p.Category) {
 			fs = append(fs, fe("value.category", fmt.Sprintf("must be one of %v", positionCategories)))
 		}
 		if p.NominalRank != 0 && (p.NominalRank < 1 || p.NominalRank > 11 || p.StaffKind != KindDiplomatic) {
@@ -121,7 +122,7 @@ func validateRefValue(kind string, v json.RawMessage) []valise.FieldError {
 		var x struct {
 			Authority string `json:"authority"`
 		}
-		if err := strict(&x); err != nil || !contains(authorities, x.Authority) {
+		if err := strict(&x); err != nil || !slices.Contains(authorities, x.Authority) {
 			return bad(fmt.Sprintf("an appointing authority is {authority: one of %v}", authorities))
 		}
 	case RefFluency:
@@ -141,7 +142,7 @@ func (s *Service) SetReference(ctx context.Context, check Check, by policy.Subje
 		return Reference{}, err
 	}
 	fs := in.fields()
-	if !contains(refKinds, kind) {
+	if !slices.Contains(refKinds, kind) {
 		return Reference{}, valise.Errorf(valise.ENOTFOUND, "no reference list %q (lists: %v)", kind, refKinds)
 	}
 	if !refCodeRe.MatchString(code) {
@@ -178,7 +179,7 @@ func (s *Service) ListReference(ctx context.Context, check Check, kind string) (
 	if err := check(ctx, actRefRead, policy.Resource{Kind: resReference, ID: kind}); err != nil {
 		return nil, err
 	}
-	if kind != "" && !contains(refKinds, kind) {
+	if kind != "" && !slices.Contains(refKinds, kind) {
 		return nil, refusal("unknown reference list", fe("kind", fmt.Sprintf("must be one of %v", refKinds)))
 	}
 	rows, err := s.pool.Query(ctx, `
@@ -244,13 +245,4 @@ func appointingAuthority(ctx context.Context, q db.Querier, category string) (st
 		}
 	}
 	return v.Authority, nil
-}
-
-func contains(list []string, v string) bool {
-	for _, x := range list {
-		if x == v {
-			return true
-		}
-	}
-	return false
 }
