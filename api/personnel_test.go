@@ -193,3 +193,60 @@ func TestPersonnelAPIRefusalsAndPrivacy(t *testing.T) {
 		t.Fatalf("history: %s", body)
 	}
 }
+
+// TestPersonnelAPIRoutes walks every personnel route once with a request it
+// accepts (so each answer is checked against the OpenAPI document).
+func TestPersonnelAPIRoutes(t *testing.T) {
+	t.Parallel()
+	e := apitest.New(t)
+	po := personnelOfficer(t, e, "po.all", "MFA", []string{"*"})
+	var st struct {
+		ID string `json:"id"`
+	}
+	apitest.Decode(t, e.Do(t, "POST", "/api/v1/staff", po, admission("W-1", "attache", "MFA", "2022-01-10")), &st)
+	base := "/api/v1/staff/" + st.ID
+	ok := func(method, path string, body any, want int) string {
+		t.Helper()
+		code, _, b := pstatus(t, e, method, path, po, body)
+		if code != want {
+			t.Fatalf("%s %s: %d %s", method, path, code, b)
+		}
+		return b
+	}
+	ch := func(m map[string]any) map[string]any { m["reason"], m["act"] = "r", apiAct; return m }
+	ok("GET", "/api/v1/personnel/ranks", nil, 200)
+	ok("POST", base+"/ranks", ch(map[string]any{"change": "assign", "rank": 1, "effective_date": "2022-01-10", "authority": "minister"}), 201)
+	ok("POST", base+"/service-periods", ch(map[string]any{"type": "professional_development", "start_date": "2022-06-01", "end_date": "2022-06-30", "note": "course"}), 201)
+	ok("GET", base+"/time-in-rank?on=2023-01-10", nil, 200)
+	ok("POST", base+"/appointments", ch(map[string]any{"position": "third_secretary", "unit": "DE-BER", "start_date": "2023-02-01", "authority": "minister"}), 200)
+	var events struct {
+		Events []struct {
+			ID string `json:"id"`
+		} `json:"events"`
+	}
+	apitest.Decode(t, e.Do(t, "GET", base+"/events", po, nil), &events)
+	ok("POST", base+"/corrections", ch(map[string]any{"corrects": events.Events[0].ID, "full_name": "Person W-1 Corrected"}), 200)
+	ok("POST", base+"/family", ch(map[string]any{"relation": "spouse", "full_name": "Spouse W", "birth_date": "1990-02-02",
+		"documents": []map[string]string{{"kind": "marriage_certificate", "number": "M-1", "date": "2019-05-05"}}}), 201)
+	ok("GET", base+"/family?on=2024-01-01", nil, 200)
+	var study struct {
+		ID string `json:"id"`
+	}
+	apitest.Decode(t, e.Do(t, "POST", base+"/studies", po, ch(map[string]any{"institution": "Diplomatic Academy", "purpose": "scientific_study",
+		"start_date": "2024-09-01", "end_date": "2025-06-30", "consent": map[string]any{"given": true, "date": "2024-08-01"}})), &study)
+	ok("POST", base+"/studies/"+study.ID+"/complete", ch(map[string]any{"completed_on": "2025-06-30"}), 200)
+	var c struct {
+		ID string `json:"id"`
+	}
+	apitest.Decode(t, e.Do(t, "POST", base+"/cases", po, ch(map[string]any{"offence": "other", "opened_on": "2025-07-01", "summary": "late report"})), &c)
+	ok("POST", base+"/cases/"+c.ID+"/close", ch(map[string]any{"closed_on": "2025-07-15"}), 200)
+	ok("POST", base+"/penalties", ch(map[string]any{"kind": "remark", "imposed_on": "2025-07-15", "case_id": c.ID}), 201)
+	ok("GET", base+"/service-record", nil, 200)
+	ok("POST", base+"/termination", ch(map[string]any{"ground": "own_resignation", "effective_date": "2025-12-31", "authority": "minister"}), 201)
+	if b := ok("GET", "/api/v1/personnel/reserve", nil, 200); strings.Count(b, `"basis"`) != 2 {
+		t.Fatalf("study and resignation in the reserve: %s", b)
+	}
+	if b := ok("GET", base, nil, 200); !strings.Contains(b, "Person W-1 Corrected") || !strings.Contains(b, `"staff_kind":"diplomatic"`) {
+		t.Fatalf("record: %s", b)
+	}
+}
