@@ -1,6 +1,7 @@
 package api
 
 import (
+	"fmt"
 	"net/http"
 	"time"
 
@@ -51,7 +52,7 @@ func (p *personnelAPI) routes(r chi.Router) {
 	post("/staff/{id}/service-periods", handle(http.StatusCreated, p.addPeriod))
 	r.Get("/staff/{id}/time-in-rank", handleNoBody(p.timeInRank))
 	post("/staff/{id}/ranks", handle(http.StatusCreated, p.changeRank))
-	r.Get("/staff/{id}/service-record", handleNoBody(p.serviceRecord))
+	r.Get("/staff/{id}/service-record", p.serviceRecordPage)
 	post("/staff/{id}/cases", handle(http.StatusCreated, p.openCase))
 	post("/staff/{id}/cases/{case}/close", handle(http.StatusOK, p.closeCase))
 	post("/staff/{id}/penalties", handle(http.StatusCreated, p.impose))
@@ -166,8 +167,33 @@ func (p *personnelAPI) changeRank(r *http.Request, s policy.Subject, in personne
 	return p.svc.ChangeRank(r.Context(), p.check(s), s, chi.URLParam(r, "id"), in)
 }
 
-func (p *personnelAPI) serviceRecord(r *http.Request, s policy.Subject) (personnel.ServiceRecord, error) {
-	return p.svc.ServiceRecord(r.Context(), p.check(s), chi.URLParam(r, "id"))
+// serviceRecordPage answers the service record as JSON, or with
+// ?format=text as a plain-text page to print (HR-09).
+func (p *personnelAPI) serviceRecordPage(w http.ResponseWriter, r *http.Request) {
+	s, ok := subject(w, r)
+	if !ok {
+		return
+	}
+	format := r.URL.Query().Get("format")
+	if format != "" && format != "text" && format != "json" {
+		Error(w, r, valise.Invalid("bad query parameter", valise.FieldError{Field: "format", Reason: "json or text"}))
+		return
+	}
+	sr, err := p.svc.ServiceRecord(r.Context(), p.check(s), chi.URLParam(r, "id"))
+	if err != nil {
+		Error(w, r, err)
+		return
+	}
+	if format != "text" {
+		JSON(w, http.StatusOK, sr)
+		return
+	}
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.WriteHeader(http.StatusOK)
+	_, _ = fmt.Fprintf(w, "SERVICE RECORD (diplomatic ranks)\n%s  %s  %s  %s\n\n", sr.Staff.PersonnelNumber, sr.Staff.FullName, sr.Staff.Unit, sr.Staff.StaffKind)
+	for _, e := range sr.Entries {
+		_, _ = fmt.Fprintln(w, e.Entry)
+	}
 }
 
 func (p *personnelAPI) openCase(r *http.Request, s policy.Subject, in personnel.CaseInput) (personnel.Case, error) {

@@ -242,6 +242,10 @@ func TestPersonnelAPIRoutes(t *testing.T) {
 	ok("POST", base+"/cases/"+c.ID+"/close", ch(map[string]any{"closed_on": "2025-07-15"}), 200)
 	ok("POST", base+"/penalties", ch(map[string]any{"kind": "remark", "imposed_on": "2025-07-15", "case_id": c.ID}), 201)
 	ok("GET", base+"/service-record", nil, 200)
+	if code, ct, b := pstatus(t, e, "GET", base+"/service-record?format=text", po, nil); code != 200 || !strings.HasPrefix(ct, "text/plain") ||
+		!strings.Contains(b, "assigned the diplomatic rank of Attaché") {
+		t.Fatalf("printable service record: %d %s %s", code, ct, b)
+	}
 	ok("POST", base+"/termination", ch(map[string]any{"ground": "own_resignation", "effective_date": "2025-12-31", "authority": "minister"}), 201)
 	if b := ok("GET", "/api/v1/personnel/reserve", nil, 200); strings.Count(b, `"basis"`) != 2 {
 		t.Fatalf("study and resignation in the reserve: %s", b)
