@@ -166,7 +166,10 @@ func TestPersonnelAPIRefusalsAndPrivacy(t *testing.T) {
 	if code != http.StatusConflict || ct != "application/problem+json" || !strings.Contains(body, "HR-34") || !strings.Contains(body, "discrediting the civil service") {
 		t.Fatalf("HR-34: %d %s", code, body)
 	}
-	// Malformed and unknown fields are 400, and change nothing.
+	// Malformed and unknown fields are 400 naming the field, and change nothing.
+	if code, _, body := pstatus(t, e, "POST", "/api/v1/staff/"+ber.ID+"/penalties", poBer, map[string]any{"kind": "remark", "imposed_on": "2024-13-01", "reason": "r", "act": apiAct}); code != http.StatusBadRequest || !strings.Contains(body, `"field":"imposed_on"`) {
+		t.Fatalf("bad date: %d %s", code, body)
+	}
 	if code, _, _ := pstatus(t, e, "POST", "/api/v1/staff/"+ber.ID+"/penalties", poBer, map[string]any{"kind": "remark", "when": "x"}); code != http.StatusBadRequest {
 		t.Fatalf("unknown field: %d", code)
 	}

@@ -16,6 +16,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"reflect"
 	"strings"
 	"time"
 
@@ -86,13 +87,15 @@ func (d *Date) UnmarshalJSON(b []byte) error {
 		*d = Date{}
 		return nil
 	}
+	// A wrong date is a type error, so the decoder names the field at fault.
+	bad := &json.UnmarshalTypeError{Value: "string " + string(b) + " (want YYYY-MM-DD)", Type: reflect.TypeOf(Date{})}
 	var s string
 	if err := json.Unmarshal(b, &s); err != nil {
-		return fmt.Errorf("a date must be a string YYYY-MM-DD")
+		return bad
 	}
 	v, err := ParseDate(s)
 	if err != nil {
-		return err
+		return bad
 	}
 	*d = v
 	return nil
