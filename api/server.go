@@ -79,6 +79,7 @@ type Server struct {
 	seals   *sealAPI        // trust list, bag seals, verification (api/seals.go)
 	alerts  *alerts.Service // alerts, subscriptions, webhooks (api/alerts.go)
 	config  *settingsAPI    // settings, plan review and custody windows (api/settings.go)
+	staff   *personnelAPI   // staff records, ranks, discipline (api/personnel.go)
 
 	authz      *policy.Authorizer // every protected handler asks it (api/auth.go)
 	ident      *identity.Service  // users, units, tokens (api/auth.go)
@@ -119,6 +120,7 @@ func New(pool *pgxpool.Pool, cfg Config) *Server {
 	if s.alerts, err = alerts.New(pool, s.authz, s.ident, master, cfg.Alerts); err != nil {
 		panic(err) // a master key of the wrong size is a programming error
 	}
+	s.staff = newPersonnelAPI(pool, s.authz, s.pouch.idem)
 	s.router = s.routes()
 	return s
 }
@@ -198,6 +200,7 @@ func (s *Server) routes() chi.Router {
 			r.Group(s.custody.pendingRoutes) // hand-offs waiting for the caller (api/pending.go)
 			r.Group(s.config.routes)         // settings, plan review, custody windows (api/settings.go)
 			r.Group(s.seals.labelRoutes)     // seal labels, HTML and PDF (api/labels.go)
+			r.Group(s.staff.routes)          // personnel core (api/personnel.go)
 		})
 	})
 	return r
