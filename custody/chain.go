@@ -325,7 +325,7 @@ func (a *chainAuditor) histories(ctx context.Context) error {
 				a.progress("bag histories", int64(a.r.Events))
 			}
 		}
-		_ = h // compared with bags and bag_custody from step 2 on
+		h.compare(a)
 	}
 }
 

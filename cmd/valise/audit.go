@@ -116,13 +116,15 @@ func auditVerify(ctx context.Context, args []string, stdout, stderr io.Writer) i
 		fmt.Fprintln(stderr, "valise audit:", err)
 		return 1
 	}
-	opts := tlog.AuditOptions{}
+	opts, finish := tlog.AuditOptions{}, func() {}
 	if showProgress || isTerminal(stderr) {
 		p := newProgress(stderr, isTerminal(stderr))
-		defer p.done()
-		opts.Progress = p.report
+		opts.Progress, finish = p.report, p.done
 	}
 	r, err := tlog.AuditWith(ctx, tx, v, opts)
+	if err != nil || !r.OK() {
+		finish()
+	}
 	if err != nil {
 		fmt.Fprintln(stderr, "valise audit:", err)
 		return 1
@@ -137,6 +139,7 @@ func auditVerify(ctx context.Context, args []string, stdout, stderr io.Writer) i
 	// Then each bag's hash chain against the log, and its replayed history
 	// against the current-state tables (custody.AuditChains).
 	cr, err := custody.AuditChainsWith(ctx, tx, opts)
+	finish()
 	if err != nil {
 		fmt.Fprintln(stderr, "valise audit:", err)
 		return 1

@@ -355,3 +355,65 @@ func uuid() string {
 	h := hex.EncodeToString(b[:])
 	return h[:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:]
 }
+
+// Party is a custodian as a v2 event names it (custodian_before/after).
+type Party = party
+
+// Event is one event AppendEvent records, as a buggy or malicious writer
+// could: whatever its from_state and custodians say.
+type Event struct {
+	BagID, Kind, Stage string
+	From, To           string
+	Before, After      Party
+}
+
+// AppendEvent appends e to its bag's history with a valid hash chain and
+// log leaf (v2 when the schema has the custodian columns), in one
+// transaction, and returns its id. It is for tests of the audit.
+func AppendEvent(ctx context.Context, pool *pgxpool.Pool, e Event) (int64, error) {
+	var v2 bool
+	if err := pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM information_schema.columns
+		WHERE table_name = 'bag_events' AND column_name = 'custodian_before')`).Scan(&v2); err != nil {
+		return 0, err
+	}
+	var id int64
+	err := pgx.BeginTxFunc(ctx, pool, pgx.TxOptions{}, func(tx pgx.Tx) error {
+		var prev []byte
+		if err := tx.QueryRow(ctx, `SELECT nextval(pg_get_serial_sequence('bag_events', 'id')),
+			coalesce((SELECT leaf_hash FROM bag_events WHERE bag_id = $1 ORDER BY id DESC LIMIT 1), decode(repeat('00', 32), 'hex'))`,
+			e.BagID).Scan(&id, &prev); err != nil {
+			return err
+		}
+		at := time.Now().UTC().Truncate(time.Microsecond)
+		cust, _ := json.Marshal(map[string]party{"custodian": e.After})
+		l := leaf{V: 1, Type: "valise.bag_event", EventID: id, BagID: e.BagID, Kind: e.Kind, Stage: e.Stage,
+			FromState: e.From, ToState: e.To, Actor: "test", Unit: e.Before.Unit, Place: "test",
+			OccurredAt: at.Format(time.RFC3339Nano), RecordedAt: at.Format(time.RFC3339Nano),
+			Data: json.RawMessage(`{}`), Prev: hex.EncodeToString(prev), Custody: cust}
+		var cb, ca any
+		if v2 {
+			l.V, l.CustodianBefore, l.CustodianAfter = 2, &e.Before, &e.After
+			cb, ca = &e.Before, &e.After
+		}
+		raw, err := json.Marshal(l)
+		if err != nil {
+			return err
+		}
+		cols, vals := "", ""
+		args := []any{raw, tlog.LeafHash(raw), id, e.BagID, e.Kind, e.Stage, nilIfEmpty(e.From), nilIfEmpty(e.To),
+			l.Unit, at, prev, json.RawMessage(cust)}
+		if v2 {
+			cols, vals = ", custodian_before, custodian_after", ", $13, $14"
+			args = append(args, cb, ca)
+		}
+		sql, args, err := tlog.AppendWith(raw, `INSERT INTO bag_events (id, bag_id, kind, stage, from_state, to_state,
+			actor_id, actor_username, actor_unit, place, occurred_at, recorded_at, log_entry, prev_hash, leaf_hash, custody`+cols+`)
+			SELECT $3, $4, $5, $6, $7, $8, 'test', 'test', $9, 'test', $10, $10, entry.id, $11, $2, $12`+vals+` FROM entry`, args[2:]...)
+		if err != nil {
+			return err
+		}
+		_, err = tx.Exec(ctx, sql, args...)
+		return err
+	})
+	return id, err
+}
