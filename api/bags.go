@@ -286,6 +286,8 @@ type actionBody struct {
 	Leg  int    `json:"leg,omitempty"`  // arrive_leg
 	City string `json:"city,omitempty"` // arrive_leg
 	pouch.AcceptInput
+	pouch.DispatchInput
+	pouch.DeliverInput
 	Custodian string `json:"custodian,omitempty"` // store (place is above)
 	pouch.LossInput
 	pouch.ExamineInput
@@ -326,11 +328,17 @@ func (p *pouchAPI) bagAction(w http.ResponseWriter, r *http.Request) {
 	case pouch.ActSeal:
 		b, err = p.bags.Seal(ctx, s, m, in.SealInput, chk)
 	case pouch.ActDispatch:
-		b, err = p.bags.Dispatch(ctx, s, m, chk)
+		var h *pouch.Handoff
+		b, h, err = p.bags.Dispatch(ctx, s, m, in.DispatchInput, chk)
+		if h != nil {
+			extra = map[string]any{"handoff": h}
+		}
 	case pouch.ActArriveLeg:
 		b, err = p.bags.ArriveLeg(ctx, s, m, in.Leg, in.City, chk)
 	case pouch.ActDeliver:
-		b, err = p.bags.Deliver(ctx, s, m, chk)
+		var h *pouch.Handoff
+		b, h, err = p.bags.Deliver(ctx, s, m, in.DeliverInput, chk)
+		extra = map[string]any{"handoff": h}
 	case pouch.ActAccept:
 		var rc *pouch.Receipt
 		b, rc, err = p.bags.Accept(ctx, s, m, in.AcceptInput, chk)
