@@ -11,6 +11,7 @@ import (
 	"valise/custody"
 	"valise/internal/dbtest"
 	"valise/internal/historygen"
+	"valise/pouch"
 )
 
 // genBag is a generated bag: its id, registry number and last event.
@@ -143,13 +144,13 @@ func TestAuditReplayNamesEveryHandEdit(t *testing.T) {
 func TestAuditReplayNamesBrokenContinuity(t *testing.T) {
 	d, bags := genHistory(t, 20)
 	ctx := context.Background()
-	dest := historygen.Party{Kind: "registry", Unit: "DE-BER"}
+	dest := pouch.Party{Kind: "registry", Unit: "DE-BER"}
 	jump, err := historygen.AppendEvent(ctx, d.Pool, historygen.Event{BagID: bags[0].id, Kind: "store", Stage: "store",
 		From: "sealed", To: "stored", Before: dest, After: dest})
 	if err != nil {
 		t.Fatal(err)
 	}
-	mfa := historygen.Party{Kind: "registry", Unit: "MFA"}
+	mfa := pouch.Party{Kind: "registry", Unit: "MFA"}
 	teleport, err := historygen.AppendEvent(ctx, d.Pool, historygen.Event{BagID: bags[1].id, Kind: "store", Stage: "store",
 		From: "stored", To: "stored", Before: mfa, After: dest})
 	if err != nil {
@@ -166,6 +167,44 @@ func TestAuditReplayNamesBrokenContinuity(t *testing.T) {
 			bags[1].id, bags[1].registry, teleport),
 	}
 	if strings.Join(got, "\n") != strings.Join(want, "\n") && strings.Join(got, "\n") != want[1]+"\n"+want[0] {
+		t.Fatalf("the audit says\n  %s\nwant\n  %s", strings.Join(got, "\n  "), strings.Join(want, "\n  "))
+	}
+}
+
+// TestAuditNamesHandEditsOfARealHistory: on a history written by the real
+// hand-off path (API, two couriers), a custodian moved by hand to the other
+// courier and a state changed by hand, with the guard triggers off, are each
+// named by the audit, column by column.
+func TestAuditNamesHandEditsOfARealHistory(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	p := e.pair
+	if _, err := p.HandOff(ctx, e.HTTP.Client(), e.URL, 0); err != nil { // second -> courier
+		t.Fatal(err)
+	}
+	if r := audit(t, e.Pool); !r.OK() {
+		t.Fatalf("honest history: %+v", r.Disagreements)
+	}
+	var reg, state string
+	var last int64
+	if err := e.Pool.QueryRow(ctx, `SELECT b.registry_number, b.state, (SELECT max(id) FROM bag_events WHERE bag_id = b.id)
+		FROM bags b WHERE b.id = $1`, p.BagID).Scan(&reg, &state, &last); err != nil {
+		t.Fatal(err)
+	}
+	byHand(t, e.Pool,
+		`UPDATE bag_custody SET custodian_user = '`+p.SecondID+`', custodian_username = '`+p.Second+`' WHERE bag_id = '`+p.BagID+`'`,
+		`UPDATE bags SET state = 'stored' WHERE id = '`+p.BagID+`'`)
+	r := audit(t, e.Pool)
+	want := []string{
+		fmt.Sprintf(`bag %s (%s): bags.state is "stored", the history gives %q (last event %d)`, p.BagID, reg, state, last),
+		fmt.Sprintf(`bag %s (%s): bag_custody.custodian_user is %q, the history gives %q (last event %d)`, p.BagID, reg, p.SecondID, p.CourierID, last),
+		fmt.Sprintf(`bag %s (%s): bag_custody.custodian_username is %q, the history gives %q (last event %d)`, p.BagID, reg, p.Second, p.Courier, last),
+	}
+	var got []string
+	for _, dg := range r.Disagreements {
+		got = append(got, dg.Message)
+	}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") || r.Disagreed != 3 {
 		t.Fatalf("the audit says\n  %s\nwant\n  %s", strings.Join(got, "\n  "), strings.Join(want, "\n  "))
 	}
 }

@@ -210,7 +210,7 @@ const nilUUID = "00000000-0000-0000-0000-000000000000"
 const eventsPageSQL = `
 	SELECT e.id, e.bag_id, e.kind, e.stage, coalesce(e.from_state, ''), coalesce(e.to_state, ''), e.actor_id,
 	       e.actor_unit, e.place, e.occurred_at, e.recorded_at, e.corrects, e.data, coalesce(e.prev_hash, ''),
-	       e.custody, NULL::jsonb, NULL::jsonb, e.log_entry, coalesce(e.leaf_hash, ''), t.leaf, t.leaf_hash
+	       e.custody, e.custodian_before, e.custodian_after, e.log_entry, coalesce(e.leaf_hash, ''), t.leaf, t.leaf_hash
 	FROM (SELECT * FROM bag_events WHERE (bag_id, id) > ($1, $2) ORDER BY bag_id, id LIMIT %d) e
 	LEFT JOIN tlog_entries t ON t.id = e.log_entry
 	ORDER BY e.bag_id, e.id`
@@ -253,8 +253,9 @@ func (a *chainAuditor) bags() *pager[bagRow] {
 
 func (a *chainAuditor) custodians() *pager[custodyRow] {
 	sql := fmt.Sprintf(`
-		SELECT bag_id, '', custodian_unit, coalesce(custodian_user::text, ''),
-		       coalesce(custodian_username, ''), '', '', ''
+		SELECT bag_id, coalesce(custodian_kind, ''), custodian_unit, coalesce(custodian_user::text, ''),
+		       coalesce(custodian_username, ''), coalesce(bearer_name, ''), coalesce(bearer_document, ''),
+		       coalesce(sheet_id::text, '')
 		FROM bag_custody WHERE bag_id > $1 ORDER BY bag_id LIMIT %d`, a.page)
 	return &pager[custodyRow]{size: a.page, fetch: func(ctx context.Context, last *custodyRow) ([]custodyRow, error) {
 		after := nilUUID

@@ -3,22 +3,16 @@ package custody
 import (
 	"encoding/json"
 	"fmt"
+
+	"valise/pouch"
 )
 
-// party is a custodian as a v2 event names it (custodian_before/after) and
-// as bag_custody stores it.
-type party struct {
-	Kind     string `json:"kind,omitempty"`
-	Unit     string `json:"unit,omitempty"`
-	User     string `json:"user,omitempty"`
-	Username string `json:"username,omitempty"`
-	Name     string `json:"name,omitempty"`
-	Document string `json:"document,omitempty"`
-	SheetID  string `json:"sheet_id,omitempty"`
-}
+// party is a custodian as a v2 event names it (custodian_before/after)
+// and as bag_custody stores it.
+type party pouch.Party
 
 func (p party) String() string {
-	b, _ := json.Marshal(p)
+	b, _ := json.Marshal(pouch.Party(p))
 	return string(b)
 }
 
@@ -102,7 +96,7 @@ func (h *history) compare(a *chainAuditor) {
 	}
 	if h.custody == nil {
 		if h.bag != nil {
-			want := "(unknown before a v2 event)"
+			want := "no custodian (no v2 event)"
 			if h.custodian != nil {
 				want = h.custodian.String()
 			}

@@ -19,6 +19,7 @@ import (
 
 	"valise/custody/tlog"
 	"valise/demo"
+	"valise/pouch"
 )
 
 // Options size a generated history. Zero values take the defaults.
@@ -39,12 +40,7 @@ type Result struct {
 }
 
 // party is a custodian as a v2 event names it.
-type party struct {
-	Kind     string `json:"kind"`
-	Unit     string `json:"unit,omitempty"`
-	User     string `json:"user,omitempty"`
-	Username string `json:"username,omitempty"`
-}
+type party = pouch.Party
 
 // leaf is the canonical bag event (custody/chain.go reads it back).
 type leaf struct {
@@ -132,7 +128,7 @@ func Generate(ctx context.Context, pool *pgxpool.Pool, o Options) (Result, error
 		return r, errors.New("historygen: no log key")
 	}
 	var unitIDs, unitCodes [2]string
-	rows, err := pool.Query(ctx, `SELECT id::text, code FROM units ORDER BY (code = 'MFA') DESC, code LIMIT 2`)
+	rows, err := pool.Query(ctx, `SELECT id::text, code FROM units ORDER BY (code = 'MFA') DESC, (code = 'DE-BER') DESC, code LIMIT 2`)
 	if err != nil {
 		return r, err
 	}
@@ -356,15 +352,12 @@ func uuid() string {
 	return h[:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:]
 }
 
-// Party is a custodian as a v2 event names it (custodian_before/after).
-type Party = party
-
 // Event is one event AppendEvent records, as a buggy or malicious writer
 // could: whatever its from_state and custodians say.
 type Event struct {
 	BagID, Kind, Stage string
 	From, To           string
-	Before, After      Party
+	Before, After      pouch.Party
 }
 
 // AppendEvent appends e to its bag's history with a valid hash chain and
