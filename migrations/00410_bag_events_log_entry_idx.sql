@@ -4,6 +4,9 @@
 -- logs (issue 9). See custody/chain.go.
 
 -- +goose Up
+-- Building it on millions of existing events takes longer than the
+-- connection's statement timeout; this transaction only builds the index.
+SET LOCAL statement_timeout = 0;
 CREATE INDEX bag_events_log_entry_idx ON bag_events (log_entry);
 
 -- +goose Down
