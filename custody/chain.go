@@ -205,14 +205,16 @@ func collect[T any](ctx context.Context, q db.Querier, sql string, args []any, s
 
 const nilUUID = "00000000-0000-0000-0000-000000000000"
 
-// The LIMITs are inside subqueries so the planner joins one page, by
-// primary key, whatever it believes about the tables' sizes.
+// One page of bag_events (an ordered range scan of its (bag_id, id) index
+// that stops after the LIMIT), each row's leaf looked up by primary key: a
+// LATERAL ... LIMIT 1 is never flattened into a join, so no statistics can
+// turn it into a hash or merge join over the whole log.
 const eventsPageSQL = `
 	SELECT e.id, e.bag_id, e.kind, e.stage, coalesce(e.from_state, ''), coalesce(e.to_state, ''), e.actor_id,
 	       e.actor_unit, e.place, e.occurred_at, e.recorded_at, e.corrects, e.data, coalesce(e.prev_hash, ''),
 	       e.custody, e.custodian_before, e.custodian_after, e.log_entry, coalesce(e.leaf_hash, ''), t.leaf, t.leaf_hash
 	FROM (SELECT * FROM bag_events WHERE (bag_id, id) > ($1, $2) ORDER BY bag_id, id LIMIT %d) e
-	LEFT JOIN tlog_entries t ON t.id = e.log_entry
+	LEFT JOIN LATERAL (SELECT leaf, leaf_hash FROM tlog_entries t WHERE t.id = e.log_entry LIMIT 1) t ON true
 	ORDER BY e.bag_id, e.id`
 
 func (a *chainAuditor) events() *pager[eventRow] {
@@ -428,41 +430,44 @@ func (c *chainState) check(e *eventRow) *ChainProblem {
 // (e.g. a bag's deleted last event), walking the log's entries a page of ids
 // at a time; each page looks its rows up by bag_events.log_entry.
 func (a *chainAuditor) orphans(ctx context.Context) error {
-	sql := fmt.Sprintf(`
-		WITH page AS MATERIALIZED (SELECT id FROM tlog_entries WHERE id > $1 ORDER BY id LIMIT %d)
-		SELECT (SELECT max(id) FROM page), (SELECT count(*) FROM page), o.id, o.leaf
-		FROM (SELECT) one LEFT JOIN LATERAL (
-			SELECT p.id, t.leaf FROM page p JOIN tlog_entries t ON t.id = p.id
-			WHERE NOT EXISTS (SELECT 1 FROM bag_events e WHERE e.log_entry = p.id)
-			  AND position('"type":"valise.bag_event"'::bytea IN t.leaf) > 0
-			ORDER BY p.id LIMIT 1) o ON true`, a.page)
 	var after, done int64
 	for {
-		var (
-			last, entry *int64
-			n           int
-			leaf        []byte
-		)
-		if err := a.q.QueryRow(ctx, sql, after).Scan(&last, &n, &entry, &leaf); err != nil {
+		ids, err := tlog.EntryIDsAfter(ctx, a.q, after, a.page)
+		if err != nil {
 			return fmt.Errorf("audit chains: find orphaned leaves after entry %d: %w", after, err)
 		}
-		if entry != nil {
-			var l loggedEvent
-			if json.Unmarshal(leaf, &l) == nil && l.Type == "valise.bag_event" {
-				a.r.Problem = &ChainProblem{BagID: l.BagID, EventID: l.EventID, LogEntry: *entry,
-					Message: fmt.Sprintf("log entry %d records event %d of bag %s, which is missing from bag_events: the event row was deleted", *entry, l.EventID, l.BagID)}
-				return nil
-			}
-			// Not a bag event after all: look again from just past it.
-			after = *entry
-			continue
-		}
-		done += int64(n)
-		a.progress("orphaned leaves", done)
-		if last == nil || n < a.page {
+		if len(ids) == 0 {
 			return nil
 		}
-		after = *last
+		// The entries of the page that no event row names, by the
+		// log_entry index, with their bytes (read only for those).
+		type orphan struct {
+			entry int64
+			leaf  []byte
+		}
+		os, err := collect(ctx, a.q, `
+			SELECT u.id, (SELECT t.leaf FROM tlog_entries t WHERE t.id = u.id) FROM unnest($1::bigint[]) u(id)
+			LEFT JOIN LATERAL (SELECT true AS found FROM bag_events e WHERE e.log_entry = u.id LIMIT 1) f ON true
+			WHERE f.found IS NULL ORDER BY u.id`, []any{ids}, func(scan func(...any) error, o *orphan) error {
+			return scan(&o.entry, &o.leaf)
+		})
+		if err != nil {
+			return fmt.Errorf("audit chains: find orphaned leaves after entry %d: %w", after, err)
+		}
+		for _, o := range os {
+			var l loggedEvent
+			if json.Unmarshal(o.leaf, &l) == nil && l.Type == "valise.bag_event" {
+				a.r.Problem = &ChainProblem{BagID: l.BagID, EventID: l.EventID, LogEntry: o.entry,
+					Message: fmt.Sprintf("log entry %d records event %d of bag %s, which is missing from bag_events: the event row was deleted", o.entry, l.EventID, l.BagID)}
+				return nil
+			}
+		}
+		done += int64(len(ids))
+		a.progress("orphaned leaves", done)
+		if len(ids) < a.page {
+			return nil
+		}
+		after = ids[len(ids)-1]
 	}
 }
 

@@ -222,13 +222,15 @@ func (a *auditor) leaves(ctx context.Context, total int64) error {
 	if err := a.checkCheckpoints(ctx); err != nil {
 		return err
 	}
-	// The LIMIT is inside a subquery so the planner joins one page, by
-	// primary key, whatever it believes about the tables' sizes.
+	// One page of the index (an ordered range scan that stops after the
+	// LIMIT), each row's entry and leaf node looked up by primary key: a
+	// LATERAL ... LIMIT 1 is never flattened into a join, so no statistics
+	// can turn it into a hash or merge join over the whole table.
 	sql := fmt.Sprintf(`
 		SELECT i.idx, i.entry_id, e.leaf, e.leaf_hash, n.hash
 		FROM (SELECT idx, entry_id FROM tlog_index WHERE idx >= $1 ORDER BY idx LIMIT %d) i
-		LEFT JOIN tlog_entries e ON e.id = i.entry_id
-		LEFT JOIN tlog_nodes n ON n.level = 0 AND n.idx = i.idx
+		LEFT JOIN LATERAL (SELECT leaf, leaf_hash FROM tlog_entries e WHERE e.id = i.entry_id LIMIT 1) e ON true
+		LEFT JOIN LATERAL (SELECT hash FROM tlog_nodes n WHERE n.level = 0 AND n.idx = i.idx LIMIT 1) n ON true
 		ORDER BY i.idx`, a.o.page())
 	type leafRow struct {
 		idx, entry          int64
@@ -311,8 +313,8 @@ func (a *auditor) nodes(ctx context.Context, total int64) error {
 	sql := fmt.Sprintf(`
 		SELECT p.level, p.idx, p.hash, l.hash, r.hash
 		FROM (SELECT level, idx, hash FROM tlog_nodes WHERE (level, idx) > ($1, $2) ORDER BY level, idx LIMIT %d) p
-		LEFT JOIN tlog_nodes l ON l.level = p.level - 1 AND l.idx = 2 * p.idx
-		LEFT JOIN tlog_nodes r ON r.level = p.level - 1 AND r.idx = 2 * p.idx + 1
+		LEFT JOIN LATERAL (SELECT hash FROM tlog_nodes l WHERE l.level = p.level - 1 AND l.idx = 2 * p.idx LIMIT 1) l ON true
+		LEFT JOIN LATERAL (SELECT hash FROM tlog_nodes r WHERE r.level = p.level - 1 AND r.idx = 2 * p.idx + 1 LIMIT 1) r ON true
 		ORDER BY p.level, p.idx`, a.o.page())
 	level, idx := int16(0), int64(math.MaxInt64) // after every leaf node
 	for {
@@ -359,26 +361,45 @@ func (a *auditor) unindexed(ctx context.Context, total int64) error {
 	if err != nil {
 		return fmt.Errorf("audit: read the checkpoint floor: %w", err)
 	}
-	sql := fmt.Sprintf(`
-		WITH page AS MATERIALIZED (SELECT id FROM tlog_entries WHERE id > $1 ORDER BY id LIMIT %d)
-		SELECT (SELECT max(id) FROM page), (SELECT count(*) FROM page),
-		       (SELECT min(p.id) FROM page p JOIN tlog_entries e ON e.id = p.id
-		        WHERE NOT EXISTS (SELECT 1 FROM tlog_index i WHERE i.entry_id = p.id) AND e.xid < $2::xid8)`, a.o.page())
 	var after, done int64
 	for {
-		var last, lost *int64
-		var n int
-		if err := a.q.QueryRow(ctx, sql, after, floor).Scan(&last, &n, &lost); err != nil {
+		ids, err := EntryIDsAfter(ctx, a.q, after, a.o.page())
+		if err != nil {
 			return fmt.Errorf("audit: find unindexed entries: %w", err)
 		}
-		if lost != nil {
-			return a.fail(-1, *lost, -1, "entry %d was committed before the newest checkpoint but has no leaf index", *lost)
-		}
-		done += int64(n)
-		a.o.report("unindexed entries", done, total)
-		if last == nil || n < a.o.page() {
+		if len(ids) == 0 {
 			return nil
 		}
-		after = *last
+		// Each entry of the page looked up by its unique index; the xid is
+		// read only for an entry that has no leaf index.
+		var lost int64
+		err = a.q.QueryRow(ctx, `
+			SELECT u.id FROM unnest($1::bigint[]) u(id)
+			LEFT JOIN LATERAL (SELECT true AS found FROM tlog_index i WHERE i.entry_id = u.id LIMIT 1) f ON true
+			WHERE CASE WHEN f.found IS NULL THEN (SELECT e.xid FROM tlog_entries e WHERE e.id = u.id) < $2::xid8 END
+			ORDER BY u.id LIMIT 1`, ids, floor).Scan(&lost)
+		if err == nil {
+			return a.fail(-1, lost, -1, "entry %d was committed before the newest checkpoint but has no leaf index", lost)
+		}
+		if !errors.Is(err, pgx.ErrNoRows) {
+			return fmt.Errorf("audit: find unindexed entries: %w", err)
+		}
+		done += int64(len(ids))
+		a.o.report("unindexed entries", done, total)
+		if len(ids) < a.o.page() {
+			return nil
+		}
+		after = ids[len(ids)-1]
 	}
+}
+
+// EntryIDsAfter returns the ids of the next n entries after id after, in id
+// order: one range scan of the primary key (index only when vacuumed).
+// Audits walk the whole log with it a page at a time.
+func EntryIDsAfter(ctx context.Context, q db.Querier, after int64, n int) ([]int64, error) {
+	rows, err := q.Query(ctx, `SELECT id FROM tlog_entries WHERE id > $1 ORDER BY id LIMIT $2`, after, n)
+	if err != nil {
+		return nil, err
+	}
+	return pgx.CollectRows(rows, pgx.RowTo[int64])
 }
