@@ -134,10 +134,20 @@ func AuditChainsWith(ctx context.Context, q db.Querier, o tlog.AuditOptions) (Ch
 	if err := q.QueryRow(ctx, `SELECT coalesce(max(idx) + 1, 0) FROM tlog_index`).Scan(&a.total); err != nil {
 		return a.r, fmt.Errorf("audit chains: read the log size: %w", err)
 	}
+	// In log order (both tables read near-sequentially): every row against
+	// its leaf, and every bag-event leaf against its row.
+	orphan, err := a.rowsAgainstLeaves(ctx)
+	if err != nil || a.r.Problem != nil {
+		return a.r, err
+	}
+	// In bag order: the chains and the replay.
 	if err := a.histories(ctx); err != nil || a.r.Problem != nil {
 		return a.r, err
 	}
-	return a.r, a.orphans(ctx)
+	// A leaf without its row is reported after the chains: a deleted event
+	// is better named by the link it breaks, when it has a successor.
+	a.r.Problem = orphan
+	return a.r, nil
 }
 
 type chainAuditor struct {
@@ -205,30 +215,26 @@ func collect[T any](ctx context.Context, q db.Querier, sql string, args []any, s
 
 const nilUUID = "00000000-0000-0000-0000-000000000000"
 
-// One page of bag_events (an ordered range scan of its (bag_id, id) index
-// that stops after the LIMIT), each row's leaf looked up by primary key: a
-// LATERAL ... LIMIT 1 is never flattened into a join, so no statistics can
-// turn it into a hash or merge join over the whole log.
-const eventsPageSQL = `
-	SELECT e.id, e.bag_id, e.kind, e.stage, coalesce(e.from_state, ''), coalesce(e.to_state, ''), e.actor_id,
-	       e.actor_unit, e.place, e.occurred_at, e.recorded_at, e.corrects, e.data, coalesce(e.prev_hash, ''),
-	       e.custody, e.custodian_before, e.custodian_after, e.log_entry, coalesce(e.leaf_hash, ''), t.leaf, t.leaf_hash
-	FROM (SELECT * FROM bag_events WHERE (bag_id, id) > ($1, $2) ORDER BY bag_id, id LIMIT %d) e
-	LEFT JOIN LATERAL (SELECT leaf, leaf_hash FROM tlog_entries t WHERE t.id = e.log_entry LIMIT 1) t ON true
-	ORDER BY e.bag_id, e.id`
+// The event columns the audit reads; the row's leaf is read in log order only.
+const eventColumns = `e.id, e.bag_id, e.kind, e.stage, coalesce(e.from_state, ''), coalesce(e.to_state, ''), e.actor_id,
+	e.actor_unit, e.place, e.occurred_at, e.recorded_at, e.corrects, e.data, coalesce(e.prev_hash, ''),
+	e.custody, e.custodian_before, e.custodian_after, e.log_entry, coalesce(e.leaf_hash, '')`
 
+func scanEvent(scan func(...any) error, e *eventRow, more ...any) error {
+	return scan(append([]any{&e.id, &e.bagID, &e.kind, &e.stage, &e.from, &e.to, &e.actor, &e.unit, &e.place, &e.occurred,
+		&e.recorded, &e.corrects, &e.data, &e.prevHash, &e.custody, &e.before, &e.after, &e.entry, &e.rowHash}, more...)...)
+}
+
+// events reads bag_events in (bag_id, id) order: an ordered range scan of
+// its index that stops at the LIMIT.
 func (a *chainAuditor) events() *pager[eventRow] {
-	sql := fmt.Sprintf(eventsPageSQL, a.page)
+	sql := fmt.Sprintf(`SELECT %s FROM bag_events e WHERE (bag_id, id) > ($1, $2) ORDER BY bag_id, id LIMIT %d`, eventColumns, a.page)
 	return &pager[eventRow]{size: a.page, fetch: func(ctx context.Context, last *eventRow) ([]eventRow, error) {
 		bag, id := nilUUID, int64(0)
 		if last != nil {
 			bag, id = last.bagID, last.id
 		}
-		rs, err := collect(ctx, a.q, sql, []any{bag, id}, func(scan func(...any) error, e *eventRow) error {
-			return scan(&e.id, &e.bagID, &e.kind, &e.stage, &e.from, &e.to, &e.actor, &e.unit, &e.place, &e.occurred,
-				&e.recorded, &e.corrects, &e.data, &e.prevHash, &e.custody, &e.before, &e.after, &e.entry, &e.rowHash,
-				&e.leaf, &e.leafHash)
-		})
+		rs, err := collect(ctx, a.q, sql, []any{bag, id}, func(scan func(...any) error, e *eventRow) error { return scanEvent(scan, e) })
 		if err != nil {
 			return nil, fmt.Errorf("audit chains: read events after %s/%d: %w", bag, id, err)
 		}
@@ -236,6 +242,105 @@ func (a *chainAuditor) events() *pager[eventRow] {
 	}}
 }
 
+// eventsByEntry reads bag_events in (log_entry, id) order, each row with its
+// leaf looked up by primary key: a LATERAL ... LIMIT 1 is never flattened
+// into a join, so no statistics can turn the page into a hash or merge join
+// over the whole log.
+func (a *chainAuditor) eventsByEntry() *pager[eventRow] {
+	sql := fmt.Sprintf(`
+		SELECT %s, t.leaf, t.leaf_hash
+		FROM (SELECT * FROM bag_events WHERE (log_entry, id) > ($1, $2) ORDER BY log_entry, id LIMIT %d) e
+		LEFT JOIN LATERAL (SELECT leaf, leaf_hash FROM tlog_entries t WHERE t.id = e.log_entry LIMIT 1) t ON true
+		ORDER BY e.log_entry, e.id`, eventColumns, a.page)
+	return &pager[eventRow]{size: a.page, fetch: func(ctx context.Context, last *eventRow) ([]eventRow, error) {
+		entry, id := int64(-1<<63), int64(0)
+		if last != nil {
+			entry, id = last.entry, last.id
+		}
+		rs, err := collect(ctx, a.q, sql, []any{entry, id}, func(scan func(...any) error, e *eventRow) error {
+			return scanEvent(scan, e, &e.leaf, &e.leafHash)
+		})
+		if err != nil {
+			return nil, fmt.Errorf("audit chains: read events after log entry %d: %w", entry, err)
+		}
+		return rs, nil
+	}}
+}
+
+// entries reads the ids of tlog_entries in order (its primary key).
+func (a *chainAuditor) entries() *pager[int64] {
+	return &pager[int64]{size: a.page, fetch: func(ctx context.Context, last *int64) ([]int64, error) {
+		after := int64(0)
+		if last != nil {
+			after = *last
+		}
+		ids, err := tlog.EntryIDsAfter(ctx, a.q, after, a.page)
+		if err != nil {
+			return nil, fmt.Errorf("audit chains: read log entries after %d: %w", after, err)
+		}
+		return ids, nil
+	}}
+}
+
+// rowsAgainstLeaves walks the log's entries and the event rows together in
+// log order (a merge of two ordered scans): each row must have its leaf and
+// equal it (checkRow); it returns the first bag-event leaf that no row
+// records (an orphan), for AuditChains to report if nothing else is wrong.
+func (a *chainAuditor) rowsAgainstLeaves(ctx context.Context) (*ChainProblem, error) {
+	var orphan *ChainProblem
+	events, entries := a.eventsByEntry(), a.entries()
+	var done int64
+	for {
+		e, err := events.peek(ctx)
+		if err != nil {
+			return nil, err
+		}
+		l, err := entries.peek(ctx)
+		if err != nil {
+			return nil, err
+		}
+		switch {
+		case e == nil && l == nil:
+			return orphan, nil
+		case l != nil && (e == nil || *l < e.entry):
+			// An entry that no row names: a bag event whose row was deleted?
+			if orphan == nil {
+				var leaf []byte
+				if err := a.q.QueryRow(ctx, `SELECT leaf FROM tlog_entries WHERE id = $1`, *l).Scan(&leaf); err != nil {
+					return nil, fmt.Errorf("audit chains: read log entry %d: %w", *l, err)
+				}
+				var le loggedEvent
+				if json.Unmarshal(leaf, &le) == nil && le.Type == "valise.bag_event" {
+					orphan = &ChainProblem{BagID: le.BagID, EventID: le.EventID, LogEntry: *l,
+						Message: fmt.Sprintf("log entry %d records event %d of bag %s, which is missing from bag_events: the event row was deleted", *l, le.EventID, le.BagID)}
+				}
+			}
+			entries.next()
+		case l != nil && *l == e.entry:
+			// The entry of e (and of any other row naming it): counted once.
+			if p := checkRow(e); p != nil {
+				a.r.Problem = p
+				return nil, nil
+			}
+			events.next()
+			if n, err := events.peek(ctx); err != nil {
+				return nil, err
+			} else if n == nil || n.entry != *l {
+				entries.next()
+				if done++; done%int64(a.page) == 0 {
+					a.progress("events against the log", done)
+				}
+			}
+		default:
+			// A row whose entry is missing.
+			if p := checkRow(e); p != nil {
+				a.r.Problem = p
+				return nil, nil
+			}
+			events.next()
+		}
+	}
+}
 func (a *chainAuditor) bags() *pager[bagRow] {
 	sql := fmt.Sprintf(`SELECT id, registry_number, state FROM bags WHERE id > $1 ORDER BY id LIMIT %d`, a.page)
 	return &pager[bagRow]{size: a.page, fetch: func(ctx context.Context, last *bagRow) ([]bagRow, error) {
@@ -314,7 +419,7 @@ func (a *chainAuditor) histories(ctx context.Context) error {
 		a.r.Bags++
 		chain := chainState{prev: make([]byte, 32)}
 		for e != nil && e.bagID == key {
-			if p := chain.check(e); p != nil {
+			if p := chain.link(e); p != nil {
 				a.r.Problem = p
 				return nil
 			}
@@ -353,12 +458,16 @@ type chainState struct {
 	prevID int64
 }
 
-// check checks one event row against its leaf and the chain so far.
-func (c *chainState) check(e *eventRow) *ChainProblem {
-	fail := func(format string, args ...any) *ChainProblem {
-		at := fmt.Sprintf("event %d of bag %s (log entry %d)", e.id, e.bagID, e.entry)
-		return &ChainProblem{BagID: e.bagID, EventID: e.id, LogEntry: e.entry, Message: at + ": " + fmt.Sprintf(format, args...)}
-	}
+func (e *eventRow) fail(format string, args ...any) *ChainProblem {
+	at := fmt.Sprintf("event %d of bag %s (log entry %d)", e.id, e.bagID, e.entry)
+	return &ChainProblem{BagID: e.bagID, EventID: e.id, LogEntry: e.entry, Message: at + ": " + fmt.Sprintf(format, args...)}
+}
+
+// checkRow checks one event row against its leaf: the leaf exists, hashes
+// to its stored hash and to the row's, and every field of the row is the
+// logged one.
+func checkRow(e *eventRow) *ChainProblem {
+	fail := e.fail
 	if e.leaf == nil {
 		return fail("its log entry is missing")
 	}
@@ -410,9 +519,17 @@ func (c *chainState) check(e *eventRow) *ChainProblem {
 	if field != "" {
 		return fail("the row's %s differs from the logged event: the row was altered", field)
 	}
+	return nil
+}
+
+// link checks that an event (already checked against its leaf, so its
+// prev_hash and leaf_hash are the logged ones) links to the bag's previous
+// event.
+func (c *chainState) link(e *eventRow) *ChainProblem {
+	fail := e.fail
 	if len(e.prevHash) == 0 && c.prevID == 0 {
 		// Recorded before the chain existed: the chain starts after it.
-		c.prev, c.prevID = e.leafHash, e.id
+		c.prev, c.prevID = e.rowHash, e.id
 		return nil
 	}
 	if !bytes.Equal(e.prevHash, c.prev) {
@@ -422,53 +539,8 @@ func (c *chainState) check(e *eventRow) *ChainProblem {
 		return fail("its prev link %x is not the leaf hash of the bag's previous event %d (%x): an event between them was deleted, or events were reordered",
 			e.prevHash[:min(8, len(e.prevHash))], c.prevID, c.prev[:8])
 	}
-	c.prev, c.prevID = e.leafHash, e.id
+	c.prev, c.prevID = e.rowHash, e.id
 	return nil
-}
-
-// orphans finds a bag-event leaf of the log whose bag_events row is gone
-// (e.g. a bag's deleted last event), walking the log's entries a page of ids
-// at a time; each page looks its rows up by bag_events.log_entry.
-func (a *chainAuditor) orphans(ctx context.Context) error {
-	var after, done int64
-	for {
-		ids, err := tlog.EntryIDsAfter(ctx, a.q, after, a.page)
-		if err != nil {
-			return fmt.Errorf("audit chains: find orphaned leaves after entry %d: %w", after, err)
-		}
-		if len(ids) == 0 {
-			return nil
-		}
-		// The entries of the page that no event row names, by the
-		// log_entry index, with their bytes (read only for those).
-		type orphan struct {
-			entry int64
-			leaf  []byte
-		}
-		os, err := collect(ctx, a.q, `
-			SELECT u.id, (SELECT t.leaf FROM tlog_entries t WHERE t.id = u.id) FROM unnest($1::bigint[]) u(id)
-			LEFT JOIN LATERAL (SELECT true AS found FROM bag_events e WHERE e.log_entry = u.id LIMIT 1) f ON true
-			WHERE f.found IS NULL ORDER BY u.id`, []any{ids}, func(scan func(...any) error, o *orphan) error {
-			return scan(&o.entry, &o.leaf)
-		})
-		if err != nil {
-			return fmt.Errorf("audit chains: find orphaned leaves after entry %d: %w", after, err)
-		}
-		for _, o := range os {
-			var l loggedEvent
-			if json.Unmarshal(o.leaf, &l) == nil && l.Type == "valise.bag_event" {
-				a.r.Problem = &ChainProblem{BagID: l.BagID, EventID: l.EventID, LogEntry: o.entry,
-					Message: fmt.Sprintf("log entry %d records event %d of bag %s, which is missing from bag_events: the event row was deleted", o.entry, l.EventID, l.BagID)}
-				return nil
-			}
-		}
-		done += int64(len(ids))
-		a.progress("orphaned leaves", done)
-		if len(ids) < a.page {
-			return nil
-		}
-		after = ids[len(ids)-1]
-	}
 }
 
 func sameTime(s string, t time.Time) bool {

@@ -50,21 +50,17 @@ type history struct {
 func (h *history) apply(a *chainAuditor, e *eventRow) {
 	h.events++
 	h.lastEvent = e.id
-	var l struct {
-		V               int             `json:"v"`
-		CustodianBefore json.RawMessage `json:"custodian_before"`
-		CustodianAfter  json.RawMessage `json:"custodian_after"`
-	}
-	_ = json.Unmarshal(e.leaf, &l)
-	if l.V < 2 {
+	// The row's fields are its leaf's (checked in log order): a v2 leaf
+	// carries custodian_before and _after, a v1 leaf neither.
+	if e.after == nil {
 		if e.to != "" {
 			h.state = e.to
 		}
 		return
 	}
 	var before, after party
-	_ = json.Unmarshal(l.CustodianBefore, &before)
-	_ = json.Unmarshal(l.CustodianAfter, &after)
+	_ = json.Unmarshal(e.before, &before)
+	_ = json.Unmarshal(e.after, &after)
 	if h.state != "" && e.from != h.state {
 		h.disagree(a, Disagreement{Column: "bag_events.from_state", Stored: e.from, History: h.state, EventID: e.id,
 			Message: fmt.Sprintf("event %d (%s) has from_state %q, but the events before it leave the bag %q", e.id, e.kind, e.from, h.state)})
