@@ -102,13 +102,14 @@ func takeBool(args []string, name string) (bool, []string) {
 }
 
 // auditGenerate is the hidden `valise audit generate --events N [--per-bag
-// 10]`: it fills a database whose custody log is still empty with a
-// synthetic history (internal/historygen) so `valise audit verify` can be
+// 10] [--append]`: it fills a database whose custody log is still empty
+// (--append: or was filled by this command) with a synthetic history (internal/historygen) so `valise audit verify` can be
 // measured on millions of events. It loads the demo units when missing and
 // signs with the log key of --data-dir's master key.
 func auditGenerate(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	eventsArg, rest := takeFlag(args, "events")
 	perBagArg, rest := takeFlag(rest, "per-bag")
+	appendTo, rest := takeBool(rest, "append") // to a log this command generated
 	c, _, err := parseConfig("audit generate", rest, stderr)
 	if err != nil {
 		return flagExit(err, stderr)
@@ -129,14 +130,21 @@ func auditGenerate(ctx context.Context, args []string, stdout, stderr io.Writer)
 		return 1
 	}
 	defer d.Close()
-	if _, err := migrateUp(ctx, d.Pool); err != nil {
-		fmt.Fprintln(stderr, "valise audit generate: migrate:", err)
-		return 1
-	}
+	// Refuse before anything is written, migrations included.
 	var used bool
-	if err := d.Pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM tlog_entries)`).Scan(&used); err != nil || used {
+	err = d.Pool.QueryRow(ctx, `SELECT to_regclass('tlog_entries') IS NOT NULL`).Scan(&used)
+	if err == nil && used {
+		err = d.Pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM tlog_entries)`).Scan(&used)
+	}
+	if err != nil || used && !appendTo {
 		fmt.Fprintln(stderr, "valise audit generate: refused: the database's custody log is not empty (use a scratch database)", err)
 		return 1
+	}
+	if !appendTo { // appending: the schema is the one the first run left
+		if _, err := migrateUp(ctx, d.Pool); err != nil {
+			fmt.Fprintln(stderr, "valise audit generate: migrate:", err)
+			return 1
+		}
 	}
 	if err := demo.LoadUnits(ctx, d.Pool); err != nil {
 		fmt.Fprintln(stderr, "valise audit generate: units:", err)

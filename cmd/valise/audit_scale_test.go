@@ -70,4 +70,11 @@ func TestAuditVerifyInBoundedStatements(t *testing.T) {
 	if code, _, errs := runCmd(t, append(args[:len(args)-2], "--statement-timeout", "soon")...); code != 2 || !strings.Contains(errs, "statement-timeout") {
 		t.Errorf("bad --statement-timeout = %d %q", code, errs)
 	}
+	// The generator refuses a database that already has a log, and bad counts.
+	if code, _, errs := runCmd(t, "audit", "generate", "--events", "10", "--database-url="+d.URL); code != 1 || !strings.Contains(errs, "refused") {
+		t.Errorf("generate into a used database = %d %q", code, errs)
+	}
+	if code, _, _ := runCmd(t, "audit", "generate", "--events", "many", "--database-url="+d.URL); code != 2 {
+		t.Errorf("generate --events many = %d", code)
+	}
 }
