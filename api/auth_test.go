@@ -161,7 +161,7 @@ func TestRateLimitPerAddress(t *testing.T) {
 	t.Parallel()
 	e := apitest.New(t)
 	// A server with the default limit: 20 attempts a minute per address.
-	ts := httptest.NewServer(api.New(e.Pool, api.Config{Logger: slog.New(slog.DiscardHandler)}))
+	ts := httptest.NewServer(apitest.Conform(t, api.New(e.Pool, api.Config{Logger: slog.New(slog.DiscardHandler)})))
 	defer ts.Close()
 	codes := map[int]int{}
 	for i := range 25 {

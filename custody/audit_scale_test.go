@@ -9,10 +9,10 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"valise/custody"
-	"valise/custody/tlog"
 	"valise/internal/db"
 	"valise/internal/dbtest"
 	"valise/internal/historygen"
+	"valise/tlog"
 )
 
 // rowCounter is a query tracer that keeps, per statement text, the most

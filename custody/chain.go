@@ -9,8 +9,8 @@ import (
 	"reflect"
 	"time"
 
-	"valise/custody/tlog"
 	"valise/internal/db"
+	"valise/tlog"
 )
 
 // ChainProblem is the first broken link found in the bags' hash chains.

@@ -69,7 +69,8 @@ func New(t testing.TB) *Env {
 		// Cheap hashes keep tests fast; production uses password.Default.
 		Identity: identity.Config{Password: password.Params{Memory: 1024, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 32}},
 	})
-	ts := httptest.NewServer(s)
+	// Every answer of the test is checked against the OpenAPI document.
+	ts := httptest.NewServer(Conform(t, s))
 	t.Cleanup(ts.Close)
 	return &Env{URL: ts.URL, Pool: d.Pool, Server: s, HTTP: ts, MasterKey: master, logs: logs}
 }

@@ -17,7 +17,7 @@ import (
 
 	"valise/crypto/secret"
 	"valise/custody"
-	"valise/custody/tlog"
+	"valise/tlog"
 )
 
 // startCustodyLog loads (or on first start creates) the log's signing key
@@ -43,7 +43,7 @@ func startCustodyLog(ctx context.Context, c *config, pool *pgxpool.Pool, log *sl
 
 // runAudit is `valise audit verify` and `valise audit receipt FILE`.
 func runAudit(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	const usage = "usage: valise audit verify [--key KEY|FILE] [--progress] [--statement-timeout 30s] [flags]\n       valise audit receipt FILE --key KEY|FILE [--leaf FILE] [--witness KEY|FILE]..."
+	const usage = "Usage: valise audit verify [--key KEY|FILE] [--progress] [--statement-timeout 30s] [flags]\n       valise audit receipt FILE --key KEY|FILE [--leaf FILE] [--witness KEY|FILE]..."
 	if len(args) == 0 {
 		fmt.Fprintln(stderr, usage)
 		return 2
@@ -73,19 +73,28 @@ func runAudit(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 // bounded keyset pages, each page a statement well under
 // --statement-timeout.
 func auditVerify(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	keyArg, rest := takeFlag(args, "key")
-	timeoutArg, rest := takeFlag(rest, "statement-timeout")
-	showProgress, rest := takeBool(rest, "progress")
-	c, _, err := parseConfig("audit verify", rest, stderr)
+	var (
+		keyArg       string
+		showProgress bool
+		timeout      time.Duration
+	)
+	c, _, err := cli{name: "audit verify", synopsis: "[--key KEY|FILE] [--progress] [--statement-timeout 30s] [flags]",
+		about: "Recomputes the custody log from its entries, checks every bag's hash chain and replays its history\n" +
+			"against bags and bag_custody; exit 1 naming the first broken log entry or chain, or every row that\n" +
+			"disagrees with the history. Reads in bounded pages, in one snapshot. Works while serve runs on the\n" +
+			"private cluster.",
+		settings: dbSettings,
+		own: func(fs *flag.FlagSet) {
+			fs.StringVar(&keyArg, "key", "", "the log's verifier key (text or a file holding it); default: the key stored in the audited database")
+			fs.BoolVar(&showProgress, "progress", false, "show progress on stderr even when it is not a terminal")
+			fs.DurationVar(&timeout, "statement-timeout", 30*time.Second, "the longest one statement (one page) of the audit may take")
+		}}.parse(args, stderr)
 	if err != nil {
 		return flagExit(err, stderr)
 	}
-	timeout := 30 * time.Second
-	if timeoutArg != "" {
-		if timeout, err = time.ParseDuration(timeoutArg); err != nil || timeout < time.Millisecond {
-			fmt.Fprintln(stderr, "valise audit: --statement-timeout must be a duration like 30s")
-			return 2
-		}
+	if timeout < time.Millisecond {
+		fmt.Fprintln(stderr, "valise audit: --statement-timeout must be a duration like 30s")
+		return 2
 	}
 	log := c.logger(stderr)
 	d, err := openDatabase(ctx, c, log)
@@ -175,6 +184,10 @@ func auditReceipt(args []string, stdout, stderr io.Writer) int {
 		witnesses = append(witnesses, s)
 		return nil
 	})
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, "Usage: valise audit receipt FILE --key KEY|FILE [--leaf FILE] [--witness KEY|FILE]...\n\nVerifies a custody receipt (C2SP tlog-proof) offline.\n\nFlags:")
+		fs.PrintDefaults()
+	}
 	// Allow the FILE before or after the flags.
 	var file string
 	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {

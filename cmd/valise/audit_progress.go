@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -10,9 +11,9 @@ import (
 	"time"
 
 	"valise/crypto/secret"
-	"valise/custody/tlog"
 	"valise/demo"
 	"valise/internal/historygen"
+	"valise/tlog"
 )
 
 // isTerminal reports whether w is a terminal (a character device).
@@ -107,20 +108,23 @@ func takeBool(args []string, name string) (bool, []string) {
 // measured on millions of events. It loads the demo units when missing and
 // signs with the log key of --data-dir's master key.
 func auditGenerate(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	eventsArg, rest := takeFlag(args, "events")
-	perBagArg, rest := takeFlag(rest, "per-bag")
-	appendTo, rest := takeBool(rest, "append") // to a log this command generated
-	c, _, err := parseConfig("audit generate", rest, stderr)
+	var (
+		events, perBag int
+		appendTo       bool
+	)
+	c, _, err := cli{name: "audit generate", synopsis: "--events N [--per-bag 10] [--append] [flags]",
+		about:    "Fills a scratch database with a synthetic custody history, for measuring audit verify.",
+		settings: dbSettings,
+		own: func(fs *flag.FlagSet) {
+			fs.IntVar(&events, "events", 0, "events to generate")
+			fs.IntVar(&perBag, "per-bag", 0, "events per bag (default 10)")
+			fs.BoolVar(&appendTo, "append", false, "add to a log this command generated")
+		}}.parse(args, stderr)
 	if err != nil {
 		return flagExit(err, stderr)
 	}
-	events, err := strconv.Atoi(eventsArg)
-	perBag := 0
-	if err == nil && perBagArg != "" {
-		perBag, err = strconv.Atoi(perBagArg)
-	}
-	if err != nil || events < 1 || perBag < 0 {
-		fmt.Fprintln(stderr, "usage: valise audit generate --events N [--per-bag 10] [flags] (a scratch database only)")
+	if events < 1 || perBag < 0 {
+		fmt.Fprintln(stderr, "usage: valise audit generate --events N [--per-bag 10] [--append] [flags] (a scratch database only)")
 		return 2
 	}
 	log := c.logger(stderr)

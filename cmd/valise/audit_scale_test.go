@@ -5,9 +5,9 @@ import (
 	"strings"
 	"testing"
 
-	"valise/custody/tlog"
 	"valise/internal/dbtest"
 	"valise/internal/historygen"
+	"valise/tlog"
 )
 
 // scaleEvents is the history the scale test audits; `valise audit generate`

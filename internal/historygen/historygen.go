@@ -17,9 +17,9 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
-	"valise/custody/tlog"
 	"valise/demo"
 	"valise/pouch"
+	"valise/tlog"
 )
 
 // Options size a generated history. Zero values take the defaults.
