@@ -3,7 +3,7 @@
 //
 // Numbering: 000xx foundation, 001xx identity and policy, 002xx seals and
 // keys, 003xx the bag lifecycle and couriers, 004xx custody and the log,
-// 005xx personnel. Ranges keep parallel work from colliding.
+// 005xx personnel, 006xx alerts. Ranges keep parallel work from colliding.
 package migrations
 
 import (
@@ -75,6 +75,17 @@ func (m *Migrator) Up(ctx context.Context) (int, error) {
 	res, err := m.p.Up(ctx)
 	if err != nil {
 		return len(res), fmt.Errorf("migrate up: %w", err)
+	}
+	return len(res), nil
+}
+
+// UpTo applies every pending migration up to and including version and
+// returns how many ran: a database at an earlier schema, as an older binary
+// left it (tests of a migration over existing data).
+func (m *Migrator) UpTo(ctx context.Context, version int64) (int, error) {
+	res, err := m.p.UpTo(ctx, version)
+	if err != nil {
+		return len(res), fmt.Errorf("migrate up to %d: %w", version, err)
 	}
 	return len(res), nil
 }
