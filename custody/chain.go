@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"reflect"
+	"strings"
 	"time"
 
 	"valise/internal/db"
@@ -131,6 +132,17 @@ func AuditChainsWith(ctx context.Context, q db.Querier, o tlog.AuditOptions) (Ch
 	if a.page <= 0 {
 		a.page = tlog.DefaultPageSize
 	}
+	// A database of the schema before one history (migration 00403) has
+	// v1 events only and no custodian columns: it can be audited before
+	// it is migrated.
+	if err := q.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM information_schema.columns
+		WHERE table_schema = current_schema() AND table_name = 'bag_events' AND column_name = 'custodian_before')`).Scan(&a.v2); err != nil {
+		return a.r, fmt.Errorf("audit chains: read the schema: %w", err)
+	}
+	a.cols = eventColumns
+	if !a.v2 {
+		a.cols = strings.Replace(eventColumns, "e.custodian_before, e.custodian_after", "NULL::jsonb, NULL::jsonb", 1)
+	}
 	if err := q.QueryRow(ctx, `SELECT coalesce(max(idx) + 1, 0) FROM tlog_index`).Scan(&a.total); err != nil {
 		return a.r, fmt.Errorf("audit chains: read the log size: %w", err)
 	}
@@ -152,6 +164,8 @@ func AuditChainsWith(ctx context.Context, q db.Querier, o tlog.AuditOptions) (Ch
 
 type chainAuditor struct {
 	q     db.Querier
+	v2    bool   // the schema has the one-history columns
+	cols  string // the event columns read
 	o     tlog.AuditOptions
 	page  int
 	total int64 // the log's size, for progress
@@ -228,7 +242,7 @@ func scanEvent(scan func(...any) error, e *eventRow, more ...any) error {
 // events reads bag_events in (bag_id, id) order: an ordered range scan of
 // its index that stops at the LIMIT.
 func (a *chainAuditor) events() *pager[eventRow] {
-	sql := fmt.Sprintf(`SELECT %s FROM bag_events e WHERE (bag_id, id) > ($1, $2) ORDER BY bag_id, id LIMIT %d`, eventColumns, a.page)
+	sql := fmt.Sprintf(`SELECT %s FROM bag_events e WHERE (bag_id, id) > ($1, $2) ORDER BY bag_id, id LIMIT %d`, a.cols, a.page)
 	return &pager[eventRow]{size: a.page, fetch: func(ctx context.Context, last *eventRow) ([]eventRow, error) {
 		bag, id := nilUUID, int64(0)
 		if last != nil {
@@ -251,7 +265,7 @@ func (a *chainAuditor) eventsByEntry() *pager[eventRow] {
 		SELECT %s, t.leaf, t.leaf_hash
 		FROM (SELECT * FROM bag_events WHERE (log_entry, id) > ($1, $2) ORDER BY log_entry, id LIMIT %d) e
 		LEFT JOIN LATERAL (SELECT leaf, leaf_hash FROM tlog_entries t WHERE t.id = e.log_entry LIMIT 1) t ON true
-		ORDER BY e.log_entry, e.id`, eventColumns, a.page)
+		ORDER BY e.log_entry, e.id`, a.cols, a.page)
 	return &pager[eventRow]{size: a.page, fetch: func(ctx context.Context, last *eventRow) ([]eventRow, error) {
 		entry, id := int64(-1<<63), int64(0)
 		if last != nil {
@@ -359,11 +373,15 @@ func (a *chainAuditor) bags() *pager[bagRow] {
 }
 
 func (a *chainAuditor) custodians() *pager[custodyRow] {
-	sql := fmt.Sprintf(`
-		SELECT bag_id, coalesce(custodian_kind, ''), custodian_unit, coalesce(custodian_user::text, ''),
+	cols := `coalesce(custodian_kind, ''), custodian_unit, coalesce(custodian_user::text, ''),
 		       coalesce(custodian_username, ''), coalesce(bearer_name, ''), coalesce(bearer_document, ''),
-		       coalesce(sheet_id::text, '')
-		FROM bag_custody WHERE bag_id > $1 ORDER BY bag_id LIMIT %d`, a.page)
+		       coalesce(sheet_id::text, '')`
+	if !a.v2 {
+		cols = `'', custodian_unit, coalesce(custodian_user::text, ''), coalesce(custodian_username, ''), '', '', ''`
+	}
+	sql := fmt.Sprintf(`
+		SELECT bag_id, %s
+		FROM bag_custody WHERE bag_id > $1 ORDER BY bag_id LIMIT %d`, cols, a.page)
 	return &pager[custodyRow]{size: a.page, fetch: func(ctx context.Context, last *custodyRow) ([]custodyRow, error) {
 		after := nilUUID
 		if last != nil {
