@@ -24,6 +24,7 @@ import (
 	"valise/identity"
 	"valise/internal/db"
 	"valise/migrations"
+	mobileapi "valise/mobile-api"
 	"valise/policy"
 )
 
@@ -71,6 +72,8 @@ type Server struct {
 	custody *custodyAPI // hand-offs, custody trails, receipts (api/custody.go)
 	seals   *sealAPI    // trust list, bag seals, verification (api/seals.go)
 
+	mobile *mobileapi.API // couriers' phones: /mobile/v1 and /api/v1/devices (mobile-api/)
+
 	authz      *policy.Authorizer // every protected handler asks it (api/auth.go)
 	ident      *identity.Service  // users, units, tokens (api/auth.go)
 	loginLimit *rateLimiter       // login attempts per address and per account
@@ -101,6 +104,8 @@ func New(pool *pgxpool.Pool, cfg Config) *Server {
 	s.pouch = newPouchAPI(pool, s.authz, kr)
 	s.custody = newCustodyAPI(pool, s.authz, s.pouch.idem)
 	s.seals = newSealAPI(pool, kr, s.authz, s.pouch.bags, s.pouch.couriers)
+	s.mobile = mobileapi.New(mobileapi.Deps{Pool: pool, Authz: s.authz, Ident: s.ident, Keys: kr, Log: cfg.Logger,
+		Error: Error, JSON: JSON, Decode: Decode, EnrolRate: cfg.LoginRate})
 	s.router = s.routes()
 	return s
 }
@@ -143,6 +148,8 @@ func (s *Server) routes() chi.Router {
 		r.With(s.metricsAuth).Get("/metrics", s.metricsHandler().ServeHTTP)
 	}
 	s.logRoutes(r) // custody transparency log, public: /log/...
+	// Couriers' phones, every request but enrolment signed by the device key (mobile-api/).
+	r.Route("/mobile/v1", s.mobile.PhoneRoutes)
 	r.Route("/api/v1", func(r chi.Router) {
 		r.Get("/openapi.yaml", func(w http.ResponseWriter, r *http.Request) {
 			w.Header().Set("Content-Type", "application/yaml")
@@ -159,6 +166,8 @@ func (s *Server) routes() chi.Router {
 			r.Group(s.pouch.routes)   // bags, senders, plans, couriers, sheets, incidents (api/bags.go)
 			r.Group(s.custody.routes) // hand-offs, custody trails, receipts, overdue (api/custody.go)
 			r.Group(s.seals.routes)   // bag seals and seal verification (api/seals.go)
+			// Devices: enrolment codes, list, suspend, revoke (mobile-api/).
+			r.Group(s.mobile.OfficerRoutes)
 		})
 	})
 	return r

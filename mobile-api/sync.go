@@ -1,0 +1,460 @@
+package mobileapi
+
+import (
+	"bytes"
+	"context"
+	"crypto/ed25519"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"slices"
+	"strconv"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"valise"
+	"valise/internal/db"
+	"valise/mobile-api/client"
+	"valise/policy"
+	"valise/pouch"
+	"valise/tlog"
+)
+
+// Refusal reasons of a synced record (client.Result.Reason) besides the
+// pouch's own (not_custodian, no_courier_sheet, handoff_open, ...).
+const (
+	ReasonMalformed      = "malformed"              // not a record: bad JSON, base64 or fields
+	ReasonBadSignature   = "bad_signature"          // not signed by this device's key
+	ReasonWrongDevice    = "wrong_device"           // the payload names another device
+	ReasonKeyReused      = "idempotency_key_reused" // the key was used for a different record
+	ReasonCounter        = "counter_not_increasing" // the counter went backwards or repeated
+	ReasonChainBroken    = "chain_broken"           // prev is not the hash of the device's previous record
+	ReasonNotOnSheet     = "bag_not_on_sheet"       // no valid courier sheet of the device's courier names the bag
+	ReasonInProgress     = "in_progress"            // an earlier sync of this record was interrupted
+	ReasonNotProcessed   = "not_processed"          // a server error stopped the batch before this record: re-send it
+	ReasonServer         = "server_error"
+	FlagClockAhead       = "device_clock_ahead" // device time ahead of the server beyond the tolerance
+	FlagTimeBeforePrev   = "device_time_before_previous_record"
+	FlagCounterGap       = "counter_gap" // records are missing before this one
+	FlagTimeOutsideStale = "device_time_older_than_offline_period"
+)
+
+type syncRequest struct {
+	Records []json.RawMessage `json:"records"`
+}
+
+// chain is a device's position, read once per sync under the device's lock.
+type chain struct {
+	counter    int64
+	hash       []byte
+	deviceTime *time.Time
+	tolerance  time.Duration
+	offlineFor time.Duration
+}
+
+// sync verifies and applies a batch of the device's signed records, in
+// order; every record gets its own result, stored under (device,
+// idempotency key) so that a re-sent batch changes nothing and gets the
+// same results (receipts are added once the log has integrated the events).
+func (a *API) sync(w http.ResponseWriter, r *http.Request) {
+	d := deviceFrom(r.Context())
+	var in syncRequest
+	if err := a.Decode(r, &in); err != nil {
+		a.Error(w, r, err)
+		return
+	}
+	if len(in.Records) == 0 {
+		a.Error(w, r, valise.Invalid("the batch is empty", valise.FieldError{Field: "records", Reason: "send 1 to " + strconv.Itoa(client.MaxBatch) + " records"}))
+		return
+	}
+	if len(in.Records) > client.MaxBatch {
+		a.Error(w, r, &valise.Error{Code: valise.ETOOLARGE,
+			Message: fmt.Sprintf("a batch holds at most %d records; this one has %d: split it", client.MaxBatch, len(in.Records)),
+			Extra:   map[string]any{"reason": "batch_too_large", "max_records": client.MaxBatch}})
+		return
+	}
+	// One sync per device at a time: a session advisory lock on the
+	// device, held while its records are applied.
+	conn, err := a.Pool.Acquire(r.Context())
+	if err != nil {
+		a.Error(w, r, err)
+		return
+	}
+	defer conn.Release()
+	if _, err := conn.Exec(r.Context(), `SELECT pg_advisory_lock(hashtextextended('valise-device:' || $1, 0))`, d.ID); err != nil {
+		a.Error(w, r, err)
+		return
+	}
+	defer func() {
+		_, _ = conn.Exec(context.WithoutCancel(r.Context()), `SELECT pg_advisory_unlock(hashtextextended('valise-device:' || $1, 0))`, d.ID)
+	}()
+	var c chain
+	var tol, off float64
+	err = a.Pool.QueryRow(r.Context(), `SELECT d.last_counter, d.last_hash, d.last_device_time,
+		(SELECT extract(epoch FROM value::interval) FROM mobile_settings WHERE key = 'clock.tolerance'),
+		(SELECT extract(epoch FROM value::interval) FROM mobile_settings WHERE key = 'bundle.offline_for')
+		FROM devices d WHERE d.id = $1`, d.ID).Scan(&c.counter, &c.hash, &c.deviceTime, &tol, &off)
+	if err != nil {
+		a.Error(w, r, err)
+		return
+	}
+	c.tolerance, c.offlineFor = time.Duration(tol)*time.Second, time.Duration(off)*time.Second
+	results := make([]client.Result, len(in.Records))
+	stopped := false
+	for i, raw := range in.Records {
+		if stopped {
+			results[i] = client.Result{Index: i, Status: "refused", Reason: ReasonNotProcessed,
+				Detail: "a server error stopped the batch before this record; re-send it"}
+			continue
+		}
+		res, err := a.one(r.Context(), d, &c, raw)
+		if err != nil {
+			a.Log.ErrorContext(r.Context(), "sync record failed", "device", d.ID, "index", i, "err", err)
+			res = client.Result{Status: "refused", Reason: ReasonServer, Detail: "the server could not record this; re-send it"}
+			stopped = true
+		}
+		res.Index = i
+		results[i] = res
+	}
+	if _, err := a.Pool.Exec(r.Context(), `UPDATE devices SET last_seen_at = now() WHERE id = $1`, d.ID); err != nil {
+		a.Log.WarnContext(r.Context(), "device last seen", "err", err)
+	}
+	a.addReceipts(r.Context(), results)
+	a.JSON(w, http.StatusOK, client.SyncResponse{Results: results})
+}
+
+func refused(reason, detail string) client.Result {
+	return client.Result{Status: "refused", Reason: reason, Detail: detail}
+}
+
+// one verifies and applies one record. An error is a server failure: the
+// record's claim is undone so that re-sending it is safe.
+func (a *API) one(ctx context.Context, d *device, c *chain, raw json.RawMessage) (client.Result, error) {
+	var rec client.Record
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&rec); err != nil {
+		return refused(ReasonMalformed, "a record is {\"payload\": base64, \"signature\": base64}"), nil
+	}
+	payload, err1 := base64.StdEncoding.DecodeString(rec.Payload)
+	sig, err2 := base64.StdEncoding.DecodeString(rec.Signature)
+	if err1 != nil || err2 != nil || len(payload) == 0 {
+		return refused(ReasonMalformed, "payload and signature must be standard base64"), nil
+	}
+	var p client.Payload
+	dec = json.NewDecoder(bytes.NewReader(payload))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&p); err != nil {
+		return refused(ReasonMalformed, "the payload is not a record: "+jsonProblem(err)), nil
+	}
+	if p.DeviceID != d.ID {
+		return refused(ReasonWrongDevice, "the record names another device; a device syncs only its own records"), nil
+	}
+	if !ed25519.Verify(d.Key, payload, sig) {
+		return refused(ReasonBadSignature, "the signature does not verify with this device's key"), nil
+	}
+	if detail := validPayload(p); detail != "" {
+		r := refused(ReasonMalformed, detail)
+		r.IdempotencyKey, r.Counter = p.IdempotencyKey, p.Counter
+		return r, nil
+	}
+	sum := sha256.Sum256(payload)
+	base := client.Result{IdempotencyKey: p.IdempotencyKey, Counter: p.Counter}
+	// A record already seen: its stored result, whatever happened since.
+	var storedHash []byte
+	var stored []byte
+	err := a.Pool.QueryRow(ctx, `SELECT payload_sha256, result FROM device_records WHERE device_id = $1 AND idempotency_key = $2`,
+		d.ID, p.IdempotencyKey).Scan(&storedHash, &stored)
+	switch {
+	case err == nil && !bytes.Equal(storedHash, sum[:]):
+		r := refused(ReasonKeyReused, "this idempotency key was used for a different record")
+		r.IdempotencyKey, r.Counter = p.IdempotencyKey, p.Counter
+		return r, nil
+	case err == nil && stored == nil:
+		r := refused(ReasonInProgress, "an earlier sync of this record was interrupted; it may have been recorded: check the bag's history")
+		r.IdempotencyKey, r.Counter = p.IdempotencyKey, p.Counter
+		return r, nil
+	case err == nil:
+		var r client.Result
+		if err := json.Unmarshal(stored, &r); err != nil {
+			return client.Result{}, err
+		}
+		return r, nil
+	case !errors.Is(err, pgx.ErrNoRows):
+		return client.Result{}, err
+	}
+	// The chain: counter and link.
+	var flags []string
+	var anomaly string
+	switch {
+	case p.Counter <= c.counter:
+		anomaly = fmt.Sprintf("device %s: record counter %d is not after the last recorded %d (replayed or reordered)", d.ID, p.Counter, c.counter)
+		r := refused(ReasonCounter, fmt.Sprintf("counter %d is not after the device's last record (%d)", p.Counter, c.counter))
+		r.IdempotencyKey, r.Counter = p.IdempotencyKey, p.Counter
+		r.IncidentID = a.incident(ctx, d, p, anomaly)
+		return r, a.remember(ctx, d.ID, p, sum[:], r)
+	case p.Counter == c.counter+1 && p.Prev != hex.EncodeToString(c.hash):
+		anomaly = fmt.Sprintf("device %s: record %d does not chain to record %d (forged or lost link)", d.ID, p.Counter, c.counter)
+		r := refused(ReasonChainBroken, "prev is not the hash of the device's previous record")
+		r.IdempotencyKey, r.Counter = p.IdempotencyKey, p.Counter
+		r.IncidentID = a.incident(ctx, d, p, anomaly)
+		return r, a.remember(ctx, d.ID, p, sum[:], r)
+	case p.Counter > c.counter+1:
+		flags = append(flags, FlagCounterGap)
+		anomaly = fmt.Sprintf("device %s: records %d to %d are missing before record %d", d.ID, c.counter+1, p.Counter-1, p.Counter)
+	}
+	// Time: never silently trusted.
+	now := a.now()
+	if p.DeviceTime.After(now.Add(c.tolerance)) {
+		flags = append(flags, FlagClockAhead)
+	}
+	if c.deviceTime != nil && p.DeviceTime.Before(*c.deviceTime) {
+		flags = append(flags, FlagTimeBeforePrev)
+	}
+	if p.DeviceTime.Before(now.Add(-c.offlineFor)) {
+		flags = append(flags, FlagTimeOutsideStale)
+	}
+	// Claim the record and advance the chain in one transaction.
+	err = db.InTx(ctx, a.Pool, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `INSERT INTO device_records (device_id, idempotency_key, counter, payload_sha256) VALUES ($1, $2, $3, $4)`,
+			d.ID, p.IdempotencyKey, p.Counter, sum[:]); err != nil {
+			return err
+		}
+		_, err := tx.Exec(ctx, `UPDATE devices SET last_counter = $2, last_hash = $3, last_device_time = $4 WHERE id = $1`,
+			d.ID, p.Counter, sum[:], p.DeviceTime)
+		return err
+	})
+	if err != nil {
+		return client.Result{}, err
+	}
+	prev := *c
+	c.counter, c.hash, c.deviceTime = p.Counter, sum[:], &p.DeviceTime
+	res, err := a.apply(ctx, d, p, hex.EncodeToString(sum[:]), flags)
+	if err != nil {
+		// Undo the claim: the record was not applied and may be re-sent.
+		_ = db.InTx(context.WithoutCancel(ctx), a.Pool, func(tx pgx.Tx) error {
+			if _, err := tx.Exec(ctx, `DELETE FROM device_records WHERE device_id = $1 AND idempotency_key = $2`, d.ID, p.IdempotencyKey); err != nil {
+				return err
+			}
+			_, err := tx.Exec(ctx, `UPDATE devices SET last_counter = $2, last_hash = $3, last_device_time = $4 WHERE id = $1`,
+				d.ID, prev.counter, prev.hash, prev.deviceTime)
+			return err
+		})
+		*c = prev
+		return client.Result{}, err
+	}
+	res.IdempotencyKey, res.Counter = base.IdempotencyKey, base.Counter
+	res.Flags = flags
+	if anomaly != "" {
+		res.IncidentID = a.incident(ctx, d, p, anomaly)
+	}
+	b, _ := json.Marshal(res)
+	if _, err := a.Pool.Exec(ctx, `UPDATE device_records SET result = $3 WHERE device_id = $1 AND idempotency_key = $2`,
+		d.ID, p.IdempotencyKey, b); err != nil {
+		return client.Result{}, err
+	}
+	return res, nil
+}
+
+// remember stores the refusal of a signed record that does not advance the
+// chain, so that re-sending it answers the same and opens no second
+// incident.
+func (a *API) remember(ctx context.Context, device string, p client.Payload, sum []byte, r client.Result) error {
+	b, _ := json.Marshal(r)
+	_, err := a.Pool.Exec(ctx, `INSERT INTO device_records (device_id, idempotency_key, counter, payload_sha256, result)
+		VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING`, device, p.IdempotencyKey, p.Counter, sum, b)
+	return err
+}
+
+func jsonProblem(err error) string {
+	var te *json.UnmarshalTypeError
+	if errors.As(err, &te) {
+		return te.Field + " has the wrong type"
+	}
+	return err.Error()
+}
+
+// validPayload names what is wrong with a signed payload's fields ("" if
+// nothing).
+func validPayload(p client.Payload) string {
+	switch {
+	case p.IdempotencyKey == "" || len(p.IdempotencyKey) > 100:
+		return "idempotency_key: 1 to 100 characters"
+	case p.Counter < 1:
+		return "counter: starts at 1"
+	case len(p.Prev) != 64:
+		return "prev: 64 hex digits"
+	case p.DeviceTime.IsZero():
+		return "device_time: required"
+	case !slices.Contains([]string{client.KindScan, client.KindRelease, client.KindConfirm, client.KindCancel}, p.Kind):
+		return "kind: scan, release, confirm or cancel"
+	case (p.Kind == client.KindScan || p.Kind == client.KindRelease) && p.BagID == "":
+		return "bag_id: required for a " + p.Kind
+	case (p.Kind == client.KindConfirm || p.Kind == client.KindCancel) && p.BagID == "" && p.HandoffID == "":
+		return "handoff_id (or bag_id, for the bag's open hand-off): required for a " + p.Kind
+	}
+	if _, err := hex.DecodeString(p.Prev); err != nil {
+		return "prev: 64 hex digits"
+	}
+	return ""
+}
+
+// apply runs the record through the pouch as the device's courier. A rule
+// of the pouch refusing it is a refused result; an error is a failure.
+func (a *API) apply(ctx context.Context, d *device, p client.Payload, hash string, flags []string) (client.Result, error) {
+	sub := d.Subject
+	check := func(ctx context.Context, action string, res policy.Resource) error {
+		return a.Authz.Authorize(ctx, sub, action, res)
+	}
+	bagID, handoffID := p.BagID, p.HandoffID
+	if handoffID != "" {
+		if err := a.Pool.QueryRow(ctx, `SELECT bag_id FROM handoffs WHERE id = $1`, handoffID).Scan(&bagID); err != nil {
+			if errors.Is(err, pgx.ErrNoRows) || !db.ValidUUID(handoffID) {
+				return refused("not_found", "no such hand-off"), nil
+			}
+			return client.Result{}, err
+		}
+	}
+	if !db.ValidUUID(bagID) {
+		return refused(ReasonNotOnSheet, "no valid courier sheet of yours names this bag"), nil
+	}
+	var onSheet bool
+	if err := a.Pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM courier_sheet_bags sb JOIN courier_sheets cs ON cs.id = sb.sheet_id
+		JOIN couriers c ON c.id = cs.courier_id WHERE sb.bag_id = $1 AND c.user_id = $2 AND cs.status = 'issued'
+		AND cs.valid_from <= now() AND now() < cs.valid_until)`, bagID, d.UserID).Scan(&onSheet); err != nil {
+		return client.Result{}, err
+	}
+	if !onSheet {
+		return refused(ReasonNotOnSheet, "no valid courier sheet of yours names this bag"), nil
+	}
+	if handoffID == "" && (p.Kind == client.KindConfirm || p.Kind == client.KindCancel) {
+		err := a.Pool.QueryRow(ctx, `SELECT id FROM handoffs WHERE bag_id = $1 AND status = 'released'`, bagID).Scan(&handoffID)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return refused("no_open_handoff", "the bag has no open release"), nil
+		}
+		if err != nil {
+			return client.Result{}, err
+		}
+	}
+	where := pouch.Where{Place: p.Place, Note: p.Note,
+		Device: &pouch.DeviceMark{ID: d.ID, Counter: p.Counter, DeviceTime: p.DeviceTime.UTC(), PayloadSHA256: hash, Flags: flags}}
+	if p.Coordinates != nil {
+		where.Coordinates = &pouch.Coordinates{Lat: p.Coordinates.Lat, Lon: p.Coordinates.Lon}
+	}
+	if len(flags) == 0 || (len(flags) == 1 && flags[0] == FlagCounterGap) {
+		t := p.DeviceTime.UTC()
+		where.OccurredAt = &t // a trusted device time; a flagged one stays in the device block only
+	}
+	scan := pouch.SealScan{Seals: p.Seals, PhysicalSeals: p.PhysicalSeals, SealsIntact: p.SealsIntact, PackagesCounted: p.PackagesCounted}
+	var res client.Result
+	var err error
+	switch p.Kind {
+	case client.KindScan:
+		var ev *pouch.Event
+		if ev, err = a.bags.Scan(ctx, sub, bagID, pouch.ScanInput{SealScan: scan, Where: where}, check); err == nil {
+			res.EventID = ev.ID
+		}
+	case client.KindRelease:
+		var h *pouch.Handoff
+		if h, err = a.bags.Release(ctx, sub, pouch.ReleaseInput{BagID: bagID, To: p.To, ToUnit: p.ToUnit, Where: where}, check); err == nil {
+			res.EventID, res.HandoffID = h.ReleaseEvent, h.ID
+		}
+	case client.KindConfirm:
+		var h *pouch.Handoff
+		if h, err = a.bags.Confirm(ctx, sub, handoffID, pouch.ConfirmInput{SealScan: scan, Where: where}, check); err == nil {
+			res.HandoffID = h.ID
+			if h.AcceptEvent != nil {
+				res.EventID = *h.AcceptEvent
+			}
+			if h.IncidentID != nil {
+				res.IncidentID = *h.IncidentID
+			}
+		}
+	case client.KindCancel:
+		var h *pouch.Handoff
+		if h, err = a.bags.Cancel(ctx, sub, handoffID, where, check); err == nil {
+			res.HandoffID = h.ID
+			err = a.Pool.QueryRow(ctx, `SELECT id FROM bag_events WHERE bag_id = $1 AND kind = 'handoff_cancelled'
+				AND custody->>'handoff_id' = $2 ORDER BY id DESC LIMIT 1`, bagID, h.ID).Scan(&res.EventID)
+		}
+	}
+	var ve *valise.Error
+	if errors.As(err, &ve) {
+		reason, _ := ve.Extra["reason"].(string)
+		if reason == "" {
+			reason = ve.Code
+		}
+		if ve.Code == valise.EFORBIDDEN && reason == ve.Code || ve.Code == valise.ENOTFOUND {
+			// The policy's "no" looks like a missing bag.
+			return refused(ReasonNotOnSheet, "no valid courier sheet of yours names this bag"), nil
+		}
+		detail := ve.Message
+		for _, f := range ve.Fields {
+			detail += "; " + f.Field + ": " + f.Reason
+		}
+		return refused(reason, detail), nil
+	}
+	if err != nil {
+		return client.Result{}, err
+	}
+	res.Status = "accepted"
+	return res, nil
+}
+
+// incident opens an incident for security officers on the record's bag
+// (a counter or chain anomaly of the device) and returns its id; without a
+// bag it is only logged.
+func (a *API) incident(ctx context.Context, d *device, p client.Payload, summary string) string {
+	a.Log.WarnContext(ctx, "device record anomaly", "device", d.ID, "summary", summary)
+	bagID := p.BagID
+	if bagID == "" && db.ValidUUID(p.HandoffID) {
+		_ = a.Pool.QueryRow(ctx, `SELECT bag_id FROM handoffs WHERE id = $1`, p.HandoffID).Scan(&bagID)
+	}
+	if !db.ValidUUID(bagID) {
+		return ""
+	}
+	var id string
+	err := db.InTx(ctx, a.Pool, func(tx pgx.Tx) error {
+		b, err := pouch.LockBag(ctx, tx, bagID)
+		if err != nil {
+			return err
+		}
+		inc, err := pouch.OpenIncident(ctx, tx, d.Subject, b, pouch.ClassIncident, "report", summary)
+		if err != nil {
+			return err
+		}
+		id = inc.ID
+		return nil
+	})
+	if err != nil {
+		a.Log.WarnContext(ctx, "device anomaly incident not opened", "device", d.ID, "bag", bagID, "err", err)
+		return ""
+	}
+	return id
+}
+
+// addReceipts adds the log index and the C2SP receipt of every accepted
+// record whose event the log has integrated (the others get theirs on a
+// later re-send).
+func (a *API) addReceipts(ctx context.Context, results []client.Result) {
+	for i := range results {
+		r := &results[i]
+		if r.Status != "accepted" || r.EventID == 0 {
+			continue
+		}
+		var entry *int64
+		if err := a.Pool.QueryRow(ctx, `SELECT log_entry FROM bag_events WHERE id = $1`, r.EventID).Scan(&entry); err != nil || entry == nil {
+			continue
+		}
+		rec, idx, err := tlog.EntryReceipt(ctx, a.Pool, tlog.EntryID(*entry))
+		if err != nil {
+			continue
+		}
+		r.LogIndex, r.Receipt = &idx, string(rec)
+	}
+}
