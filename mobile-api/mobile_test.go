@@ -95,6 +95,7 @@ func (e *env) count(t *testing.T, sql string, args ...any) int {
 }
 
 func TestEnrolmentAndDeviceLifecycle(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	ctx := context.Background()
 	p := e.pairs[0]
