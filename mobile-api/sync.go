@@ -42,6 +42,7 @@ const (
 	FlagTimeBeforePrev   = "device_time_before_previous_record"
 	FlagCounterGap       = "counter_gap" // records are missing before this one
 	FlagTimeOutsideStale = "device_time_older_than_offline_period"
+	FlagRelayed          = "synced_by_receiver" // a release embedded in the receiving phone's confirmation
 )
 
 type syncRequest struct {
@@ -184,6 +185,13 @@ func (a *API) one(ctx context.Context, d *device, c *chain, raw json.RawMessage)
 		if err := json.Unmarshal(stored, &r); err != nil {
 			return client.Result{}, err
 		}
+		// A record the receiving phone synced first (a release embedded in
+		// its confirmation) takes its place in this device's chain now.
+		if p.Counter > c.counter && r.Status == "accepted" {
+			if err := a.advance(ctx, d, c, p, sum[:]); err != nil {
+				return client.Result{}, err
+			}
+		}
 		return r, nil
 	case !errors.Is(err, pgx.ErrNoRows):
 		return client.Result{}, err
@@ -234,7 +242,18 @@ func (a *API) one(ctx context.Context, d *device, c *chain, raw json.RawMessage)
 	}
 	prev := *c
 	c.counter, c.hash, c.deviceTime = p.Counter, sum[:], &p.DeviceTime
-	res, err := a.apply(ctx, d, p, hex.EncodeToString(sum[:]), flags)
+	var res client.Result
+	if p.Release != nil {
+		// A phone-to-phone hand-off: the releasing phone's signed release
+		// lands first (if it has not yet), then this confirmation of it.
+		var handoff string
+		if handoff, res, err = a.relayed(ctx, d, *p.Release); err == nil && handoff != "" {
+			p.HandoffID = handoff
+		}
+	}
+	if err == nil && res.Status == "" {
+		res, err = a.apply(ctx, d, p, hex.EncodeToString(sum[:]), flags)
+	}
 	if err != nil {
 		// Undo the claim: the record was not applied and may be re-sent.
 		_ = db.InTx(context.WithoutCancel(ctx), a.Pool, func(tx pgx.Tx) error {
@@ -259,6 +278,104 @@ func (a *API) one(ctx context.Context, d *device, c *chain, raw json.RawMessage)
 		return client.Result{}, err
 	}
 	return res, nil
+}
+
+// advance moves the device's chain to record p (hash sum) out of the usual
+// order: a record already applied; a gap opens an incident.
+func (a *API) advance(ctx context.Context, d *device, c *chain, p client.Payload, sum []byte) error {
+	if p.Counter > c.counter+1 {
+		a.incident(ctx, d, p, fmt.Sprintf("device %s: records %d to %d are missing before record %d", d.ID, c.counter+1, p.Counter-1, p.Counter))
+	}
+	if _, err := a.Pool.Exec(ctx, `UPDATE devices SET last_counter = $2, last_hash = $3, last_device_time = $4 WHERE id = $1`,
+		d.ID, p.Counter, sum, p.DeviceTime); err != nil {
+		return err
+	}
+	c.counter, c.hash, c.deviceTime = p.Counter, sum, &p.DeviceTime
+	return nil
+}
+
+// relayed lands the releasing phone's signed release embedded in the
+// receiver's confirmation (both signatures), unless it landed already, and
+// returns its hand-off. A release that cannot land refuses the
+// confirmation (res is that refusal). The releasing device's chain is not
+// checked now: its record takes its place there when that phone syncs.
+func (a *API) relayed(ctx context.Context, receiver *device, rec client.Record) (string, client.Result, error) {
+	bad := func(reason, detail string) (string, client.Result, error) {
+		return "", refused(reason, "the embedded release: "+detail), nil
+	}
+	payload, err1 := base64.StdEncoding.DecodeString(rec.Payload)
+	sig, err2 := base64.StdEncoding.DecodeString(rec.Signature)
+	var p client.Payload
+	dec := json.NewDecoder(bytes.NewReader(payload))
+	dec.DisallowUnknownFields()
+	if err1 != nil || err2 != nil || dec.Decode(&p) != nil {
+		return bad(ReasonMalformed, "not a signed record")
+	}
+	if detail := validPayload(p); detail != "" || p.Kind != client.KindRelease || p.Release != nil {
+		return bad(ReasonMalformed, "not a release record "+detail)
+	}
+	if p.To != receiver.Subject.Username {
+		return bad("not_receiver", "it does not release the bag to you")
+	}
+	var key []byte
+	var status, userID string
+	err := a.Pool.QueryRow(ctx, `SELECT public_key, status, user_id FROM devices WHERE id = $1`, p.DeviceID).Scan(&key, &status, &userID)
+	if err != nil && !errors.Is(err, pgx.ErrNoRows) {
+		return "", client.Result{}, err
+	}
+	if err != nil || status != "active" || p.DeviceID == receiver.ID || !ed25519.Verify(key, payload, sig) {
+		a.Log.WarnContext(ctx, "embedded release refused", "receiver", receiver.ID, "device", p.DeviceID, "status", status)
+		return bad(ReasonBadSignature, "it is not signed by another active enrolled device")
+	}
+	sum := sha256.Sum256(payload)
+	var storedHash, stored []byte
+	err = a.Pool.QueryRow(ctx, `SELECT payload_sha256, result FROM device_records WHERE device_id = $1 AND idempotency_key = $2`,
+		p.DeviceID, p.IdempotencyKey).Scan(&storedHash, &stored)
+	if err == nil {
+		var r client.Result
+		switch {
+		case !bytes.Equal(storedHash, sum[:]):
+			return bad(ReasonKeyReused, "its idempotency key was used for a different record")
+		case stored == nil:
+			return bad(ReasonInProgress, "it is being synced; retry")
+		case json.Unmarshal(stored, &r) != nil || r.Status != "accepted":
+			return bad("release_refused", "it was refused ("+r.Reason+")")
+		}
+		return r.HandoffID, client.Result{}, nil
+	}
+	if !errors.Is(err, pgx.ErrNoRows) {
+		return "", client.Result{}, err
+	}
+	u, err := a.Ident.GetUser(ctx, userID)
+	if err != nil || !u.Active || !slices.Contains(u.Roles, policy.RoleCourier) {
+		return bad(ReasonBadSignature, "its device's courier is not an active courier")
+	}
+	from := &device{ID: p.DeviceID, UserID: userID, Subject: u.Subject(), Key: key}
+	if _, err := a.Pool.Exec(ctx, `INSERT INTO device_records (device_id, idempotency_key, counter, payload_sha256) VALUES ($1, $2, $3, $4)`,
+		p.DeviceID, p.IdempotencyKey, p.Counter, sum[:]); err != nil {
+		return "", client.Result{}, err
+	}
+	var flags []string
+	if p.DeviceTime.After(a.now().Add(5 * time.Minute)) {
+		flags = append(flags, FlagClockAhead)
+	}
+	flags = append(flags, FlagRelayed)
+	res, err := a.apply(ctx, from, p, hex.EncodeToString(sum[:]), flags)
+	if err != nil {
+		_, _ = a.Pool.Exec(context.WithoutCancel(ctx), `DELETE FROM device_records WHERE device_id = $1 AND idempotency_key = $2`,
+			p.DeviceID, p.IdempotencyKey)
+		return "", client.Result{}, err
+	}
+	res.IdempotencyKey, res.Counter, res.Flags = p.IdempotencyKey, p.Counter, flags
+	b, _ := json.Marshal(res)
+	if _, err := a.Pool.Exec(ctx, `UPDATE device_records SET result = $3 WHERE device_id = $1 AND idempotency_key = $2`,
+		p.DeviceID, p.IdempotencyKey, b); err != nil {
+		return "", client.Result{}, err
+	}
+	if res.Status != "accepted" {
+		return bad("release_refused", "it was refused ("+res.Reason+": "+res.Detail+")")
+	}
+	return res.HandoffID, client.Result{}, nil
 }
 
 // remember stores the refusal of a signed record that does not advance the
@@ -295,8 +412,10 @@ func validPayload(p client.Payload) string {
 		return "kind: scan, release, confirm or cancel"
 	case (p.Kind == client.KindScan || p.Kind == client.KindRelease) && p.BagID == "":
 		return "bag_id: required for a " + p.Kind
-	case (p.Kind == client.KindConfirm || p.Kind == client.KindCancel) && p.BagID == "" && p.HandoffID == "":
-		return "handoff_id (or bag_id, for the bag's open hand-off): required for a " + p.Kind
+	case (p.Kind == client.KindConfirm || p.Kind == client.KindCancel) && p.BagID == "" && p.HandoffID == "" && p.Release == nil:
+		return "handoff_id (or bag_id, for the bag's open hand-off, or the embedded release): required for a " + p.Kind
+	case p.Release != nil && p.Kind != client.KindConfirm:
+		return "release: only a confirm embeds the release it confirms"
 	}
 	if _, err := hex.DecodeString(p.Prev); err != nil {
 		return "prev: 64 hex digits"
@@ -346,7 +465,7 @@ func (a *API) apply(ctx context.Context, d *device, p client.Payload, hash strin
 	if p.Coordinates != nil {
 		where.Coordinates = &pouch.Coordinates{Lat: p.Coordinates.Lat, Lon: p.Coordinates.Lon}
 	}
-	if len(flags) == 0 || (len(flags) == 1 && flags[0] == FlagCounterGap) {
+	if !slices.ContainsFunc(flags, func(f string) bool { return f != FlagCounterGap && f != FlagRelayed }) {
 		t := p.DeviceTime.UTC()
 		where.OccurredAt = &t // a trusted device time; a flagged one stays in the device block only
 	}

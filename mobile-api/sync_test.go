@@ -290,3 +290,82 @@ func gapPayload(t *testing.T, r client.Record) json.RawMessage {
 }
 
 func base64Std(s string) ([]byte, error) { return base64.StdEncoding.DecodeString(s) }
+
+// TestPhoneToPhoneHandoff: the releasing phone's signed release is shown as
+// a QR code; the receiving phone's confirmation embeds it (both
+// signatures). Whichever phone syncs first lands both, release then
+// confirmation; the other phone's later sync changes nothing and its chain
+// goes on.
+func TestPhoneToPhoneHandoff(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	ctx := context.Background()
+	for i, receiverFirst := range []bool{true, false} {
+		p := e.pairs[i]
+		from, to := e.phone(t, p.Second), e.phone(t, p.Courier)
+		// A scan synced earlier; then offline, at the gate, the release shown as a QR code.
+		if res, err := from.Sync(ctx, []client.Record{from.Sign(client.Payload{Kind: client.KindScan, BagID: p.BagID, Seals: p.Seals})}); err != nil || res[0].Status != "accepted" {
+			t.Fatalf("scan: %+v %v", res, err)
+		}
+		release := from.Sign(client.Payload{Kind: client.KindRelease, BagID: p.BagID, To: p.Courier, Place: "ALA gate 3"})
+		shown, err := client.ParseRecordQR(client.RecordQR(release))
+		if err != nil {
+			t.Fatal(err)
+		}
+		confirm := to.Sign(client.Payload{Kind: client.KindConfirm, Release: &shown, Seals: p.Seals,
+			PackagesCounted: intp(2), SealsIntact: boolp(true), Place: "ALA gate 3"})
+		var got []client.Result
+		if receiverFirst {
+			got, err = to.Sync(ctx, []client.Record{confirm})
+			if err != nil || got[0].Status != "accepted" {
+				t.Fatalf("receiver syncs first: %+v %v", got, err)
+			}
+			got, err = from.Sync(ctx, []client.Record{release})
+		} else {
+			if got, err = from.Sync(ctx, []client.Record{release}); err == nil {
+				got, err = to.Sync(ctx, []client.Record{confirm})
+			}
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, r := range got {
+			if r.Status != "accepted" {
+				t.Fatalf("receiver first %v: %+v", receiverFirst, got)
+			}
+		}
+		if c, _ := pouch.CurrentCustodian(ctx, e.Pool, p.BagID); c.User != p.CourierID {
+			t.Fatalf("receiver first %v: custodian %v", receiverFirst, c)
+		}
+		// One release and one acceptance, each carrying its own phone.
+		rows, err := e.Pool.Query(ctx, `SELECT kind, custody->'device'->>'id' FROM bag_events
+			WHERE bag_id = $1 AND kind LIKE 'handoff_%' ORDER BY id`, p.BagID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var seen []string
+		for rows.Next() {
+			var kind, dev string
+			if err := rows.Scan(&kind, &dev); err != nil {
+				t.Fatal(err)
+			}
+			seen = append(seen, kind+"@"+dev)
+		}
+		if want := []string{"handoff_released@" + from.DeviceID, "handoff_accepted@" + to.DeviceID}; !reflect.DeepEqual(seen, want) {
+			t.Fatalf("receiver first %v: events %v, want %v", receiverFirst, seen, want)
+		}
+		// The releasing phone's chain goes on from its release.
+		res, err := from.Sync(ctx, []client.Record{from.Sign(client.Payload{Kind: client.KindScan, BagID: p.BagID, Seals: p.Seals})})
+		if err != nil || res[0].Reason != "not_custodian" || len(res[0].Flags) != 0 {
+			t.Fatalf("next record of the releasing phone: %+v %v", res, err)
+		}
+	}
+	// A release not addressed to the confirming courier is refused.
+	p := e.pairs[0]
+	from, other := e.phone(t, p.Courier), e.phone(t, e.pairs[1].Courier)
+	rel := from.Sign(client.Payload{Kind: client.KindRelease, BagID: p.BagID, To: p.Second})
+	res, err := other.Sync(ctx, []client.Record{other.Sign(client.Payload{Kind: client.KindConfirm, Release: &rel, Seals: p.Seals, PackagesCounted: intp(2)})})
+	if err != nil || res[0].Reason != "not_receiver" {
+		t.Fatalf("a release to someone else: %+v %v", res, err)
+	}
+}

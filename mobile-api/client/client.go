@@ -14,6 +14,7 @@ import (
 	"io"
 	"net/http"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -217,6 +218,27 @@ func VerifyReceipt(logKey, receipt string) (*tlog.VerifiedReceipt, error) {
 		return nil, fmt.Errorf("log key: %w", err)
 	}
 	return tlog.VerifyReceipt([]byte(receipt), nil, v)
+}
+
+// RecordQRPrefix starts the text of a QR code carrying a signed record
+// (the releasing phone shows its release so the receiver can embed it).
+const RecordQRPrefix = "VALISE-REC:1:"
+
+// RecordQR is the QR text of a signed record.
+func RecordQR(r Record) string {
+	b, _ := json.Marshal(r)
+	return RecordQRPrefix + base64.RawURLEncoding.EncodeToString(b)
+}
+
+// ParseRecordQR reads a record from its QR text.
+func ParseRecordQR(text string) (Record, error) {
+	var r Record
+	s, ok := strings.CutPrefix(text, RecordQRPrefix)
+	b, err := base64.RawURLEncoding.DecodeString(s)
+	if !ok || err != nil || json.Unmarshal(b, &r) != nil {
+		return r, errors.New("not a Valise record QR code")
+	}
+	return r, nil
 }
 
 func b64(b []byte) string { return base64.StdEncoding.EncodeToString(b) }

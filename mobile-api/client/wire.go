@@ -69,6 +69,10 @@ type Payload struct {
 	To              string       `json:"to,omitempty"`      // release to a person (username)
 	ToUnit          string       `json:"to_unit,omitempty"` // release to a registry (unit code)
 	Note            string       `json:"note,omitempty"`
+	// Release is, in a confirmation of a phone-to-phone hand-off, the
+	// releasing phone's signed release record (read from its QR code), so
+	// the confirmation carries both signatures.
+	Release *Record `json:"release,omitempty"`
 }
 
 // Record is a signed payload: both base64 (standard encoding).
