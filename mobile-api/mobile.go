@@ -48,6 +48,7 @@ type API struct {
 	Deps
 	bags       *pouch.Service
 	enrolLimit *limiter
+	devLocks   sync.Map // device id → *sync.Mutex: one sync per device at a time
 	// now is the server clock (tests may move it).
 	now func() time.Time
 }

@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"slices"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -79,24 +80,14 @@ func (a *API) sync(w http.ResponseWriter, r *http.Request) {
 			Extra:   map[string]any{"reason": "batch_too_large", "max_records": client.MaxBatch}})
 		return
 	}
-	// One sync per device at a time: a session advisory lock on the
-	// device, held while its records are applied.
-	conn, err := a.Pool.Acquire(r.Context())
-	if err != nil {
-		a.Error(w, r, err)
-		return
-	}
-	defer conn.Release()
-	if _, err := conn.Exec(r.Context(), `SELECT pg_advisory_lock(hashtextextended('valise-device:' || $1, 0))`, d.ID); err != nil {
-		a.Error(w, r, err)
-		return
-	}
-	defer func() {
-		_, _ = conn.Exec(context.WithoutCancel(r.Context()), `SELECT pg_advisory_unlock(hashtextextended('valise-device:' || $1, 0))`, d.ID)
-	}()
+	// One sync per device at a time in this process; across processes the
+	// chain moves only by a conditional update (see claim).
+	mu, _ := a.devLocks.LoadOrStore(d.ID, &sync.Mutex{})
+	mu.(*sync.Mutex).Lock()
+	defer mu.(*sync.Mutex).Unlock()
 	var c chain
 	var tol, off float64
-	err = a.Pool.QueryRow(r.Context(), `SELECT d.last_counter, d.last_hash, d.last_device_time,
+	err := a.Pool.QueryRow(r.Context(), `SELECT d.last_counter, d.last_hash, d.last_device_time,
 		(SELECT extract(epoch FROM value::interval) FROM mobile_settings WHERE key = 'clock.tolerance'),
 		(SELECT extract(epoch FROM value::interval) FROM mobile_settings WHERE key = 'bundle.offline_for')
 		FROM devices d WHERE d.id = $1`, d.ID).Scan(&c.counter, &c.hash, &c.deviceTime, &tol, &off)
@@ -233,9 +224,7 @@ func (a *API) one(ctx context.Context, d *device, c *chain, raw json.RawMessage)
 			d.ID, p.IdempotencyKey, p.Counter, sum[:]); err != nil {
 			return err
 		}
-		_, err := tx.Exec(ctx, `UPDATE devices SET last_counter = $2, last_hash = $3, last_device_time = $4 WHERE id = $1`,
-			d.ID, p.Counter, sum[:], p.DeviceTime)
-		return err
+		return moveChain(ctx, tx, d.ID, c, p, sum[:])
 	})
 	if err != nil {
 		return client.Result{}, err
@@ -260,8 +249,8 @@ func (a *API) one(ctx context.Context, d *device, c *chain, raw json.RawMessage)
 			if _, err := tx.Exec(ctx, `DELETE FROM device_records WHERE device_id = $1 AND idempotency_key = $2`, d.ID, p.IdempotencyKey); err != nil {
 				return err
 			}
-			_, err := tx.Exec(ctx, `UPDATE devices SET last_counter = $2, last_hash = $3, last_device_time = $4 WHERE id = $1`,
-				d.ID, prev.counter, prev.hash, prev.deviceTime)
+			_, err := tx.Exec(ctx, `UPDATE devices SET last_counter = $2, last_hash = $3, last_device_time = $4
+				WHERE id = $1 AND last_counter = $5`, d.ID, prev.counter, prev.hash, prev.deviceTime, p.Counter)
 			return err
 		})
 		*c = prev
@@ -280,14 +269,27 @@ func (a *API) one(ctx context.Context, d *device, c *chain, raw json.RawMessage)
 	return res, nil
 }
 
+// errChainMoved: another process advanced the device's chain meanwhile.
+var errChainMoved = errors.New("the device's chain moved during the sync (a concurrent sync elsewhere)")
+
+// moveChain advances the device's chain from c to record p, only if it is
+// still at c.
+func moveChain(ctx context.Context, q db.Querier, device string, c *chain, p client.Payload, sum []byte) error {
+	tag, err := q.Exec(ctx, `UPDATE devices SET last_counter = $2, last_hash = $3, last_device_time = $4
+		WHERE id = $1 AND last_counter = $5 AND last_hash = $6`, device, p.Counter, sum, p.DeviceTime, c.counter, c.hash)
+	if err == nil && tag.RowsAffected() != 1 {
+		err = errChainMoved
+	}
+	return err
+}
+
 // advance moves the device's chain to record p (hash sum) out of the usual
 // order: a record already applied; a gap opens an incident.
 func (a *API) advance(ctx context.Context, d *device, c *chain, p client.Payload, sum []byte) error {
 	if p.Counter > c.counter+1 {
 		a.incident(ctx, d, p, fmt.Sprintf("device %s: records %d to %d are missing before record %d", d.ID, c.counter+1, p.Counter-1, p.Counter))
 	}
-	if _, err := a.Pool.Exec(ctx, `UPDATE devices SET last_counter = $2, last_hash = $3, last_device_time = $4 WHERE id = $1`,
-		d.ID, p.Counter, sum, p.DeviceTime); err != nil {
+	if err := moveChain(ctx, a.Pool, d.ID, c, p, sum); err != nil {
 		return err
 	}
 	c.counter, c.hash, c.deviceTime = p.Counter, sum, &p.DeviceTime
