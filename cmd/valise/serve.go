@@ -78,7 +78,11 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	metricsToken := os.Getenv("VALISE_METRICS_TOKEN")
 	srv := api.New(d.Pool, api.Config{RequestTimeout: c.RequestTimeout, MaxBodyBytes: c.MaxBodyBytes, Logger: log,
 		MasterKey: master, Seals: keyring.Options{StaleAfter: c.TrustStale, SealLifetime: c.SealLifetime},
-		HSTS: tlsConf == nil && !loopback(c.Addr), MetricsToken: metricsToken, MetricsElsewhere: c.MetricsAddr != ""})
+		HSTS: tlsConf == nil && !loopback(c.Addr), MetricsToken: metricsToken, MetricsElsewhere: c.MetricsAddr != "",
+		Alerts: c.Alerts.options()})
+	alertCtx, stopAlerts := context.WithCancel(ctx)
+	waitAlerts := startAlerts(alertCtx, c, srv, log)
+	defer func() { stopAlerts(); waitAlerts() }()
 	ln, err := net.Listen("tcp", c.Addr)
 	if err != nil {
 		fmt.Fprintln(stderr, "valise serve:", err)
