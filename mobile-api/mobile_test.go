@@ -161,6 +161,9 @@ func TestEnrolmentAndDeviceLifecycle(t *testing.T) {
 
 	// Suspended: refused; reinstated: served; revoked: refused for good.
 	dev := "/api/v1/devices/" + phone.DeviceID
+	if d := e.call(t, 200, "GET", dev, e.sec, nil); d["status"] != "active" || d["username"] != p.Second || d["label"] != "Second's phone" {
+		t.Fatalf("device: %v", d)
+	}
 	if d := e.call(t, 200, "POST", dev+"/suspend", e.sec, map[string]any{"reason": "lost at FRA"}); d["status"] != "suspended" {
 		t.Fatalf("suspend: %v", d)
 	}
