@@ -50,13 +50,53 @@ type syncRequest struct {
 	Records []json.RawMessage `json:"records"`
 }
 
-// chain is a device's position, read once per sync under the device's lock.
+// chain is a device's position, read once per sync under the device's
+// lock, and the batch's caches: the stored results of its idempotency keys
+// (one query per batch) and which bags are on the courier's sheets.
 type chain struct {
 	counter    int64
 	hash       []byte
 	deviceTime *time.Time
 	tolerance  time.Duration
 	offlineFor time.Duration
+	stored     map[string]storedRecord
+	sheets     map[string]bool
+}
+
+type storedRecord struct {
+	hash   []byte
+	result []byte // nil: claimed, not yet applied
+}
+
+// preload reads the stored results of every idempotency key of the batch.
+func (a *API) preload(ctx context.Context, device string, c *chain, records []json.RawMessage) error {
+	c.stored, c.sheets = map[string]storedRecord{}, map[string]bool{}
+	keys := make([]string, 0, len(records))
+	for _, raw := range records {
+		var rec client.Record
+		var p client.Payload
+		if json.Unmarshal(raw, &rec) != nil {
+			continue
+		}
+		if b, err := base64.StdEncoding.DecodeString(rec.Payload); err == nil && json.Unmarshal(b, &p) == nil && p.IdempotencyKey != "" {
+			keys = append(keys, p.IdempotencyKey)
+		}
+	}
+	rows, err := a.Pool.Query(ctx, `SELECT idempotency_key, payload_sha256, result FROM device_records
+		WHERE device_id = $1 AND idempotency_key = ANY($2)`, device, keys)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var k string
+		var st storedRecord
+		if err := rows.Scan(&k, &st.hash, &st.result); err != nil {
+			return err
+		}
+		c.stored[k] = st
+	}
+	return rows.Err()
 }
 
 // sync verifies and applies a batch of the device's signed records, in
@@ -96,6 +136,10 @@ func (a *API) sync(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	c.tolerance, c.offlineFor = time.Duration(tol)*time.Second, time.Duration(off)*time.Second
+	if err := a.preload(r.Context(), d.ID, &c, in.Records); err != nil {
+		a.Error(w, r, err)
+		return
+	}
 	results := make([]client.Result, len(in.Records))
 	stopped := false
 	for i, raw := range in.Records {
@@ -158,10 +202,12 @@ func (a *API) one(ctx context.Context, d *device, c *chain, raw json.RawMessage)
 	sum := sha256.Sum256(payload)
 	base := client.Result{IdempotencyKey: p.IdempotencyKey, Counter: p.Counter}
 	// A record already seen: its stored result, whatever happened since.
-	var storedHash []byte
-	var stored []byte
-	err := a.Pool.QueryRow(ctx, `SELECT payload_sha256, result FROM device_records WHERE device_id = $1 AND idempotency_key = $2`,
-		d.ID, p.IdempotencyKey).Scan(&storedHash, &stored)
+	st, seen := c.stored[p.IdempotencyKey]
+	storedHash, stored := st.hash, st.result
+	err := pgx.ErrNoRows
+	if seen {
+		err = nil
+	}
 	switch {
 	case err == nil && !bytes.Equal(storedHash, sum[:]):
 		r := refused(ReasonKeyReused, "this idempotency key was used for a different record")
@@ -196,13 +242,13 @@ func (a *API) one(ctx context.Context, d *device, c *chain, raw json.RawMessage)
 		r := refused(ReasonCounter, fmt.Sprintf("counter %d is not after the device's last record (%d)", p.Counter, c.counter))
 		r.IdempotencyKey, r.Counter = p.IdempotencyKey, p.Counter
 		r.IncidentID = a.incident(ctx, d, p, anomaly)
-		return r, a.remember(ctx, d.ID, p, sum[:], r)
+		return r, a.remember(ctx, d.ID, c, p, sum[:], r)
 	case p.Counter == c.counter+1 && p.Prev != hex.EncodeToString(c.hash):
 		anomaly = fmt.Sprintf("device %s: record %d does not chain to record %d (forged or lost link)", d.ID, p.Counter, c.counter)
 		r := refused(ReasonChainBroken, "prev is not the hash of the device's previous record")
 		r.IdempotencyKey, r.Counter = p.IdempotencyKey, p.Counter
 		r.IncidentID = a.incident(ctx, d, p, anomaly)
-		return r, a.remember(ctx, d.ID, p, sum[:], r)
+		return r, a.remember(ctx, d.ID, c, p, sum[:], r)
 	case p.Counter > c.counter+1:
 		flags = append(flags, FlagCounterGap)
 		anomaly = fmt.Sprintf("device %s: records %d to %d are missing before record %d", d.ID, c.counter+1, p.Counter-1, p.Counter)
@@ -218,14 +264,15 @@ func (a *API) one(ctx context.Context, d *device, c *chain, raw json.RawMessage)
 	if p.DeviceTime.Before(now.Add(-c.offlineFor)) {
 		flags = append(flags, FlagTimeOutsideStale)
 	}
-	// Claim the record and advance the chain in one transaction.
-	err = db.InTx(ctx, a.Pool, func(tx pgx.Tx) error {
-		if _, err := tx.Exec(ctx, `INSERT INTO device_records (device_id, idempotency_key, counter, payload_sha256) VALUES ($1, $2, $3, $4)`,
-			d.ID, p.IdempotencyKey, p.Counter, sum[:]); err != nil {
-			return err
-		}
-		return moveChain(ctx, tx, d.ID, c, p, sum[:])
-	})
+	// Claim the record and advance the chain in one statement: the record
+	// is inserted only if the chain is still where this sync read it.
+	tag, err := a.Pool.Exec(ctx, `WITH u AS (UPDATE devices SET last_counter = $3, last_hash = $4, last_device_time = $5
+			WHERE id = $1 AND last_counter = $6 AND last_hash = $7 RETURNING id)
+		INSERT INTO device_records (device_id, idempotency_key, counter, payload_sha256) SELECT id, $2, $3, $4 FROM u`,
+		d.ID, p.IdempotencyKey, p.Counter, sum[:], p.DeviceTime, c.counter, c.hash)
+	if err == nil && tag.RowsAffected() != 1 {
+		err = errChainMoved
+	}
 	if err != nil {
 		return client.Result{}, err
 	}
@@ -241,7 +288,7 @@ func (a *API) one(ctx context.Context, d *device, c *chain, raw json.RawMessage)
 		}
 	}
 	if err == nil && res.Status == "" {
-		res, err = a.apply(ctx, d, p, hex.EncodeToString(sum[:]), flags)
+		res, err = a.apply(ctx, d, p, hex.EncodeToString(sum[:]), flags, c.sheets)
 	}
 	if err != nil {
 		// Undo the claim: the record was not applied and may be re-sent.
@@ -266,6 +313,7 @@ func (a *API) one(ctx context.Context, d *device, c *chain, raw json.RawMessage)
 		d.ID, p.IdempotencyKey, b); err != nil {
 		return client.Result{}, err
 	}
+	c.stored[p.IdempotencyKey] = storedRecord{hash: sum[:], result: b}
 	return res, nil
 }
 
@@ -362,7 +410,7 @@ func (a *API) relayed(ctx context.Context, receiver *device, rec client.Record) 
 		flags = append(flags, FlagClockAhead)
 	}
 	flags = append(flags, FlagRelayed)
-	res, err := a.apply(ctx, from, p, hex.EncodeToString(sum[:]), flags)
+	res, err := a.apply(ctx, from, p, hex.EncodeToString(sum[:]), flags, nil)
 	if err != nil {
 		_, _ = a.Pool.Exec(context.WithoutCancel(ctx), `DELETE FROM device_records WHERE device_id = $1 AND idempotency_key = $2`,
 			p.DeviceID, p.IdempotencyKey)
@@ -383,8 +431,9 @@ func (a *API) relayed(ctx context.Context, receiver *device, rec client.Record) 
 // remember stores the refusal of a signed record that does not advance the
 // chain, so that re-sending it answers the same and opens no second
 // incident.
-func (a *API) remember(ctx context.Context, device string, p client.Payload, sum []byte, r client.Result) error {
+func (a *API) remember(ctx context.Context, device string, c *chain, p client.Payload, sum []byte, r client.Result) error {
 	b, _ := json.Marshal(r)
+	c.stored[p.IdempotencyKey] = storedRecord{hash: sum, result: b}
 	_, err := a.Pool.Exec(ctx, `INSERT INTO device_records (device_id, idempotency_key, counter, payload_sha256, result)
 		VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING`, device, p.IdempotencyKey, p.Counter, sum, b)
 	return err
@@ -427,7 +476,7 @@ func validPayload(p client.Payload) string {
 
 // apply runs the record through the pouch as the device's courier. A rule
 // of the pouch refusing it is a refused result; an error is a failure.
-func (a *API) apply(ctx context.Context, d *device, p client.Payload, hash string, flags []string) (client.Result, error) {
+func (a *API) apply(ctx context.Context, d *device, p client.Payload, hash string, flags []string, sheets map[string]bool) (client.Result, error) {
 	sub := d.Subject
 	check := func(ctx context.Context, action string, res policy.Resource) error {
 		return a.Authz.Authorize(ctx, sub, action, res)
@@ -444,11 +493,16 @@ func (a *API) apply(ctx context.Context, d *device, p client.Payload, hash strin
 	if !db.ValidUUID(bagID) {
 		return refused(ReasonNotOnSheet, "no valid courier sheet of yours names this bag"), nil
 	}
-	var onSheet bool
-	if err := a.Pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM courier_sheet_bags sb JOIN courier_sheets cs ON cs.id = sb.sheet_id
-		JOIN couriers c ON c.id = cs.courier_id WHERE sb.bag_id = $1 AND c.user_id = $2 AND cs.status = 'issued'
-		AND cs.valid_from <= now() AND now() < cs.valid_until)`, bagID, d.UserID).Scan(&onSheet); err != nil {
-		return client.Result{}, err
+	onSheet, known := sheets[bagID]
+	if !known {
+		if err := a.Pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM courier_sheet_bags sb JOIN courier_sheets cs ON cs.id = sb.sheet_id
+			JOIN couriers c ON c.id = cs.courier_id WHERE sb.bag_id = $1 AND c.user_id = $2 AND cs.status = 'issued'
+			AND cs.valid_from <= now() AND now() < cs.valid_until)`, bagID, d.UserID).Scan(&onSheet); err != nil {
+			return client.Result{}, err
+		}
+		if sheets != nil {
+			sheets[bagID] = onSheet
+		}
 	}
 	if !onSheet {
 		return refused(ReasonNotOnSheet, "no valid courier sheet of yours names this bag"), nil
