@@ -5,9 +5,11 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"net/http/httptest"
 	"strings"
 	"testing"
 
+	"valise/api"
 	"valise/api/apitest"
 	"valise/internal/bench"
 	"valise/internal/dbtest"
@@ -194,4 +196,21 @@ func containsAll(s string, subs ...string) bool {
 		}
 	}
 	return true
+}
+
+// TestEnrolmentRateLimited: one address gets a few enrolment attempts a
+// minute; then 429 with Retry-After, whatever the code.
+func TestEnrolmentRateLimited(t *testing.T) {
+	t.Parallel()
+	d := dbtest.New(t)
+	ts := httptest.NewServer(apitest.Conform(t, api.New(d.Pool, api.Config{LoginRate: 2})))
+	t.Cleanup(ts.Close)
+	for i, want := range []int{403, 403, 429} {
+		c := client.New(ts.URL, ts.Client())
+		_, err := c.Enrol(context.Background(), "AAAAAA-BBBBBB-CCCCCC-DDDDDD", "")
+		var p *client.Problem
+		if !errors.As(err, &p) || p.Status != want {
+			t.Fatalf("attempt %d: %v, want %d", i+1, err, want)
+		}
+	}
 }
