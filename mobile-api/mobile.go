@@ -23,6 +23,7 @@ import (
 
 	"valise"
 	"valise/crypto/keyring"
+	"valise/custody"
 	"valise/identity"
 	"valise/policy"
 	"valise/pouch"
@@ -47,6 +48,7 @@ type Deps struct {
 type API struct {
 	Deps
 	bags       *pouch.Service
+	trail      *custody.Service // receipts
 	enrolLimit *limiter
 	devLocks   sync.Map // device id → *sync.Mutex: one sync per device at a time
 	// now is the server clock (tests may move it).
@@ -58,7 +60,7 @@ func New(d Deps) *API {
 	if d.EnrolRate == 0 {
 		d.EnrolRate = 10
 	}
-	return &API{Deps: d, bags: pouch.New(d.Pool), enrolLimit: &limiter{limit: d.EnrolRate, window: time.Minute}, now: time.Now}
+	return &API{Deps: d, bags: pouch.New(d.Pool), trail: custody.New(d.Pool), enrolLimit: &limiter{limit: d.EnrolRate, window: time.Minute}, now: time.Now}
 }
 
 // PhoneRoutes are mounted at /mobile/v1: enrolment is public (the one-time

@@ -8,6 +8,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
 	"valise/api"
 	"valise/api/apitest"
@@ -43,6 +44,13 @@ func newEnv(t *testing.T) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// The log integrates in the background (a phone's single-record sync
+	// waits for its receipt); tests may also integrate by hand.
+	ictx, cancel := context.WithCancel(ctx)
+	bg := tlog.NewIntegrator(e.Pool, key, tlog.IntegratorOptions{Interval: 50 * time.Millisecond})
+	done := make(chan struct{})
+	go func() { defer close(done); bg.Run(ictx) }()
+	t.Cleanup(func() { cancel(); <-done })
 	return &env{Env: e, pairs: pairs, log: tlog.NewIntegrator(e.Pool, key, tlog.IntegratorOptions{}),
 		sec: e.User(t, "sec", []string{policy.RoleSecurityOfficer}, "MFA", policy.SpecialImportance, "")}
 }

@@ -23,7 +23,6 @@ import (
 	"valise/mobile-api/client"
 	"valise/policy"
 	"valise/pouch"
-	"valise/tlog"
 )
 
 // Refusal reasons of a synced record (client.Result.Reason) besides the
@@ -613,20 +612,25 @@ func (a *API) incident(ctx context.Context, d *device, p client.Payload, summary
 	return id
 }
 
+// onlineWait is how long a sync of a single record (a phone online, one
+// operation at a time) waits for the log to integrate its event, so the
+// receipt comes at once, as the online API's receipt routes wait.
+const onlineWait = 2 * time.Second
+
 // addReceipts adds the log index and the C2SP receipt of every accepted
 // record whose event the log has integrated (the others get theirs on a
-// later re-send).
+// later re-send); a batch of one waits up to onlineWait for it.
 func (a *API) addReceipts(ctx context.Context, results []client.Result) {
+	wait := time.Duration(0)
+	if len(results) == 1 {
+		wait = onlineWait
+	}
 	for i := range results {
 		r := &results[i]
 		if r.Status != "accepted" || r.EventID == 0 {
 			continue
 		}
-		var entry *int64
-		if err := a.Pool.QueryRow(ctx, `SELECT log_entry FROM bag_events WHERE id = $1`, r.EventID).Scan(&entry); err != nil || entry == nil {
-			continue
-		}
-		rec, idx, err := tlog.EntryReceipt(ctx, a.Pool, tlog.EntryID(*entry))
+		rec, idx, err := a.trail.EventReceipt(ctx, r.EventID, wait)
 		if err != nil {
 			continue
 		}
