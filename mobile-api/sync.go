@@ -155,6 +155,10 @@ func (a *API) sync(w http.ResponseWriter, r *http.Request) {
 		}
 		res.Index = i
 		results[i] = res
+		if res.Status != "accepted" {
+			a.Log.InfoContext(r.Context(), "sync record refused", "device", d.ID, "courier", d.Subject.Username,
+				"index", i, "counter", res.Counter, "reason", res.Reason)
+		}
 	}
 	if _, err := a.Pool.Exec(r.Context(), `UPDATE devices SET last_seen_at = now() WHERE id = $1`, d.ID); err != nil {
 		a.Log.WarnContext(r.Context(), "device last seen", "err", err)

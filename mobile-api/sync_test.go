@@ -53,6 +53,10 @@ func TestBundleOffline(t *testing.T) {
 	if _, _, err := client.VerifySeal(b, phone.TrustRoot, p.Seals[0][:len(p.Seals[0])-4]+"AAAA", time.Now()); err == nil {
 		t.Fatal("a tampered seal verified")
 	}
+	// A bundle past its offline period is not used.
+	if _, _, err := client.VerifySeal(b, phone.TrustRoot, p.Seals[0], b.OfflineUntil.Add(time.Minute)); err == nil {
+		t.Fatal("a bundle past offline_until was used")
+	}
 	// Another pair's bag is not on this courier's sheets.
 	if _, got, err := client.VerifySeal(b, phone.TrustRoot, e.pairs[1].Seals[0], time.Now()); err == nil || got != nil {
 		t.Fatal("a bag off the courier's sheets passed")
@@ -281,6 +285,10 @@ func TestSyncAttacks(t *testing.T) {
 	}
 	_, err = phone.Sync(ctx, big)
 	problem(t, err, 413, "batch_too_large")
+	// Every refused record is logged with its reason.
+	if !containsAll(e.Logs(), "sync record refused", "bad_signature", "chain_broken", "bag_not_on_sheet") {
+		t.Fatal("refused records are not logged")
+	}
 }
 
 // gapPayload decodes a forged record's payload back (to chain on it).

@@ -192,8 +192,12 @@ func (c *Client) do(ctx context.Context, method, path string, body []byte, signe
 
 // VerifySeal checks a scanned seal offline against a saved bundle: its
 // signature under a key of the bundle's trust list (checked against the
-// pinned root), not revoked, and that it is one of the bundle's bags.
+// pinned root), not revoked, and that it is one of the bundle's bags; a
+// bundle past its offline_until is refused.
 func VerifySeal(b *Bundle, root ed25519.PublicKey, text string, now time.Time) (seal.Claims, *BundleBag, error) {
+	if now.After(b.OfflineUntil) {
+		return seal.Claims{}, nil, fmt.Errorf("the bundle may be used offline only until %s: download a new one", b.OfflineUntil.Format(time.RFC3339))
+	}
 	l, err := trust.ParseAt(b.TrustList, root, now)
 	if err != nil {
 		return seal.Claims{}, nil, fmt.Errorf("trust list: %w", err)
