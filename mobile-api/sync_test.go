@@ -392,3 +392,40 @@ func withoutReceipts(rs []client.Result) []client.Result {
 	}
 	return out
 }
+
+// TestPhoneCancelAndDelivery: the custodian's phone withdraws an
+// unconfirmed release (by the bag's open hand-off), then releases the bag to
+// the destination registry: the bag is delivered, as online.
+func TestPhoneCancelAndDelivery(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	ctx := context.Background()
+	p := e.pairs[0]
+	phone := e.phone(t, p.Second)
+	res, err := phone.Sync(ctx, []client.Record{
+		phone.Sign(client.Payload{Kind: client.KindRelease, BagID: p.BagID, To: p.Courier}),
+		phone.Sign(client.Payload{Kind: client.KindCancel, BagID: p.BagID, Note: "flight cancelled"}),
+		phone.Sign(client.Payload{Kind: client.KindCancel, BagID: p.BagID}),
+		phone.Sign(client.Payload{Kind: client.KindRelease, BagID: p.BagID, ToUnit: "DE-BER", Place: "Berlin embassy"}),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res[0].Status != "accepted" || res[1].Status != "accepted" || res[1].HandoffID != res[0].HandoffID || res[1].EventID == 0 {
+		t.Fatalf("release and cancel: %+v", res[:2])
+	}
+	if res[2].Reason != "no_open_handoff" {
+		t.Fatalf("a second cancel: %+v", res[2])
+	}
+	if res[3].Status != "accepted" {
+		t.Fatalf("delivery: %+v", res[3])
+	}
+	var state, kind string
+	if err := e.Pool.QueryRow(ctx, `SELECT b.state, h.purpose FROM bags b JOIN handoffs h ON h.bag_id = b.id AND h.status = 'released'
+		WHERE b.id = $1`, p.BagID).Scan(&state, &kind); err != nil {
+		t.Fatal(err)
+	}
+	if state != "delivered" || kind != "delivery" {
+		t.Fatalf("after the phone's delivery: state %s, purpose %s", state, kind)
+	}
+}
