@@ -282,7 +282,9 @@ func (a *API) one(ctx context.Context, d *device, c *chain, raw json.RawMessage)
 	prev := *c
 	c.counter, c.hash, c.deviceTime = p.Counter, sum[:], &p.DeviceTime
 	var res client.Result
-	if p.Release != nil {
+	if detail := validAction(p); detail != "" {
+		res = refused(ReasonMalformed, detail)
+	} else if p.Release != nil {
 		// A phone-to-phone hand-off: the releasing phone's signed release
 		// lands first (if it has not yet), then this confirmation of it.
 		var handoff string
@@ -364,7 +366,7 @@ func (a *API) relayed(ctx context.Context, receiver *device, rec client.Record) 
 	if err1 != nil || err2 != nil || dec.Decode(&p) != nil {
 		return bad(ReasonMalformed, "not a signed record")
 	}
-	if detail := validPayload(p); detail != "" || p.Kind != client.KindRelease || p.Release != nil {
+	if detail := validPayload(p) + validAction(p); detail != "" || p.Kind != client.KindRelease || p.Release != nil {
 		return bad(ReasonMalformed, "not a release record "+detail)
 	}
 	if p.To != receiver.Subject.Username {
@@ -450,8 +452,8 @@ func jsonProblem(err error) string {
 	return err.Error()
 }
 
-// validPayload names what is wrong with a signed payload's fields ("" if
-// nothing).
+// validPayload names what is wrong with a signed payload's chain fields
+// ("" if nothing): without them the record has no place in the chain.
 func validPayload(p client.Payload) string {
 	switch {
 	case p.IdempotencyKey == "" || len(p.IdempotencyKey) > 100:
@@ -462,6 +464,19 @@ func validPayload(p client.Payload) string {
 		return "prev: 64 hex digits"
 	case p.DeviceTime.IsZero():
 		return "device_time: required"
+	}
+	if _, err := hex.DecodeString(p.Prev); err != nil {
+		return "prev: 64 hex digits"
+	}
+	return ""
+}
+
+// validAction names what is wrong with a record's action fields ("" if
+// nothing). A record with bad action fields but a good signature and chain
+// position still takes its place in the device's chain (it is refused, and
+// the refusal stored, like one the custody rules refuse).
+func validAction(p client.Payload) string {
+	switch {
 	case !slices.Contains([]string{client.KindScan, client.KindRelease, client.KindConfirm, client.KindCancel}, p.Kind):
 		return "kind: scan, release, confirm or cancel"
 	case (p.Kind == client.KindScan || p.Kind == client.KindRelease) && p.BagID == "":
@@ -470,9 +485,6 @@ func validPayload(p client.Payload) string {
 		return "handoff_id (or bag_id, for the bag's open hand-off, or the embedded release): required for a " + p.Kind
 	case p.Release != nil && p.Kind != client.KindConfirm:
 		return "release: only a confirm embeds the release it confirms"
-	}
-	if _, err := hex.DecodeString(p.Prev); err != nil {
-		return "prev: 64 hex digits"
 	}
 	return ""
 }

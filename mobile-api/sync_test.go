@@ -245,10 +245,11 @@ func TestSyncAttacks(t *testing.T) {
 	if err != nil || res[0].Reason != "not_custodian" {
 		t.Fatalf("hand-off from a non-custodian: %+v %v", res, err)
 	}
-	// The phone's chain goes on after the refused records: counter 3 chains on 2.
-	res, err = phone.Sync(ctx, []client.Record{phone.Sign(scan(phone))})
-	if err != nil || res[0].Status != "accepted" || len(res[0].Flags) != 0 {
-		t.Fatalf("next good record: %+v %v", res, err)
+	// A signed record with a bad action is refused but keeps its place in
+	// the chain; the phone's chain goes on after every refused record.
+	res, err = phone.Sync(ctx, []client.Record{phone.Sign(client.Payload{Kind: "checkpoint", BagID: p.BagID}), phone.Sign(scan(phone))})
+	if err != nil || res[0].Reason != "malformed" || res[1].Status != "accepted" || len(res[1].Flags) != 0 {
+		t.Fatalf("bad action, then the next good record: %+v %v", res, err)
 	}
 
 	// A gap in the counter: accepted as far as consistent, flagged, and an incident.
