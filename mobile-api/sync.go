@@ -226,8 +226,9 @@ func (a *API) one(ctx context.Context, d *device, c *chain, raw json.RawMessage)
 			return client.Result{}, err
 		}
 		// A record the receiving phone synced first (a release embedded in
-		// its confirmation) takes its place in this device's chain now.
-		if p.Counter > c.counter && r.Status == "accepted" {
+		// its confirmation, accepted or refused) takes its place in this
+		// device's chain now.
+		if p.Counter > c.counter && r.Reason != ReasonChainBroken && r.Reason != ReasonCounter {
 			if err := a.advance(ctx, d, c, p, sum[:]); err != nil {
 				return client.Result{}, err
 			}
@@ -288,7 +289,7 @@ func (a *API) one(ctx context.Context, d *device, c *chain, raw json.RawMessage)
 		// A phone-to-phone hand-off: the releasing phone's signed release
 		// lands first (if it has not yet), then this confirmation of it.
 		var handoff string
-		if handoff, res, err = a.relayed(ctx, d, *p.Release); err == nil && handoff != "" {
+		if handoff, res, err = a.relayed(ctx, d, c, *p.Release); err == nil && handoff != "" {
 			p.HandoffID = handoff
 		}
 	}
@@ -339,8 +340,11 @@ func moveChain(ctx context.Context, q db.Querier, device string, c *chain, p cli
 // advance moves the device's chain to record p (hash sum) out of the usual
 // order: a record already applied; a gap opens an incident.
 func (a *API) advance(ctx context.Context, d *device, c *chain, p client.Payload, sum []byte) error {
-	if p.Counter > c.counter+1 {
+	switch {
+	case p.Counter > c.counter+1:
 		a.incident(ctx, d, p, fmt.Sprintf("device %s: records %d to %d are missing before record %d", d.ID, c.counter+1, p.Counter-1, p.Counter))
+	case p.Prev != hex.EncodeToString(c.hash):
+		a.incident(ctx, d, p, fmt.Sprintf("device %s: record %d (synced by the receiver) does not chain to record %d", d.ID, p.Counter, c.counter))
 	}
 	if err := moveChain(ctx, a.Pool, d.ID, c, p, sum); err != nil {
 		return err
@@ -354,7 +358,7 @@ func (a *API) advance(ctx context.Context, d *device, c *chain, p client.Payload
 // returns its hand-off. A release that cannot land refuses the
 // confirmation (res is that refusal). The releasing device's chain is not
 // checked now: its record takes its place there when that phone syncs.
-func (a *API) relayed(ctx context.Context, receiver *device, rec client.Record) (string, client.Result, error) {
+func (a *API) relayed(ctx context.Context, receiver *device, c *chain, rec client.Record) (string, client.Result, error) {
 	bad := func(reason, detail string) (string, client.Result, error) {
 		return "", refused(reason, "the embedded release: "+detail), nil
 	}
@@ -411,7 +415,7 @@ func (a *API) relayed(ctx context.Context, receiver *device, rec client.Record) 
 		return "", client.Result{}, err
 	}
 	var flags []string
-	if p.DeviceTime.After(a.now().Add(5 * time.Minute)) {
+	if p.DeviceTime.After(a.now().Add(c.tolerance)) {
 		flags = append(flags, FlagClockAhead)
 	}
 	flags = append(flags, FlagRelayed)

@@ -381,6 +381,20 @@ func TestPhoneToPhoneHandoff(t *testing.T) {
 	if err != nil || res[0].Reason != "not_receiver" {
 		t.Fatalf("a release to someone else: %+v %v", res, err)
 	}
+	// A release the custody rules refuse (its phone's courier no longer
+	// holds the bag) refuses the confirmation that embeds it; the releasing
+	// phone later gets the same refusal and its chain goes on.
+	q := e.pairs[1]
+	notHolder := e.phone(t, q.Second)
+	rel2 := notHolder.Sign(client.Payload{Kind: client.KindRelease, BagID: q.BagID, To: q.Courier})
+	res, err = other.Sync(ctx, []client.Record{other.Sign(client.Payload{Kind: client.KindConfirm, Release: &rel2, Seals: q.Seals, PackagesCounted: intp(2)})})
+	if err != nil || res[0].Reason != "release_refused" {
+		t.Fatalf("confirming a refused release: %+v %v", res, err)
+	}
+	res, err = notHolder.Sync(ctx, []client.Record{rel2, notHolder.Sign(client.Payload{Kind: client.KindScan, BagID: q.BagID, Seals: q.Seals})})
+	if err != nil || res[0].Reason != "not_custodian" || res[1].Reason != "not_custodian" || len(res[1].Flags) != 0 {
+		t.Fatalf("the releasing phone's sync: %+v %v", res, err)
+	}
 }
 
 // withoutReceipts: results as stored (receipts come once the log has
