@@ -140,23 +140,38 @@ func (s *Service) Issue(ctx context.Context, actor policy.Subject, in IssueInput
 			}
 			sh.BearerName, courierID = c.FullName, &c.ID
 			if c.UserID != "" {
+				// The record stands for the account (DM-04): it must still be
+				// an active courier's of the record's kind.
+				if _, err := courierAccount(ctx, tx, CourierInput{Kind: c.Kind, UserID: c.UserID}); err != nil {
+					var ve *valise.Error
+					if errors.As(err, &ve) && ve.Code == valise.EINVALID && len(ve.Fields) == 1 {
+						return valise.Invalid("the courier's account may not carry mail: "+ve.Message,
+							valise.FieldError{Field: "courier_id", Reason: "its account: " + ve.Fields[0].Reason})
+					}
+					return err
+				}
 				sh.couriers = []string{c.UserID}
 			}
 		}
 		for i, id := range in.BagIDs {
 			field := fmt.Sprintf("bag_ids[%d]", i)
-			var reg, state string
-			var route []string
-			var pkgs *int
-			var level int16
-			err := tx.QueryRow(ctx, `SELECT registry_number, state, route_codes, package_count, level FROM bags WHERE id::text = $1 FOR UPDATE`, id).
-				Scan(&reg, &state, &route, &pkgs, &level)
-			if errors.Is(err, pgx.ErrNoRows) {
-				return valise.Invalid("no such bag", valise.FieldError{Field: field, Reason: "no such bag"})
+			noSuchBag := valise.Invalid("no such bag", valise.FieldError{Field: field, Reason: "no such bag"})
+			b, err := pouch.LockBag(ctx, tx, id)
+			if valise.ErrorCode(err) == valise.ENOTFOUND {
+				return noSuchBag
 			}
 			if err != nil {
 				return fmt.Errorf("load bag: %w", err)
 			}
+			// A bag the actor may not read is one that does not exist: its
+			// number, state and sheets are not disclosed.
+			if err := check(ctx, policy.ActBagRead, b.Resource()); err != nil {
+				if c := valise.ErrorCode(err); c == valise.ENOTFOUND || c == valise.EFORBIDDEN {
+					return noSuchBag
+				}
+				return err
+			}
+			reg, state, route, pkgs, level := b.RegistryNumber, string(b.State), b.Route, b.PackageCount, b.Level
 			if state != string(pouch.Sealed) {
 				return &valise.Error{Code: valise.ECONFLICT, Message: "bag " + reg + " is " + state + "; a sheet covers sealed bags",
 					Fields: []valise.FieldError{{Field: field, Reason: "not sealed"}}, Extra: map[string]any{"current_state": state}}
@@ -175,9 +190,9 @@ func (s *Service) Issue(ctx context.Context, actor policy.Subject, in IssueInput
 			} else if !errors.Is(err, pgx.ErrNoRows) {
 				return err
 			}
-			sh.Bags = append(sh.Bags, SheetBag{BagID: id, RegistryNumber: reg, Packages: *pkgs})
-			sh.PackageCount += *pkgs
-			sh.level = policy.Max(sh.level, policy.Level(level))
+			sh.Bags = append(sh.Bags, SheetBag{BagID: b.ID, RegistryNumber: reg, Packages: pkgs})
+			sh.PackageCount += pkgs
+			sh.level = policy.Max(sh.level, level)
 		}
 		if err := check(ctx, policy.ActSheetIssue, sh.Resource()); err != nil {
 			return err
@@ -210,13 +225,22 @@ func (s *Service) Issue(ctx context.Context, actor policy.Subject, in IssueInput
 		}
 		var replaces *string
 		if in.Replaces != "" {
-			var status string
-			err := tx.QueryRow(ctx, `SELECT status FROM courier_sheets WHERE id::text = $1`, in.Replaces).Scan(&status)
-			if err != nil {
+			// A revoked sheet is reissued once: its replacements form a line.
+			var status, successor string
+			err := tx.QueryRow(ctx, `SELECT cs.status, coalesce((SELECT r.number FROM courier_sheets r WHERE r.replaces = cs.id
+				ORDER BY r.issued_at LIMIT 1), '') FROM courier_sheets cs WHERE cs.id::text = $1`, in.Replaces).Scan(&status, &successor)
+			if errors.Is(err, pgx.ErrNoRows) {
 				return valise.Invalid("no such sheet to replace", valise.FieldError{Field: "replaces", Reason: "no such sheet"})
+			}
+			if err != nil {
+				return fmt.Errorf("load the sheet to replace: %w", err)
 			}
 			if status != "revoked" {
 				return valise.Invalid("revoke a sheet before reissuing it", valise.FieldError{Field: "replaces", Reason: "the sheet is still issued"})
+			}
+			if successor != "" {
+				return valise.Invalid("the sheet was already reissued as "+successor,
+					valise.FieldError{Field: "replaces", Reason: "already reissued as " + successor})
 			}
 			replaces = &in.Replaces
 		}
