@@ -81,16 +81,16 @@ func hashCode(code string) []byte {
 
 // createEnrolment: a security officer creates a one-time code for a courier.
 func (a *API) createEnrolment(w http.ResponseWriter, r *http.Request) {
-	sub, ok := a.officer(w, r)
-	if !ok {
-		return
-	}
 	var in struct {
 		Username     string `json:"username"`
 		ValidMinutes int    `json:"valid_minutes,omitempty"`
 	}
 	if err := a.Decode(r, &in); err != nil {
 		a.Error(w, r, err)
+		return
+	}
+	sub, ok := a.officer(w, r)
+	if !ok {
 		return
 	}
 	if in.ValidMinutes == 0 {
@@ -313,10 +313,6 @@ func (a *API) getDevice(w http.ResponseWriter, r *http.Request) {
 // setStatus suspends, reinstates or revokes a device. Revocation is final.
 func (a *API) setStatus(status string) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		sub, ok := a.officer(w, r)
-		if !ok {
-			return
-		}
 		var in struct {
 			Reason string `json:"reason,omitempty"`
 		}
@@ -325,6 +321,10 @@ func (a *API) setStatus(status string) http.HandlerFunc {
 				a.Error(w, r, err)
 				return
 			}
+		}
+		sub, ok := a.officer(w, r)
+		if !ok {
+			return
 		}
 		if len(in.Reason) > 500 {
 			a.Error(w, r, valise.Invalid("bad reason", valise.FieldError{Field: "reason", Reason: "at most 500 characters"}))
@@ -372,6 +372,23 @@ func (a *API) requireDevice(next http.Handler) http.Handler {
 				"addr", remoteHost(r), "path", r.URL.Path)
 			a.Error(w, r, valise.Errorf(valise.EUNAUTHORIZED, "the request is not signed by an active enrolled device"))
 		}
+		body, rerr := io.ReadAll(r.Body)
+		if rerr != nil {
+			a.Error(w, r, valise.Errorf(valise.ETOOLARGE, "the request body is too large"))
+			return
+		}
+		r.Body = io.NopCloser(bytes.NewReader(body))
+		// A malformed body is answered as such, signed or not (as on the
+		// online routes); that reveals nothing about devices.
+		if len(body) > 0 || r.Header.Get("Content-Type") != "" {
+			var v any
+			probe := r.Clone(r.Context())
+			probe.Body = io.NopCloser(bytes.NewReader(body))
+			if err := a.Decode(probe, &v); err != nil {
+				a.Error(w, r, err)
+				return
+			}
+		}
 		id := r.Header.Get(client.HeaderDevice)
 		ts, err := strconv.ParseInt(r.Header.Get(client.HeaderTimestamp), 10, 64)
 		sig, serr := base64.StdEncoding.DecodeString(r.Header.Get(client.HeaderSignature))
@@ -383,12 +400,6 @@ func (a *API) requireDevice(next http.Handler) http.Handler {
 			refuse("timestamp outside tolerance")
 			return
 		}
-		body, err := io.ReadAll(r.Body)
-		if err != nil {
-			a.Error(w, r, valise.Errorf(valise.ETOOLARGE, "the request body is too large"))
-			return
-		}
-		r.Body = io.NopCloser(bytes.NewReader(body))
 		var key []byte
 		var status, userID string
 		err = a.Pool.QueryRow(r.Context(), `SELECT public_key, status, user_id FROM devices WHERE id = $1`, id).Scan(&key, &status, &userID)
