@@ -78,6 +78,7 @@ type Server struct {
 	custody *custodyAPI     // hand-offs, custody trails, receipts (api/custody.go)
 	seals   *sealAPI        // trust list, bag seals, verification (api/seals.go)
 	alerts  *alerts.Service // alerts, subscriptions, webhooks (api/alerts.go)
+	staff   *personnelAPI   // staff records, ranks, discipline (api/personnel.go)
 
 	mobile *mobileapi.API // couriers' phones: /mobile/v1 and /api/v1/devices (mobile-api/)
 
@@ -119,6 +120,7 @@ func New(pool *pgxpool.Pool, cfg Config) *Server {
 	if s.alerts, err = alerts.New(pool, s.authz, s.ident, master, cfg.Alerts); err != nil {
 		panic(err) // a master key of the wrong size is a programming error
 	}
+	s.staff = newPersonnelAPI(pool, s.authz, s.pouch.idem)
 	s.mobile = mobileapi.New(mobileapi.Deps{Pool: pool, Authz: s.authz, Ident: s.ident, Keys: kr, Log: cfg.Logger,
 		Error: Error, JSON: JSON, Decode: Decode, EnrolRate: cfg.LoginRate})
 	s.router = s.routes()
@@ -197,6 +199,7 @@ func (s *Server) routes() chi.Router {
 			r.Group(s.custody.routes) // hand-offs, custody trails, receipts, overdue (api/custody.go)
 			r.Group(s.seals.routes)   // bag seals and seal verification (api/seals.go)
 			r.Group(s.alertRoutes)    // alerts, subscriptions, webhooks (api/alerts.go)
+			r.Group(s.staff.routes)   // personnel core (api/personnel.go)
 			// Devices: enrolment codes, list, suspend, revoke (mobile-api/).
 			r.Group(s.mobile.OfficerRoutes)
 		})

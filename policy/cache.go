@@ -79,5 +79,6 @@ func decisionKey(s Subject, action string, r Resource) string {
 	field(r.CustodianKind)
 	field(r.CustodianUnit)
 	list(r.Couriers)
+	field(r.Person)
 	return b.String()
 }

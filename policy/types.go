@@ -146,6 +146,9 @@ type Resource struct {
 	// Couriers lists the user ids of the couriers named on the bag's courier
 	// sheet: they have need-to-know for what they carry.
 	Couriers []string `json:"couriers,omitempty"`
+	// Person is the user id of the account linked to the staff record a
+	// personnel resource describes: the person may read their own record.
+	Person string `json:"person,omitempty"`
 }
 
 // Actions. Lifecycle stages follow the Article 7-1 order; the rest are
