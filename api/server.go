@@ -27,6 +27,7 @@ import (
 	"valise/identity"
 	"valise/internal/db"
 	"valise/migrations"
+	mobileapi "valise/mobile-api"
 	"valise/policy"
 )
 
@@ -81,6 +82,8 @@ type Server struct {
 	config  *settingsAPI    // settings, plan review and custody windows (api/settings.go)
 	staff   *personnelAPI   // staff records, ranks, discipline (api/personnel.go)
 
+	mobile *mobileapi.API // couriers' phones: /mobile/v1 and /api/v1/devices (mobile-api/)
+
 	authz      *policy.Authorizer // every protected handler asks it (api/auth.go)
 	ident      *identity.Service  // users, units, tokens (api/auth.go)
 	loginLimit *rateLimiter       // login attempts per address and per account
@@ -121,6 +124,8 @@ func New(pool *pgxpool.Pool, cfg Config) *Server {
 		panic(err) // a master key of the wrong size is a programming error
 	}
 	s.staff = newPersonnelAPI(pool, s.authz, s.pouch.idem)
+	s.mobile = mobileapi.New(mobileapi.Deps{Pool: pool, Authz: s.authz, Ident: s.ident, Keys: kr, Log: cfg.Logger,
+		Error: Error, JSON: JSON, Decode: Decode, EnrolRate: cfg.LoginRate})
 	s.router = s.routes()
 	return s
 }
@@ -179,6 +184,8 @@ func (s *Server) routes() chi.Router {
 	}
 	s.logRoutes(r)                              // custody transparency log, public: /log/...
 	r.Get(courier.PrintScriptPath, printScript) // the printable pages' one script (api/sheets.go)
+	// Couriers' phones, every request but enrolment signed by the device key (mobile-api/).
+	r.Route("/mobile/v1", s.mobile.PhoneRoutes)
 	r.Route("/api/v1", func(r chi.Router) {
 		r.Get("/openapi.yaml", func(w http.ResponseWriter, r *http.Request) {
 			w.Header().Set("Content-Type", "application/yaml")
@@ -201,6 +208,8 @@ func (s *Server) routes() chi.Router {
 			r.Group(s.config.routes)         // settings, plan review, custody windows (api/settings.go)
 			r.Group(s.seals.labelRoutes)     // seal labels, HTML and PDF (api/labels.go)
 			r.Group(s.staff.routes)          // personnel core (api/personnel.go)
+			// Devices: enrolment codes, list, suspend, revoke (mobile-api/).
+			r.Group(s.mobile.OfficerRoutes)
 		})
 	})
 	return r

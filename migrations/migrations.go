@@ -3,7 +3,8 @@
 //
 // Numbering: 000xx foundation, 001xx identity and policy, 002xx seals and
 // keys, 003xx the bag lifecycle and couriers, 004xx custody and the log,
-// 005xx personnel, 006xx alerts. Ranges keep parallel work from colliding.
+// 005xx personnel, 006xx alerts, 007xx the courier's phone (mobile-api). Ranges
+// keep parallel work from colliding.
 package migrations
 
 import (

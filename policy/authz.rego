@@ -111,7 +111,7 @@ role_grants := {
 	"security_officer": {
 		"bag.read", "bag.examine", "bag.report_loss", "sheet.revoke", "incident.read", "incident.manage",
 		"units.read", "users.read", "decisions.read", "lockouts.read", "keys.manage", "log.read",
-		"senders.read", "staff.read", "alerts.manage",
+		"senders.read", "staff.read", "alerts.manage", "devices.manage",
 	},
 	# Auditors read everything their clearance allows (and change nothing: see the veto below).
 	"auditor": read_actions,

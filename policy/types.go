@@ -179,6 +179,7 @@ const (
 	ActDecisionsRead = "decisions.read"
 	ActLockoutsRead  = "lockouts.read"
 	ActKeysManage    = "keys.manage"
+	ActDevicesManage = "devices.manage" // enrol, list, suspend, revoke couriers' phones
 	ActLogRead       = "log.read"
 	ActStaffRead     = "staff.read"
 	ActStaffManage   = "staff.manage"

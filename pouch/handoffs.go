@@ -65,6 +65,19 @@ type Block struct {
 	Seals       *SealResult  `json:"seals,omitempty"`
 	Coordinates *Coordinates `json:"coordinates,omitempty"`
 	Note        string       `json:"note,omitempty"`
+	// Device names the courier's phone that signed the record (mobile-api).
+	Device *DeviceMark `json:"device,omitempty"`
+}
+
+// DeviceMark is what an event recorded from a phone's signed record keeps
+// of it: the device, its counter, the device's own time, the hash of the
+// signed payload, and what the server flagged (clock, counter, chain).
+type DeviceMark struct {
+	ID            string    `json:"id"`
+	Counter       int64     `json:"counter"`
+	DeviceTime    time.Time `json:"device_time"`
+	PayloadSHA256 string    `json:"payload_sha256"`
+	Flags         []string  `json:"flags,omitempty"`
 }
 
 // Where and when an action happened, as the client reports it.
@@ -73,6 +86,9 @@ type Where struct {
 	Coordinates *Coordinates `json:"coordinates,omitempty"`
 	OccurredAt  *time.Time   `json:"occurred_at,omitempty"`
 	Note        string       `json:"note,omitempty"`
+	// Device is set only by mobile-api for a phone's signed record; never
+	// read from a request body.
+	Device *DeviceMark `json:"-"`
 }
 
 func (w Where) validate() []valise.FieldError {
@@ -354,7 +370,7 @@ func (s *Service) release(ctx context.Context, actor policy.Subject, in ReleaseI
 		}
 		ev.Data = mustJSON(map[string]any{"purpose": h.Purpose, "sheet_id": h.SheetID})
 		ev.Custody = mustJSON(Block{HandoffID: h.ID, Purpose: h.Purpose, From: &from, To: &h.To, Custodian: &cur,
-			Packages: b.PackageCount, Coordinates: in.Coordinates, Note: in.Note})
+			Packages: b.PackageCount, Coordinates: in.Coordinates, Note: in.Note, Device: in.Device})
 		batch := &pgx.Batch{}
 		if err := QueueEvent(batch, actor, ev); err != nil {
 			return err
@@ -541,7 +557,7 @@ func (s *Service) confirm(ctx context.Context, actor policy.Subject, handoffID, 
 		cur := b.Custodian
 		ev.Data = mustJSON(map[string]any{"purpose": h.Purpose})
 		ev.Custody = mustJSON(Block{HandoffID: h.ID, Purpose: h.Purpose, From: &h.From, To: &to, Custodian: &cur,
-			Packages: b.PackageCount, Seals: res, Coordinates: in.Coordinates, Note: in.Note})
+			Packages: b.PackageCount, Seals: res, Coordinates: in.Coordinates, Note: in.Note, Device: in.Device})
 		batch = &pgx.Batch{}
 		if err := QueueEvent(batch, actor, ev); err != nil {
 			return err
@@ -638,7 +654,7 @@ func (s *Service) Cancel(ctx context.Context, actor policy.Subject, handoffID st
 			ev.OccurredAt = *w.OccurredAt
 		}
 		ev.Custody = mustJSON(Block{HandoffID: h.ID, Purpose: h.Purpose, From: &h.From, To: &h.To, Custodian: &cur,
-			Packages: b.PackageCount, Coordinates: w.Coordinates, Note: w.Note})
+			Packages: b.PackageCount, Coordinates: w.Coordinates, Note: w.Note, Device: w.Device})
 		if err := record(ctx, tx, actor, ev); err != nil {
 			return err
 		}
@@ -706,7 +722,7 @@ func (s *Service) Scan(ctx context.Context, actor policy.Subject, bagID string, 
 			ev.OccurredAt = *in.OccurredAt
 		}
 		cur := b.Custodian
-		ev.Custody = mustJSON(Block{Custodian: &cur, Packages: b.PackageCount, Seals: res, Coordinates: in.Coordinates, Note: in.Note})
+		ev.Custody = mustJSON(Block{Custodian: &cur, Packages: b.PackageCount, Seals: res, Coordinates: in.Coordinates, Note: in.Note, Device: in.Device})
 		batch := &pgx.Batch{}
 		if err := QueueEvent(batch, actor, ev); err != nil {
 			return err

@@ -173,6 +173,7 @@ type BenchOptions struct {
 	Duration time.Duration // per measurement; default 3s
 	Clients  []int         // hand-off client counts; default 1, 16, 64
 	PoolSize int32         // API pool connections; default 16
+	Phones   int           // phones syncing batches of 100 records; default 16
 	Logf     func(format string, args ...any)
 }
 
@@ -187,13 +188,16 @@ func Bench(ctx context.Context, dbURL string, o BenchOptions) ([]Rate, error) {
 	if o.Clients == nil {
 		o.Clients = []int{1, 16, 64}
 	}
+	if o.Phones == 0 {
+		o.Phones = 16
+	}
 	if o.PoolSize == 0 {
 		o.PoolSize = 16 // valise serve's default db-max-conns
 	}
 	if o.Logf == nil {
 		o.Logf = func(string, ...any) {}
 	}
-	env, err := startBenchServer(ctx, dbURL, o.PoolSize, slices.Max(o.Clients))
+	env, err := startBenchServer(ctx, dbURL, o.PoolSize, max(slices.Max(o.Clients), o.Phones))
 	if err != nil {
 		return nil, err
 	}
@@ -214,6 +218,14 @@ func Bench(ctx context.Context, dbURL string, o BenchOptions) ([]Rate, error) {
 		return out, err
 	}
 	env.closeRaw()
+	// Phones before the hand-offs: each pair's "second" still holds its bag.
+	phones, err := EnrolPhones(ctx, env.client, env.url, env.ident, env.pairs[:o.Phones])
+	if err != nil {
+		return out, err
+	}
+	if err := add(PhoneSyncs(ctx, phones, env.pairs[:o.Phones], 100, o.Duration)); err != nil {
+		return out, err
+	}
 	for _, n := range o.Clients {
 		trips, stmts := env.trips.read()
 		r, err := HandOffs(ctx, env.client, env.url, env.pairs[:n], o.Duration)

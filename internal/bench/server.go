@@ -33,6 +33,7 @@ type benchEnv struct {
 	url       string
 	client    *http.Client
 	authz     *policy.Authorizer
+	ident     *identity.Service
 	pairs     []*Pair
 	stop      context.CancelFunc
 	done      chan struct{}
@@ -97,7 +98,7 @@ func startBenchServer(ctx context.Context, dbURL string, poolSize int32, pairs i
 	// Server errors go to stderr: a benchmark that hides its 500s measures nothing.
 	errLog := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError}))
 	srv := api.New(e.pool, api.Config{MasterKey: master, Logger: errLog, Identity: cheap, LoginRate: 1 << 20})
-	e.authz = srv.Authorizer()
+	e.authz, e.ident = srv.Authorizer(), srv.Identity()
 	e.ts = httptest.NewServer(srv)
 	e.url = e.ts.URL
 	e.client = &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{MaxIdleConns: 256, MaxIdleConnsPerHost: 256}}

@@ -1,0 +1,659 @@
+package mobileapi
+
+import (
+	"bytes"
+	"context"
+	"crypto/ed25519"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"slices"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"valise"
+	"valise/internal/db"
+	"valise/mobile-api/client"
+	"valise/policy"
+	"valise/pouch"
+)
+
+// Refusal reasons of a synced record (client.Result.Reason) besides the
+// pouch's own (not_custodian, no_courier_sheet, handoff_open, ...).
+const (
+	ReasonMalformed      = "malformed"              // not a record: bad JSON, base64 or fields
+	ReasonBadSignature   = "bad_signature"          // not signed by this device's key
+	ReasonWrongDevice    = "wrong_device"           // the payload names another device
+	ReasonKeyReused      = "idempotency_key_reused" // the key was used for a different record
+	ReasonCounter        = "counter_not_increasing" // the counter went backwards or repeated
+	ReasonChainBroken    = "chain_broken"           // prev is not the hash of the device's previous record
+	ReasonNotOnSheet     = "bag_not_on_sheet"       // no valid courier sheet of the device's courier names the bag
+	ReasonInProgress     = "in_progress"            // an earlier sync of this record was interrupted
+	ReasonNotProcessed   = "not_processed"          // a server error stopped the batch before this record: re-send it
+	ReasonServer         = "server_error"
+	FlagClockAhead       = "device_clock_ahead" // device time ahead of the server beyond the tolerance
+	FlagTimeBeforePrev   = "device_time_before_previous_record"
+	FlagCounterGap       = "counter_gap" // records are missing before this one
+	FlagTimeOutsideStale = "device_time_older_than_offline_period"
+	FlagRelayed          = "synced_by_receiver" // a release embedded in the receiving phone's confirmation
+)
+
+type syncRequest struct {
+	Records []json.RawMessage `json:"records"`
+}
+
+// chain is a device's position, read once per sync under the device's
+// lock, and the batch's caches: the stored results of its idempotency keys
+// (one query per batch) and which bags are on the courier's sheets.
+type chain struct {
+	counter    int64
+	hash       []byte
+	deviceTime *time.Time
+	tolerance  time.Duration
+	offlineFor time.Duration
+	stored     map[string]storedRecord
+	sheets     map[string]bool
+}
+
+type storedRecord struct {
+	hash   []byte
+	result []byte // nil: claimed, not yet applied
+}
+
+// preload reads the stored results of every idempotency key of the batch.
+func (a *API) preload(ctx context.Context, device string, c *chain, records []json.RawMessage) error {
+	c.stored, c.sheets = map[string]storedRecord{}, map[string]bool{}
+	keys := make([]string, 0, len(records))
+	for _, raw := range records {
+		var rec client.Record
+		var p client.Payload
+		if json.Unmarshal(raw, &rec) != nil {
+			continue
+		}
+		if b, err := base64.StdEncoding.DecodeString(rec.Payload); err == nil && json.Unmarshal(b, &p) == nil && p.IdempotencyKey != "" {
+			keys = append(keys, p.IdempotencyKey)
+		}
+	}
+	rows, err := a.Pool.Query(ctx, `SELECT idempotency_key, payload_sha256, result FROM device_records
+		WHERE device_id = $1 AND idempotency_key = ANY($2)`, device, keys)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var k string
+		var st storedRecord
+		if err := rows.Scan(&k, &st.hash, &st.result); err != nil {
+			return err
+		}
+		c.stored[k] = st
+	}
+	return rows.Err()
+}
+
+// sync verifies and applies a batch of the device's signed records, in
+// order; every record gets its own result, stored under (device,
+// idempotency key) so that a re-sent batch changes nothing and gets the
+// same results (receipts are added once the log has integrated the events).
+func (a *API) sync(w http.ResponseWriter, r *http.Request) {
+	d := deviceFrom(r.Context())
+	var in syncRequest
+	if err := a.Decode(r, &in); err != nil {
+		a.Error(w, r, err)
+		return
+	}
+	if len(in.Records) == 0 {
+		a.Error(w, r, valise.Invalid("the batch is empty", valise.FieldError{Field: "records", Reason: "send 1 to " + strconv.Itoa(client.MaxBatch) + " records"}))
+		return
+	}
+	if len(in.Records) > client.MaxBatch {
+		a.Error(w, r, &valise.Error{Code: valise.ETOOLARGE,
+			Message: fmt.Sprintf("a batch holds at most %d records; this one has %d: split it", client.MaxBatch, len(in.Records)),
+			Extra:   map[string]any{"reason": "batch_too_large", "max_records": client.MaxBatch}})
+		return
+	}
+	// One sync per device at a time in this process; across processes the
+	// chain moves only by a conditional update (see claim).
+	mu, _ := a.devLocks.LoadOrStore(d.ID, &sync.Mutex{})
+	mu.(*sync.Mutex).Lock()
+	defer mu.(*sync.Mutex).Unlock()
+	var c chain
+	var tol, off float64
+	err := a.Pool.QueryRow(r.Context(), `SELECT d.last_counter, d.last_hash, d.last_device_time,
+		(SELECT extract(epoch FROM value::interval) FROM mobile_settings WHERE key = 'clock.tolerance'),
+		(SELECT extract(epoch FROM value::interval) FROM mobile_settings WHERE key = 'bundle.offline_for')
+		FROM devices d WHERE d.id = $1`, d.ID).Scan(&c.counter, &c.hash, &c.deviceTime, &tol, &off)
+	if err != nil {
+		a.Error(w, r, err)
+		return
+	}
+	c.tolerance, c.offlineFor = time.Duration(tol)*time.Second, time.Duration(off)*time.Second
+	if err := a.preload(r.Context(), d.ID, &c, in.Records); err != nil {
+		a.Error(w, r, err)
+		return
+	}
+	results := make([]client.Result, len(in.Records))
+	stopped := false
+	for i, raw := range in.Records {
+		if stopped {
+			results[i] = client.Result{Index: i, Status: "refused", Reason: ReasonNotProcessed,
+				Detail: "a server error stopped the batch before this record; re-send it"}
+			continue
+		}
+		res, err := a.one(r.Context(), d, &c, raw)
+		if err != nil {
+			a.Log.ErrorContext(r.Context(), "sync record failed", "device", d.ID, "index", i, "err", err)
+			res = client.Result{Status: "refused", Reason: ReasonServer, Detail: "the server could not record this; re-send it"}
+			stopped = true
+		}
+		res.Index = i
+		results[i] = res
+		if res.Status != "accepted" {
+			a.Log.InfoContext(r.Context(), "sync record refused", "device", d.ID, "courier", d.Subject.Username,
+				"index", i, "counter", res.Counter, "reason", res.Reason)
+		}
+	}
+	if _, err := a.Pool.Exec(r.Context(), `UPDATE devices SET last_seen_at = now() WHERE id = $1`, d.ID); err != nil {
+		a.Log.WarnContext(r.Context(), "device last seen", "err", err)
+	}
+	a.addReceipts(r.Context(), results)
+	a.JSON(w, http.StatusOK, client.SyncResponse{Results: results})
+}
+
+func refused(reason, detail string) client.Result {
+	return client.Result{Status: "refused", Reason: reason, Detail: detail}
+}
+
+// one verifies and applies one record. An error is a server failure: the
+// record's claim is undone so that re-sending it is safe.
+func (a *API) one(ctx context.Context, d *device, c *chain, raw json.RawMessage) (client.Result, error) {
+	var rec client.Record
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&rec); err != nil {
+		return refused(ReasonMalformed, "a record is {\"payload\": base64, \"signature\": base64}"), nil
+	}
+	payload, err1 := base64.StdEncoding.DecodeString(rec.Payload)
+	sig, err2 := base64.StdEncoding.DecodeString(rec.Signature)
+	if err1 != nil || err2 != nil || len(payload) == 0 {
+		return refused(ReasonMalformed, "payload and signature must be standard base64"), nil
+	}
+	var p client.Payload
+	dec = json.NewDecoder(bytes.NewReader(payload))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&p); err != nil {
+		return refused(ReasonMalformed, "the payload is not a record: "+jsonProblem(err)), nil
+	}
+	if p.DeviceID != d.ID {
+		return refused(ReasonWrongDevice, "the record names another device; a device syncs only its own records"), nil
+	}
+	if !ed25519.Verify(d.Key, payload, sig) {
+		return refused(ReasonBadSignature, "the signature does not verify with this device's key"), nil
+	}
+	if detail := validPayload(p); detail != "" {
+		r := refused(ReasonMalformed, detail)
+		r.IdempotencyKey, r.Counter = p.IdempotencyKey, p.Counter
+		return r, nil
+	}
+	sum := sha256.Sum256(payload)
+	base := client.Result{IdempotencyKey: p.IdempotencyKey, Counter: p.Counter}
+	// A record already seen: its stored result, whatever happened since.
+	st, seen := c.stored[p.IdempotencyKey]
+	storedHash, stored := st.hash, st.result
+	err := pgx.ErrNoRows
+	if seen {
+		err = nil
+	}
+	switch {
+	case err == nil && !bytes.Equal(storedHash, sum[:]):
+		r := refused(ReasonKeyReused, "this idempotency key was used for a different record")
+		r.IdempotencyKey, r.Counter = p.IdempotencyKey, p.Counter
+		return r, nil
+	case err == nil && stored == nil:
+		r := refused(ReasonInProgress, "an earlier sync of this record was interrupted; it may have been recorded: check the bag's history")
+		r.IdempotencyKey, r.Counter = p.IdempotencyKey, p.Counter
+		return r, nil
+	case err == nil:
+		var r client.Result
+		if err := json.Unmarshal(stored, &r); err != nil {
+			return client.Result{}, err
+		}
+		// A record the receiving phone synced first (a release embedded in
+		// its confirmation, accepted or refused) takes its place in this
+		// device's chain now.
+		if p.Counter > c.counter && r.Reason != ReasonChainBroken && r.Reason != ReasonCounter {
+			if err := a.advance(ctx, d, c, p, sum[:]); err != nil {
+				return client.Result{}, err
+			}
+		}
+		return r, nil
+	case !errors.Is(err, pgx.ErrNoRows):
+		return client.Result{}, err
+	}
+	// The chain: counter and link.
+	var flags []string
+	var anomaly string
+	switch {
+	case p.Counter <= c.counter:
+		anomaly = fmt.Sprintf("device %s: record counter %d is not after the last recorded %d (replayed or reordered)", d.ID, p.Counter, c.counter)
+		r := refused(ReasonCounter, fmt.Sprintf("counter %d is not after the device's last record (%d)", p.Counter, c.counter))
+		r.IdempotencyKey, r.Counter = p.IdempotencyKey, p.Counter
+		r.IncidentID = a.incident(ctx, d, p, anomaly)
+		return r, a.remember(ctx, d.ID, c, p, sum[:], r)
+	case p.Counter == c.counter+1 && p.Prev != hex.EncodeToString(c.hash):
+		anomaly = fmt.Sprintf("device %s: record %d does not chain to record %d (forged or lost link)", d.ID, p.Counter, c.counter)
+		r := refused(ReasonChainBroken, "prev is not the hash of the device's previous record")
+		r.IdempotencyKey, r.Counter = p.IdempotencyKey, p.Counter
+		r.IncidentID = a.incident(ctx, d, p, anomaly)
+		return r, a.remember(ctx, d.ID, c, p, sum[:], r)
+	case p.Counter > c.counter+1:
+		flags = append(flags, FlagCounterGap)
+		anomaly = fmt.Sprintf("device %s: records %d to %d are missing before record %d", d.ID, c.counter+1, p.Counter-1, p.Counter)
+	}
+	// Time: never silently trusted.
+	now := a.now()
+	if p.DeviceTime.After(now.Add(c.tolerance)) {
+		flags = append(flags, FlagClockAhead)
+	}
+	if c.deviceTime != nil && p.DeviceTime.Before(*c.deviceTime) {
+		flags = append(flags, FlagTimeBeforePrev)
+	}
+	if p.DeviceTime.Before(now.Add(-c.offlineFor)) {
+		flags = append(flags, FlagTimeOutsideStale)
+	}
+	// Claim the record and advance the chain in one statement: the record
+	// is inserted only if the chain is still where this sync read it.
+	tag, err := a.Pool.Exec(ctx, `WITH u AS (UPDATE devices SET last_counter = $3, last_hash = $4, last_device_time = $5
+			WHERE id = $1 AND last_counter = $6 AND last_hash = $7 RETURNING id)
+		INSERT INTO device_records (device_id, idempotency_key, counter, payload_sha256) SELECT id, $2, $3, $4 FROM u`,
+		d.ID, p.IdempotencyKey, p.Counter, sum[:], p.DeviceTime, c.counter, c.hash)
+	if err == nil && tag.RowsAffected() != 1 {
+		err = errChainMoved
+	}
+	if err != nil {
+		return client.Result{}, err
+	}
+	prev := *c
+	c.counter, c.hash, c.deviceTime = p.Counter, sum[:], &p.DeviceTime
+	var res client.Result
+	if detail := validAction(p); detail != "" {
+		res = refused(ReasonMalformed, detail)
+	} else if p.Release != nil {
+		// A phone-to-phone hand-off: the releasing phone's signed release
+		// lands first (if it has not yet), then this confirmation of it.
+		var handoff string
+		if handoff, res, err = a.relayed(ctx, d, c, *p.Release); err == nil && handoff != "" {
+			p.HandoffID = handoff
+		}
+	}
+	if err == nil && res.Status == "" {
+		res, err = a.apply(ctx, d, p, hex.EncodeToString(sum[:]), flags, c.sheets)
+	}
+	if err != nil {
+		// Undo the claim: the record was not applied and may be re-sent.
+		_ = db.InTx(context.WithoutCancel(ctx), a.Pool, func(tx pgx.Tx) error {
+			if _, err := tx.Exec(ctx, `DELETE FROM device_records WHERE device_id = $1 AND idempotency_key = $2`, d.ID, p.IdempotencyKey); err != nil {
+				return err
+			}
+			_, err := tx.Exec(ctx, `UPDATE devices SET last_counter = $2, last_hash = $3, last_device_time = $4
+				WHERE id = $1 AND last_counter = $5`, d.ID, prev.counter, prev.hash, prev.deviceTime, p.Counter)
+			return err
+		})
+		*c = prev
+		return client.Result{}, err
+	}
+	res.IdempotencyKey, res.Counter = base.IdempotencyKey, base.Counter
+	res.Flags = flags
+	if anomaly != "" {
+		res.IncidentID = a.incident(ctx, d, p, anomaly)
+	}
+	b, _ := json.Marshal(res)
+	if _, err := a.Pool.Exec(ctx, `UPDATE device_records SET result = $3 WHERE device_id = $1 AND idempotency_key = $2`,
+		d.ID, p.IdempotencyKey, b); err != nil {
+		return client.Result{}, err
+	}
+	c.stored[p.IdempotencyKey] = storedRecord{hash: sum[:], result: b}
+	return res, nil
+}
+
+// errChainMoved: another process advanced the device's chain meanwhile.
+var errChainMoved = errors.New("the device's chain moved during the sync (a concurrent sync elsewhere)")
+
+// moveChain advances the device's chain from c to record p, only if it is
+// still at c.
+func moveChain(ctx context.Context, q db.Querier, device string, c *chain, p client.Payload, sum []byte) error {
+	tag, err := q.Exec(ctx, `UPDATE devices SET last_counter = $2, last_hash = $3, last_device_time = $4
+		WHERE id = $1 AND last_counter = $5 AND last_hash = $6`, device, p.Counter, sum, p.DeviceTime, c.counter, c.hash)
+	if err == nil && tag.RowsAffected() != 1 {
+		err = errChainMoved
+	}
+	return err
+}
+
+// advance moves the device's chain to record p (hash sum) out of the usual
+// order: a record already applied; a gap opens an incident.
+func (a *API) advance(ctx context.Context, d *device, c *chain, p client.Payload, sum []byte) error {
+	switch {
+	case p.Counter > c.counter+1:
+		a.incident(ctx, d, p, fmt.Sprintf("device %s: records %d to %d are missing before record %d", d.ID, c.counter+1, p.Counter-1, p.Counter))
+	case p.Prev != hex.EncodeToString(c.hash):
+		a.incident(ctx, d, p, fmt.Sprintf("device %s: record %d (synced by the receiver) does not chain to record %d", d.ID, p.Counter, c.counter))
+	}
+	if err := moveChain(ctx, a.Pool, d.ID, c, p, sum); err != nil {
+		return err
+	}
+	c.counter, c.hash, c.deviceTime = p.Counter, sum, &p.DeviceTime
+	return nil
+}
+
+// relayed lands the releasing phone's signed release embedded in the
+// receiver's confirmation (both signatures), unless it landed already, and
+// returns its hand-off. A release that cannot land refuses the
+// confirmation (res is that refusal). The releasing device's chain is not
+// checked now: its record takes its place there when that phone syncs.
+func (a *API) relayed(ctx context.Context, receiver *device, c *chain, rec client.Record) (string, client.Result, error) {
+	bad := func(reason, detail string) (string, client.Result, error) {
+		return "", refused(reason, "the embedded release: "+detail), nil
+	}
+	payload, err1 := base64.StdEncoding.DecodeString(rec.Payload)
+	sig, err2 := base64.StdEncoding.DecodeString(rec.Signature)
+	var p client.Payload
+	dec := json.NewDecoder(bytes.NewReader(payload))
+	dec.DisallowUnknownFields()
+	if err1 != nil || err2 != nil || dec.Decode(&p) != nil {
+		return bad(ReasonMalformed, "not a signed record")
+	}
+	if detail := validPayload(p) + validAction(p); detail != "" || p.Kind != client.KindRelease || p.Release != nil {
+		return bad(ReasonMalformed, "not a release record "+detail)
+	}
+	if p.To != receiver.Subject.Username {
+		return bad("not_receiver", "it does not release the bag to you")
+	}
+	var key []byte
+	var status, userID string
+	err := a.Pool.QueryRow(ctx, `SELECT public_key, status, user_id FROM devices WHERE id = $1`, p.DeviceID).Scan(&key, &status, &userID)
+	if err != nil && !errors.Is(err, pgx.ErrNoRows) {
+		return "", client.Result{}, err
+	}
+	if err != nil || status != "active" || p.DeviceID == receiver.ID || !ed25519.Verify(key, payload, sig) {
+		a.Log.WarnContext(ctx, "embedded release refused", "receiver", receiver.ID, "device", p.DeviceID, "status", status)
+		return bad(ReasonBadSignature, "it is not signed by another active enrolled device")
+	}
+	sum := sha256.Sum256(payload)
+	var storedHash, stored []byte
+	err = a.Pool.QueryRow(ctx, `SELECT payload_sha256, result FROM device_records WHERE device_id = $1 AND idempotency_key = $2`,
+		p.DeviceID, p.IdempotencyKey).Scan(&storedHash, &stored)
+	if err == nil {
+		var r client.Result
+		switch {
+		case !bytes.Equal(storedHash, sum[:]):
+			return bad(ReasonKeyReused, "its idempotency key was used for a different record")
+		case stored == nil:
+			return bad(ReasonInProgress, "it is being synced; retry")
+		case json.Unmarshal(stored, &r) != nil || r.Status != "accepted":
+			return bad("release_refused", "it was refused ("+r.Reason+")")
+		}
+		return r.HandoffID, client.Result{}, nil
+	}
+	if !errors.Is(err, pgx.ErrNoRows) {
+		return "", client.Result{}, err
+	}
+	u, err := a.Ident.GetUser(ctx, userID)
+	if err != nil || !u.Active || !slices.Contains(u.Roles, policy.RoleCourier) {
+		return bad(ReasonBadSignature, "its device's courier is not an active courier")
+	}
+	from := &device{ID: p.DeviceID, UserID: userID, Subject: u.Subject(), Key: key}
+	if _, err := a.Pool.Exec(ctx, `INSERT INTO device_records (device_id, idempotency_key, counter, payload_sha256) VALUES ($1, $2, $3, $4)`,
+		p.DeviceID, p.IdempotencyKey, p.Counter, sum[:]); err != nil {
+		return "", client.Result{}, err
+	}
+	var flags []string
+	if p.DeviceTime.After(a.now().Add(c.tolerance)) {
+		flags = append(flags, FlagClockAhead)
+	}
+	flags = append(flags, FlagRelayed)
+	res, err := a.apply(ctx, from, p, hex.EncodeToString(sum[:]), flags, nil)
+	if err != nil {
+		_, _ = a.Pool.Exec(context.WithoutCancel(ctx), `DELETE FROM device_records WHERE device_id = $1 AND idempotency_key = $2`,
+			p.DeviceID, p.IdempotencyKey)
+		return "", client.Result{}, err
+	}
+	res.IdempotencyKey, res.Counter, res.Flags = p.IdempotencyKey, p.Counter, flags
+	b, _ := json.Marshal(res)
+	if _, err := a.Pool.Exec(ctx, `UPDATE device_records SET result = $3 WHERE device_id = $1 AND idempotency_key = $2`,
+		p.DeviceID, p.IdempotencyKey, b); err != nil {
+		return "", client.Result{}, err
+	}
+	if res.Status != "accepted" {
+		return bad("release_refused", "it was refused ("+res.Reason+": "+res.Detail+")")
+	}
+	return res.HandoffID, client.Result{}, nil
+}
+
+// remember stores the refusal of a signed record that does not advance the
+// chain, so that re-sending it answers the same and opens no second
+// incident.
+func (a *API) remember(ctx context.Context, device string, c *chain, p client.Payload, sum []byte, r client.Result) error {
+	b, _ := json.Marshal(r)
+	c.stored[p.IdempotencyKey] = storedRecord{hash: sum, result: b}
+	_, err := a.Pool.Exec(ctx, `INSERT INTO device_records (device_id, idempotency_key, counter, payload_sha256, result)
+		VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING`, device, p.IdempotencyKey, p.Counter, sum, b)
+	return err
+}
+
+func jsonProblem(err error) string {
+	var te *json.UnmarshalTypeError
+	if errors.As(err, &te) {
+		return te.Field + " has the wrong type"
+	}
+	return err.Error()
+}
+
+// validPayload names what is wrong with a signed payload's chain fields
+// ("" if nothing): without them the record has no place in the chain.
+func validPayload(p client.Payload) string {
+	switch {
+	case p.IdempotencyKey == "" || len(p.IdempotencyKey) > 100:
+		return "idempotency_key: 1 to 100 characters"
+	case p.Counter < 1:
+		return "counter: starts at 1"
+	case len(p.Prev) != 64:
+		return "prev: 64 hex digits"
+	case p.DeviceTime.IsZero():
+		return "device_time: required"
+	}
+	if _, err := hex.DecodeString(p.Prev); err != nil {
+		return "prev: 64 hex digits"
+	}
+	return ""
+}
+
+// validAction names what is wrong with a record's action fields ("" if
+// nothing). A record with bad action fields but a good signature and chain
+// position still takes its place in the device's chain (it is refused, and
+// the refusal stored, like one the custody rules refuse).
+func validAction(p client.Payload) string {
+	switch {
+	case !slices.Contains([]string{client.KindScan, client.KindRelease, client.KindConfirm, client.KindCancel}, p.Kind):
+		return "kind: scan, release, confirm or cancel"
+	case (p.Kind == client.KindScan || p.Kind == client.KindRelease) && p.BagID == "":
+		return "bag_id: required for a " + p.Kind
+	case (p.Kind == client.KindConfirm || p.Kind == client.KindCancel) && p.BagID == "" && p.HandoffID == "" && p.Release == nil:
+		return "handoff_id (or bag_id, for the bag's open hand-off, or the embedded release): required for a " + p.Kind
+	case p.Release != nil && p.Kind != client.KindConfirm:
+		return "release: only a confirm embeds the release it confirms"
+	}
+	return ""
+}
+
+// apply runs the record through the pouch as the device's courier. A rule
+// of the pouch refusing it is a refused result; an error is a failure.
+func (a *API) apply(ctx context.Context, d *device, p client.Payload, hash string, flags []string, sheets map[string]bool) (client.Result, error) {
+	sub := d.Subject
+	check := func(ctx context.Context, action string, res policy.Resource) error {
+		return a.Authz.Authorize(ctx, sub, action, res)
+	}
+	bagID, handoffID := p.BagID, p.HandoffID
+	if handoffID != "" {
+		if err := a.Pool.QueryRow(ctx, `SELECT bag_id FROM handoffs WHERE id = $1`, handoffID).Scan(&bagID); err != nil {
+			if errors.Is(err, pgx.ErrNoRows) || !db.ValidUUID(handoffID) {
+				return refused("not_found", "no such hand-off"), nil
+			}
+			return client.Result{}, err
+		}
+	}
+	if !db.ValidUUID(bagID) {
+		return refused(ReasonNotOnSheet, "no valid courier sheet of yours names this bag"), nil
+	}
+	onSheet, known := sheets[bagID]
+	if !known {
+		if err := a.Pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM courier_sheet_bags sb JOIN courier_sheets cs ON cs.id = sb.sheet_id
+			JOIN couriers c ON c.id = cs.courier_id WHERE sb.bag_id = $1 AND c.user_id = $2 AND cs.status = 'issued'
+			AND cs.valid_from <= now() AND now() < cs.valid_until)`, bagID, d.UserID).Scan(&onSheet); err != nil {
+			return client.Result{}, err
+		}
+		if sheets != nil {
+			sheets[bagID] = onSheet
+		}
+	}
+	if !onSheet {
+		return refused(ReasonNotOnSheet, "no valid courier sheet of yours names this bag"), nil
+	}
+	if handoffID == "" && (p.Kind == client.KindConfirm || p.Kind == client.KindCancel) {
+		err := a.Pool.QueryRow(ctx, `SELECT id FROM handoffs WHERE bag_id = $1 AND status = 'released'`, bagID).Scan(&handoffID)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return refused("no_open_handoff", "the bag has no open release"), nil
+		}
+		if err != nil {
+			return client.Result{}, err
+		}
+	}
+	where := pouch.Where{Place: p.Place, Note: p.Note,
+		Device: &pouch.DeviceMark{ID: d.ID, Counter: p.Counter, DeviceTime: p.DeviceTime.UTC(), PayloadSHA256: hash, Flags: flags}}
+	if p.Coordinates != nil {
+		where.Coordinates = &pouch.Coordinates{Lat: p.Coordinates.Lat, Lon: p.Coordinates.Lon}
+	}
+	if !slices.ContainsFunc(flags, func(f string) bool { return f != FlagCounterGap && f != FlagRelayed }) {
+		t := p.DeviceTime.UTC()
+		where.OccurredAt = &t // a trusted device time; a flagged one stays in the device block only
+	}
+	scan := pouch.SealScan{Seals: p.Seals, PhysicalSeals: p.PhysicalSeals, SealsIntact: p.SealsIntact, PackagesCounted: p.PackagesCounted}
+	var res client.Result
+	var err error
+	switch p.Kind {
+	case client.KindScan:
+		var ev *pouch.Event
+		if ev, err = a.bags.Scan(ctx, sub, bagID, pouch.ScanInput{SealScan: scan, Where: where}, check); err == nil {
+			res.EventID = ev.ID
+		}
+	case client.KindRelease:
+		var h *pouch.Handoff
+		if h, err = a.bags.Release(ctx, sub, pouch.ReleaseInput{BagID: bagID, To: p.To, ToUnit: p.ToUnit, Where: where}, check); err == nil {
+			res.EventID, res.HandoffID = h.ReleaseEvent, h.ID
+		}
+	case client.KindConfirm:
+		var h *pouch.Handoff
+		if h, err = a.bags.Confirm(ctx, sub, handoffID, pouch.ConfirmInput{SealScan: scan, Where: where}, check); err == nil {
+			res.HandoffID = h.ID
+			if h.AcceptEvent != nil {
+				res.EventID = *h.AcceptEvent
+			}
+			if h.IncidentID != nil {
+				res.IncidentID = *h.IncidentID
+			}
+		}
+	case client.KindCancel:
+		var h *pouch.Handoff
+		if h, err = a.bags.Cancel(ctx, sub, handoffID, where, check); err == nil {
+			res.HandoffID = h.ID
+			err = a.Pool.QueryRow(ctx, `SELECT id FROM bag_events WHERE bag_id = $1 AND kind = 'handoff_cancelled'
+				AND custody->>'handoff_id' = $2 ORDER BY id DESC LIMIT 1`, bagID, h.ID).Scan(&res.EventID)
+		}
+	}
+	var ve *valise.Error
+	if errors.As(err, &ve) {
+		reason, _ := ve.Extra["reason"].(string)
+		if reason == "" {
+			reason = ve.Code
+		}
+		if ve.Code == valise.EFORBIDDEN && reason == ve.Code || ve.Code == valise.ENOTFOUND {
+			// The policy's "no" looks like a missing bag.
+			return refused(ReasonNotOnSheet, "no valid courier sheet of yours names this bag"), nil
+		}
+		detail := ve.Message
+		for _, f := range ve.Fields {
+			detail += "; " + f.Field + ": " + f.Reason
+		}
+		return refused(reason, detail), nil
+	}
+	if err != nil {
+		return client.Result{}, err
+	}
+	res.Status = "accepted"
+	return res, nil
+}
+
+// incident opens an incident for security officers on the record's bag
+// (a counter or chain anomaly of the device) and returns its id; without a
+// bag it is only logged.
+func (a *API) incident(ctx context.Context, d *device, p client.Payload, summary string) string {
+	a.Log.WarnContext(ctx, "device record anomaly", "device", d.ID, "summary", summary)
+	bagID := p.BagID
+	if bagID == "" && db.ValidUUID(p.HandoffID) {
+		_ = a.Pool.QueryRow(ctx, `SELECT bag_id FROM handoffs WHERE id = $1`, p.HandoffID).Scan(&bagID)
+	}
+	if !db.ValidUUID(bagID) {
+		return ""
+	}
+	var id string
+	err := db.InTx(ctx, a.Pool, func(tx pgx.Tx) error {
+		b, err := pouch.LockBag(ctx, tx, bagID)
+		if err != nil {
+			return err
+		}
+		inc, err := pouch.OpenIncident(ctx, tx, d.Subject, b, pouch.ClassIncident, "report", summary)
+		if err != nil {
+			return err
+		}
+		id = inc.ID
+		return nil
+	})
+	if err != nil {
+		a.Log.WarnContext(ctx, "device anomaly incident not opened", "device", d.ID, "bag", bagID, "err", err)
+		return ""
+	}
+	return id
+}
+
+// onlineWait is how long a sync of a single record (a phone online, one
+// operation at a time) waits for the log to integrate its event, so the
+// receipt comes at once, as the online API's receipt routes wait.
+const onlineWait = 2 * time.Second
+
+// addReceipts adds the log index and the C2SP receipt of every accepted
+// record whose event the log has integrated (the others get theirs on a
+// later re-send); a batch of one waits up to onlineWait for it.
+func (a *API) addReceipts(ctx context.Context, results []client.Result) {
+	wait := time.Duration(0)
+	if len(results) == 1 {
+		wait = onlineWait
+	}
+	for i := range results {
+		r := &results[i]
+		if r.Status != "accepted" || r.EventID == 0 {
+			continue
+		}
+		rec, idx, err := a.trail.EventReceipt(ctx, r.EventID, wait)
+		if err != nil {
+			continue
+		}
+		r.LogIndex, r.Receipt = &idx, string(rec)
+	}
+}
