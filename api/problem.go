@@ -19,6 +19,9 @@ import (
 // ProblemTypeBase prefixes every problem "type": stable, one per error code.
 const ProblemTypeBase = "urn:valise:problem:"
 
+// NotFoundDetail is the detail of every 404 problem body.
+const NotFoundDetail = "not found"
+
 // statusOf maps each application error code to its HTTP status, once.
 var statusOf = map[string]int{
 	valise.EBADREQUEST:   http.StatusBadRequest,
@@ -86,6 +89,13 @@ func Error(w http.ResponseWriter, r *http.Request, err error) {
 	if errors.As(err, &ve) {
 		p.Errors = ve.Fields
 		p.Extra = ve.Extra
+	}
+	if status == http.StatusNotFound {
+		// Every 404 reads the same: a resource the caller may not see
+		// ("hidden" by the policy) and one that does not exist must be
+		// indistinguishable, so no domain's "no such bag" wording (or any
+		// member naming what was looked for) reaches the caller.
+		p.Detail, p.Errors, p.Extra = NotFoundDetail, nil, nil
 	}
 	if status == http.StatusInternalServerError {
 		loggerFrom(r.Context()).ErrorContext(r.Context(), "request failed", "request_id", p.RequestID,

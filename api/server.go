@@ -82,6 +82,7 @@ func New(pool *pgxpool.Pool, cfg Config) *Server {
 	s.metrics = newHTTPMetrics(s.reg)
 	s.reg.MustRegister(newPoolCollector(pool))
 	s.authz = mustAuthorizer(pool, cfg.Logger)
+	s.reg.MustRegister(newDecisionLogCollector(s.authz))
 	s.ident = identity.New(pool, cfg.MasterKey, cfg.Identity, cfg.Logger)
 	if cfg.LoginRate == 0 {
 		cfg.LoginRate = 20
@@ -94,6 +95,11 @@ func New(pool *pgxpool.Pool, cfg Config) *Server {
 	s.router = s.routes()
 	return s
 }
+
+// Close waits (until ctx ends) for the work the server does off the
+// request path: the denies queued for the decision log. Call it after the
+// HTTP server has drained.
+func (s *Server) Close(ctx context.Context) error { return s.authz.Close(ctx) }
 
 // ServeHTTP makes Server an http.Handler.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.router.ServeHTTP(w, r) }

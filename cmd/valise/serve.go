@@ -90,6 +90,9 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	if err := hs.Shutdown(sctx); err != nil && !errors.Is(err, http.ErrServerClosed) {
 		log.Warn("shutdown did not drain in time", "err", err)
 	}
+	if err := srv.Close(sctx); err != nil {
+		log.Error("shutdown: the decision log queue was not written in time; its rows are logged above as lost", "err", err)
+	}
 	stopLog()
 	waitLog()
 	log.Info("stopped")

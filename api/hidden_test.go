@@ -1,0 +1,258 @@
+package api_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"fmt"
+	"io"
+	"net/http"
+	"regexp"
+	"slices"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/go-chi/chi/v5"
+
+	"valise/api/apitest"
+	"valise/custody/custodytest"
+	"valise/demo"
+	"valise/policy"
+)
+
+// hiddenEnv is a server holding every kind of resource a path can name (the
+// demo's mail, plus one completed custody hand-off), an observer who may see
+// none of it (a registry clerk of an embassy on no route, cleared SECRET)
+// and the demo security officer, who sees all of it.
+type hiddenEnv struct {
+	*apitest.Env
+	observer string // token
+	security string // token
+	// real maps a path parameter, named by the path segment before it and
+	// the parameter ("bags/{id}"), to a real resource the observer may not see.
+	real map[string]string
+}
+
+func newHiddenEnv(t testing.TB) *hiddenEnv {
+	t.Helper()
+	e := apitest.New(t)
+	ctx := context.Background()
+	if _, err := demo.Load(ctx, e.Pool, demo.Options{MasterKey: e.MasterKey}); err != nil {
+		t.Fatalf("load demo: %v", err)
+	}
+	pairs, err := custodytest.Setup(ctx, e.Pool, e.Server.Identity(), e.MasterKey, "hidden", 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ho, err := pairs[0].HandOff(ctx, e.HTTP.Client(), e.URL, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.Pool.Exec(ctx, `INSERT INTO units (code, name, kind, country) VALUES ('FR-PAR', 'Embassy in France', 'embassy', 'FR')`); err != nil {
+		t.Fatal(err)
+	}
+	h := &hiddenEnv{Env: e,
+		observer: e.User(t, "clerk.par", []string{policy.RoleRegistryClerk}, "FR-PAR", policy.Secret, ""),
+		security: e.Login(t, "security", "valise-demo").AccessToken,
+		real: map[string]string{
+			"bags/{id}":     pairs[0].BagID,
+			"handoffs/{id}": ho.HandoffID,
+			"events/{id}":   fmt.Sprint(ho.AcceptEvent),
+			"/{action}":     "seal",
+			"seals/{file}":  "1.png",
+		},
+	}
+	for key, q := range map[string]string{
+		"plans/{id}":        `SELECT id::text FROM dispatch_plans LIMIT 1`,
+		"submissions/{id}":  `SELECT id::text FROM submissions LIMIT 1`,
+		"sheets/{id}":       `SELECT id::text FROM courier_sheets WHERE status = 'issued' LIMIT 1`,
+		"incidents/{id}":    `SELECT id::text FROM incidents LIMIT 1`,
+		"loss-reports/{id}": `SELECT id::text FROM loss_reports LIMIT 1`,
+		"couriers/{id}":     `SELECT id::text FROM couriers LIMIT 1`,
+		"users/{id}":        `SELECT id::text FROM users WHERE username = 'security'`,
+		"units/{code}":      `SELECT 'MFA'`,
+		"senders/{unit}":    `SELECT 'MOD'`,
+	} {
+		var id string
+		if err := e.Pool.QueryRow(ctx, q).Scan(&id); err != nil {
+			t.Fatalf("find a real %s: %v", key, err)
+		}
+		h.real[key] = id
+	}
+	return h
+}
+
+// random is an id that names nothing, of the same shape as the real one.
+func random(real string) string {
+	switch {
+	case regexp.MustCompile(`^[0-9a-f-]{36}$`).MatchString(real):
+		var b [16]byte
+		_, _ = rand.Read(b[:])
+		b[6], b[8] = b[6]&0x0f|0x40, b[8]&0x3f|0x80
+		return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:])
+	case regexp.MustCompile(`^[0-9]+$`).MatchString(real):
+		return "9" + real + "77"
+	default:
+		return "ZZ-" + strings.ToUpper(real) + "Q"
+	}
+}
+
+// answer is a response reduced to what a caller could compare: the
+// status, the headers but the date and length, and the body with the
+// request id and the path's own ids taken out.
+func answer(t testing.TB, res *http.Response, ids ...string) string {
+	t.Helper()
+	defer res.Body.Close()
+	body, _ := io.ReadAll(res.Body)
+	body = regexp.MustCompile(`"request_id":"[^"]*"`).ReplaceAll(body, []byte(`"request_id":"-"`))
+	for _, id := range ids {
+		body = bytes.ReplaceAll(body, []byte(id), []byte("{id}"))
+	}
+	var hdr []string
+	for k, v := range res.Header {
+		if k != "Date" && k != "Content-Length" {
+			hdr = append(hdr, k+": "+strings.Join(v, ","))
+		}
+	}
+	sort.Strings(hdr)
+	return fmt.Sprintf("%d\n%s\n%s", res.StatusCode, strings.Join(hdr, "\n"), body)
+}
+
+var pathParam = regexp.MustCompile(`[^/]*/\{[^}]+\}`)
+
+// fill replaces each "{param}" of route with the value chosen for its
+// "segment/{param}" key; it reports the ids it used.
+func (h *hiddenEnv) fill(t testing.TB, route string, hidden bool) (string, []string) {
+	t.Helper()
+	var used []string
+	path := pathParam.ReplaceAllStringFunc(route, func(seg string) string {
+		prefix, param, _ := strings.Cut(seg, "/")
+		v, ok := h.real[seg]
+		if !ok {
+			t.Fatalf("%s: no real resource known for %q: add one to newHiddenEnv", route, seg)
+		}
+		if param == "{action}" || param == "{file}" { // a verb or a file name, not an id
+			return prefix + "/" + v
+		}
+		if !hidden {
+			v = random(v)
+		}
+		used = append(used, v)
+		return prefix + "/" + v
+	})
+	return path, used
+}
+
+// open routes name what every holder of their read right may see by design:
+// units (GET /units lists them all) and the authorized-sender list.
+var openRoutes = map[string]string{
+	"GET /api/v1/units/{code}":           "every signed-in user lists the units",
+	"GET /api/v1/senders/{unit}/history": "the authorized-sender list is readable by every holder of senders.read",
+}
+
+// TestHiddenLooksLikeMissing walks every routed path with a path parameter
+// and checks that, for a caller who may not see it, a real resource answers
+// byte for byte what a random id answers (but the request id and the ids in
+// the path): same status, same headers, same problem body.
+func TestHiddenLooksLikeMissing(t *testing.T) {
+	t.Parallel()
+	h := newHiddenEnv(t)
+	var routes []string
+	err := chi.Walk(h.Server.Router(), func(method, route string, _ http.Handler, _ ...func(http.Handler) http.Handler) error {
+		route = strings.TrimSuffix(strings.ReplaceAll(route, "/*/", "/"), "/")
+		if strings.Contains(route, "{") {
+			routes = append(routes, method+" "+route)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sort.Strings(routes)
+	if len(routes) < 25 {
+		t.Fatalf("walked only %d routes with a path parameter: %v", len(routes), routes)
+	}
+	send := func(method, path, token string) *http.Response {
+		var body io.Reader
+		if method != http.MethodGet && method != http.MethodDelete {
+			body = strings.NewReader(`{}`)
+		}
+		req, _ := http.NewRequest(method, h.URL+path, body)
+		if body != nil {
+			req.Header.Set("Content-Type", "application/json")
+		}
+		req.Header.Set("Authorization", "Bearer "+token)
+		res, err := h.HTTP.Client().Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return res
+	}
+	for _, mr := range routes {
+		method, route, _ := strings.Cut(mr, " ")
+		if why, ok := openRoutes[mr]; ok {
+			t.Logf("%s: not secret (%s)", mr, why)
+			continue
+		}
+		realPath, realIDs := h.fill(t, route, true)
+		if method == http.MethodGet {
+			// The resource is real: someone who may see it does.
+			res := send(method, realPath, h.security)
+			res.Body.Close()
+			if res.StatusCode == http.StatusNotFound {
+				t.Errorf("%s: the security officer gets 404 for %s: the fixture is not real", mr, realPath)
+			}
+		}
+		missPath, missIDs := h.fill(t, route, false)
+		hidden := answer(t, send(method, realPath, h.observer), realIDs...)
+		missing := answer(t, send(method, missPath, h.observer), missIDs...)
+		if hidden != missing {
+			t.Errorf("%s: a hidden resource answers differently from a missing one\nhidden  %s\n%s\nmissing %s\n%s",
+				mr, realPath, hidden, missPath, missing)
+		}
+		if strings.HasPrefix(hidden, "2") {
+			t.Errorf("%s: the observer was let through:\n%s", mr, hidden)
+		}
+	}
+}
+
+// BenchmarkHiddenVsMissing times the observer's GET of a hidden bag against
+// a GET of a random id, interleaved so both see the same load: the two
+// ns/op figures (and hidden-missing-ns) show whether a deny still costs
+// measurable time (it wrote the decision log on the request path before).
+//
+//	go test -run '^$' -bench HiddenVsMissing ./api/
+func BenchmarkHiddenVsMissing(b *testing.B) {
+	h := newHiddenEnv(b)
+	real := h.real["bags/{id}"]
+	get := func(id string) time.Duration {
+		req, _ := http.NewRequest(http.MethodGet, h.URL+"/api/v1/bags/"+id, nil)
+		req.Header.Set("Authorization", "Bearer "+h.observer)
+		start := time.Now()
+		res, err := h.HTTP.Client().Do(req)
+		if err != nil {
+			b.Fatal(err)
+		}
+		_, _ = io.Copy(io.Discard, res.Body)
+		res.Body.Close()
+		if res.StatusCode != http.StatusNotFound {
+			b.Fatalf("GET /bags/%s = %d", id, res.StatusCode)
+		}
+		return time.Since(start)
+	}
+	var hidden, missing []time.Duration
+	for b.Loop() {
+		hidden = append(hidden, get(real))
+		missing = append(missing, get(random(real)))
+	}
+	med := func(d []time.Duration) float64 {
+		slices.Sort(d)
+		return float64(d[len(d)/2].Nanoseconds())
+	}
+	mh, mm := med(hidden), med(missing)
+	b.ReportMetric(mh, "hidden-median-ns")
+	b.ReportMetric(mm, "missing-median-ns")
+	b.ReportMetric(mh-mm, "hidden-minus-missing-ns")
+}
