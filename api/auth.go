@@ -315,6 +315,10 @@ func (s *Server) listDecisions(r *http.Request, sub policy.Subject) (map[string]
 	if err := s.authz.Authorize(r.Context(), sub, policy.ActDecisionsRead, policy.Resource{Kind: "decision_log"}); err != nil {
 		return nil, err
 	}
+	sc, err := s.authz.ListScope(r.Context(), sub, "decision_log")
+	if err != nil {
+		return nil, err
+	}
 	// Denies are written off the request path: wait for those already made.
 	if err := s.authz.Flush(r.Context()); err != nil {
 		return nil, err
@@ -322,7 +326,7 @@ func (s *Server) listDecisions(r *http.Request, sub policy.Subject) (map[string]
 	q := r.URL.Query()
 	before, _ := strconv.ParseInt(q.Get("before"), 10, 64)
 	limit, _ := strconv.Atoi(q.Get("limit"))
-	list, err := policy.ListDecisions(r.Context(), s.pool, q.Get("username"), before, limit)
+	list, err := policy.ListDecisions(r.Context(), s.pool, q.Get("username"), before, limit, sc.MaxLevel)
 	if err != nil {
 		return nil, err
 	}

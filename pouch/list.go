@@ -136,3 +136,41 @@ type seqRow struct {
 }
 
 func (r seqRow) Scan(dest ...any) error { return r.Row.Scan(append(dest, r.seq)...) }
+
+// LogLeaf is one integrated custody log entry with the bag it records, as
+// the policy sees it (Kind "log_entry"). Known is false for an entry that is
+// no bag's event: nobody is cleared for it by a bag.
+type LogLeaf struct {
+	Leaf     []byte
+	Resource policy.Resource
+	Known    bool
+}
+
+// LogLeaves returns the leaves of indices [start, end) that the newest
+// checkpoint covers, in index order, each with its bag's level and units.
+// The range must already be checked (tlog.LeafHashes checks it).
+func LogLeaves(ctx context.Context, q db.Querier, start, end uint64) ([]LogLeaf, error) {
+	rows, err := q.Query(ctx, `
+		SELECT e.leaf, coalesce(b.id::text, ''), coalesce(b.level, 0), coalesce(o.code, ''), coalesce(d.code, ''),
+		       coalesce(b.route_codes, '{}')
+		FROM tlog_index i JOIN tlog_entries e ON e.id = i.entry_id
+		LEFT JOIN bag_events be ON be.log_entry = e.id
+		LEFT JOIN bags b ON b.id = be.bag_id
+		LEFT JOIN units o ON o.id = b.origin_id LEFT JOIN units d ON d.id = b.destination_id
+		WHERE i.idx >= $1 AND i.idx < $2 AND i.idx < (SELECT coalesce(max(size), 0) FROM tlog_checkpoints)
+		ORDER BY i.idx`, int64(start), int64(end))
+	if err != nil {
+		return nil, db.Classify(fmt.Errorf("read leaves: %w", err))
+	}
+	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (LogLeaf, error) {
+		var l LogLeaf
+		var level int16
+		err := r.Scan(&l.Leaf, &l.Resource.ID, &level, &l.Resource.Origin, &l.Resource.Destination, &l.Resource.Route)
+		l.Resource.Kind, l.Resource.Level, l.Known = "log_entry", policy.Level(level), l.Resource.ID != ""
+		return l, err
+	})
+	if err != nil {
+		return nil, db.Classify(fmt.Errorf("read leaves: %w", err))
+	}
+	return out, nil
+}
