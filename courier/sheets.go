@@ -145,17 +145,29 @@ func (s *Service) Issue(ctx context.Context, actor policy.Subject, in IssueInput
 		}
 		for i, id := range in.BagIDs {
 			field := fmt.Sprintf("bag_ids[%d]", i)
-			var reg, state string
+			var reg, state, origin, dest string
 			var route []string
 			var pkgs *int
 			var level int16
-			err := tx.QueryRow(ctx, `SELECT registry_number, state, route_codes, package_count, level FROM bags WHERE id::text = $1 FOR UPDATE`, id).
-				Scan(&reg, &state, &route, &pkgs, &level)
+			err := tx.QueryRow(ctx, `SELECT b.registry_number, b.state, b.route_codes, b.package_count, b.level, o.code, d.code
+				FROM bags b JOIN units o ON o.id = b.origin_id JOIN units d ON d.id = b.destination_id
+				WHERE b.id::text = $1 FOR UPDATE OF b`, id).
+				Scan(&reg, &state, &route, &pkgs, &level, &origin, &dest)
 			if errors.Is(err, pgx.ErrNoRows) {
-				return valise.Invalid("no such bag", valise.FieldError{Field: field, Reason: "no such bag"})
+				return noSuchBag(field)
 			}
 			if err != nil {
 				return fmt.Errorf("load bag: %w", err)
+			}
+			// Each bag is authorized as it is loaded, before any check that
+			// would tell its state, registry number or sheet: a bag the
+			// caller may not see answers exactly like a random id.
+			bagRes := policy.Resource{Kind: "bag", ID: id, Level: policy.Level(level), Origin: origin, Destination: dest, Route: route}
+			if err := check(ctx, policy.ActBagRead, bagRes); err != nil {
+				if valise.ErrorCode(err) == valise.ENOTFOUND {
+					return noSuchBag(field)
+				}
+				return err
 			}
 			if state != string(pouch.Sealed) {
 				return &valise.Error{Code: valise.ECONFLICT, Message: "bag " + reg + " is " + state + "; a sheet covers sealed bags",
@@ -193,12 +205,17 @@ func (s *Service) Issue(ctx context.Context, actor policy.Subject, in IssueInput
 		}
 		var replaces *string
 		if in.Replaces != "" {
-			var status string
-			err := tx.QueryRow(ctx, `SELECT status FROM courier_sheets WHERE id::text = $1`, in.Replaces).Scan(&status)
-			if err != nil {
-				return valise.Invalid("no such sheet to replace", valise.FieldError{Field: "replaces", Reason: "no such sheet"})
+			// A sheet the caller may not read answers like a missing one.
+			old, err := getSheet(ctx, tx, in.Replaces)
+			if err == nil {
+				err = check(ctx, policy.ActBagRead, old.Resource())
 			}
-			if status != "revoked" {
+			if c := valise.ErrorCode(err); c == valise.ENOTFOUND {
+				return valise.Invalid("no such sheet to replace", valise.FieldError{Field: "replaces", Reason: "no such sheet"})
+			} else if err != nil {
+				return err
+			}
+			if old.Status != "revoked" {
 				return valise.Invalid("revoke a sheet before reissuing it", valise.FieldError{Field: "replaces", Reason: "the sheet is still issued"})
 			}
 			replaces = &in.Replaces
@@ -229,6 +246,11 @@ func (s *Service) Issue(ctx context.Context, actor policy.Subject, in IssueInput
 		return s.sign(ctx, tx, out)
 	})
 	return out, err
+}
+
+// noSuchBag is the answer for a bag id that names no bag the caller may see.
+func noSuchBag(field string) error {
+	return valise.Invalid("no such bag", valise.FieldError{Field: field, Reason: "no such bag"})
 }
 
 const sheetSQL = `SELECT cs.id, cs.number, u.code, u.name, cs.conveyance, coalesce(cs.courier_id::text, ''), coalesce(c.kind, ''),
