@@ -3,7 +3,6 @@ package api_test
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
 	"fmt"
 	"io"
 	"net/http"
@@ -88,10 +87,7 @@ func newHiddenEnv(t testing.TB) *hiddenEnv {
 func random(real string) string {
 	switch {
 	case regexp.MustCompile(`^[0-9a-f-]{36}$`).MatchString(real):
-		var b [16]byte
-		_, _ = rand.Read(b[:])
-		b[6], b[8] = b[6]&0x0f|0x40, b[8]&0x3f|0x80
-		return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:])
+		return randomUUID()
 	case regexp.MustCompile(`^[0-9]+$`).MatchString(real):
 		return "9" + real + "77"
 	default:
