@@ -89,7 +89,7 @@ func New(pool *pgxpool.Pool, cfg Config) *Server {
 	}
 	s.loginLimit = newRateLimiter(cfg.LoginRate, time.Minute)
 	kr := newKeyring(cfg) // signs bag seals and courier sheets (api/seals.go)
-	s.pouch = newPouchAPI(pool, s.authz, kr)
+	s.pouch = newPouchAPI(pool, s.authz, kr, newCursors(cfg.MasterKey))
 	s.custody = newCustodyAPI(pool, s.authz, s.pouch.idem)
 	s.seals = newSealAPI(pool, kr, s.authz, s.pouch.bags, s.pouch.couriers)
 	s.router = s.routes()

@@ -3,12 +3,10 @@ package pouch
 import (
 	"context"
 	"fmt"
-	"strconv"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 
-	"valise"
 	"valise/internal/db"
 	"valise/policy"
 )
@@ -50,15 +48,23 @@ type BagFilter struct {
 	OlderThan   time.Duration // last changed longer ago than this
 	// DueTo lists bags on their way to this unit (dispatched, in transit, delivered).
 	DueTo   string
-	Overdue bool // only bags past their due time and not yet accepted
-	After   string
+	Overdue bool       // only bags past their due time and not yet accepted
+	After   *BagCursor // the page after this position (from the previous page's next)
 	Limit   int
+}
+
+// BagCursor is a position in a bag list (its sort key and the bag id). It
+// holds the bag's place in the global registry sequence, so it must never
+// reach a caller as it is: the API seals it (api/cursor.go).
+type BagCursor struct {
+	Seq int64
+	ID  string
 }
 
 // ListBags returns bags in scope matching f, newest change first, with a
 // cursor for the next page. The scope comes from the policy, so a bag above
 // the caller's clearance or outside their need-to-know is never selected.
-func (s *Service) ListBags(ctx context.Context, actor policy.Subject, sc policy.Scope, f BagFilter) ([]*Bag, string, error) {
+func (s *Service) ListBags(ctx context.Context, actor policy.Subject, sc policy.Scope, f BagFilter) ([]*Bag, *BagCursor, error) {
 	where, args := scopeWhere(sc, actor.UserID, 1)
 	add := func(cond string, v any) {
 		args = append(args, v)
@@ -95,12 +101,8 @@ func (s *Service) ListBags(ctx context.Context, actor policy.Subject, sc policy.
 	if f.Overdue {
 		where += " AND b.due_at < now() AND b.state IN ('dispatched', 'in_transit', 'delivered', 'missing')"
 	}
-	if f.After != "" {
-		seq, err := strconv.ParseInt(f.After, 10, 64)
-		if err != nil {
-			return nil, "", valise.Invalid("bad cursor", valise.FieldError{Field: "after", Reason: "not a cursor from a previous page"})
-		}
-		add("b.registry_seq < $%d", seq)
+	if f.After != nil {
+		add("b.registry_seq < $%d", f.After.Seq)
 	}
 	if f.Limit <= 0 || f.Limit > 200 {
 		f.Limit = 50
@@ -109,7 +111,7 @@ func (s *Service) ListBags(ctx context.Context, actor policy.Subject, sc policy.
 		fmt.Sprintf(` ORDER BY b.registry_seq DESC LIMIT %d`, f.Limit+1)
 	rows, err := s.pool.Query(ctx, sql, args...)
 	if err != nil {
-		return nil, "", db.Classify(fmt.Errorf("list bags: %w", err))
+		return nil, nil, db.Classify(fmt.Errorf("list bags: %w", err))
 	}
 	var seqs []int64
 	bags, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (*Bag, error) {
@@ -119,12 +121,12 @@ func (s *Service) ListBags(ctx context.Context, actor policy.Subject, sc policy.
 		return b, err
 	})
 	if err != nil {
-		return nil, "", db.Classify(fmt.Errorf("list bags: %w", err))
+		return nil, nil, db.Classify(fmt.Errorf("list bags: %w", err))
 	}
-	next := ""
+	var next *BagCursor
 	if len(bags) > f.Limit {
 		bags = bags[:f.Limit]
-		next = strconv.FormatInt(seqs[f.Limit-1], 10)
+		next = &BagCursor{Seq: seqs[f.Limit-1], ID: bags[f.Limit-1].ID}
 	}
 	return bags, next, nil
 }
