@@ -54,6 +54,31 @@ func (s *Server) authorize(r *http.Request, action string, res policy.Resource) 
 	return s.authz.Authorize(r.Context(), sub, action, res)
 }
 
+// authorizeAs is the identity service's authorization callback for sub.
+func (s *Server) authorizeAs(sub policy.Subject) identity.Authorize {
+	return func(ctx context.Context, action string, res policy.Resource) error {
+		return s.authz.Authorize(ctx, sub, action, res)
+	}
+}
+
+// grantClearance changes a user's clearance (a security officer who is not
+// the subject; the grant is recorded with who and why).
+func (s *Server) grantClearance(r *http.Request, sub policy.Subject, in identity.GrantInput) (identity.Grant, error) {
+	return s.ident.GrantClearance(r.Context(), sub, chi.URLParam(r, "id"), in, s.authorizeAs(sub))
+}
+
+// listGrants lists clearance grants (of one user with ?user=ID).
+func (s *Server) listGrants(r *http.Request, sub policy.Subject) (map[string]any, error) {
+	if err := s.authz.Authorize(r.Context(), sub, policy.ActClearanceRead, policy.Resource{Kind: "clearance_grant"}); err != nil {
+		return nil, err
+	}
+	list, err := s.ident.ListGrants(r.Context(), r.URL.Query().Get("user"))
+	if err != nil {
+		return nil, err
+	}
+	return map[string]any{"grants": list}, nil
+}
+
 // identityRoutes are the protected identity and security routes.
 func (s *Server) identityRoutes(r chi.Router) {
 	r.Get("/me", s.me)
@@ -70,6 +95,8 @@ func (s *Server) identityRoutes(r chi.Router) {
 	r.Post("/users/{id}/suspend", handleNoBody(s.setActive(false)))
 	r.Post("/users/{id}/reinstate", handleNoBody(s.setActive(true)))
 	r.Put("/users/{id}/password", s.setPassword)
+	r.Post("/users/{id}/clearance", handle(http.StatusCreated, s.grantClearance))
+	r.Get("/security/clearance-grants", handleNoBody(s.listGrants))
 	r.Get("/security/decisions", handleNoBody(s.listDecisions))
 	r.Get("/security/lockouts", handleNoBody(s.listLockouts))
 }
@@ -247,7 +274,7 @@ func (s *Server) listUsers(r *http.Request, sub policy.Subject) (map[string]any,
 
 func (s *Server) getUser(r *http.Request, sub policy.Subject) (identity.User, error) {
 	id := chi.URLParam(r, "id")
-	if err := s.authz.Authorize(r.Context(), sub, policy.ActUsersRead, policy.Resource{Kind: "user", ID: id}); err != nil {
+	if err := s.authz.Authorize(r.Context(), sub, policy.ActUsersRead, identity.UserResource(id)); err != nil {
 		return identity.User{}, err
 	}
 	return s.ident.GetUser(r.Context(), id)
@@ -259,7 +286,9 @@ func (s *Server) createUser(w http.ResponseWriter, r *http.Request) {
 		Error(w, r, err)
 		return
 	}
-	if err := s.authorize(r, policy.ActUsersManage, policy.Resource{Kind: "user"}); err != nil {
+	// The level is the clearance asked for: an admin gives at most RESTRICTED
+	// (the policy's admin_clearance_ceiling); a security officer grants more.
+	if err := s.authorize(r, policy.ActUsersManage, policy.Resource{Kind: "user", Level: in.Clearance}); err != nil {
 		Error(w, r, err)
 		return
 	}
@@ -274,17 +303,17 @@ func (s *Server) createUser(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) updateUser(r *http.Request, sub policy.Subject, in identity.UserInput) (identity.User, error) {
 	id := chi.URLParam(r, "id")
-	if err := s.authz.Authorize(r.Context(), sub, policy.ActUsersManage, policy.Resource{Kind: "user", ID: id}); err != nil {
+	if err := s.authz.Authorize(r.Context(), sub, policy.ActUsersManage, identity.UserResource(id)); err != nil {
 		return identity.User{}, err
 	}
-	return s.ident.UpdateUser(r.Context(), id, in)
+	return s.ident.UpdateUser(r.Context(), id, in, s.authorizeAs(sub))
 }
 
 // setActive suspends (false) or reinstates (true) the user in the path.
 func (s *Server) setActive(active bool) func(*http.Request, policy.Subject) (identity.User, error) {
 	return func(r *http.Request, sub policy.Subject) (identity.User, error) {
 		id := chi.URLParam(r, "id")
-		if err := s.authz.Authorize(r.Context(), sub, policy.ActUsersManage, policy.Resource{Kind: "user", ID: id}); err != nil {
+		if err := s.authz.Authorize(r.Context(), sub, policy.ActUsersManage, identity.UserResource(id)); err != nil {
 			return identity.User{}, err
 		}
 		return s.ident.SetActive(r.Context(), id, active)
@@ -300,7 +329,7 @@ func (s *Server) setPassword(w http.ResponseWriter, r *http.Request) {
 		Error(w, r, err)
 		return
 	}
-	if err := s.authorize(r, policy.ActUsersManage, policy.Resource{Kind: "user", ID: id}); err != nil {
+	if err := s.authorize(r, policy.ActUsersManage, identity.UserResource(id)); err != nil {
 		Error(w, r, err)
 		return
 	}

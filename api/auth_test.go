@@ -292,7 +292,7 @@ func TestNoSecretsInLogs(t *testing.T) {
 	status(t, e.Do(t, "GET", "/api/v1/security/decisions", admin, nil))
 	status(t, e.Do(t, "GET", "/api/v1/me?access_token="+admin, "garbage."+admin, nil))
 	status(t, e.Do(t, "POST", "/api/v1/users", admin, map[string]any{"username": "newbie", "full_name": "N", "unit": "MFA",
-		"roles": []string{"dispatcher"}, "clearance": "SECRET", "password": "newbie-password-42"}))
+		"roles": []string{"dispatcher"}, "clearance": "RESTRICTED", "password": "newbie-password-42"}))
 	logs := e.Logs()
 	if !strings.Contains(logs, "login failed") || !strings.Contains(logs, "authorization denied") {
 		t.Fatalf("the scenario did not log what it should:\n%s", logs)
@@ -355,20 +355,25 @@ func TestAdminRoutes(t *testing.T) {
 	// Users: create, bad input, update.
 	user := map[string]any{"username": "courier1", "full_name": "C One", "unit": "MFA", "roles": []string{"courier"},
 		"clearance": "SECRET", "courier_kind": "ad_hoc", "password": "courier-password-1"}
+	// Above RESTRICTED, a new account's clearance is a security officer's grant.
+	if c, b := status(t, e.Do(t, "POST", "/api/v1/users", admin, user)); c != 403 || !strings.Contains(b, "a security officer grants more") {
+		t.Errorf("admin creating a SECRET user: %d %s", c, b)
+	}
+	user["clearance"] = "RESTRICTED"
 	var u identity.User
 	res := e.Do(t, "POST", "/api/v1/users", admin, user)
 	if res.StatusCode != 201 {
 		t.Fatalf("create user: %d", res.StatusCode)
 	}
 	apitest.Decode(t, res, &u)
-	if u.CourierKind != "ad_hoc" || u.Clearance != policy.Secret || !u.Active {
+	if u.CourierKind != "ad_hoc" || u.Clearance != policy.Restricted || !u.Active {
 		t.Errorf("created user %+v", u)
 	}
 	for name, body := range map[string]map[string]any{
-		"courier without kind": {"username": "c2", "full_name": "C", "unit": "MFA", "roles": []string{"courier"}, "clearance": "SECRET", "password": "long-enough-pw"},
-		"short password":       {"username": "c3x", "full_name": "C", "unit": "MFA", "roles": []string{"admin"}, "clearance": "SECRET", "password": "short"},
-		"unknown unit":         {"username": "c4x", "full_name": "C", "unit": "ZZ-ZZZ", "roles": []string{"admin"}, "clearance": "SECRET", "password": "long-enough-pw"},
-		"unknown role":         {"username": "c5x", "full_name": "C", "unit": "MFA", "roles": []string{"king"}, "clearance": "SECRET", "password": "long-enough-pw"},
+		"courier without kind": {"username": "c2", "full_name": "C", "unit": "MFA", "roles": []string{"courier"}, "clearance": "RESTRICTED", "password": "long-enough-pw"},
+		"short password":       {"username": "c3x", "full_name": "C", "unit": "MFA", "roles": []string{"admin"}, "clearance": "RESTRICTED", "password": "short"},
+		"unknown unit":         {"username": "c4x", "full_name": "C", "unit": "ZZ-ZZZ", "roles": []string{"admin"}, "clearance": "RESTRICTED", "password": "long-enough-pw"},
+		"unknown role":         {"username": "c5x", "full_name": "C", "unit": "MFA", "roles": []string{"king"}, "clearance": "RESTRICTED", "password": "long-enough-pw"},
 	} {
 		if c, b := status(t, e.Do(t, "POST", "/api/v1/users", admin, body)); c != 422 {
 			t.Errorf("%s: %d %s", name, c, b)
@@ -383,8 +388,12 @@ func TestAdminRoutes(t *testing.T) {
 		t.Errorf("%d users after refused creations, want 4", len(all.Users))
 	}
 	upd := map[string]any{"full_name": "C One", "unit": "DE-BER", "roles": []string{"courier"}, "clearance": "TOP_SECRET", "courier_kind": "career"}
+	if c, b := status(t, e.Do(t, "PUT", "/api/v1/users/"+u.ID, admin, upd)); c != 422 || !strings.Contains(b, `"field":"clearance"`) {
+		t.Errorf("admin editing a clearance: %d %s", c, b)
+	}
+	upd["clearance"] = "RESTRICTED"
 	apitest.Decode(t, e.Do(t, "PUT", "/api/v1/users/"+u.ID, admin, upd), &u)
-	if u.Unit != "DE-BER" || u.CourierKind != "career" || u.Clearance != policy.TopSecret {
+	if u.Unit != "DE-BER" || u.CourierKind != "career" || u.Clearance != policy.Restricted {
 		t.Errorf("updated user %+v", u)
 	}
 	if c, _ := status(t, e.Do(t, "PUT", "/api/v1/users/"+u.ID, sec, upd)); c != 403 {

@@ -262,6 +262,7 @@ func single(rs rego.ResultSet) (map[string]any, bool) {
 
 // Input keys, built once.
 var (
+	keyAccount     = ast.StringTerm("account")
 	keyAction      = ast.StringTerm("action")
 	keyClearance   = ast.StringTerm("clearance")
 	keyCourierKind = ast.StringTerm("courier_kind")
@@ -310,6 +311,7 @@ func resourceTerm(r Resource) *ast.Term {
 		ast.Item(keyRoute, stringsTerm(r.Route)),
 		ast.Item(keyCustodian, ast.StringTerm(r.Custodian)),
 		ast.Item(keyCouriers, stringsTerm(r.Couriers)),
+		ast.Item(keyAccount, ast.StringTerm(r.Account)),
 	)
 }
 

@@ -45,7 +45,7 @@ func (c *decisionCache) put(k string, d Decision) {
 // covers: every field the policy may read.
 var (
 	cachedSubjectFields  = []string{"user_id", "roles", "unit_code", "unit_kind", "clearance", "courier_kind", "scope"}
-	cachedResourceFields = []string{"kind", "level", "origin", "destination", "route", "custodian", "couriers"}
+	cachedResourceFields = []string{"kind", "level", "origin", "destination", "route", "custodian", "couriers", "account"}
 )
 
 // decisionKey encodes the fields above unambiguously (NUL between fields,
@@ -76,5 +76,6 @@ func decisionKey(s Subject, action string, r Resource) string {
 	list(r.Route)
 	field(r.Custodian)
 	list(r.Couriers)
+	field(r.Account)
 	return b.String()
 }

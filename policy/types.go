@@ -138,6 +138,9 @@ type Resource struct {
 	// Couriers lists the user ids of the couriers named on the bag's courier
 	// sheet: they have need-to-know for what they carry.
 	Couriers []string `json:"couriers,omitempty"`
+	// Account is, for a user resource, the user id of the account acted on
+	// (nobody changes their own clearance or roles).
+	Account string `json:"account,omitempty"`
 }
 
 // Actions. Lifecycle stages follow the Article 7-1 order; the rest are
@@ -167,6 +170,10 @@ const (
 	ActUsersRead     = "users.read"
 	ActDecisionsRead = "decisions.read"
 	ActLockoutsRead  = "lockouts.read"
+	ActLockoutsLift  = "lockouts.manage"
+	ActUsersPrivs    = "users.privileges" // change another account's roles or oversight scope
+	ActClearance     = "clearance.grant"
+	ActClearanceRead = "clearance.read"
 	ActKeysManage    = "keys.manage"
 	ActLogRead       = "log.read"
 	ActStaffRead     = "staff.read"
