@@ -99,6 +99,7 @@ func (s *Server) identityRoutes(r chi.Router) {
 	r.Get("/security/clearance-grants", handleNoBody(s.listGrants))
 	r.Get("/security/decisions", handleNoBody(s.listDecisions))
 	r.Get("/security/lockouts", handleNoBody(s.listLockouts))
+	r.Delete("/security/lockouts/{username}", s.liftLock)
 }
 
 // publicAuthRoutes need no token: logging in and refreshing.
@@ -124,14 +125,18 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 		Error(w, r, err)
 		return
 	}
+	// One address may fail LoginRate times a minute, over all usernames;
+	// successes do not count (a whole office behind one NAT signs in).
 	addr := remoteHost(r)
-	if !s.loginLimit.allow("addr:"+addr) || !s.loginLimit.allow("user:"+strings.ToLower(strings.TrimSpace(in.Username))) {
-		w.Header().Set("Retry-After", strconv.Itoa(int(s.loginLimit.window/time.Second)))
-		Error(w, r, valise.Errorf(valise.ETOOMANY, "too many login attempts; try again later"))
+	if wait, ok := s.loginLimit.allow("addr:" + addr); !ok {
+		Error(w, r, identity.TooMany(wait))
 		return
 	}
 	t, err := s.ident.Login(r.Context(), in.Username, in.Password, addr)
 	if err != nil {
+		if valise.ErrorCode(err) == valise.EUNAUTHORIZED {
+			s.loginLimit.fail("addr:" + addr)
+		}
 		Error(w, r, err)
 		return
 	}
@@ -147,12 +152,15 @@ func (s *Server) refresh(w http.ResponseWriter, r *http.Request) {
 		Error(w, r, err)
 		return
 	}
-	if !s.loginLimit.allow("addr:" + remoteHost(r)) {
-		Error(w, r, valise.Errorf(valise.ETOOMANY, "too many attempts; try again later"))
+	if wait, ok := s.loginLimit.allow("addr:" + remoteHost(r)); !ok {
+		Error(w, r, identity.TooMany(wait))
 		return
 	}
 	t, err := s.ident.Refresh(r.Context(), in.RefreshToken, remoteHost(r))
 	if err != nil {
+		if valise.ErrorCode(err) == valise.EUNAUTHORIZED {
+			s.loginLimit.fail("addr:" + remoteHost(r))
+		}
 		Error(w, r, err)
 		return
 	}
@@ -373,9 +381,10 @@ func (s *Server) listLockouts(r *http.Request, sub policy.Subject) (map[string]a
 	return map[string]any{"lockouts": list}, nil
 }
 
-// rateLimiter is a fixed-window counter per key (an address or an account).
-// It is per process: with several instances each enforces its own share,
-// and the database lockout (identity) is the limit that holds across them.
+// rateLimiter counts failures per key (an address) in fixed windows. It is
+// per process: with several instances each enforces its own share, and the
+// database back-off and ceiling (identity) are the limits that hold across
+// them.
 type rateLimiter struct {
 	limit  int
 	window time.Duration
@@ -388,14 +397,49 @@ func newRateLimiter(limit int, window time.Duration) *rateLimiter {
 	return &rateLimiter{limit: limit, window: window, counts: map[string]int{}}
 }
 
-func (l *rateLimiter) allow(key string) bool {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if now := time.Now(); now.Sub(l.start) >= l.window {
+// roll starts a new window when the current one is over; l.mu is held.
+func (l *rateLimiter) roll(now time.Time) {
+	if now.Sub(l.start) >= l.window {
 		l.start, l.counts = now, map[string]int{}
 	}
+}
+
+// allow reports whether key may try again, and if not how long until it may.
+func (l *rateLimiter) allow(key string) (time.Duration, bool) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	now := time.Now()
+	l.roll(now)
+	if l.counts[key] < l.limit {
+		return 0, true
+	}
+	return l.start.Add(l.window).Sub(now), false
+}
+
+// fail counts one failure of key.
+func (l *rateLimiter) fail(key string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.roll(time.Now())
 	l.counts[key]++
-	return l.counts[key] <= l.limit
+}
+
+// liftLock ends a username's account lock and its addresses' back-off
+// (security officers). 204 whether or not there was one.
+func (s *Server) liftLock(w http.ResponseWriter, r *http.Request) {
+	sub, ok := subject(w, r)
+	if !ok {
+		return
+	}
+	if err := s.authz.Authorize(r.Context(), sub, policy.ActLockoutsLift, policy.Resource{Kind: "lockout"}); err != nil {
+		Error(w, r, err)
+		return
+	}
+	if err := s.ident.LiftLock(r.Context(), sub, chi.URLParam(r, "username")); err != nil {
+		Error(w, r, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
 }
 
 // Identity exposes the identity service (for tools and test helpers).

@@ -1,15 +1,18 @@
 package api_test
 
 import (
+	"bytes"
 	"context"
 	"crypto/ed25519"
 	"crypto/rand"
 	"encoding/base64"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -18,6 +21,7 @@ import (
 
 	"valise/api"
 	"valise/api/apitest"
+	"valise/crypto/password"
 	"valise/identity"
 	"valise/policy"
 )
@@ -131,44 +135,125 @@ func TestLoginRefusals(t *testing.T) {
 	}
 }
 
-func TestLockout(t *testing.T) {
+// loginFrom posts a login as if from address addr (the server reads the
+// peer address; the test calls the handler directly to vary it).
+func loginFrom(t *testing.T, h http.Handler, addr, username, pw string) *httptest.ResponseRecorder {
+	t.Helper()
+	body, _ := json.Marshal(map[string]string{"username": username, "password": pw})
+	req := httptest.NewRequest("POST", "/api/v1/auth/login", bytes.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	req.RemoteAddr = addr + ":40000"
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, req)
+	return rec
+}
+
+// TestAttackerCannotLockOutOwner: failed logins from one address back off
+// that address on that username (429 with Retry-After), while the owner at
+// another address signs in; the failing address is listed for security
+// officers. Every 429 carries Retry-After.
+func TestAttackerCannotLockOutOwner(t *testing.T) {
 	t.Parallel()
 	e := apitest.New(t)
 	sec := e.User(t, "security", []string{policy.RoleSecurityOfficer}, "MFA", policy.TopSecret, "")
-	clerk := e.User(t, "clerk", []string{policy.RoleRegistryClerk}, "MFA", policy.Secret, "")
-	for i := range 5 {
-		if c, _ := status(t, e.Do(t, "POST", "/api/v1/auth/login", "", map[string]string{"username": "clerk", "password": "wrong-password"})); c != 401 {
-			t.Fatalf("failure %d: %d", i, c)
+	e.User(t, "clerk", []string{policy.RoleRegistryClerk}, "MFA", policy.Secret, "")
+	const attacker, owner = "203.0.113.7", "198.51.100.20"
+	for i := range 4 { // three free failures, the fourth backs the pair off
+		if rec := loginFrom(t, e.Server, attacker, "clerk", "wrong-password"); rec.Code != 401 {
+			t.Fatalf("failure %d: %d %s", i, rec.Code, rec.Body)
 		}
 	}
-	// Locked: even the right password is refused for a while.
-	if c, _ := status(t, e.Do(t, "POST", "/api/v1/auth/login", "", map[string]string{"username": "clerk", "password": apitest.Password})); c != 429 {
-		t.Fatalf("locked account: %d, want 429", c)
+	for _, pw := range []string{"wrong-password", apitest.Password} { // even the right password, from there
+		rec := loginFrom(t, e.Server, attacker, "clerk", pw)
+		ra, err := strconv.Atoi(rec.Header().Get("Retry-After"))
+		if rec.Code != 429 || err != nil || ra < 1 || ra > 2 || !strings.Contains(rec.Body.String(), `"retry_after":`) {
+			t.Fatalf("the backed-off address: %d Retry-After %q %s", rec.Code, rec.Header().Get("Retry-After"), rec.Body)
+		}
 	}
-	var l struct {
-		Lockouts []identity.Lockout
+	// The owner, elsewhere, is not slowed at all.
+	if rec := loginFrom(t, e.Server, owner, "clerk", apitest.Password); rec.Code != 200 {
+		t.Fatalf("the owner at another address: %d %s", rec.Code, rec.Body)
 	}
+	var l struct{ Lockouts []identity.Lockout }
+	apitest.Decode(t, e.Do(t, "GET", "/api/v1/security/lockouts", sec, nil), &l)
+	if len(l.Lockouts) != 1 || l.Lockouts[0].Username != "clerk" || l.Lockouts[0].Active || len(l.Lockouts[0].BackedOff) != 1 ||
+		l.Lockouts[0].BackedOff[0].Remote != attacker || l.Lockouts[0].BackedOff[0].Failures != 4 {
+		t.Errorf("lockouts = %+v", l.Lockouts)
+	}
+}
+
+// TestAccountCeilingAndLift: failures from many addresses reach the
+// account's ceiling and lock it everywhere (429, Retry-After); a security
+// officer sees the lock and lifts it, and the owner signs in; nobody else
+// may list or lift locks.
+func TestAccountCeilingAndLift(t *testing.T) {
+	t.Parallel()
+	e := apitest.New(t)
+	s := api.New(e.Pool, api.Config{Logger: slog.New(slog.DiscardHandler), LoginRate: 1000, MasterKey: e.MasterKey,
+		Identity: identity.Config{MaxFailures: 4, LockFor: time.Hour, Password: password.Params{Memory: 1024, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 32}}})
+	sec := e.User(t, "security", []string{policy.RoleSecurityOfficer}, "MFA", policy.TopSecret, "")
+	clerk := e.User(t, "clerk", []string{policy.RoleRegistryClerk}, "MFA", policy.Secret, "")
+	for i := range 4 { // four addresses, one failure each
+		if rec := loginFrom(t, s, fmt.Sprintf("203.0.113.%d", i+1), "clerk", "wrong-password"); rec.Code != 401 {
+			t.Fatalf("failure %d: %d", i, rec.Code)
+		}
+	}
+	rec := loginFrom(t, s, "198.51.100.20", "clerk", apitest.Password)
+	if ra, _ := strconv.Atoi(rec.Header().Get("Retry-After")); rec.Code != 429 || ra < 3000 || ra > 3600 {
+		t.Fatalf("the locked account: %d Retry-After %q", rec.Code, rec.Header().Get("Retry-After"))
+	}
+	var l struct{ Lockouts []identity.Lockout }
 	apitest.Decode(t, e.Do(t, "GET", "/api/v1/security/lockouts", sec, nil), &l)
 	if len(l.Lockouts) != 1 || l.Lockouts[0].Username != "clerk" || !l.Lockouts[0].Active || !l.Lockouts[0].KnownUser {
 		t.Errorf("lockouts = %+v", l.Lockouts)
 	}
-	if c, _ := status(t, e.Do(t, "GET", "/api/v1/security/lockouts", clerk, nil)); c != 403 {
-		t.Errorf("a clerk read the lockouts: %d", c)
+	for _, tc := range []struct{ method, path string }{{"GET", "/api/v1/security/lockouts"}, {"DELETE", "/api/v1/security/lockouts/clerk"}} {
+		if c, _ := status(t, e.Do(t, tc.method, tc.path, clerk, nil)); c != 403 {
+			t.Errorf("a clerk: %s %s = %d", tc.method, tc.path, c)
+		}
+	}
+	if rec := loginFrom(t, s, "198.51.100.20", "clerk", apitest.Password); rec.Code != 429 {
+		t.Fatalf("a clerk lifted the lock: %d", rec.Code)
+	}
+	if c, b := status(t, e.Do(t, "DELETE", "/api/v1/security/lockouts/clerk", sec, nil)); c != 204 {
+		t.Fatalf("lift: %d %s", c, b)
+	}
+	if rec := loginFrom(t, s, "198.51.100.20", "clerk", apitest.Password); rec.Code != 200 {
+		t.Fatalf("after the lift: %d %s", rec.Code, rec.Body)
+	}
+	apitest.Decode(t, e.Do(t, "GET", "/api/v1/security/lockouts", sec, nil), &l)
+	if len(l.Lockouts) != 1 || l.Lockouts[0].Active || l.Lockouts[0].LiftedBy != "security" {
+		t.Errorf("lockouts after the lift = %+v", l.Lockouts)
 	}
 }
 
 func TestRateLimitPerAddress(t *testing.T) {
 	t.Parallel()
 	e := apitest.New(t)
-	// A server with the default limit: 20 attempts a minute per address.
-	ts := httptest.NewServer(api.New(e.Pool, api.Config{Logger: slog.New(slog.DiscardHandler)}))
+	// A server with the default limit: 20 failed logins a minute per address.
+	ts := httptest.NewServer(api.New(e.Pool, api.Config{Logger: slog.New(slog.DiscardHandler), MasterKey: e.MasterKey,
+		Identity: identity.Config{Password: password.Params{Memory: 1024, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 32}}}))
 	defer ts.Close()
-	codes := map[int]int{}
-	for i := range 25 {
+	e.User(t, "clerk", []string{policy.RoleRegistryClerk}, "MFA", policy.Secret, "")
+	login := func(user, pw string) *http.Response {
 		res, err := ts.Client().Post(ts.URL+"/api/v1/auth/login", "application/json",
-			strings.NewReader(`{"username":"u`+string(rune('a'+i))+`","password":"whatever-pass"}`))
+			strings.NewReader(`{"username":"`+user+`","password":"`+pw+`"}`))
 		if err != nil {
 			t.Fatal(err)
+		}
+		return res
+	}
+	// Successes do not count: a whole office behind one address signs in.
+	for i := range 30 {
+		if c, b := status(t, login("clerk", apitest.Password)); c != 200 {
+			t.Fatalf("success %d: %d %s", i, c, b)
+		}
+	}
+	codes := map[int]int{}
+	for i := range 25 {
+		res := login("u"+string(rune('a'+i)), "whatever-pass")
+		if res.StatusCode == 429 && res.Header.Get("Retry-After") == "" {
+			t.Error("a 429 without Retry-After")
 		}
 		c, _ := status(t, res)
 		codes[c]++

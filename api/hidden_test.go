@@ -61,6 +61,8 @@ func newHiddenEnv(t testing.TB) *hiddenEnv {
 			"events/{id}":   fmt.Sprint(ho.AcceptEvent),
 			"/{action}":     "seal",
 			"seals/{file}":  "1.png",
+			// A lock names a username, known or not: the observer may not lift one either way.
+			"lockouts/{username}": pairs[0].Clerk,
 		},
 	}
 	for key, q := range map[string]string{

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"mime"
 	"net/http"
+	"strconv"
 	"strings"
 
 	"github.com/go-chi/chi/v5/middleware"
@@ -89,6 +90,14 @@ func Error(w http.ResponseWriter, r *http.Request, err error) {
 	if errors.As(err, &ve) {
 		p.Errors = ve.Fields
 		p.Extra = ve.Extra
+	}
+	if status == http.StatusTooManyRequests && w.Header().Get("Retry-After") == "" {
+		// Every 429 says when to come back: the error's retry_after, else a minute.
+		secs := 60
+		if v, ok := p.Extra["retry_after"].(int); ok && v > 0 {
+			secs = v
+		}
+		w.Header().Set("Retry-After", strconv.Itoa(secs))
 	}
 	if status == http.StatusNotFound {
 		// Every 404 reads the same: a resource the caller may not see

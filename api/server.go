@@ -42,8 +42,8 @@ type Config struct {
 	MasterKey []byte
 	// Identity tunes token lifetimes and lockouts (zero values: defaults).
 	Identity identity.Config
-	// LoginRate is how many login attempts one address or one account may
-	// make per minute; default 20.
+	// LoginRate is how many failed logins (and refreshes) one address may
+	// make per minute, over all usernames; successes do not count. Default 20.
 	LoginRate int
 	// Seals tunes seal issuance and the trust list (crypto/keyring); the
 	// keyring uses MasterKey.

@@ -8,6 +8,8 @@ import (
 	"os"
 	"strings"
 	"time"
+
+	"valise/identity"
 )
 
 // config is every setting of `valise serve` and the database tools. Each
@@ -27,6 +29,13 @@ type config struct {
 	LogOrigin       string
 	TrustStale      time.Duration // trust list stale-after period (crypto/keyring)
 	SealLifetime    time.Duration // expiry minus issued-at of new seals
+	// Login throttling (identity.Config, api.Config.LoginRate).
+	LoginRate           int64
+	LoginFreeFailures   int64
+	LoginBackoffBase    time.Duration
+	LoginBackoffMax     time.Duration
+	LoginAccountCeiling int64
+	LoginAccountWindow  time.Duration
 }
 
 // setting documents one variable; the table drives flags, --help and the README.
@@ -62,6 +71,12 @@ var settings = []setting{
 	{"VALISE_LOG_ORIGIN", "log-origin", "valise.example/custody", "origin line of the custody log's checkpoints (the log's identity)", str(func(c *config) *string { return &c.LogOrigin })},
 	{"VALISE_TRUST_STALE_AFTER", "trust-stale-after", "168h", "how long after issue a seal trust list is stale (phones refuse it without --allow-stale)", dur(func(c *config) *time.Duration { return &c.TrustStale })},
 	{"VALISE_SEAL_LIFETIME", "seal-lifetime", "720h", "how long a bag's seals stay valid after issue (at most 8784h)", dur(func(c *config) *time.Duration { return &c.SealLifetime })},
+	{"VALISE_LOGIN_RATE", "login-rate", "20", "failed logins one address may make per minute, over all usernames (successes do not count)", num(func(c *config) *int64 { return &c.LoginRate })},
+	{"VALISE_LOGIN_FREE_FAILURES", "login-free-failures", "3", "failed logins one address may make on one username before it is backed off", num(func(c *config) *int64 { return &c.LoginFreeFailures })},
+	{"VALISE_LOGIN_BACKOFF_BASE", "login-backoff-base", "1s", "first back-off of an address on a username; doubles with each further failure", dur(func(c *config) *time.Duration { return &c.LoginBackoffBase })},
+	{"VALISE_LOGIN_BACKOFF_MAX", "login-backoff-max", "15m", "longest back-off of an address on a username", dur(func(c *config) *time.Duration { return &c.LoginBackoffMax })},
+	{"VALISE_LOGIN_ACCOUNT_CEILING", "login-account-ceiling", "50", "failed logins on one username from all addresses within the window that lock it (a security officer can lift the lock)", num(func(c *config) *int64 { return &c.LoginAccountCeiling })},
+	{"VALISE_LOGIN_ACCOUNT_WINDOW", "login-account-window", "1h", "window of the account ceiling, and how long its lock lasts", dur(func(c *config) *time.Duration { return &c.LoginAccountWindow })},
 }
 
 // parseConfig applies, in order, each setting's default, its environment
@@ -94,12 +109,34 @@ func parseConfig(name string, args []string, stderr io.Writer) (*config, *flag.F
 	if c.MaxBodyBytes < 1024 {
 		return nil, fs, fmt.Errorf("max-body-bytes must be at least 1024")
 	}
+	for _, n := range []struct {
+		name string
+		v    int64
+	}{{"login-rate", c.LoginRate}, {"login-free-failures", c.LoginFreeFailures}, {"login-account-ceiling", c.LoginAccountCeiling}} {
+		if n.v < 1 || n.v > 1_000_000 {
+			return nil, fs, fmt.Errorf("%s must be between 1 and 1000000", n.name)
+		}
+	}
+	for _, d := range []struct {
+		name string
+		v    time.Duration
+	}{{"login-backoff-base", c.LoginBackoffBase}, {"login-backoff-max", c.LoginBackoffMax}, {"login-account-window", c.LoginAccountWindow}} {
+		if d.v <= 0 {
+			return nil, fs, fmt.Errorf("%s must be a positive duration", d.name)
+		}
+	}
 	switch c.Demo {
 	case "auto", "true", "false":
 	default:
 		return nil, fs, fmt.Errorf("demo must be auto, true or false, not %q", c.Demo)
 	}
 	return c, fs, nil
+}
+
+// identity is the identity service's login throttling from the settings.
+func (c *config) identity() identity.Config {
+	return identity.Config{MaxFailures: int(c.LoginAccountCeiling), LockFor: c.LoginAccountWindow,
+		FreeFailures: int(c.LoginFreeFailures), BackoffBase: c.LoginBackoffBase, BackoffMax: c.LoginBackoffMax}
 }
 
 func (c *config) logger(w io.Writer) *slog.Logger {

@@ -63,7 +63,8 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	}
 	defer func() { stopLog(); waitLog() }()
 	srv := api.New(d.Pool, api.Config{RequestTimeout: c.RequestTimeout, MaxBodyBytes: c.MaxBodyBytes, Logger: log,
-		MasterKey: master, Seals: keyring.Options{StaleAfter: c.TrustStale, SealLifetime: c.SealLifetime}})
+		MasterKey: master, Seals: keyring.Options{StaleAfter: c.TrustStale, SealLifetime: c.SealLifetime},
+		Identity: c.identity(), LoginRate: int(c.LoginRate)})
 	ln, err := net.Listen("tcp", c.Addr)
 	if err != nil {
 		fmt.Fprintln(stderr, "valise serve:", err)
