@@ -256,16 +256,29 @@ func noSuchBag(field string) error {
 const sheetSQL = `SELECT cs.id, cs.number, u.code, u.name, cs.conveyance, coalesce(cs.courier_id::text, ''), coalesce(c.kind, ''),
 	cs.bearer_name, coalesce(c.doc_kind || ' ' || c.doc_country || ' ' || c.doc_number, ''), cs.route_codes, cs.package_count,
 	cs.valid_from, cs.valid_until, cs.status, coalesce(cs.revoked_reason, ''), cs.revoked_at, coalesce(cs.replaces::text, ''),
-	cs.issued_by, cs.issued_at, cs.version, coalesce(c.user_id, '')
+	cs.issued_by, cs.issued_at, cs.version, coalesce(c.user_id, ''),
+	coalesce((SELECT max(b.level) FROM courier_sheet_bags sb JOIN bags b ON b.id = sb.bag_id WHERE sb.sheet_id = cs.id), 0)
 	FROM courier_sheets cs JOIN units u ON u.id = cs.issuer_id LEFT JOIN couriers c ON c.id = cs.courier_id`
 
+// getSheet loads a sheet with its QR and bags.
 func getSheet(ctx context.Context, q db.Querier, id string) (*Sheet, error) {
+	sh, err := sheetHeader(ctx, q, id)
+	if err != nil {
+		return nil, err
+	}
+	return sh, sheetDetails(ctx, q, sh)
+}
+
+// sheetHeader loads a sheet and what the policy reads of it (its bags'
+// highest level) in one round trip, without its QR and bags.
+func sheetHeader(ctx context.Context, q db.Querier, id string) (*Sheet, error) {
 	var sh Sheet
 	var userID string
+	var level int16
 	err := q.QueryRow(ctx, sheetSQL+` WHERE cs.id::text = $1`, id).Scan(&sh.ID, &sh.Number, &sh.Issuer, &sh.IssuerName,
 		&sh.Conveyance, &sh.CourierID, &sh.CourierKind, &sh.BearerName, &sh.BearerDoc, &sh.Route, &sh.PackageCount,
 		&sh.ValidFrom, &sh.ValidUntil, &sh.Status, &sh.RevokedReason, &sh.RevokedAt, &sh.Replaces, &sh.IssuedBy,
-		&sh.IssuedAt, &sh.Version, &userID)
+		&sh.IssuedAt, &sh.Version, &userID, &level)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, valise.Errorf(valise.ENOTFOUND, "no such courier sheet")
 	}
@@ -275,13 +288,19 @@ func getSheet(ctx context.Context, q db.Querier, id string) (*Sheet, error) {
 	if userID != "" {
 		sh.couriers = []string{userID}
 	}
-	if err := loadQR(ctx, q, &sh); err != nil {
-		return nil, err
+	sh.level = policy.Level(level)
+	return &sh, nil
+}
+
+// sheetDetails loads the sheet's QR and bags into sh.
+func sheetDetails(ctx context.Context, q db.Querier, sh *Sheet) error {
+	if err := loadQR(ctx, q, sh); err != nil {
+		return err
 	}
 	rows, err := q.Query(ctx, `SELECT b.id, b.registry_number, sb.packages, b.level FROM courier_sheet_bags sb
 		JOIN bags b ON b.id = sb.bag_id WHERE sb.sheet_id = $1 ORDER BY b.registry_number`, sh.ID)
 	if err != nil {
-		return nil, fmt.Errorf("load sheet bags: %w", err)
+		return fmt.Errorf("load sheet bags: %w", err)
 	}
 	sh.Bags, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (SheetBag, error) {
 		var b SheetBag
@@ -291,21 +310,23 @@ func getSheet(ctx context.Context, q db.Querier, id string) (*Sheet, error) {
 		return b, err
 	})
 	if err != nil {
-		return nil, fmt.Errorf("load sheet bags: %w", err)
+		return fmt.Errorf("load sheet bags: %w", err)
 	}
-	return &sh, nil
+	return nil
 }
 
 // GetSheet returns a sheet after check authorizes reading it (bag.read on its bags).
 func (s *Service) GetSheet(ctx context.Context, id string, check pouch.Check) (*Sheet, error) {
-	sh, err := getSheet(ctx, s.pool, id)
+	sh, err := sheetHeader(ctx, s.pool, id)
 	if err != nil {
 		return nil, db.Classify(err)
 	}
 	if err := check(ctx, policy.ActBagRead, sh.Resource()); err != nil {
 		return nil, err
 	}
-	return sh, nil
+	// The QR and bags are read only once check allows: a hidden sheet costs
+	// the round trip a missing one does.
+	return sh, db.Classify(sheetDetails(ctx, s.pool, sh))
 }
 
 // Revoke revokes an issued sheet with a reason; its bags can then go on a

@@ -116,7 +116,7 @@ func (s *Service) ListBags(ctx context.Context, actor policy.Subject, sc policy.
 	var seqs []int64
 	bags, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (*Bag, error) {
 		var seq int64
-		b, err := scanBag(seqRow{r, &seq})
+		b, err := scanBag(extraRow{r, []any{&seq}})
 		seqs = append(seqs, seq)
 		return b, err
 	})
@@ -130,14 +130,6 @@ func (s *Service) ListBags(ctx context.Context, actor policy.Subject, sc policy.
 	}
 	return bags, next, nil
 }
-
-// seqRow scans a bag row followed by its list sequence.
-type seqRow struct {
-	pgx.Row
-	seq *int64
-}
-
-func (r seqRow) Scan(dest ...any) error { return r.Row.Scan(append(dest, r.seq)...) }
 
 // LogLeaf is one integrated custody log entry with the bag it records, as
 // the policy sees it (Kind "log_entry"). Known is false for an entry that is

@@ -199,7 +199,17 @@ func (s *Service) CreatePlan(ctx context.Context, actor policy.Subject, in PlanI
 	return out, err
 }
 
+// getPlan loads a plan with its legs.
 func getPlan(ctx context.Context, q db.Querier, id string) (*Plan, error) {
+	p, err := planHeader(ctx, q, id)
+	if err != nil {
+		return nil, err
+	}
+	return p, loadLegs(ctx, q, p)
+}
+
+// planHeader loads a plan without its legs (one round trip).
+func planHeader(ctx context.Context, q db.Querier, id string) (*Plan, error) {
 	if !db.ValidUUID(id) {
 		return nil, valise.Errorf(valise.ENOTFOUND, "no such plan")
 	}
@@ -215,11 +225,16 @@ func getPlan(ctx context.Context, q db.Querier, id string) (*Plan, error) {
 	if err != nil {
 		return nil, fmt.Errorf("load plan: %w", err)
 	}
+	return &p, nil
+}
+
+// loadLegs reads the plan's legs into p.
+func loadLegs(ctx context.Context, q db.Querier, p *Plan) error {
 	rows, err := q.Query(ctx, `SELECT l.seq, l.from_city, l.to_city, l.conveyance, l.flight, coalesce(c.code, ''), l.captain_name,
 		l.planned_departure, l.planned_arrival FROM plan_legs l LEFT JOIN units c ON c.id = l.carrier_id
-		WHERE l.plan_id = $1 ORDER BY l.seq`, id)
+		WHERE l.plan_id = $1 ORDER BY l.seq`, p.ID)
 	if err != nil {
-		return nil, fmt.Errorf("load legs: %w", err)
+		return fmt.Errorf("load legs: %w", err)
 	}
 	p.Legs, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (Leg, error) {
 		var l Leg
@@ -227,19 +242,21 @@ func getPlan(ctx context.Context, q db.Querier, id string) (*Plan, error) {
 			&l.PlannedDeparture, &l.PlannedArrival)
 	})
 	if err != nil {
-		return nil, fmt.Errorf("load legs: %w", err)
+		return fmt.Errorf("load legs: %w", err)
 	}
-	return &p, nil
+	return nil
 }
 
 // GetPlan returns a plan after check authorizes reading bags on its route.
+// The legs are read only once check allows: a hidden plan costs the round
+// trip a missing one does.
 func (s *Service) GetPlan(ctx context.Context, id string, check Check) (*Plan, error) {
-	p, err := getPlan(ctx, s.pool, id)
+	p, err := planHeader(ctx, s.pool, id)
 	if err != nil {
 		return nil, db.Classify(err)
 	}
 	if err := check(ctx, policy.ActBagRead, policy.Resource{Kind: "bag", ID: p.ID, Origin: p.Origin, Destination: p.Destination, Route: p.Route}); err != nil {
 		return nil, err
 	}
-	return p, nil
+	return p, db.Classify(loadLegs(ctx, s.pool, p))
 }
