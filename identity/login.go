@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -163,6 +164,14 @@ func (s *Service) failed(ctx context.Context, username, remote, why string) erro
 		s.log.ErrorContext(ctx, "record failed login", "err", err)
 		return errCredentials
 	}
+	// Now and then, forget pairs whose failures and back-off are over, so
+	// guesses at many usernames do not grow the table without bound.
+	if pruneTick.Add(1)%64 == 0 {
+		if _, err := s.pool.Exec(ctx, `DELETE FROM login_backoff WHERE last_failure_at < $1
+			AND coalesce(blocked_until, '-infinity') < $2`, forget, now); err != nil {
+			s.log.ErrorContext(ctx, "prune login back-offs", "err", err)
+		}
+	}
 	if over := pairFailures - s.cfg.FreeFailures; over > 0 {
 		wait := s.cfg.BackoffMax
 		if over <= 30 {
@@ -186,6 +195,9 @@ func (s *Service) failed(ctx context.Context, username, remote, why string) erro
 	s.log.WarnContext(ctx, "login failed", "username", username, "remote", remote, "reason", why)
 	return errCredentials
 }
+
+// pruneTick counts failed logins between prunes of login_backoff.
+var pruneTick atomic.Uint64
 
 // LiftLock ends the account lock and every address's back-off on username
 // (known or not) and records who lifted it. Lifting nothing is not an error.
