@@ -2,9 +2,12 @@ package api
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
+	"reflect"
 	"strconv"
 	"strings"
 	"time"
@@ -86,15 +89,28 @@ func ifMatch(r *http.Request) (int, error) {
 // versionETag is the ETag of a row version, the form ifMatch reads back.
 func versionETag(version int) string { return `"` + strconv.Itoa(version) + `"` }
 
-// writeBag answers with the bag and its ETag.
+// writeBag answers with the bag and its ETag. Every route that answers with
+// a bag answers with the same object; what an action produced besides (the
+// hand-off of a dispatch or delivery, the receipt of an acceptance, the
+// contents and incidents of GET) are fields beside the bag's own.
 func writeBag(w http.ResponseWriter, status int, b *pouch.Bag, extra map[string]any) {
 	w.Header().Set("ETag", versionETag(b.Version))
-	if extra == nil {
+	if len(extra) == 0 {
 		JSON(w, status, b)
 		return
 	}
-	extra["bag"] = b
-	JSON(w, status, extra)
+	raw, err := json.Marshal(b)
+	if err != nil {
+		panic(fmt.Sprintf("encode bag: %v", err)) // the recoverer answers 500
+	}
+	m := map[string]any{}
+	_ = json.Unmarshal(raw, &m)
+	for k, v := range extra {
+		if v != nil && !reflect.ValueOf(v).IsZero() {
+			m[k] = v
+		}
+	}
+	JSON(w, status, m)
 }
 
 func (p *pouchAPI) listSenders(r *http.Request, s policy.Subject) (map[string]any, error) {
@@ -296,6 +312,8 @@ type actionBody struct {
 	Leg  int    `json:"leg,omitempty"`  // arrive_leg
 	City string `json:"city,omitempty"` // arrive_leg
 	pouch.AcceptInput
+	pouch.DispatchInput
+	pouch.DeliverInput
 	Custodian string `json:"custodian,omitempty"` // store (place is above)
 	pouch.LossInput
 	pouch.ExamineInput
@@ -336,11 +354,17 @@ func (p *pouchAPI) bagAction(w http.ResponseWriter, r *http.Request) {
 	case pouch.ActSeal:
 		b, err = p.bags.Seal(ctx, s, m, in.SealInput, chk)
 	case pouch.ActDispatch:
-		b, err = p.bags.Dispatch(ctx, s, m, chk)
+		var h *pouch.Handoff
+		b, h, err = p.bags.Dispatch(ctx, s, m, in.DispatchInput, chk)
+		if h != nil {
+			extra = map[string]any{"handoff": h}
+		}
 	case pouch.ActArriveLeg:
 		b, err = p.bags.ArriveLeg(ctx, s, m, in.Leg, in.City, chk)
 	case pouch.ActDeliver:
-		b, err = p.bags.Deliver(ctx, s, m, chk)
+		var h *pouch.Handoff
+		b, h, err = p.bags.Deliver(ctx, s, m, in.DeliverInput, chk)
+		extra = map[string]any{"handoff": h}
 	case pouch.ActAccept:
 		var rc *pouch.Receipt
 		b, rc, err = p.bags.Accept(ctx, s, m, in.AcceptInput, chk)

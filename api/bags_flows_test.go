@@ -49,8 +49,28 @@ func (e *mailEnv) dispatched() (bagID, sheetID string) {
 	id, _ := e.setupSealedBag()
 	sheet := e.must(201, "clerk", "POST", "/api/v1/sheets", map[string]any{"issuer": "MFA", "conveyance": "career_courier",
 		"courier_id": e.courierID(), "bag_ids": []string{id}, "valid_until": time.Now().Add(72 * time.Hour)})
-	e.must(200, "clerk", "POST", "/api/v1/bags/"+id+"/dispatch", nil)
+	e.dispatch(id)
 	return id, sheet["id"].(string)
+}
+
+// dispatch is the dispatch stage of a bag on a sheet naming courier1: the
+// MFA clerk releases it, the courier confirms with a scan of its seals.
+func (e *mailEnv) dispatch(id string) {
+	e.t.Helper()
+	out := e.must(200, "clerk", "POST", "/api/v1/bags/"+id+"/dispatch", nil)
+	h := out["handoff"].(map[string]any)
+	e.must(200, "courier1", "POST", "/api/v1/custody/handoffs/"+h["id"].(string)+"/accept", e.scan(id))
+}
+
+// scan is a receiver's full scan of a bag's seals (every seal, all packages, intact).
+func (e *mailEnv) scan(bagID string) map[string]any {
+	e.t.Helper()
+	list := e.must(200, "clerk", "GET", "/api/v1/bags/"+bagID+"/seals", nil)
+	var texts []string
+	for _, s := range list["seals"].([]any) {
+		texts = append(texts, s.(map[string]any)["text"].(string))
+	}
+	return map[string]any{"seals": texts, "packages_counted": len(texts), "seals_intact": true}
 }
 
 // courierID records courier1 as a career courier once.
@@ -153,7 +173,7 @@ func TestIdempotencyKey(t *testing.T) {
 	// A refused request is stored too: its retry gets the same refusal.
 	res, _ = e.do("berlin", "POST", "/api/v1/bags/"+id+"/store", map[string]any{"place": "Safe", "custodian": "b"}, "Idempotency-Key", "k2")
 	res2, _ := e.do("berlin", "POST", "/api/v1/bags/"+id+"/store", map[string]any{"place": "Safe", "custodian": "b"}, "Idempotency-Key", "k2")
-	if res.StatusCode != 409 || res2.StatusCode != 409 || res2.Header.Get("Idempotent-Replayed") != "true" ||
+	if res.StatusCode != 403 || res2.StatusCode != 403 || res2.Header.Get("Idempotent-Replayed") != "true" ||
 		res2.Header.Get("Content-Type") != "application/problem+json" {
 		t.Fatalf("refusal replay: %d %d %v", res.StatusCode, res2.StatusCode, res2.Header)
 	}
@@ -244,7 +264,7 @@ func TestMailRefusalsChangeNothing(t *testing.T) {
 	}
 	e.must(201, "clerk", "POST", "/api/v1/sheets", map[string]any{"issuer": "MFA", "conveyance": "career_courier",
 		"courier_id": e.courierID(), "bag_ids": []string{id2}, "valid_until": time.Now().Add(72 * time.Hour), "replaces": sh["id"]})
-	e.must(200, "clerk", "POST", "/api/v1/bags/"+id2+"/dispatch", nil)
+	e.dispatch(id2)
 	_ = sheet
 	// Examination: opening without a witness is refused; re-sealing after an opening is required.
 	e.refused(422, "sec", "POST", "/api/v1/bags/"+id2+"/examine", map[string]any{"opening": true, "initiating_body": "Customs",

@@ -37,7 +37,7 @@ func TestClearanceBoundsOversight(t *testing.T) {
 		ID         string  `json:"id"`
 		IncidentID *string `json:"incident_id"`
 	}
-	if err := custodytest.Call(ctx, e.HTTP.Client(), "POST", e.URL+"/api/v1/custody/handoffs", top.ClerkToken,
+	if err := custodytest.Call(ctx, e.HTTP.Client(), "POST", e.URL+"/api/v1/custody/handoffs", top.SecondToken,
 		map[string]any{"bag_id": top.BagID, "to": top.Courier, "place": "Astana"}, http.StatusCreated, &h); err != nil {
 		t.Fatal(err)
 	}

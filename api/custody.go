@@ -52,12 +52,12 @@ func (c *custodyAPI) release(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	var in custody.ReleaseInput
+	var in pouch.ReleaseInput
 	if err := Decode(r, &in); err != nil {
 		Error(w, r, err)
 		return
 	}
-	h, err := c.svc.Release(r.Context(), s, in, c.check(s))
+	h, err := c.bags.Release(r.Context(), s, in, c.check(s))
 	if err != nil {
 		Error(w, r, err)
 		return
@@ -66,8 +66,8 @@ func (c *custodyAPI) release(w http.ResponseWriter, r *http.Request) {
 	JSON(w, http.StatusCreated, h)
 }
 
-func (c *custodyAPI) accept(r *http.Request, s policy.Subject, in custody.AcceptInput) (*custody.Handoff, error) {
-	return c.svc.Accept(r.Context(), s, chi.URLParam(r, "id"), in, c.check(s))
+func (c *custodyAPI) accept(r *http.Request, s policy.Subject, in pouch.ConfirmInput) (*pouch.Handoff, error) {
+	return c.bags.Confirm(r.Context(), s, chi.URLParam(r, "id"), in, c.check(s))
 }
 
 func (c *custodyAPI) cancel(w http.ResponseWriter, r *http.Request) {
@@ -75,12 +75,12 @@ func (c *custodyAPI) cancel(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	var in custody.Where
+	var in pouch.Where
 	if err := decodeOptional(r, &in); err != nil {
 		Error(w, r, err)
 		return
 	}
-	h, err := c.svc.Cancel(r.Context(), s, chi.URLParam(r, "id"), in, c.check(s))
+	h, err := c.bags.Cancel(r.Context(), s, chi.URLParam(r, "id"), in, c.check(s))
 	if err != nil {
 		Error(w, r, err)
 		return
@@ -88,8 +88,8 @@ func (c *custodyAPI) cancel(w http.ResponseWriter, r *http.Request) {
 	JSON(w, http.StatusOK, h)
 }
 
-func (c *custodyAPI) getHandoff(r *http.Request, s policy.Subject) (*custody.Handoff, error) {
-	h, _, err := c.svc.Get(r.Context(), s, chi.URLParam(r, "id"), c.check(s))
+func (c *custodyAPI) getHandoff(r *http.Request, s policy.Subject) (*pouch.Handoff, error) {
+	h, _, err := c.bags.GetHandoff(r.Context(), s, chi.URLParam(r, "id"), c.check(s))
 	return h, err
 }
 
@@ -101,7 +101,7 @@ func (c *custodyAPI) handoffReceipt(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	h, _, err := c.svc.Get(r.Context(), s, chi.URLParam(r, "id"), c.check(s))
+	h, _, err := c.bags.GetHandoff(r.Context(), s, chi.URLParam(r, "id"), c.check(s))
 	if err != nil {
 		Error(w, r, err)
 		return
@@ -151,8 +151,8 @@ func (c *custodyAPI) writeReceipt(w http.ResponseWriter, r *http.Request, eventI
 	_, _ = w.Write(rec)
 }
 
-func (c *custodyAPI) scan(r *http.Request, s policy.Subject, in custody.ScanInput) (*pouch.Event, error) {
-	return c.svc.Scan(r.Context(), s, chi.URLParam(r, "id"), in, c.check(s))
+func (c *custodyAPI) scan(r *http.Request, s policy.Subject, in pouch.ScanInput) (*pouch.Event, error) {
+	return c.bags.Scan(r.Context(), s, chi.URLParam(r, "id"), in, c.check(s))
 }
 
 // trail serves a bag's custody trail with inclusion proofs to those who may

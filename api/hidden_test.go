@@ -62,7 +62,7 @@ func newHiddenEnv(t testing.TB) *hiddenEnv {
 			"events/{id}":   fmt.Sprint(ho.AcceptEvent),
 			"seals/{file}":  "1.png",
 			// A lock names a username, known or not: the observer may not lift one either way.
-			"lockouts/{username}": pairs[0].Clerk,
+			"lockouts/{username}": pairs[0].Second,
 		},
 	}
 	for key, q := range map[string]string{

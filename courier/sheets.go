@@ -194,6 +194,23 @@ func (s *Service) Issue(ctx context.Context, actor policy.Subject, in IssueInput
 		if err := check(ctx, policy.ActSheetIssue, sh.Resource()); err != nil {
 			return err
 		}
+		// Every person who carries a bag is cleared for it: a sheet cannot
+		// name a bearer cleared below any of its bags (issue 9).
+		var bearerUser string
+		if courierID != nil {
+			c, _ := get(ctx, tx, *courierID)
+			bearerUser = c.UserID
+		}
+		cleared, err := pouch.BearerClearance(ctx, tx, bearerUser)
+		if err != nil {
+			return err
+		}
+		if sh.level > cleared {
+			return &valise.Error{Code: valise.ECONFLICT,
+				Message: "the bearer is cleared below the level of a bag on the sheet; every person who carries a bag is cleared for it",
+				Fields:  []valise.FieldError{{Field: "courier_id", Reason: "cleared below a bag on the sheet"}},
+				Extra:   map[string]any{"reason": "courier_clearance"}}
+		}
 		// DM-02 holds whatever the policy says: the sheet is a document of the
 		// ministry or a foreign institution.
 		if !issuer.IsDiplomaticService() {

@@ -132,8 +132,8 @@ func TestTwoServersOneLog(t *testing.T) {
 	}
 	v, _ := note.NewVerifier(key.VerifierKey)
 	n := checkOneLog(t, d.Pool, v)
-	// Fixture: one planned event per bag; then two events per hand-off.
-	if want := int64(len(pairs) * (1 + 2*rounds)); n != want {
+	// Fixture: planned and dispatched events per bag; then two events per hand-off.
+	if want := int64(len(pairs) * (2 + 2*rounds)); n != want {
 		t.Fatalf("%d log entries, want %d", n, want)
 	}
 }

@@ -20,6 +20,7 @@ import (
 	"valise/custody/tlog"
 	"valise/internal/dbtest"
 	"valise/policy"
+	"valise/pouch"
 )
 
 func TestMain(m *testing.M) { dbtest.Main(m) }
@@ -76,7 +77,7 @@ func (e *env) call(t *testing.T, want int, method, path, token string, body any)
 
 func (e *env) custodian(t *testing.T) custody.Party {
 	t.Helper()
-	p, err := custody.New(e.Pool).Custodian(context.Background(), e.pair.BagID)
+	p, err := pouch.CurrentCustodian(context.Background(), e.Pool, e.pair.BagID)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -89,16 +90,16 @@ func TestTwoPartyHandoff(t *testing.T) {
 	handoffs := "/api/v1/custody/handoffs"
 
 	// Bad input changes nothing: 422 / 400 and no hand-off, no event.
-	e.call(t, 422, "POST", handoffs, p.ClerkToken, map[string]any{"bag_id": p.BagID})
-	e.call(t, 400, "POST", handoffs, p.ClerkToken, map[string]any{"bag_id": p.BagID, "to": p.Courier, "bogus": 1})
-	e.call(t, 422, "POST", handoffs, p.ClerkToken, map[string]any{"bag_id": p.BagID, "to": "nobody-here"})
+	e.call(t, 422, "POST", handoffs, p.SecondToken, map[string]any{"bag_id": p.BagID})
+	e.call(t, 400, "POST", handoffs, p.SecondToken, map[string]any{"bag_id": p.BagID, "to": p.Courier, "bogus": 1})
+	e.call(t, 422, "POST", handoffs, p.SecondToken, map[string]any{"bag_id": p.BagID, "to": "nobody-here"})
 	// Someone who is not the custodian cannot start a hand-off.
 	out := e.call(t, 409, "POST", handoffs, e.outsider, map[string]any{"bag_id": p.BagID, "to": p.Courier})
 	if out["reason"] != "not_custodian" {
 		t.Fatalf("not custodian: %v", out)
 	}
 	// DM-03: a courier with no courier sheet naming them cannot take custody.
-	out = e.call(t, 409, "POST", handoffs, p.ClerkToken, map[string]any{"bag_id": p.BagID, "to": "outsider"})
+	out = e.call(t, 409, "POST", handoffs, p.SecondToken, map[string]any{"bag_id": p.BagID, "to": "outsider"})
 	if out["reason"] != "no_courier_sheet" {
 		t.Fatalf("DM-03: %v", out)
 	}
@@ -107,14 +108,14 @@ func TestTwoPartyHandoff(t *testing.T) {
 		t.Fatalf("refused hand-offs left %d rows (%v)", n, err)
 	}
 
-	// The registry (custodian unit MFA) releases to the courier named on the sheet.
-	h := e.call(t, 201, "POST", handoffs, p.ClerkToken, map[string]any{"bag_id": p.BagID, "to": p.Courier,
-		"place": "MFA registry", "coordinates": map[string]any{"lat": 51.128, "lon": 71.43}})
+	// The courier holding the bag releases it to the other courier named on a sheet.
+	h := e.call(t, 201, "POST", handoffs, p.SecondToken, map[string]any{"bag_id": p.BagID, "to": p.Courier,
+		"place": "FRA transit", "coordinates": map[string]any{"lat": 50.03, "lon": 8.57}})
 	id := h["id"].(string)
-	if h["status"] != "released" || e.custodian(t).Unit != "MFA" || e.custodian(t).User != "" {
+	if h["status"] != "released" || h["purpose"] != "transit" || e.custodian(t).User != p.SecondID {
 		t.Fatalf("release moved custody early: %v %v", h, e.custodian(t))
 	}
-	if out := e.call(t, 409, "POST", handoffs, p.ClerkToken, map[string]any{"bag_id": p.BagID, "to": p.Courier}); out["reason"] != "handoff_open" {
+	if out := e.call(t, 409, "POST", handoffs, p.SecondToken, map[string]any{"bag_id": p.BagID, "to": p.Courier}); out["reason"] != "handoff_open" {
 		t.Fatalf("second release: %v", out)
 	}
 	// Only the named receiver accepts; an acceptance without a scan is refused.
@@ -123,7 +124,7 @@ func TestTwoPartyHandoff(t *testing.T) {
 	}
 	e.call(t, 422, "POST", handoffs+"/"+id+"/accept", p.CourierToken, map[string]any{"place": "airport"})
 	// Receipt before acceptance: 409.
-	e.call(t, 409, "GET", handoffs+"/"+id+"/receipt", p.ClerkToken, nil)
+	e.call(t, 409, "GET", handoffs+"/"+id+"/receipt", p.SecondToken, nil)
 	h = e.call(t, 200, "POST", handoffs+"/"+id+"/accept", p.CourierToken, map[string]any{"seals": p.Seals,
 		"packages_counted": 2, "seals_intact": true, "place": "Astana airport"})
 	if h["status"] != "completed" || h["seals_ok"] != true || h["incident_id"] != nil {
@@ -133,10 +134,10 @@ func TestTwoPartyHandoff(t *testing.T) {
 		t.Fatalf("custodian after hand-off: %v", c)
 	}
 	// The old custodian can no longer release it.
-	e.call(t, 409, "POST", handoffs, p.ClerkToken, map[string]any{"bag_id": p.BagID, "to": p.Courier})
+	e.call(t, 409, "POST", handoffs, p.SecondToken, map[string]any{"bag_id": p.BagID, "to": p.Courier})
 
 	// Both parties download a receipt that verifies offline with the log key.
-	for _, tok := range []string{p.ClerkToken, p.CourierToken} {
+	for _, tok := range []string{p.SecondToken, p.CourierToken} {
 		res := e.Do(t, "GET", handoffs+"/"+id+"/receipt", tok, nil)
 		rec, _ := io.ReadAll(res.Body)
 		res.Body.Close()
@@ -155,21 +156,21 @@ func TestTwoPartyHandoff(t *testing.T) {
 	e.call(t, 403, "GET", handoffs+"/"+id+"/receipt", e.outsider, nil)
 
 	// Back to the clerk with one seal missing: recorded, custody moves, a breach opens.
-	h = e.call(t, 201, "POST", handoffs, p.CourierToken, map[string]any{"bag_id": p.BagID, "to": p.Clerk})
+	h = e.call(t, 201, "POST", handoffs, p.CourierToken, map[string]any{"bag_id": p.BagID, "to": p.Second})
 	id2 := h["id"].(string)
-	h = e.call(t, 200, "POST", handoffs+"/"+id2+"/accept", p.ClerkToken, map[string]any{"seals": p.Seals[:1], "seals_intact": true})
+	h = e.call(t, 200, "POST", handoffs+"/"+id2+"/accept", p.SecondToken, map[string]any{"seals": p.Seals[:1], "seals_intact": true})
 	if h["seals_ok"] != false || h["incident_id"] == nil {
 		t.Fatalf("failed seal check: %v", h)
 	}
 	if !strings.Contains(toJSON(h["seal_check"]), `"result":"missing"`) {
 		t.Fatalf("seal check does not name the missing seal: %v", h["seal_check"])
 	}
-	if c := e.custodian(t); c.User != p.ClerkID {
+	if c := e.custodian(t); c.User != p.SecondID {
 		t.Fatalf("custodian: %v", c)
 	}
 	// A tampered seal text fails verification at a checkpoint scan and opens another incident.
 	bad := p.Seals[0][:len(p.Seals[0])-2] + "00"
-	ev := e.call(t, 201, "POST", "/api/v1/custody/bags/"+p.BagID+"/scan", p.ClerkToken, map[string]any{"seals": []string{bad, p.Seals[1]}})
+	ev := e.call(t, 201, "POST", "/api/v1/custody/bags/"+p.BagID+"/scan", p.SecondToken, map[string]any{"seals": []string{bad, p.Seals[1]}})
 	if !strings.Contains(toJSON(ev["custody"]), `"ok":false`) {
 		t.Fatalf("scan of a forged seal passed: %v", ev["custody"])
 	}
@@ -204,9 +205,9 @@ func TestTwoPartyHandoff(t *testing.T) {
 		t.Fatalf("trail kinds %v", kinds)
 	}
 	// The custody block names both parties, the seals and where.
-	acc := tr.Events[2]
-	if !strings.Contains(string(acc.Custody), `"coordinates"`) && !strings.Contains(string(tr.Events[1].Custody), `"coordinates"`) {
-		t.Fatalf("no coordinates recorded: %s", tr.Events[1].Custody)
+	acc := tr.Events[3]
+	if !strings.Contains(string(tr.Events[2].Custody), `"coordinates"`) {
+		t.Fatalf("no coordinates recorded: %s", tr.Events[2].Custody)
 	}
 	if !strings.Contains(string(acc.Custody), p.Courier) || !strings.Contains(string(acc.Custody), `"method":"vs1"`) {
 		t.Fatalf("acceptance custody block: %s", acc.Custody)
@@ -244,7 +245,7 @@ func TestOverdue(t *testing.T) {
 	// Couriers and clerks do not see the security list.
 	e.call(t, 403, "GET", "/api/v1/security/overdue", e.pair.CourierToken, nil)
 	// A custody event resets the clock.
-	e.call(t, 201, "POST", "/api/v1/custody/bags/"+e.pair.BagID+"/scan", e.pair.ClerkToken,
+	e.call(t, 201, "POST", "/api/v1/custody/bags/"+e.pair.BagID+"/scan", e.pair.SecondToken,
 		map[string]any{"seals": e.pair.Seals, "place": "Frankfurt transit"})
 	if l := e.call(t, 200, "GET", "/api/v1/security/overdue", e.sec, nil)["overdue"].([]any); len(l) != 0 {
 		t.Fatalf("still overdue after a scan: %v", l)
@@ -366,11 +367,11 @@ func TestHandoffRetriesWithIdempotencyKey(t *testing.T) {
 	}
 	n0 := events()
 	release := map[string]any{"bag_id": p.BagID, "to": p.Courier, "place": "MFA registry"}
-	st, replayed, first := send("/api/v1/custody/handoffs", p.ClerkToken, "phone-release-1", release)
+	st, replayed, first := send("/api/v1/custody/handoffs", p.SecondToken, "phone-release-1", release)
 	if st != 201 || replayed != "" {
 		t.Fatalf("release: %d %v", st, first)
 	}
-	st, replayed, again := send("/api/v1/custody/handoffs", p.ClerkToken, "phone-release-1", release)
+	st, replayed, again := send("/api/v1/custody/handoffs", p.SecondToken, "phone-release-1", release)
 	if st != 201 || replayed != "true" || again["id"] != first["id"] {
 		t.Fatalf("release retry: %d %q %v", st, replayed, again)
 	}

@@ -8,6 +8,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"valise/policy"
+	"valise/pouch"
 )
 
 // Overdue is a bag in transit that has had no custody event within its
@@ -51,8 +52,7 @@ func (s *Service) ListOverdue(ctx context.Context, sc policy.Scope, limit int) (
 	args = append(args, limit)
 	rows, err := s.pool.Query(ctx, `
 		WITH w AS (SELECT value FROM pouch_settings WHERE key = 'custody.silence_window')
-		SELECT b.id, b.registry_number, b.state, b.level, b.route_codes, c.custodian_unit,
-		       coalesce(c.custodian_user::text, ''), coalesce(c.custodian_username, ''),
+		SELECT b.id, b.registry_number, b.state, b.level, b.route_codes, `+pouch.CustodianColumns+`,
 		       l.id, l.kind, l.recorded_at, coalesce(p.custody_window, w.value)::text,
 		       date_trunc('second', now() - l.recorded_at - coalesce(p.custody_window, w.value))::text, b.due_at
 		FROM bags b CROSS JOIN w
@@ -69,8 +69,8 @@ func (s *Service) ListOverdue(ctx context.Context, sc policy.Scope, limit int) (
 	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (Overdue, error) {
 		var o Overdue
 		var level int16
-		err := r.Scan(&o.BagID, &o.RegistryNumber, &o.State, &level, &o.Route, &o.Custodian.Unit, &o.Custodian.User,
-			&o.Custodian.Username, &o.LastEventID, &o.LastEventKind, &o.LastEventAt, &o.Window, &o.OverdueBy, &o.DueAt)
+		dest := append([]any{&o.BagID, &o.RegistryNumber, &o.State, &level, &o.Route}, pouch.CustodianDest(&o.Custodian)...)
+		err := r.Scan(append(dest, &o.LastEventID, &o.LastEventKind, &o.LastEventAt, &o.Window, &o.OverdueBy, &o.DueAt)...)
 		o.Level = policy.Level(level)
 		return o, err
 	})

@@ -51,14 +51,11 @@ func (s *Service) BagTrail(ctx context.Context, bagID string) (*Trail, error) {
 		} else if valise.ErrorCode(err) != valise.ENOTFOUND {
 			return err
 		}
-		var user, username *string
-		if err := tx.QueryRow(ctx, `SELECT custodian_unit, custodian_user, custodian_username FROM bag_custody WHERE bag_id = $1`,
-			bagID).Scan(&t.Custodian.Unit, &user, &username); err != nil {
-			return fmt.Errorf("load custodian: %w", err)
+		c, err := pouch.CurrentCustodian(ctx, tx, bagID)
+		if err != nil {
+			return err
 		}
-		if user != nil {
-			t.Custodian.User, t.Custodian.Username = *user, *username
-		}
+		t.Custodian = c
 		evs, err := pouch.History(ctx, tx, bagID)
 		if err != nil {
 			return err

@@ -64,7 +64,7 @@ var demoBags = []demoBag{
 	{key: "mfa-tokyo-assembling", origin: UnitMFA, destination: UnitTokyo, plan: "tokyo", sender: UnitMFA, level: policy.Restricted,
 		kind: "item", description: "visa stickers", responsible: "Head of Consular Service",
 		path: []pouch.Action{pouch.ActAssemble}},
-	{key: "mfa-tokyo-missing", origin: UnitMFA, destination: UnitTokyo, plan: "tokyo", sender: UnitMFA, level: policy.Restricted,
+	{key: "mfa-tokyo-missing", origin: UnitMFA, destination: UnitTokyo, plan: "tokyo", sender: UnitMFA, level: policy.Unclassified,
 		kind: "correspondence", description: "protocol notes", responsible: "Chief of Protocol",
 		packages: 1, container: "sack", conveyance: "aircraft_captain", lostAbroad: "JP",
 		path: append(slices.Clone(toSealed), pouch.ActDispatch, pouch.ActReportLoss)},
@@ -313,19 +313,44 @@ func (r *mailRun) act(ctx context.Context, spec demoBag, b *pouch.Bag, a pouch.A
 		if err := r.sheet(ctx, spec, b); err != nil {
 			return nil, fmt.Errorf("courier sheet: %w", err)
 		}
-		actor, chk := r.as(origin)
-		m.Place = cityOf(spec.origin)
-		return r.bags.Dispatch(ctx, actor, m, chk)
+		// The registry releases the bag to the bearer on the sheet; a
+		// courier confirms it with a scan of its seals (an aircraft captain
+		// is recorded by the registry at once).
+		var open int
+		if err := r.pool.QueryRow(ctx, `SELECT count(*) FROM handoffs WHERE bag_id = $1 AND status = 'released'`, b.ID).Scan(&open); err != nil {
+			return nil, err
+		}
+		if open == 0 {
+			actor, chk := r.as(origin)
+			m.Place = cityOf(spec.origin)
+			in := pouch.DispatchInput{}
+			if spec.conveyance == "aircraft_captain" {
+				in.BearerDocument = "passport KZ N0000001"
+			}
+			b, _, err = r.bags.Dispatch(ctx, actor, m, in, chk)
+			if err != nil || spec.conveyance == "aircraft_captain" {
+				return b, err
+			}
+		}
+		if err := r.confirm(ctx, b.ID, carrierOf(spec), cityOf(spec.origin)+" airport"); err != nil {
+			return nil, err
+		}
+		return r.bags.Get(ctx, b.ID, func(context.Context, string, policy.Resource) error { return nil })
 	case pouch.ActArriveLeg:
 		actor, chk := r.as("courier")
 		return r.bags.ArriveLeg(ctx, actor, m, 1, "Frankfurt", chk)
 	case pouch.ActDeliver:
 		actor, chk := r.as(carrierOf(spec))
 		m.Place = cityOf(spec.destination)
-		return r.bags.Deliver(ctx, actor, m, chk)
+		b, _, err = r.bags.Deliver(ctx, actor, m, pouch.DeliverInput{}, chk)
+		return b, err
 	case pouch.ActAccept:
 		actor, chk := r.as(dest)
-		b, _, err = r.bags.Accept(ctx, actor, m, pouch.AcceptInput{PackagesCounted: &spec.packages, SealsIntact: ptr(true)}, chk)
+		scan, err := r.scan(ctx, b.ID)
+		if err != nil {
+			return nil, err
+		}
+		b, _, err = r.bags.Accept(ctx, actor, m, pouch.AcceptInput{SealScan: scan}, chk)
 		return b, err
 	case pouch.ActStore:
 		actor, chk := r.as(dest)
@@ -339,6 +364,34 @@ func (r *mailRun) act(ctx context.Context, spec demoBag, b *pouch.Bag, a pouch.A
 		return b, err
 	}
 	return nil, fmt.Errorf("no demo step for %s", a)
+}
+
+// scan is what a person scanning every seal of the bag reports.
+func (r *mailRun) scan(ctx context.Context, bagID string) (pouch.SealScan, error) {
+	seals, err := keyring.BagSeals(ctx, r.pool, bagID)
+	if err != nil {
+		return pouch.SealScan{}, err
+	}
+	scan := pouch.SealScan{PackagesCounted: ptr(len(seals)), SealsIntact: ptr(true)}
+	for _, s := range seals {
+		scan.Seals = append(scan.Seals, s.Text)
+	}
+	return scan, nil
+}
+
+// confirm has the named receiver confirm the bag's open hand-off.
+func (r *mailRun) confirm(ctx context.Context, bagID, who, place string) error {
+	var h string
+	if err := r.pool.QueryRow(ctx, `SELECT id FROM handoffs WHERE bag_id = $1 AND status = 'released'`, bagID).Scan(&h); err != nil {
+		return fmt.Errorf("open hand-off: %w", err)
+	}
+	scan, err := r.scan(ctx, bagID)
+	if err != nil {
+		return err
+	}
+	actor, chk := r.as(who)
+	_, err = r.bags.Confirm(ctx, actor, h, pouch.ConfirmInput{SealScan: scan, Where: pouch.Where{Place: place}}, chk)
+	return err
 }
 
 // submission returns the demo bag's submission (keyed by its item's

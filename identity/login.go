@@ -79,7 +79,7 @@ func (s *Service) Login(ctx context.Context, username, pw, remote string) (Token
 		JOIN credentials c ON c.user_id = u.id WHERE u.username = $1`, username)
 	var clearance int16
 	err = row.Scan(&u.ID, &u.Username, &u.FullName, &u.Unit, &u.UnitKind, &u.Roles, &clearance, &u.CourierKind,
-		&u.Scope, &u.Active, &u.CreatedAt, &u.UpdatedAt, &u.Version, &hash)
+		&u.Scope, &u.Active, &u.CreatedAt, &u.UpdatedAt, &u.Version, &u.ParentUnit, &hash)
 	u.Clearance = policy.Level(clearance)
 	switch {
 	case errors.Is(err, pgx.ErrNoRows):

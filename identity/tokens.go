@@ -238,10 +238,12 @@ func (s *Service) Authenticate(ctx context.Context, token string) (policy.Subjec
 	var live bool
 	err = s.pool.QueryRow(ctx, `
 		SELECT u.username, u.roles, u.clearance, coalesce(u.courier_kind, ''), u.scope, n.id, n.code, n.kind,
+		       coalesce((SELECT p.code FROM units p WHERE p.id = n.parent_id), ''),
 		       u.active AND s.revoked_at IS NULL AND s.expires_at > $3
 		FROM users u JOIN units n ON n.id = u.unit_id JOIN sessions s ON s.user_id = u.id AND s.id = $2::uuid
 		WHERE u.id = $1::uuid`, c.Subject, c.SessionID, s.now()).
-		Scan(&sub.Username, &sub.Roles, &clearance, &sub.CourierKind, &sub.Scope, &sub.UnitID, &sub.UnitCode, &sub.UnitKind, &live)
+		Scan(&sub.Username, &sub.Roles, &clearance, &sub.CourierKind, &sub.Scope, &sub.UnitID, &sub.UnitCode, &sub.UnitKind,
+			&sub.ParentUnit, &live)
 	if errors.Is(err, pgx.ErrNoRows) || (err == nil && !live) {
 		s.log.InfoContext(ctx, "access token refused", "reason", "user suspended or session revoked", "user_id", c.Subject)
 		return policy.Subject{}, "", errToken

@@ -25,6 +25,7 @@ type User struct {
 	FullName    string       `json:"full_name"`
 	Unit        string       `json:"unit"` // unit code
 	UnitKind    string       `json:"unit_kind"`
+	ParentUnit  string       `json:"parent_unit,omitempty"`
 	Roles       []string     `json:"roles"`
 	Clearance   policy.Level `json:"clearance"`
 	CourierKind string       `json:"courier_kind,omitempty"`
@@ -38,7 +39,7 @@ type User struct {
 // Subject is the user as the policy sees it.
 func (u User) Subject() policy.Subject {
 	return policy.Subject{UserID: u.ID, Username: u.Username, Roles: u.Roles, UnitCode: u.Unit, UnitKind: u.UnitKind,
-		Clearance: u.Clearance, CourierKind: u.CourierKind, Scope: u.Scope}
+		ParentUnit: u.ParentUnit, Clearance: u.Clearance, CourierKind: u.CourierKind, Scope: u.Scope}
 }
 
 // UserInput creates a user, or (without Username and Password) replaces an
@@ -119,13 +120,14 @@ func (in UserInput) validate(creating bool) error {
 }
 
 const userCols = `u.id, u.username, u.full_name, n.code, n.kind, u.roles, u.clearance, coalesce(u.courier_kind, ''),
-	u.scope, u.active, u.created_at, u.updated_at, u.version`
+	u.scope, u.active, u.created_at, u.updated_at, u.version,
+	coalesce((SELECT p.code FROM units p WHERE p.id = n.parent_id), '')`
 
 func scanUser(row pgx.Row) (User, error) {
 	var u User
 	var clearance int16
 	err := row.Scan(&u.ID, &u.Username, &u.FullName, &u.Unit, &u.UnitKind, &u.Roles, &clearance, &u.CourierKind,
-		&u.Scope, &u.Active, &u.CreatedAt, &u.UpdatedAt, &u.Version)
+		&u.Scope, &u.Active, &u.CreatedAt, &u.UpdatedAt, &u.Version, &u.ParentUnit)
 	u.Clearance = policy.Level(clearance)
 	return u, err
 }

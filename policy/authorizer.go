@@ -268,6 +268,9 @@ var (
 	keyCourierKind = ast.StringTerm("courier_kind")
 	keyCouriers    = ast.StringTerm("couriers")
 	keyCustodian   = ast.StringTerm("custodian")
+	keyCustKind    = ast.StringTerm("custodian_kind")
+	keyCustUnit    = ast.StringTerm("custodian_unit")
+	keyParentUnit  = ast.StringTerm("parent_unit")
 	keyDestination = ast.StringTerm("destination")
 	keyId          = ast.StringTerm("id")
 	keyKind        = ast.StringTerm("kind")
@@ -295,6 +298,7 @@ func subjectTerm(s Subject) *ast.Term {
 		ast.Item(keyUnitId, ast.StringTerm(s.UnitID)),
 		ast.Item(keyUnitCode, ast.StringTerm(s.UnitCode)),
 		ast.Item(keyUnitKind, ast.StringTerm(s.UnitKind)),
+		ast.Item(keyParentUnit, ast.StringTerm(s.ParentUnit)),
 		ast.Item(keyClearance, ast.InternedTerm(int(s.Clearance))),
 		ast.Item(keyCourierKind, ast.StringTerm(s.CourierKind)),
 		ast.Item(keyScope, stringsTerm(s.Scope)),
@@ -310,6 +314,8 @@ func resourceTerm(r Resource) *ast.Term {
 		ast.Item(keyDestination, ast.StringTerm(r.Destination)),
 		ast.Item(keyRoute, stringsTerm(r.Route)),
 		ast.Item(keyCustodian, ast.StringTerm(r.Custodian)),
+		ast.Item(keyCustKind, ast.StringTerm(r.CustodianKind)),
+		ast.Item(keyCustUnit, ast.StringTerm(r.CustodianUnit)),
 		ast.Item(keyCouriers, stringsTerm(r.Couriers)),
 		ast.Item(keyAccount, ast.StringTerm(r.Account)),
 	)

@@ -47,7 +47,8 @@ var (
 		UnitCode: "DE-BER", UnitKind: "embassy", Clearance: policy.Secret}
 	adHoc = policy.Subject{UserID: "u2", Username: "adhoc", Roles: []string{policy.RoleCourier},
 		UnitCode: "MFA", UnitKind: "ministry", Clearance: policy.Secret, CourierKind: policy.CourierAdHoc}
-	secretBag = policy.Resource{Kind: "bag", ID: "b1", Level: policy.Secret, Origin: "MFA", Destination: "DE-BER"}
+	secretBag = policy.Resource{Kind: "bag", ID: "b1", Level: policy.Secret, Origin: "MFA", Destination: "DE-BER",
+		CustodianKind: "registry", CustodianUnit: "DE-BER"}
 )
 
 func newAuthorizer(t *testing.T) (*policy.Authorizer, *dbtest.Database, *bytes.Buffer) {

@@ -1,9 +1,9 @@
 # Valise authorization policy: may this subject do this action to this resource?
 #
 # Input (built by authorizer.go; levels are integers, 0 = UNCLASSIFIED … 4 = SPECIAL_IMPORTANCE):
-#   subject:  {user_id, username, roles[], unit_code, unit_kind, clearance, courier_kind, scope[]}
+#   subject:  {user_id, username, roles[], unit_code, unit_kind, parent_unit, clearance, courier_kind, scope[]}
 #   action:   "bag.store", "units.manage", ... (policy/types.go)
-#   resource: {kind, id, level, origin, destination, route[], custodian, couriers[]}
+#   resource: {kind, id, level, origin, destination, route[], custodian, custodian_kind, custodian_unit, couriers[]}
 #
 # Output: data.valise.authz.decision = {allow, hidden, reason, detail}. "reason" is general and
 # shown to the caller; "detail" is the full reason, written only to the decision log. "hidden"
@@ -73,6 +73,13 @@ need_to_know if {
 	oversight
 	some s in input.subject.scope
 	covers(s)
+}
+
+# A career courier of a unit's courier service (a sub-unit) acts for that unit (DM-06).
+need_to_know if {
+	career_courier
+	input.subject.parent_unit != ""
+	input.subject.parent_unit in input.resource.route
 }
 
 oversight if "security_officer" in input.subject.roles
@@ -161,7 +168,82 @@ granted contains a if {
 	some a in issuing_grants[r]
 }
 
+# ---- stage ownership (DM-17, law-digest §1.4) ---------------------------------------------------
+
+# Which unit each registry stage belongs to. The origin registry plans, assembles and seals; the
+# registry that holds the bag sends it (its origin, or a relay on the route, 7-1(9)(1)); the
+# destination or a relay registry accepts; only the registry holding the bag stores it. The
+# ministry also plans for every route (7-1(8)(1)). Who holds the bag, and who is named on the
+# release, is checked by the pouch package on the locked row.
+stage_actions := {"bag.plan", "bag.assemble", "bag.formalise", "bag.send", "bag.accept", "bag.store"}
+
+acts_for(u) if {
+	u != ""
+	input.subject.unit_code == u
+}
+
+acts_for(u) if {
+	u != ""
+	career_courier
+	input.subject.parent_unit == u
+}
+
+stage_unit_ok if not input.action in stage_actions
+
+stage_unit_ok if {
+	input.action == "bag.plan"
+	input.subject.unit_kind in ministry_kinds
+}
+
+stage_unit_ok if {
+	input.action in {"bag.plan", "bag.assemble", "bag.formalise"}
+	acts_for(input.resource.origin)
+}
+
+stage_unit_ok if {
+	input.action == "bag.send"
+	input.resource.custodian_kind == "registry"
+	acts_for(input.resource.custodian_unit)
+}
+
+stage_unit_ok if {
+	input.action == "bag.accept"
+	acts_for(input.resource.destination)
+}
+
+stage_unit_ok if {
+	input.action == "bag.accept"
+	some i, u in input.resource.route
+	i > 0
+	acts_for(u)
+}
+
+stage_unit_ok if {
+	input.action == "bag.store"
+	input.resource.custodian_kind == "registry"
+	acts_for(input.resource.custodian_unit)
+}
+
 # ---- vetoes: explicit denies that no grant overrides -------------------------------------------
+
+# (Only where a role grants the action: otherwise the role is the reason.)
+vetoed if {
+	input.resource.kind == "bag"
+	may
+	not stage_unit_ok
+}
+
+default holder_unit := "(none)"
+
+holder_unit := input.resource.custodian_unit
+
+veto contains sprintf("%s belongs to another unit's registry (DM-17): origin %s, destination %s, held by the registry of %s", [
+	input.action, input.resource.origin, input.resource.destination, holder_unit,
+]) if {
+	input.resource.kind == "bag"
+	may
+	not stage_unit_ok
+}
 
 vetoed if {
 	"auditor" in input.subject.roles

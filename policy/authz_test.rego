@@ -49,6 +49,17 @@ bag := {"kind": "bag", "id": "b1", "level": 2, "origin": "MFA", "destination": "
 
 bag_tokyo := object.union(bag, {"origin": "MFA", "destination": "JP-TYO"})
 
+# The same bag as the system builds it (the route names origin and destination), and held.
+routed := object.union(bag, {"route": ["MFA", "DE-BER"]})
+
+held_mfa := object.union(bag, {"custodian_kind": "registry", "custodian_unit": "MFA"})
+
+held_mfa_routed := object.union(routed, {"custodian_kind": "registry", "custodian_unit": "MFA"})
+
+held_ber := object.union(bag, {"custodian_kind": "registry", "custodian_unit": "DE-BER"})
+
+bag_home := object.union(bag, {"origin": "DE-BER", "destination": "MFA"})
+
 d(s, a, r) := x if {
 	x := authz.decision with input as {"subject": s, "action": a, "resource": r}
 }
@@ -118,9 +129,23 @@ test_adhoc_courier_may_only_deliver if {
 }
 
 test_career_courier_stages if {
-	every a in ["bag.plan", "bag.assemble", "bag.formalise", "bag.send", "bag.deliver", "bag.accept"] {
+	every a in ["bag.plan", "bag.assemble", "bag.formalise", "bag.deliver"] {
 		allowed(career, a, bag)
 	}
+	allowed(career, "bag.send", held_mfa)
+	allowed(career, "bag.accept", bag_home)
+}
+
+# A career courier of the ministry's courier service (MFA-DCS, a sub-unit of MFA) acts for the
+# ministry: sees, plans, assembles and formalises its bags (DM-06), though MFA-DCS is on no route.
+test_courier_service_acts_for_its_parent if {
+	dcs := object.union(career, {"unit_code": "MFA-DCS", "unit_kind": "department", "parent_unit": "MFA"})
+	every a in ["bag.read", "bag.plan", "bag.assemble", "bag.formalise"] {
+		allowed(dcs, a, routed)
+	}
+	allowed(dcs, "bag.send", object.union(routed, {"custodian_kind": "registry", "custodian_unit": "MFA"}))
+	forbidden(dcs, "bag.store", object.union(routed, {"custodian_kind": "registry", "custodian_unit": "MFA"}))
+	hidden(object.union(dcs, {"parent_unit": "KZ-X"}), "bag.read", routed)
 }
 
 test_career_courier_may_not_store if forbidden(career, "bag.store", bag)
@@ -129,9 +154,57 @@ test_courier_without_kind_has_ad_hoc_rights_only if forbidden(object.union(caree
 
 # ---- storage and courier sheets (DM-06, DM-17) ---------------------------------------------------
 
-test_embassy_clerk_stores if allowed(clerk_ber, "bag.store", bag)
+test_embassy_clerk_stores if allowed(clerk_ber, "bag.store", held_ber)
 
-test_ministry_clerk_stores if allowed(object.union(clerk_ber, {"unit_code": "MFA", "unit_kind": "ministry"}), "bag.store", bag)
+test_ministry_clerk_stores if allowed(object.union(clerk_ber, {"unit_code": "MFA", "unit_kind": "ministry"}), "bag.store", held_mfa)
+
+# ---- stage ownership: the stage × actor × unit matrix (DM-17) ------------------------------------
+
+clerk_mfa := object.union(clerk_ber, {"user_id": "u-clerk-mfa", "unit_code": "MFA", "unit_kind": "ministry"})
+
+clerk_vie := object.union(clerk_ber, {"user_id": "u-clerk-vie", "unit_code": "AT-VIE"})
+
+test_origin_registry_runs_the_origin_stages if {
+	every a in ["bag.assemble", "bag.formalise"] {
+		allowed(clerk_mfa, a, routed)
+	}
+	allowed(clerk_mfa, "bag.send", held_mfa_routed)
+}
+
+test_destination_registry_may_not_run_origin_stages if {
+	every a in ["bag.assemble", "bag.formalise", "bag.send"] {
+		forbidden(clerk_ber, a, held_mfa_routed)
+	}
+}
+
+test_origin_registry_may_not_accept_or_store_at_the_destination if {
+	forbidden(clerk_mfa, "bag.accept", routed)
+	forbidden(clerk_mfa, "bag.store", object.union(routed, {"custodian_kind": "registry", "custodian_unit": "DE-BER"}))
+}
+
+test_destination_registry_accepts_and_stores if {
+	allowed(clerk_ber, "bag.accept", routed)
+	allowed(clerk_ber, "bag.store", object.union(routed, {"custodian_kind": "registry", "custodian_unit": "DE-BER"}))
+}
+
+test_relay_registry_accepts_stores_and_sends_on if {
+	relay := object.union(routed, {"route": ["MFA", "AT-VIE", "DE-BER"]})
+	held := object.union(relay, {"custodian_kind": "registry", "custodian_unit": "AT-VIE"})
+	allowed(clerk_vie, "bag.accept", relay)
+	allowed(clerk_vie, "bag.store", held)
+	allowed(clerk_vie, "bag.send", held)
+	forbidden(clerk_vie, "bag.assemble", relay)
+}
+
+test_nobody_stores_a_bag_a_person_holds if {
+	forbidden(clerk_ber, "bag.store", object.union(routed, {"custodian_kind": "person", "custodian": "u-career"}))
+}
+
+test_nobody_sends_what_a_bearer_holds if forbidden(clerk_mfa, "bag.send", object.union(routed, {"custodian_kind": "bearer"}))
+
+test_stage_veto_detail_names_the_rule if {
+	contains(d(clerk_ber, "bag.formalise", routed).detail, "DM-17")
+}
 
 test_state_body_clerk_may_not_store if forbidden(clerk_state_body, "bag.store", object.union(bag, {"origin": "MOD"}))
 
@@ -172,7 +245,7 @@ test_auditor_changes_nothing if {
 
 test_auditor_veto_beats_other_roles if {
 	both := object.union(clerk_ber, {"roles": ["registry_clerk", "auditor"]})
-	x := d(both, "bag.store", bag)
+	x := d(both, "bag.store", held_ber)
 	x.allow == false
 	x.detail == "auditors change nothing"
 }

@@ -44,8 +44,8 @@ func (c *decisionCache) put(k string, d Decision) {
 // cachedSubjectFields and cachedResourceFields are the input fields the key
 // covers: every field the policy may read.
 var (
-	cachedSubjectFields  = []string{"user_id", "roles", "unit_code", "unit_kind", "clearance", "courier_kind", "scope"}
-	cachedResourceFields = []string{"kind", "level", "origin", "destination", "route", "custodian", "couriers", "account"}
+	cachedSubjectFields  = []string{"user_id", "roles", "unit_code", "unit_kind", "parent_unit", "clearance", "courier_kind", "scope"}
+	cachedResourceFields = []string{"kind", "level", "origin", "destination", "route", "custodian", "custodian_kind", "custodian_unit", "couriers", "account"}
 )
 
 // decisionKey encodes the fields above unambiguously (NUL between fields,
@@ -66,6 +66,7 @@ func decisionKey(s Subject, action string, r Resource) string {
 	list(s.Roles)
 	field(s.UnitCode)
 	field(s.UnitKind)
+	field(s.ParentUnit)
 	field(strconv.Itoa(int(s.Clearance)))
 	field(s.CourierKind)
 	list(s.Scope)
@@ -75,6 +76,8 @@ func decisionKey(s Subject, action string, r Resource) string {
 	field(r.Destination)
 	list(r.Route)
 	field(r.Custodian)
+	field(r.CustodianKind)
+	field(r.CustodianUnit)
 	list(r.Couriers)
 	field(r.Account)
 	return b.String()

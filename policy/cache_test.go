@@ -61,7 +61,7 @@ func TestCachedDecisionsEqualEvaluated(t *testing.T) {
 	}
 	clerk := Subject{UserID: "u1", Username: "c", Roles: []string{RoleRegistryClerk}, UnitCode: "DE-BER", UnitKind: "embassy", Clearance: Secret}
 	courier := Subject{UserID: "u2", Username: "k", Roles: []string{RoleCourier}, UnitCode: "MFA-DCS", UnitKind: "department", Clearance: TopSecret, CourierKind: CourierAdHoc}
-	bag := Resource{Kind: "bag", ID: "b1", Level: Secret, Origin: "MFA", Destination: "DE-BER"}
+	bag := Resource{Kind: "bag", ID: "b1", Level: Secret, Origin: "MFA", Destination: "DE-BER", CustodianKind: "registry", CustodianUnit: "DE-BER"}
 	high := bag
 	high.Level = TopSecret
 	carried := bag
@@ -102,7 +102,7 @@ func BenchmarkEvaluate(b *testing.B) {
 		b.Fatal(err)
 	}
 	s := Subject{UserID: "u1", Roles: []string{RoleRegistryClerk}, UnitCode: "DE-BER", UnitKind: "embassy", Clearance: Secret}
-	r := Resource{Kind: "bag", Level: Secret, Origin: "MFA", Destination: "DE-BER"}
+	r := Resource{Kind: "bag", Level: Secret, Origin: "MFA", Destination: "DE-BER", CustodianKind: "registry", CustodianUnit: "DE-BER"}
 	b.ReportAllocs()
 	for b.Loop() {
 		if d, err := a.evaluate(context.Background(), s, ActBagStore, r); err != nil || !d.Allow {

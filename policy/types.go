@@ -102,14 +102,17 @@ const (
 
 // Subject is the authenticated caller as the policy sees it.
 type Subject struct {
-	UserID      string   `json:"user_id"`
-	Username    string   `json:"username"`
-	Roles       []string `json:"roles"`
-	UnitID      string   `json:"unit_id"`
-	UnitCode    string   `json:"unit_code"`
-	UnitKind    string   `json:"unit_kind"` // ministry, department, embassy, consulate, permanent_mission, ...
-	Clearance   Level    `json:"clearance"`
-	CourierKind string   `json:"courier_kind,omitempty"` // career or ad_hoc, for couriers
+	UserID   string   `json:"user_id"`
+	Username string   `json:"username"`
+	Roles    []string `json:"roles"`
+	UnitID   string   `json:"unit_id"`
+	UnitCode string   `json:"unit_code"`
+	UnitKind string   `json:"unit_kind"` // ministry, department, embassy, consulate, permanent_mission, ...
+	// ParentUnit is the code of the unit's parent ("" at the root): a career
+	// courier of the ministry's courier service acts for the ministry (DM-06).
+	ParentUnit  string `json:"parent_unit,omitempty"`
+	Clearance   Level  `json:"clearance"`
+	CourierKind string `json:"courier_kind,omitempty"` // career or ad_hoc, for couriers
 	// Scope lists the unit codes a security officer or auditor oversees;
 	// "*" means every unit.
 	Scope []string `json:"scope,omitempty"`
@@ -134,7 +137,12 @@ type Resource struct {
 	Origin      string   `json:"origin,omitempty"`      // unit code
 	Destination string   `json:"destination,omitempty"` // unit code
 	Route       []string `json:"route,omitempty"`       // unit codes the bag passes through
-	Custodian   string   `json:"custodian,omitempty"`   // user id of the current holder, when it matters
+	Custodian   string   `json:"custodian,omitempty"`   // user id of the current holder, when a person holds it
+	// CustodianKind is "registry", "person" or "bearer"; CustodianUnit the
+	// unit whose registry holds the bag (kind registry only): the stages a
+	// registry records belong to the unit that holds the bag.
+	CustodianKind string `json:"custodian_kind,omitempty"`
+	CustodianUnit string `json:"custodian_unit,omitempty"`
 	// Couriers lists the user ids of the couriers named on the bag's courier
 	// sheet: they have need-to-know for what they carry.
 	Couriers []string `json:"couriers,omitempty"`

@@ -19,6 +19,9 @@ import (
 type Service struct {
 	pool *pgxpool.Pool
 	keys *keyring.Keyring // issues the VS1 seals of sealed bags (WithKeyring)
+	// trust caches the parsed trust list for seal scans; now is the clock.
+	trust trustCache
+	now   func() time.Time
 }
 
 // Package is one package of a bag, "k of N", with its physical seal serial.
@@ -30,13 +33,15 @@ type Package struct {
 
 // Bag is a diplomatic bag (Art. 1(2)): any container of diplomatic mail.
 type Bag struct {
-	ID               string       `json:"id"`
-	RegistryNumber   string       `json:"registry_number"`
-	Origin           string       `json:"origin"`
-	Destination      string       `json:"destination"`
-	Route            []string     `json:"route"`
-	PlanID           *string      `json:"plan_id,omitempty"`
-	State            State        `json:"state"`
+	ID             string   `json:"id"`
+	RegistryNumber string   `json:"registry_number"`
+	Origin         string   `json:"origin"`
+	Destination    string   `json:"destination"`
+	Route          []string `json:"route"`
+	PlanID         *string  `json:"plan_id,omitempty"`
+	State          State    `json:"state"`
+	// Custodian is who holds the bag now: its last event's custodian_after.
+	Custodian        Party        `json:"custodian"`
 	Level            policy.Level `json:"level"`
 	Container        string       `json:"container,omitempty"`
 	PackageCount     int          `json:"package_count,omitempty"`
@@ -57,24 +62,35 @@ type Bag struct {
 
 // Resource is the bag as the policy sees it: level and units, no contents.
 func (b *Bag) Resource() policy.Resource {
-	return policy.Resource{Kind: "bag", ID: b.ID, Level: b.Level, Origin: b.Origin, Destination: b.Destination,
-		Route: b.Route, Couriers: b.couriers}
+	r := policy.Resource{Kind: "bag", ID: b.ID, Level: b.Level, Origin: b.Origin, Destination: b.Destination,
+		Route: b.Route, Couriers: b.couriers, CustodianUnit: b.Custodian.Unit}
+	if b.Custodian.Kind == CustodianRegistry {
+		r.CustodianKind = CustodianRegistry
+	} else {
+		r.CustodianKind, r.CustodianUnit = b.Custodian.Kind, ""
+	}
+	if b.Custodian.Kind == CustodianPerson {
+		r.Custodian = b.Custodian.User
+	}
+	return r
 }
 
 const bagColumns = `b.id, b.registry_number, o.code, d.code, b.route_codes, b.plan_id, b.state, b.level,
 	coalesce(b.container, ''), coalesce(b.package_count, 0), b.protective_means, b.due_at, b.dispatched_at,
 	coalesce(b.storage_place, ''), coalesce(b.storage_custodian, ''), b.created_at, b.updated_at, b.version,
-	b.origin_id, b.destination_id, coalesce(b.resume_state, '')`
+	b.origin_id, b.destination_id, coalesce(b.resume_state, ''), ` + custodianColumns
 
-const bagFrom = ` FROM bags b JOIN units o ON o.id = b.origin_id JOIN units d ON d.id = b.destination_id`
+const bagFrom = ` FROM bags b JOIN units o ON o.id = b.origin_id JOIN units d ON d.id = b.destination_id
+	JOIN bag_custody c ON c.bag_id = b.id`
 
 func scanBag(row pgx.Row) (*Bag, error) {
 	var b Bag
 	var state string
 	var level int16
-	err := row.Scan(&b.ID, &b.RegistryNumber, &b.Origin, &b.Destination, &b.Route, &b.PlanID, &state, &level,
+	err := row.Scan(append([]any{&b.ID, &b.RegistryNumber, &b.Origin, &b.Destination, &b.Route, &b.PlanID, &state, &level,
 		&b.Container, &b.PackageCount, &b.ProtectiveMeans, &b.DueAt, &b.DispatchedAt, &b.StoragePlace,
-		&b.StorageCustodian, &b.CreatedAt, &b.UpdatedAt, &b.Version, &b.originID, &b.destinationID, &b.resumeState)
+		&b.StorageCustodian, &b.CreatedAt, &b.UpdatedAt, &b.Version, &b.originID, &b.destinationID, &b.resumeState},
+		custodianDest(&b.Custodian)...)...)
 	if err != nil {
 		return nil, err
 	}
@@ -191,8 +207,8 @@ func (s *Service) CreateBag(ctx context.Context, actor policy.Subject, in Create
 		reg := fmt.Sprintf("%s-%d-%06d", origin.Code, now.Year(), n)
 		var id string
 		err = tx.QueryRow(ctx, `
-			INSERT INTO bags (registry_number, origin_id, destination_id, plan_id, route_codes, state, due_at)
-			VALUES ($1, $2, $3, $4, $5, 'planned', $6) RETURNING id`,
+			INSERT INTO bags (registry_number, origin_id, destination_id, plan_id, route_codes, state, due_at, version)
+			VALUES ($1, $2, $3, $4, $5, 'planned', $6, 0) RETURNING id`,
 			reg, origin.ID, dest.ID, planID, route, due).Scan(&id)
 		if err != nil {
 			return fmt.Errorf("insert bag: %w", err)
@@ -221,9 +237,11 @@ type Mutation struct {
 
 // mutate runs action a on one bag in a serializable transaction: it locks
 // the row, asks check, compares the If-Match version, checks the state
-// machine, lets apply change the bag and add rows, then writes the bag with
-// a new version and records the event. Two clerks acting at once: one
-// commits, the other retries, sees the new state or version, and loses.
+// machine, lets apply change the bag and add rows, then writes the bag's
+// descriptive columns and records the event, whose insertion moves the
+// state and the version (the projection trigger). Two clerks acting at
+// once: one commits, the other retries, sees the new state or version, and
+// loses.
 func (s *Service) mutate(ctx context.Context, actor policy.Subject, m Mutation, a Action, check Check,
 	apply func(tx pgx.Tx, b *Bag, ev *Event) error) (*Bag, *Event, error) {
 	var out *Bag
@@ -274,11 +292,11 @@ func (s *Service) mutate(ctx context.Context, actor policy.Subject, m Mutation, 
 			pc = &b.PackageCount
 		}
 		_, err = tx.Exec(ctx, `
-			UPDATE bags SET state = $2, resume_state = $3, level = $4, container = $5, package_count = $6,
-			       protective_means = $7, due_at = $8, dispatched_at = $9, storage_place = $10,
-			       storage_custodian = $11, updated_at = now(), version = version + 1
+			UPDATE bags SET resume_state = $2, level = $3, container = $4, package_count = $5,
+			       protective_means = $6, due_at = $7, dispatched_at = $8, storage_place = $9,
+			       storage_custodian = $10
 			WHERE id = $1`,
-			b.ID, b.State, resume, int16(b.Level), container, pc, b.ProtectiveMeans, b.DueAt, b.DispatchedAt,
+			b.ID, resume, int16(b.Level), container, pc, b.ProtectiveMeans, b.DueAt, b.DispatchedAt,
 			place, custodian)
 		if err != nil {
 			return fmt.Errorf("update bag: %w", err)

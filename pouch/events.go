@@ -41,15 +41,23 @@ type Event struct {
 	// (32 zero bytes for its first): the per-bag hash chain (custody/).
 	PrevHash []byte `json:"prev_hash"`
 	// Custody is the event's custody block (parties, packages, seals
-	// checked, coordinates; see custody.Block). Empty: record fills in the
-	// bag's current custodian.
+	// checked, coordinates; see Block). Empty: record fills in the bag's
+	// current custodian.
 	Custody json.RawMessage `json:"custody,omitempty"`
+	// CustodianBefore and CustodianAfter are who held the bag before and
+	// after the event. Every event carries both (equal when possession does
+	// not change), as it carries FromState and ToState: the bag's current
+	// state and custodian are what its last event says (the projection
+	// trigger of migration 00403 writes them, and nothing else may).
+	// Empty: record fills in the current custodian, unchanged.
+	CustodianBefore *Party `json:"custodian_before,omitempty"`
+	CustodianAfter  *Party `json:"custodian_after,omitempty"`
 
 	// after runs once the event is recorded (rows that must name it).
 	after func(tx pgx.Tx) error
-	// custodian is the bag's custodian block read by PrepareEvent, the
-	// custody block of an event that brings none.
-	custodian json.RawMessage
+	// state and custodian are the bag's current ones, read by PrepareEvent.
+	state     State
+	custodian Party
 }
 
 // leaf is the canonical form of an event appended to the custody log: a
@@ -64,6 +72,8 @@ type leaf struct {
 	Stage      string          `json:"stage"`
 	FromState  State           `json:"from_state,omitempty"`
 	ToState    State           `json:"to_state,omitempty"`
+	Before     *Party          `json:"custodian_before,omitempty"`
+	After      *Party          `json:"custodian_after,omitempty"`
 	Actor      string          `json:"actor"`
 	Unit       string          `json:"unit"`
 	Place      string          `json:"place,omitempty"`
@@ -77,8 +87,9 @@ type leaf struct {
 
 // Canonical returns the bytes appended to the custody log for e.
 func (e *Event) Canonical() ([]byte, error) {
-	return json.Marshal(leaf{V: 1, Type: "valise.bag_event", EventID: e.ID, BagID: e.BagID, Kind: e.Kind,
-		Stage: e.Stage, FromState: e.FromState, ToState: e.ToState, Actor: e.ActorID, Unit: e.ActorUnit,
+	return json.Marshal(leaf{V: 2, Type: "valise.bag_event", EventID: e.ID, BagID: e.BagID, Kind: e.Kind,
+		Stage: e.Stage, FromState: e.FromState, ToState: e.ToState, Before: e.CustodianBefore,
+		After: e.CustodianAfter, Actor: e.ActorID, Unit: e.ActorUnit,
 		Place: e.Place, OccurredAt: e.OccurredAt.UTC().Format(time.RFC3339Nano),
 		RecordedAt: e.RecordedAt.UTC().Format(time.RFC3339Nano), Corrects: e.Corrects, Data: e.Data,
 		Prev: hex.EncodeToString(e.PrevHash), Custody: e.Custody})
@@ -107,21 +118,33 @@ func record(ctx context.Context, tx pgx.Tx, actor policy.Subject, e *Event) erro
 // PrepareEvent queues in b the read that recording e needs first: its id,
 // the record time, the previous event's leaf hash (the chain link; the
 // caller holds the bag's row lock and queues this after taking it, so it is
-// the latest) and the bag's current custodian. They are set on e when b's
-// results are read; then QueueEvent queues the writes. Splitting the two
-// lets a caller share each round trip with its own statements.
+// the latest), and the bag's current state and custodian (what the event
+// starts from). They are set on e when b's results are read; then
+// QueueEvent queues the writes. Splitting the two lets a caller share each
+// round trip with its own statements.
 func PrepareEvent(b *pgx.Batch, e *Event) {
 	b.Queue(`SELECT nextval(pg_get_serial_sequence('bag_events', 'id')), clock_timestamp(),
 		coalesce((SELECT p.leaf_hash FROM bag_events p WHERE p.bag_id = $1 ORDER BY p.id DESC LIMIT 1),
 		         decode(repeat('00', 32), 'hex')),
-		(SELECT json_build_object('custodian', json_strip_nulls(json_build_object('unit', c.custodian_unit,
-		        'user', c.custodian_user, 'username', c.custodian_username)))
-		   FROM bag_custody c WHERE c.bag_id = $1)`, e.BagID).QueryRow(func(row pgx.Row) error {
-		if err := row.Scan(&e.ID, &e.RecordedAt, &e.PrevHash, &e.custodian); err != nil {
+		b.state, `+custodianColumns+`
+		FROM bags b JOIN bag_custody c ON c.bag_id = b.id WHERE b.id = $1`, e.BagID).QueryRow(func(row pgx.Row) error {
+		var state string
+		err := row.Scan(append([]any{&e.ID, &e.RecordedAt, &e.PrevHash, &state}, custodianDest(&e.custodian)...)...)
+		if err != nil {
 			return fmt.Errorf("bag event id: %w", err)
 		}
+		e.state = State(state)
 		return nil
 	})
+}
+
+// custodianColumns are bag_custody c's columns as a Party (custodianDest).
+const custodianColumns = `c.custodian_kind, c.custodian_unit, coalesce(c.custodian_user::text, ''),
+	coalesce(c.custodian_username, ''), coalesce(c.bearer_name, ''), coalesce(c.bearer_document, ''),
+	coalesce(c.sheet_id::text, '')`
+
+func custodianDest(p *Party) []any {
+	return []any{&p.Kind, &p.Unit, &p.User, &p.Username, &p.Name, &p.Document, &p.SheetID}
 }
 
 // QueueEvent queues in b, for an event PrepareEvent has read for, one
@@ -139,24 +162,32 @@ func QueueEvent(b *pgx.Batch, actor policy.Subject, e *Event) error {
 		e.Data = json.RawMessage(`{}`)
 	}
 	e.ActorID, e.ActorUsername, e.ActorUnit = actor.UserID, actor.Username, actor.UnitCode
-	var from, to *string
-	if e.FromState != "" {
-		s := string(e.FromState)
-		from = &s
+	// Every event states where the bag was and is: by default it changes
+	// neither state nor custodian.
+	if e.FromState == "" {
+		e.FromState = e.state
 	}
-	if e.ToState != "" {
-		s := string(e.ToState)
-		to = &s
+	if e.ToState == "" {
+		e.ToState = e.FromState
 	}
+	if e.CustodianBefore == nil {
+		cur := e.custodian
+		e.CustodianBefore = &cur
+	}
+	if e.CustodianAfter == nil {
+		after := *e.CustodianBefore
+		e.CustodianAfter = &after
+	}
+	if e.FromState == "" || e.CustodianBefore.Kind == "" {
+		return fmt.Errorf("record bag event: the bag's state and custodian were not read")
+	}
+	from, to := string(e.FromState), string(e.ToState)
 	var reason *string
 	if e.CorrectionReason != "" {
 		reason = &e.CorrectionReason
 	}
 	if len(e.Custody) == 0 {
-		e.Custody = e.custodian
-		if len(e.Custody) == 0 {
-			e.Custody = json.RawMessage(`{}`)
-		}
+		e.Custody = mustJSON(map[string]any{"custodian": e.CustodianBefore})
 	}
 	leaf, err := e.Canonical()
 	if err != nil {
@@ -165,11 +196,12 @@ func QueueEvent(b *pgx.Batch, actor policy.Subject, e *Event) error {
 	sql, args, err := tlog.AppendWith(leaf, `
 		INSERT INTO bag_events (id, bag_id, kind, stage, from_state, to_state, actor_id, actor_username, actor_unit,
 		                        place, reason, data, occurred_at, recorded_at, corrects, correction_reason, log_entry,
-		                        prev_hash, leaf_hash, custody)
-		SELECT $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, entry.id, $19, $20, $21
+		                        prev_hash, leaf_hash, custody, custodian_before, custodian_after)
+		SELECT $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, entry.id, $19, $20, $21, $22, $23
 		FROM entry RETURNING log_entry`,
 		e.ID, e.BagID, e.Kind, e.Stage, from, to, e.ActorID, e.ActorUsername, e.ActorUnit, e.Place, e.Reason,
-		e.Data, e.OccurredAt, e.RecordedAt, e.Corrects, reason, e.PrevHash, tlog.LeafHash(leaf), e.Custody)
+		e.Data, e.OccurredAt, e.RecordedAt, e.Corrects, reason, e.PrevHash, tlog.LeafHash(leaf), e.Custody,
+		e.CustodianBefore.json(), e.CustodianAfter.json())
 	if err != nil {
 		return fmt.Errorf("append bag event to the custody log: %w", err)
 	}
@@ -186,14 +218,15 @@ func QueueEvent(b *pgx.Batch, actor policy.Subject, e *Event) error {
 
 const eventColumns = `e.id, e.bag_id, e.kind, e.stage, coalesce(e.from_state, ''), coalesce(e.to_state, ''), e.actor_id,
 	e.actor_username, e.actor_unit, e.place, e.reason, e.data, e.occurred_at, e.recorded_at, e.corrects,
-	coalesce(e.correction_reason, ''), e.log_entry, coalesce(e.prev_hash, ''), e.custody`
+	coalesce(e.correction_reason, ''), e.log_entry, coalesce(e.prev_hash, ''), e.custody, e.custodian_before,
+	e.custodian_after`
 
 func scanEvent(row pgx.Row) (Event, error) {
 	var e Event
 	var from, to string
 	err := row.Scan(&e.ID, &e.BagID, &e.Kind, &e.Stage, &from, &to, &e.ActorID, &e.ActorUsername, &e.ActorUnit,
 		&e.Place, &e.Reason, &e.Data, &e.OccurredAt, &e.RecordedAt, &e.Corrects, &e.CorrectionReason, &e.LogEntry,
-		&e.PrevHash, &e.Custody)
+		&e.PrevHash, &e.Custody, &e.CustodianBefore, &e.CustodianAfter)
 	e.FromState, e.ToState = State(from), State(to)
 	return e, err
 }

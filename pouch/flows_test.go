@@ -108,7 +108,7 @@ func (w *world) dispatchedBag(tag string) *pouch.Bag {
 	w.t.Helper()
 	b := w.sealedBag(tag)
 	w.issue(b, "")
-	b, err := w.svc.Dispatch(context.Background(), w.clerk, pouch.Mutation{BagID: b.ID}, w.check(w.clerk))
+	b, err := w.dispatchAs(context.Background(), w.clerk, pouch.Mutation{BagID: b.ID})
 	if err != nil {
 		w.t.Fatal(err)
 	}
@@ -294,11 +294,11 @@ func TestIncidentDeadlinesAndOutcomes(t *testing.T) {
 	accept := func(tag string, counted int, intact bool) (*pouch.Bag, *pouch.Incident) {
 		t.Helper()
 		b := w.dispatchedBag(tag)
-		b, err := w.svc.Deliver(ctx, w.carrier, pouch.Mutation{BagID: b.ID}, w.check(w.carrier))
+		b, err := w.deliverAs(ctx, w.carrier, pouch.Mutation{BagID: b.ID})
 		if err != nil {
 			t.Fatal(err)
 		}
-		b, rc, err := w.svc.Accept(ctx, w.berlin, pouch.Mutation{BagID: b.ID}, pouch.AcceptInput{PackagesCounted: &counted, SealsIntact: &intact}, w.check(w.berlin))
+		b, rc, err := w.svc.Accept(ctx, w.berlin, pouch.Mutation{BagID: b.ID}, pouch.AcceptInput{SealScan: pouch.SealScan{PackagesCounted: &counted, SealsIntact: &intact}}, w.check(w.berlin))
 		if err != nil || rc.IncidentID == "" {
 			t.Fatalf("accept %s: %+v %v", tag, rc, err)
 		}
@@ -391,8 +391,16 @@ func TestSheetRevokeAndReissue(t *testing.T) {
 		return err
 	})
 	rev2 := w.sealedBag("rev2")
-	w.refused("reissuing a sheet that is still issued", valise.EINVALID, func() error {
+	// An aircraft captain has no clearance record: not for a SECRET bag.
+	if ve := w.refused("a captain for a SECRET bag", valise.ECONFLICT, func() error {
 		_, err := w.cour.Issue(ctx, w.clerk, courier.IssueInput{Issuer: "MFA", Conveyance: "aircraft_captain", BearerName: "Capt. X",
+			BagIDs: []string{rev2.ID}, ValidUntil: ptr(time.Now().Add(time.Hour))}, w.check(w.clerk))
+		return err
+	}); ve.Extra["reason"] != "courier_clearance" {
+		t.Fatalf("captain for a SECRET bag: %v", ve.Extra)
+	}
+	w.refused("reissuing a sheet that is still issued", valise.EINVALID, func() error {
+		_, err := w.cour.Issue(ctx, w.clerk, courier.IssueInput{Issuer: "MFA", Conveyance: "career_courier", CourierID: w.courierRecord().ID,
 			BagIDs: []string{rev2.ID}, ValidUntil: ptr(time.Now().Add(time.Hour)), Replaces: sh.ID}, w.check(w.clerk))
 		return err
 	})
@@ -414,7 +422,7 @@ func TestSheetRevokeAndReissue(t *testing.T) {
 	})
 	// A bag whose only sheet is revoked is not diplomatic mail: no dispatch.
 	ve := w.refused("dispatch on a revoked sheet", valise.ECONFLICT, func() error {
-		_, err := w.svc.Dispatch(ctx, w.clerk, pouch.Mutation{BagID: b.ID}, w.check(w.clerk))
+		_, err := w.dispatchAs(ctx, w.clerk, pouch.Mutation{BagID: b.ID})
 		return err
 	})
 	if ve.Extra["missing"] != "courier_sheet" || ve.Extra["current_state"] != pouch.Sealed {
@@ -424,12 +432,13 @@ func TestSheetRevokeAndReissue(t *testing.T) {
 	if re.Replaces != sh.ID || re.Number == sh.Number {
 		t.Fatalf("reissued %+v", re)
 	}
-	if b, err = w.svc.Dispatch(ctx, w.clerk, pouch.Mutation{BagID: b.ID}, w.check(w.clerk)); err != nil || b.State != pouch.Dispatched {
+	if b, err = w.dispatchAs(ctx, w.clerk, pouch.Mutation{BagID: b.ID}); err != nil || b.State != pouch.Dispatched {
 		t.Fatalf("dispatch on the reissued sheet: %v %v", b, err)
 	}
 	hist, _ := pouch.History(ctx, w.svc.Pool(), b.ID)
-	if last := hist[len(hist)-1]; !strings.Contains(string(last.Data), re.Number) {
-		t.Fatalf("dispatch event names %s, want the reissued sheet %s", last.Data, re.Number)
+	// The courier holds the bag under the reissued sheet.
+	if last := hist[len(hist)-1]; last.CustodianAfter == nil || last.CustodianAfter.SheetID != re.ID || b.Custodian.SheetID != re.ID {
+		t.Fatalf("dispatch event's custodian %+v, want the courier under the reissued sheet %s", last.CustodianAfter, re.ID)
 	}
 }
 
@@ -472,8 +481,11 @@ func TestCorrections(t *testing.T) {
 			t.Fatalf("event %d was edited: %+v → %+v", hist[i].ID, hist[i], after[i])
 		}
 	}
-	if got, _ := w.svc.Get(ctx, b.ID, w.check(w.clerk)); got.State != pouch.Dispatched || got.Version != b.Version {
-		t.Fatalf("a correction changed the bag: %s v%d", got.State, got.Version)
+	// The version counts the bag's events: the correction is one more; the
+	// state and custodian stay.
+	if got, _ := w.svc.Get(ctx, b.ID, w.check(w.clerk)); got.State != pouch.Dispatched || got.Version != b.Version+1 ||
+		!got.Custodian.Same(b.Custodian) {
+		t.Fatalf("a correction changed the bag: %s v%d %+v", got.State, got.Version, got.Custodian)
 	}
 }
 
@@ -482,8 +494,8 @@ func TestListsForRegistryAndSecurity(t *testing.T) {
 	w := newWorld(t)
 	ctx := context.Background()
 	stored := w.dispatchedBag("s1")
-	stored, _ = w.svc.Deliver(ctx, w.carrier, pouch.Mutation{BagID: stored.ID}, w.check(w.carrier))
-	stored, _, _ = w.svc.Accept(ctx, w.berlin, pouch.Mutation{BagID: stored.ID}, pouch.AcceptInput{PackagesCounted: ptr(1), SealsIntact: ptr(true)}, w.check(w.berlin))
+	stored, _ = w.deliverAs(ctx, w.carrier, pouch.Mutation{BagID: stored.ID})
+	stored, _, _ = w.svc.Accept(ctx, w.berlin, pouch.Mutation{BagID: stored.ID}, pouch.AcceptInput{SealScan: pouch.SealScan{PackagesCounted: ptr(1), SealsIntact: ptr(true)}}, w.check(w.berlin))
 	if _, err := w.svc.Store(ctx, w.berlin, pouch.Mutation{BagID: stored.ID}, pouch.StoreInput{Place: "Safe", Custodian: "berlin"}, w.check(w.berlin)); err != nil {
 		t.Fatal(err)
 	}

@@ -229,10 +229,6 @@ func (s *Service) UpdateIncident(ctx context.Context, actor policy.Subject, id s
 		// Closing as compromised moves the bag too, in the same
 		// transaction, so the incident and the bag never disagree.
 		if in.Outcome == OutcomeCompromised && contains(machine[ActCompromise].from, b.State) {
-			if _, err := tx.Exec(ctx, `UPDATE bags SET state = $2, updated_at = now(), version = version + 1 WHERE id = $1`,
-				b.ID, Compromised); err != nil {
-				return fmt.Errorf("compromise bag: %w", err)
-			}
 			if err := record(ctx, tx, actor, &Event{BagID: b.ID, Kind: string(ActCompromise), Stage: machine[ActCompromise].stage,
 				FromState: b.State, ToState: Compromised, Reason: in.Note,
 				Data: mustJSON(map[string]any{"incident_id": id})}); err != nil {

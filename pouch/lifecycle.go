@@ -4,12 +4,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 
 	"valise"
+	"valise/crypto/keyring"
 	"valise/crypto/seal"
 	"valise/internal/db"
 	"valise/policy"
@@ -126,41 +128,192 @@ func (s *Service) Seal(ctx context.Context, actor policy.Subject, m Mutation, in
 	return b, err
 }
 
-// Dispatch sends a sealed bag. Only a bag on an issued, unrevoked courier
-// sheet valid now can be dispatched (DM-01): nothing is diplomatic mail
-// without one.
-func (s *Service) Dispatch(ctx context.Context, actor policy.Subject, m Mutation, check Check) (*Bag, error) {
-	b, _, err := s.mutate(ctx, actor, m, ActDispatch, check, func(tx pgx.Tx, b *Bag, ev *Event) error {
-		var sheetID, number string
-		err := tx.QueryRow(ctx, `
-			SELECT cs.id, cs.number FROM courier_sheets cs JOIN courier_sheet_bags sb ON sb.sheet_id = cs.id
-			WHERE sb.bag_id = $1 AND cs.status = 'issued' AND cs.valid_from <= now() AND now() < cs.valid_until
-			ORDER BY cs.issued_at DESC LIMIT 1`, b.ID).Scan(&sheetID, &number)
-		if errors.Is(err, pgx.ErrNoRows) {
-			return &valise.Error{Code: valise.ECONFLICT,
-				Message: "no issued, unrevoked and currently valid courier sheet covers this bag; it is not diplomatic mail until one does (DM-01)",
-				Extra:   map[string]any{"current_state": ev.FromState, "missing": "courier_sheet"}}
+// DispatchInput picks the courier sheet (the newest valid one covering the
+// bag when empty) and, for an aircraft captain, their identity document.
+type DispatchInput struct {
+	SheetID        string `json:"sheet_id,omitempty"`
+	BearerDocument string `json:"bearer_document,omitempty"`
+}
+
+// dispatchSheet is what dispatch needs of the sheet covering a bag.
+type dispatchSheet struct {
+	id, number, conveyance, bearer, courierKind string
+	userID, username, docKind, docNumber        string
+	docCountry                                  string
+	clearance                                   *int16
+}
+
+// Dispatch sends a sealed bag: the registry that holds it (its origin, or a
+// relay on the route) releases it to the bearer named on an issued,
+// unrevoked courier sheet valid now (DM-01: nothing is diplomatic mail
+// without one). A courier with an account confirms on their own (Confirm),
+// and the bag is dispatched then; a bearer who is not a user (an aircraft
+// captain, an engaged carrier, an ad hoc courier without an account) is
+// recorded by the registry at once, with their name and document or the
+// carrier's engagement on the plan (DM-15).
+func (s *Service) Dispatch(ctx context.Context, actor policy.Subject, m Mutation, in DispatchInput, check Check) (*Bag, *Handoff, error) {
+	b, err := s.Get(ctx, m.BagID, func(ctx context.Context, action string, r policy.Resource) error {
+		if err := check(ctx, action, r); err != nil {
+			return err
 		}
+		return check(ctx, policy.ActBagSend, r)
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	sh, err := findSheet(ctx, s.pool, b.ID, in.SheetID)
+	if err != nil {
+		return nil, nil, err
+	}
+	if sh == nil {
+		return nil, nil, &valise.Error{Code: valise.ECONFLICT,
+			Message: "no issued, unrevoked and currently valid courier sheet covers this bag; it is not diplomatic mail until one does (DM-01)",
+			Extra:   map[string]any{"current_state": b.State, "missing": "courier_sheet"}}
+	}
+	if sh.username != "" {
+		h, err := s.release(ctx, actor, ReleaseInput{BagID: b.ID, To: sh.username,
+			Where: Where{Place: m.Place, Note: m.Reason, OccurredAt: timePtr(m.OccurredAt)}}, m.IfMatch, check)
 		if err != nil {
-			return fmt.Errorf("find courier sheet: %w", err)
+			return nil, nil, err
 		}
-		now := time.Now()
-		b.DispatchedAt = &now
-		if b.DueAt == nil {
-			v, err := setting(ctx, tx, "bag.due_after_dispatch")
+		b, err = s.Get(ctx, b.ID, check)
+		return b, h, err
+	}
+	b, _, err = s.mutate(ctx, actor, m, ActDispatch, check, func(tx pgx.Tx, b *Bag, ev *Event) error {
+		if !holds(b.Custodian, actor) {
+			return notCustodian(b, "dispatch it")
+		}
+		if !mayLeave(b, ev.FromState) {
+			return allow(ev.FromState, ActDispatch)
+		}
+		sh, err := findSheet(ctx, tx, b.ID, sh.id)
+		if err != nil {
+			return err
+		}
+		if sh == nil {
+			return valise.Errorf(valise.ECONFLICT, "the courier sheet is no longer valid (DM-01)")
+		}
+		bearer := Party{Kind: CustodianBearer, Name: sh.bearer, SheetID: sh.id}
+		switch sh.conveyance {
+		case "aircraft_captain":
+			if strings.TrimSpace(in.BearerDocument) == "" || len(in.BearerDocument) > 100 {
+				return valise.Invalid("record the aircraft captain's identity document",
+					valise.FieldError{Field: "bearer_document", Reason: "required for an aircraft captain (1..100 characters)"})
+			}
+			bearer.Document = in.BearerDocument
+		case "freight":
+			carrier, err := engagedCarrier(ctx, tx, b)
 			if err != nil {
 				return err
 			}
-			var due time.Time
-			if err := tx.QueryRow(ctx, `SELECT now() + $1::interval`, v).Scan(&due); err != nil {
-				return err
-			}
-			b.DueAt = &due
+			bearer.Document = carrier
+		default: // a courier without an account: the document on the sheet
+			bearer.Document = strings.TrimSpace(sh.docKind + " " + sh.docCountry + " " + sh.docNumber)
 		}
-		ev.Data = mustJSON(map[string]any{"sheet_id": sheetID, "sheet_number": number})
-		return nil
+		max, err := bearerMaxLevel(ctx, tx)
+		if err != nil {
+			return err
+		}
+		cleared := max
+		if sh.clearance != nil {
+			cleared = policy.Level(*sh.clearance)
+		}
+		if b.Level > cleared {
+			return &valise.Error{Code: valise.ECONFLICT,
+				Message: "the bearer is not cleared for this bag's level; every person who carries a bag is cleared for it (setting bearer.max_level for bearers without a clearance record)",
+				Extra:   map[string]any{"reason": "receiver_clearance"}}
+		}
+		ev.Kind, ev.Stage, ev.ToState, ev.CustodianAfter = "dispatched", "send", Dispatched, &bearer
+		cur := b.Custodian
+		ev.Custody = mustJSON(Block{Purpose: PurposeDispatch, From: &Party{Kind: CustodianPerson, Unit: actor.UnitCode,
+			User: actor.UserID, Username: actor.Username}, To: &bearer, Custodian: &cur, Packages: b.PackageCount, Note: m.Reason})
+		ev.Data = mustJSON(map[string]any{"sheet_id": sh.id, "sheet_number": sh.number, "conveyance": sh.conveyance})
+		return s.markDispatched(ctx, tx, b)
 	})
-	return b, err
+	return b, nil, err
+}
+
+// findSheet reads the courier sheet covering a bag that dispatch uses: id
+// when given, else the newest issued, unrevoked one valid now; nil if none.
+func findSheet(ctx context.Context, q db.Querier, bagID, id string) (*dispatchSheet, error) {
+	if id != "" && !db.ValidUUID(id) {
+		return nil, nil
+	}
+	var sh dispatchSheet
+	err := q.QueryRow(ctx, `
+		SELECT cs.id, cs.number, cs.conveyance, cs.bearer_name, coalesce(c.kind, ''), coalesce(u.id::text, ''),
+		       coalesce(u.username, ''), coalesce(c.doc_kind, ''), coalesce(c.doc_number, ''), coalesce(c.doc_country, ''),
+		       u.clearance
+		FROM courier_sheets cs JOIN courier_sheet_bags sb ON sb.sheet_id = cs.id
+		LEFT JOIN couriers c ON c.id = cs.courier_id
+		LEFT JOIN users u ON u.id::text = c.user_id AND u.active
+		WHERE sb.bag_id = $1 AND cs.status = 'issued' AND cs.valid_from <= now() AND now() < cs.valid_until
+		  AND ($2 = '' OR cs.id::text = $2)
+		ORDER BY cs.issued_at DESC LIMIT 1`, bagID, id).Scan(&sh.id, &sh.number, &sh.conveyance, &sh.bearer,
+		&sh.courierKind, &sh.userID, &sh.username, &sh.docKind, &sh.docNumber, &sh.docCountry, &sh.clearance)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("find courier sheet: %w", err)
+	}
+	return &sh, nil
+}
+
+// engagedCarrier is the carrier engaged on the bag's plan for a freight leg
+// (DM-15): "<code> (<name>), plan <id> leg <n>". Without one, freight is refused.
+func engagedCarrier(ctx context.Context, q db.Querier, b *Bag) (string, error) {
+	if b.PlanID != nil {
+		var doc string
+		err := q.QueryRow(ctx, `SELECT u.code || ' (' || u.name || '), plan ' || l.plan_id || ' leg ' || l.seq
+			FROM plan_legs l JOIN units u ON u.id = l.carrier_id
+			WHERE l.plan_id = $1 AND l.conveyance = 'freight' AND u.kind = 'carrier' ORDER BY l.seq LIMIT 1`, *b.PlanID).Scan(&doc)
+		if err == nil {
+			return doc, nil
+		}
+		if !errors.Is(err, pgx.ErrNoRows) {
+			return "", fmt.Errorf("find engaged carrier: %w", err)
+		}
+	}
+	return "", &valise.Error{Code: valise.ECONFLICT,
+		Message: "no carrier is engaged for a freight leg on this bag's plan; a carrier leg must reference an engaged legal entity (DM-15)",
+		Extra:   map[string]any{"reason": "carrier_not_engaged"}}
+}
+
+// bearerMaxLevel is the highest level a bearer without a clearance record
+// (an aircraft captain, a carrier, an ad hoc courier without an account)
+// may carry: reference data, setting bearer.max_level.
+func bearerMaxLevel(ctx context.Context, q db.Querier) (policy.Level, error) {
+	var v string
+	if err := q.QueryRow(ctx, `SELECT value FROM custody_settings WHERE key = 'bearer.max_level'`).Scan(&v); err != nil {
+		return 0, fmt.Errorf("setting bearer.max_level: %w", err)
+	}
+	return policy.ParseLevel(v)
+}
+
+// BearerClearance is the clearance of the person who would carry a bag: the
+// user's, for a courier with an account (0 when the account is inactive),
+// else bearer.max_level (bearerMaxLevel).
+func BearerClearance(ctx context.Context, q db.Querier, userID string) (policy.Level, error) {
+	if userID == "" {
+		return bearerMaxLevel(ctx, q)
+	}
+	var level int16
+	err := q.QueryRow(ctx, `SELECT CASE WHEN active THEN clearance ELSE 0 END FROM users WHERE id::text = $1`, userID).Scan(&level)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, fmt.Errorf("bearer clearance: %w", err)
+	}
+	return policy.Level(level), nil
+}
+
+func timePtr(t time.Time) *time.Time {
+	if t.IsZero() {
+		return nil
+	}
+	return &t
 }
 
 // ArriveLeg records the arrival of a leg of the plan (city, flight).
@@ -169,6 +322,12 @@ func (s *Service) ArriveLeg(ctx context.Context, actor policy.Subject, m Mutatio
 		return nil, valise.Invalid("which leg arrived?", valise.FieldError{Field: "leg", Reason: "must be ≥ 1"})
 	}
 	b, _, err := s.mutate(ctx, actor, m, ActArriveLeg, check, func(tx pgx.Tx, b *Bag, ev *Event) error {
+		// The bearer reports the leg; for a bearer who is not a user, a
+		// registry on the route records it.
+		bearerLeg := b.Custodian.Kind == CustodianBearer && actor.HasRole(policy.RoleRegistryClerk) && contains(b.Route, actor.UnitCode)
+		if !holds(b.Custodian, actor) && !bearerLeg {
+			return notCustodian(b, "report its legs")
+		}
 		data := map[string]any{"leg": leg}
 		if b.PlanID != nil {
 			var to, flight string
@@ -194,17 +353,38 @@ func (s *Service) ArriveLeg(ctx context.Context, actor policy.Subject, m Mutatio
 	return b, err
 }
 
-// Deliver records that the bag reached its destination.
-func (s *Service) Deliver(ctx context.Context, actor policy.Subject, m Mutation, check Check) (*Bag, error) {
-	b, _, err := s.mutate(ctx, actor, m, ActDeliver, check, nil)
-	return b, err
+// DeliverInput names the registry a bearer delivers to: the destination
+// when empty, or a relay registry on the route.
+type DeliverInput struct {
+	ToUnit string `json:"to_unit,omitempty"`
 }
 
-// AcceptInput is the receiving registry's receipt.
+// Deliver is the bearer releasing the bag to the destination (or a relay)
+// registry: the bag is delivered, and that registry's confirmation (Accept)
+// is the statutory acceptance. Only the bag's custodian delivers.
+func (s *Service) Deliver(ctx context.Context, actor policy.Subject, m Mutation, in DeliverInput, check Check) (*Bag, *Handoff, error) {
+	to := in.ToUnit
+	if to == "" {
+		b, err := s.Get(ctx, m.BagID, check)
+		if err != nil {
+			return nil, nil, err
+		}
+		to = b.Destination
+	}
+	h, err := s.release(ctx, actor, ReleaseInput{BagID: m.BagID, ToUnit: to,
+		Where: Where{Place: m.Place, Note: m.Reason, OccurredAt: timePtr(m.OccurredAt)}}, m.IfMatch, check)
+	if err != nil {
+		return nil, nil, err
+	}
+	b, err := s.Get(ctx, m.BagID, check)
+	return b, h, err
+}
+
+// AcceptInput is the receiving registry's receipt: the package count and
+// the seal check (the scanned seal texts, or what the clerk saw).
 type AcceptInput struct {
-	PackagesCounted *int   `json:"packages_counted"`
-	SealsIntact     *bool  `json:"seals_intact"`
-	Note            string `json:"note,omitempty"`
+	SealScan
+	Note string `json:"note,omitempty"`
 }
 
 // Receipt is a recorded acceptance.
@@ -221,58 +401,92 @@ type Receipt struct {
 	IncidentID       string    `json:"incident_id,omitempty"`
 }
 
-// Accept records the receipt. A count or seal mismatch opens an incident in
-// the same transaction: a missing package or a broken seal is a breach
-// (likely compromise), an extra package an incident (unknown).
+// Accept is the receiving registry's acceptance (7-1(8)(1), (9)(1)): it
+// confirms the bearer's delivery to it (the open release naming its
+// registry), or, for a bearer who is not a user (an aircraft captain, a
+// carrier), records the transfer from them. It counts the packages and
+// checks the seals; the registry then holds the bag. A count or seal
+// mismatch opens an incident in the same transaction: a missing package or
+// a broken seal is a breach (likely compromise), an extra package an
+// incident (unknown).
 func (s *Service) Accept(ctx context.Context, actor policy.Subject, m Mutation, in AcceptInput, check Check) (*Bag, *Receipt, error) {
-	var fe []valise.FieldError
 	if in.PackagesCounted == nil || *in.PackagesCounted < 0 {
-		fe = append(fe, valise.FieldError{Field: "packages_counted", Reason: "required, ≥ 0"})
+		return nil, nil, valise.Invalid("the receipt is incomplete", valise.FieldError{Field: "packages_counted", Reason: "required, ≥ 0"})
 	}
-	if in.SealsIntact == nil {
-		fe = append(fe, valise.FieldError{Field: "seals_intact", Reason: "required"})
+	if len(in.Seals) == 0 && len(in.PhysicalSeals) == 0 && in.SealsIntact == nil {
+		return nil, nil, valise.Invalid("the receipt is incomplete", valise.FieldError{Field: "seals_intact", Reason: "required without scanned seals"})
 	}
-	if fe != nil {
-		return nil, nil, valise.Invalid("the receipt is incomplete", fe...)
+	where := Where{Place: m.Place, Note: in.Note, OccurredAt: timePtr(m.OccurredAt)}
+	if where.Note == "" {
+		where.Note = m.Reason
 	}
-	var rc Receipt
-	b, _, err := s.mutate(ctx, actor, m, ActAccept, check, func(tx pgx.Tx, b *Bag, ev *Event) error {
-		counted, intact := *in.PackagesCounted, *in.SealsIntact
-		ev.Data = mustJSON(map[string]any{"packages_expected": b.PackageCount, "packages_counted": counted, "seals_intact": intact})
-		ev.after = func(tx pgx.Tx) error {
-			if err := s.receipt(ctx, tx, actor, b, ev.ID, counted, intact, in.Note, &rc); err != nil {
-				return err
-			}
-			return takeCustody(ctx, tx, actor, b.ID, ev.ID)
+	h, rc, err := s.confirm(ctx, actor, "", m.BagID, m.IfMatch, ConfirmInput{SealScan: in.SealScan, Where: where}, check)
+	if err != nil {
+		return nil, nil, err
+	}
+	if h != nil {
+		if rc == nil {
+			return nil, nil, &valise.Error{Code: valise.ECONFLICT, Message: "the bag is released to a person, not to a registry",
+				Extra: map[string]any{"reason": "not_receiver"}}
 		}
+		b, err := s.Get(ctx, m.BagID, check)
+		return b, rc, err
+	}
+	// No open release: the bag may be with a bearer who is not a user.
+	vs, seq, err := s.verifyScanned(ctx, in.Seals, s.clock())
+	if err != nil {
+		return nil, nil, err
+	}
+	rc = &Receipt{}
+	b, _, err := s.mutate(ctx, actor, m, ActAccept, check, func(tx pgx.Tx, b *Bag, ev *Event) error {
+		// (mutate has set b.State to the target; ev.FromState is the bag's.)
+		if b.Custodian.Kind != CustodianBearer || !slices.Contains(inTransit, ev.FromState) {
+			return &valise.Error{Code: valise.ECONFLICT,
+				Message: "nothing to accept: the bag has not been delivered to your registry (its bearer releases it to you first); it is " +
+					string(ev.FromState) + " and held by " + b.Custodian.String(),
+				Extra: map[string]any{"reason": "not_delivered", "current_state": ev.FromState}}
+		}
+		if !actor.HasRole(policy.RoleRegistryClerk) || !slices.Contains(b.Route[1:], actor.UnitCode) {
+			return &valise.Error{Code: valise.EFORBIDDEN, Message: "only the destination or a relay registry on the route accepts a bag",
+				Extra: map[string]any{"reason": "not_receiver"}}
+		}
+		issued, err := keyring.BagSeals(ctx, tx, b.ID)
+		if err != nil {
+			return err
+		}
+		res, err := checkSeals(ctx, tx, b, issued, in.SealScan, vs, seq, true)
+		if err != nil {
+			return err
+		}
+		reg := RegistryParty(actor.UnitCode)
+		cur := b.Custodian
+		ev.Kind, ev.Stage, ev.CustodianAfter = "received_from_bearer", "accept", &reg
+		ev.Custody = mustJSON(Block{Purpose: PurposeDelivery, From: &cur, To: &reg, Custodian: &cur,
+			Packages: b.PackageCount, Seals: res, Note: in.Note})
+		ev.Data = mustJSON(map[string]any{"packages_expected": b.PackageCount, "packages_counted": *in.PackagesCounted})
+		ev.after = func(tx pgx.Tx) error { return s.receipt(ctx, tx, actor, b, ev.ID, res, in.Note, rc) }
 		return nil
 	})
 	if err != nil {
 		return nil, nil, err
 	}
-	return b, &rc, nil
-}
-
-// takeCustody gives the bag to the accepting registry (7-1(8)(1), (9)(1)):
-// after acceptance the registry, not whoever carried the bag, holds it, so
-// its clerks can store it or hand it on. The caller holds the bag's row
-// lock, which every writer of bag_custody takes first. Acceptance by anyone
-// but a registry clerk leaves custody where hand-offs put it.
-func takeCustody(ctx context.Context, tx pgx.Tx, actor policy.Subject, bagID string, eventID int64) error {
-	if !actor.HasRole(policy.RoleRegistryClerk) {
-		return nil
-	}
-	_, err := tx.Exec(ctx, `UPDATE bag_custody SET custodian_unit = $2, custodian_user = NULL, custodian_username = NULL,
-		since_event = $3, updated_at = now() WHERE bag_id = $1`, bagID, actor.UnitCode, eventID)
-	if err != nil {
-		return fmt.Errorf("move custody to the accepting registry: %w", err)
-	}
-	return nil
+	return b, rc, nil
 }
 
 // receipt writes the acceptance receipt naming the accept event, and opens
-// an incident on a mismatch.
-func (s *Service) receipt(ctx context.Context, tx pgx.Tx, actor policy.Subject, b *Bag, evID int64, counted int, intact bool, note string, rc *Receipt) error {
+// an incident on a mismatch of the count or the seals.
+func (s *Service) receipt(ctx context.Context, tx pgx.Tx, actor policy.Subject, b *Bag, evID int64, res *SealResult, note string, rc *Receipt) error {
+	counted := b.PackageCount
+	if res.PackagesCounted != nil {
+		counted = *res.PackagesCounted
+	}
+	var sealProblems []string
+	for _, p := range res.Problems {
+		if !strings.Contains(p, "packages counted") {
+			sealProblems = append(sealProblems, p)
+		}
+	}
+	intact := len(sealProblems) == 0
 	*rc = Receipt{BagID: b.ID, EventID: evID, PackagesExpected: b.PackageCount, PackagesCounted: counted,
 		SealsIntact: intact, Note: note, AcceptedBy: actor.Username}
 	err := tx.QueryRow(ctx, `INSERT INTO bag_receipts (bag_id, event_id, packages_expected, packages_counted, seals_intact, note, accepted_by)
@@ -293,7 +507,7 @@ func (s *Service) receipt(ctx context.Context, tx pgx.Tx, actor policy.Subject, 
 	}
 	if !intact {
 		class = ClassBreach
-		why = append(why, "seals not intact")
+		why = append(why, sealProblems...)
 	}
 	inc, err := openIncident(ctx, tx, actor, b, class, "acceptance", "at acceptance: "+strings.Join(why, "; "))
 	if err != nil {
@@ -322,6 +536,10 @@ func (s *Service) Store(ctx context.Context, actor policy.Subject, m Mutation, i
 		return nil, valise.Invalid("storage needs a place and a custodian", fe...)
 	}
 	b, _, err := s.mutate(ctx, actor, m, ActStore, check, func(tx pgx.Tx, b *Bag, ev *Event) error {
+		// Storage by the registry that holds the bag, and only by it (DM-06, DM-17).
+		if b.Custodian.Kind != CustodianRegistry || !holds(b.Custodian, actor) {
+			return notCustodian(b, "store it")
+		}
 		b.StoragePlace, b.StorageCustodian = in.Place, in.Custodian
 		ev.Place = in.Place
 		ev.Data = mustJSON(map[string]any{"place": in.Place, "custodian": in.Custodian})

@@ -49,8 +49,14 @@ func newWorld(t *testing.T) *world {
 	if err != nil {
 		t.Fatal(err)
 	}
-	sub := func(id, unit, kind string, lvl policy.Level, roles ...string) policy.Subject {
-		return policy.Subject{UserID: id, Username: id, Roles: roles, UnitCode: unit, UnitKind: kind, Clearance: lvl}
+	// Each subject is a real user: hand-offs name their parties by user id.
+	sub := func(name, unit, kind string, lvl policy.Level, roles ...string) policy.Subject {
+		s := policy.Subject{Username: name, Roles: roles, UnitCode: unit, UnitKind: kind, Clearance: lvl}
+		if err := d.Pool.QueryRow(ctx, `INSERT INTO users (username, full_name, unit_id, roles, clearance)
+			SELECT $1, $1, id, $3, $4 FROM units WHERE code = $2 RETURNING id`, name, unit, roles, int16(lvl)).Scan(&s.UserID); err != nil {
+			t.Fatal(name, roles, err)
+		}
+		return s
 	}
 	// Sealing a bag signs its seals, issuing a sheet signs its QR: the
 	// offices get seal keys as in the demo.
@@ -71,7 +77,7 @@ func newWorld(t *testing.T) *world {
 		mod:    sub("modclerk", "MOD", "state_body", policy.TopSecret, policy.RoleRegistryClerk),
 	}
 	w.sec.Scope = []string{"*"}
-	w.carrier = sub("courier1", "MFA", "ministry", policy.TopSecret, policy.RoleCourier)
+	w.carrier = policy.Subject{Username: "courier1", Roles: []string{policy.RoleCourier}, UnitCode: "MFA", UnitKind: "ministry", Clearance: policy.TopSecret}
 	w.carrier.CourierKind = policy.CourierCareer
 	// A career courier record links to a real account holding the role (DM-04).
 	if err := d.Pool.QueryRow(ctx, `INSERT INTO users (username, full_name, unit_id, roles, clearance, courier_kind)
@@ -158,7 +164,7 @@ func TestLifecycleAndRefusals(t *testing.T) {
 		t.Fatalf("bag level %s", bag.Level)
 	}
 	// Wrong state: dispatch before sealing.
-	_, err = w.svc.Dispatch(ctx, w.clerk, m(0), w.check(w.clerk))
+	_, err = w.dispatchAs(ctx, w.clerk, m(0))
 	var ve *valise.Error
 	if !errors.As(err, &ve) || ve.Code != valise.ECONFLICT || ve.Extra["current_state"] != pouch.Assembling {
 		t.Fatalf("dispatch while assembling: %v", err)
@@ -168,7 +174,7 @@ func TestLifecycleAndRefusals(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Dispatch without a sheet: refused.
-	if _, err = w.svc.Dispatch(ctx, w.clerk, m(0), w.check(w.clerk)); code(err) != valise.ECONFLICT {
+	if _, err = w.dispatchAs(ctx, w.clerk, m(0)); code(err) != valise.ECONFLICT {
 		t.Fatalf("dispatch without a sheet: %v", err)
 	}
 	c, err := w.cour.Create(ctx, w.disp, courier.CourierInput{Kind: "career", UserID: w.carrier.UserID, FullName: "Arman Courier"})
@@ -184,7 +190,7 @@ func TestLifecycleAndRefusals(t *testing.T) {
 		t.Fatalf("sheet packages %d", sheet.PackageCount)
 	}
 	// Stale If-Match.
-	if _, err = w.svc.Dispatch(ctx, w.clerk, m(bag.Version-1), w.check(w.clerk)); code(err) != valise.EPRECONDITION {
+	if _, err = w.dispatchAs(ctx, w.clerk, m(bag.Version-1)); code(err) != valise.EPRECONDITION {
 		t.Fatalf("stale If-Match: %v", err)
 	}
 	// Two clerks dispatch at once: exactly one wins.
@@ -194,14 +200,14 @@ func TestLifecycleAndRefusals(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			_, errs[i] = w.svc.Dispatch(ctx, w.clerk, m(bag.Version), w.check(w.clerk))
+			_, errs[i] = w.dispatchAs(ctx, w.clerk, m(bag.Version))
 		}()
 	}
 	wg.Wait()
 	if (errs[0] == nil) == (errs[1] == nil) {
 		t.Fatalf("both or neither won: %v / %v", errs[0], errs[1])
 	}
-	bag, err = w.svc.Deliver(ctx, w.carrier, m(0), w.check(w.carrier))
+	bag, err = w.deliverAs(ctx, w.carrier, m(0))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -210,7 +216,7 @@ func TestLifecycleAndRefusals(t *testing.T) {
 	if code(err) != valise.EINVALID {
 		t.Fatalf("examine without witness: %v", err)
 	}
-	bag, rc, err := w.svc.Accept(ctx, w.berlin, m(0), pouch.AcceptInput{PackagesCounted: ptr(1), SealsIntact: ptr(true)}, w.check(w.berlin))
+	bag, rc, err := w.svc.Accept(ctx, w.berlin, m(0), pouch.AcceptInput{SealScan: pouch.SealScan{PackagesCounted: ptr(1), SealsIntact: ptr(true)}}, w.check(w.berlin))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,6 +1,8 @@
 package pouch
 
 import (
+	"time"
+
 	"bytes"
 	"context"
 	"encoding/json"
@@ -26,7 +28,7 @@ func WithKeyring(k *keyring.Keyring) Option { return func(s *Service) { s.keys =
 
 // New returns the service.
 func New(pool *pgxpool.Pool, opts ...Option) *Service {
-	s := &Service{pool: pool}
+	s := &Service{pool: pool, now: time.Now}
 	for _, o := range opts {
 		o(s)
 	}

@@ -80,10 +80,10 @@ type rule struct {
 var machine = map[Action]rule{
 	ActAssemble:   {[]State{Planned, Assembling}, Assembling, "assemble", policy.ActBagAssemble},
 	ActSeal:       {[]State{Assembling}, Sealed, "formalise", policy.ActBagFormalise},
-	ActDispatch:   {[]State{Sealed}, Dispatched, "send", policy.ActBagSend},
+	ActDispatch:   {[]State{Sealed, Accepted, Stored}, Dispatched, "send", policy.ActBagSend},
 	ActArriveLeg:  {[]State{Dispatched, InTransit}, InTransit, "deliver", policy.ActBagDeliver},
 	ActDeliver:    {[]State{Dispatched, InTransit, Found}, Delivered, "deliver", policy.ActBagDeliver},
-	ActAccept:     {[]State{Delivered, Found}, Accepted, "accept", policy.ActBagAccept},
+	ActAccept:     {[]State{Delivered, Found, Dispatched, InTransit}, Accepted, "accept", policy.ActBagAccept},
 	ActStore:      {[]State{Accepted}, Stored, "store", policy.ActBagStore},
 	ActExamine:    {[]State{Sealed, Dispatched, InTransit, Delivered, Accepted, Stored, Found}, UnderExamination, "examine", policy.ActBagExamine},
 	ActConclude:   {[]State{UnderExamination}, "", "examine", policy.ActBagExamine},

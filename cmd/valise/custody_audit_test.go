@@ -9,13 +9,13 @@ import (
 	"testing"
 
 	"valise/crypto/password"
-	"valise/custody"
 	"valise/custody/custodytest"
 	"valise/custody/tlog"
 	"valise/demo"
 	"valise/identity"
 	"valise/internal/dbtest"
 	"valise/policy"
+	"valise/pouch"
 )
 
 // TestAuditVerifyNamesBrokenChain: `valise audit verify` passes on an honest
@@ -38,14 +38,14 @@ func TestAuditVerifyNamesBrokenChain(t *testing.T) {
 	}
 	p := pairs[0]
 	allow := func(context.Context, string, policy.Resource) error { return nil }
-	svc := custody.New(d.Pool)
-	clerk := policy.Subject{UserID: p.ClerkID, Username: p.Clerk, UnitCode: "MFA", Roles: []string{policy.RoleRegistryClerk}}
-	courier := policy.Subject{UserID: p.CourierID, Username: p.Courier, UnitCode: "MFA", Roles: []string{policy.RoleCourier}}
-	h, err := svc.Release(ctx, clerk, custody.ReleaseInput{BagID: p.BagID, To: p.Courier, Where: custody.Where{Place: "MFA"}}, allow)
+	svc := pouch.New(d.Pool)
+	second := policy.Subject{UserID: p.SecondID, Username: p.Second, UnitCode: "MFA", Roles: []string{policy.RoleCourier}, Clearance: policy.TopSecret}
+	courier := policy.Subject{UserID: p.CourierID, Username: p.Courier, UnitCode: "MFA", Roles: []string{policy.RoleCourier}, Clearance: policy.TopSecret}
+	h, err := svc.Release(ctx, second, pouch.ReleaseInput{BagID: p.BagID, To: p.Courier, Where: pouch.Where{Place: "FRA"}}, allow)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := svc.Accept(ctx, courier, h.ID, custody.AcceptInput{SealScan: custody.SealScan{Seals: p.Seals}}, allow); err != nil {
+	if _, err := svc.Confirm(ctx, courier, h.ID, pouch.ConfirmInput{SealScan: pouch.SealScan{Seals: p.Seals}}, allow); err != nil {
 		t.Fatal(err)
 	}
 	key, err := tlog.LoadOrCreateKey(ctx, d.Pool, tlog.DefaultOrigin, m)
@@ -56,7 +56,7 @@ func TestAuditVerifyNamesBrokenChain(t *testing.T) {
 		t.Fatal(err)
 	}
 	args := []string{"audit", "verify", "--database-url=" + d.URL, "--key", key.VerifierKey}
-	if code, out, errs := runCmd(t, args...); code != 0 || !strings.Contains(out, "1 bag chains, 3 events linked") {
+	if code, out, errs := runCmd(t, args...); code != 0 || !strings.Contains(out, "1 bag chains, 4 events linked") {
 		t.Fatalf("honest history = %d %q %q", code, out, errs)
 	}
 	_, err = d.Pool.Exec(ctx, `ALTER TABLE bag_events DISABLE TRIGGER bag_events_append_only;

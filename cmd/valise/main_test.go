@@ -17,7 +17,15 @@ import (
 	"valise/internal/pgcluster"
 )
 
-func TestMain(m *testing.M) { dbtest.Main(m) }
+// TestMain runs the tests; with VALISE_TEST_AS_CLI=1 the test binary is the
+// valise command itself, so shell scripts under test (the README's lines)
+// can call `bin/valise` without a separate build.
+func TestMain(m *testing.M) {
+	if os.Getenv("VALISE_TEST_AS_CLI") == "1" {
+		os.Exit(run(context.Background(), os.Args[1:], os.Stdout, os.Stderr))
+	}
+	dbtest.Main(m)
+}
 
 // syncBuffer is a bytes.Buffer safe for a running command and the test.
 type syncBuffer struct {

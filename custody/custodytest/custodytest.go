@@ -1,9 +1,10 @@
 // Package custodytest sets up bags ready for hand-offs and drives hand-offs
 // through the HTTP API, for custody's tests and for `valise bench`. It uses
 // the real services (identity, pouch, keyring) on a real database; the only
-// shortcut is that a fixture bag is put in transit by SQL (sealed,
-// dispatched, on an issued courier sheet) instead of through the whole
-// submission-to-dispatch lifecycle, which pouch's own tests cover.
+// shortcut is that a fixture bag is put in transit by SQL (sealed, on two
+// issued courier sheets, one per courier) and one recorded event (dispatched
+// to the second courier) instead of through the whole submission-to-dispatch
+// lifecycle, which pouch's own tests cover.
 package custodytest
 
 import (
@@ -29,15 +30,15 @@ import (
 // Password is the password of every fixture user.
 const Password = "custody-fixture-password"
 
-// Pair is one bag in transit and the two people who hand it back and forth:
-// a registry clerk of the ministry (MFA) and a career courier named on the
-// bag's courier sheet. Seals are the bag's VS1 seal texts.
+// Pair is one bag in transit and the two career couriers who hand it back
+// and forth in transit, each named on a courier sheet covering the bag.
+// Second holds it first. Seals are the bag's VS1 seal texts.
 type Pair struct {
 	BagID        string
 	Registry     string
-	Clerk        string
-	ClerkID      string
-	ClerkToken   string
+	Second       string
+	SecondID     string
+	SecondToken  string
 	Courier      string
 	CourierID    string
 	CourierToken string
@@ -57,7 +58,7 @@ func (p *Pair) HandOffNext(ctx context.Context, c *http.Client, base string) (Re
 	return r, err
 }
 
-// Setup creates n pairs (users named clerk-<tag>-<i> and courier-<tag>-<i>),
+// Setup creates n pairs (couriers named second-<tag>-<i> and courier-<tag>-<i>),
 // the MFA seal key (and the root key when there is none), and one
 // dispatched two-package bag per pair with issued VS1 seals. The demo units
 // must be loaded. master seals the keyring's keys (any 32 bytes).
@@ -78,18 +79,18 @@ func Setup(ctx context.Context, pool *pgxpool.Pool, ident *identity.Service, mas
 	bags := pouch.New(pool)
 	out := make([]*Pair, n)
 	for i := range out {
-		p := &Pair{Clerk: fmt.Sprintf("clerk-%s-%d", tag, i), Courier: fmt.Sprintf("courier-%s-%d", tag, i)}
-		cu, err := ident.CreateUser(ctx, identity.UserInput{Username: p.Clerk, FullName: p.Clerk, Unit: "MFA",
-			Roles: []string{policy.RoleRegistryClerk}, Clearance: policy.TopSecret, Password: Password})
+		p := &Pair{Second: fmt.Sprintf("second-%s-%d", tag, i), Courier: fmt.Sprintf("courier-%s-%d", tag, i)}
+		cu, err := ident.CreateUser(ctx, identity.UserInput{Username: p.Second, FullName: p.Second, Unit: "MFA",
+			Roles: []string{policy.RoleCourier}, CourierKind: policy.CourierCareer, Clearance: policy.TopSecret, Password: Password})
 		if err != nil {
-			return nil, fmt.Errorf("create %s: %w", p.Clerk, err)
+			return nil, fmt.Errorf("create %s: %w", p.Second, err)
 		}
 		co, err := ident.CreateUser(ctx, identity.UserInput{Username: p.Courier, FullName: p.Courier, Unit: "MFA",
 			Roles: []string{policy.RoleCourier}, CourierKind: policy.CourierCareer, Clearance: policy.TopSecret, Password: Password})
 		if err != nil {
 			return nil, fmt.Errorf("create %s: %w", p.Courier, err)
 		}
-		p.ClerkID, p.CourierID = cu.ID, co.ID
+		p.SecondID, p.CourierID = cu.ID, co.ID
 		actor := policy.Subject{UserID: cu.ID, Username: cu.Username, UnitCode: "MFA", Roles: []string{policy.RoleRegistryClerk}}
 		b, err := bags.CreateBag(ctx, actor, pouch.CreateBagInput{Origin: "MFA", Destination: "DE-BER"}, allow)
 		if err != nil {
@@ -99,7 +100,7 @@ func Setup(ctx context.Context, pool *pgxpool.Pool, ident *identity.Service, mas
 		var suffix [4]byte
 		_, _ = rand.Read(suffix[:])
 		p.Physical = []string{fmt.Sprintf("PS-%X-1", suffix), fmt.Sprintf("PS-%X-2", suffix)}
-		if err := putInTransit(ctx, pool, p); err != nil {
+		if err := putInTransit(ctx, pool, actor, p); err != nil {
 			return nil, err
 		}
 		seals, err := kr.IssueSeals(ctx, pool, keyring.BagFacts{BagID: b.ID, Registry: b.RegistryNumber, Origin: "MFA",
@@ -113,7 +114,7 @@ func Setup(ctx context.Context, pool *pgxpool.Pool, ident *identity.Service, mas
 		for _, u := range []struct {
 			name string
 			tok  *string
-		}{{p.Clerk, &p.ClerkToken}, {p.Courier, &p.CourierToken}} {
+		}{{p.Second, &p.SecondToken}, {p.Courier, &p.CourierToken}} {
 			t, err := ident.Login(ctx, u.name, Password, "127.0.0.1")
 			if err != nil {
 				return nil, fmt.Errorf("login %s: %w", u.name, err)
@@ -125,27 +126,41 @@ func Setup(ctx context.Context, pool *pgxpool.Pool, ident *identity.Service, mas
 	return out, nil
 }
 
-// putInTransit seals and dispatches the fixture bag by SQL and puts it on an
-// issued courier sheet naming the pair's courier (DM-01, DM-03).
-func putInTransit(ctx context.Context, pool *pgxpool.Pool, p *Pair) error {
+// putInTransit seals the fixture bag by SQL, puts it on one issued courier
+// sheet per courier (DM-01, DM-03), and records its dispatch to the second
+// courier as an event of its history (so state and custodian follow).
+func putInTransit(ctx context.Context, pool *pgxpool.Pool, actor policy.Subject, p *Pair) error {
 	_, err := pool.Exec(ctx, `
-		WITH b AS (UPDATE bags SET state = 'dispatched', level = 2, container = 'suitcase', package_count = 2,
-		           dispatched_at = now(), due_at = now() + interval '3 days', version = version + 1
+		WITH b AS (UPDATE bags SET level = 2, container = 'suitcase', package_count = 2,
+		           dispatched_at = now(), due_at = now() + interval '3 days'
 		           WHERE id = $1 RETURNING id),
 		     pk AS (INSERT INTO bag_packages (bag_id, k, seal_serial) VALUES ($1, 1, $4), ($1, 2, $5)),
 		     c AS (INSERT INTO couriers (kind, user_id, username, full_name, created_by)
-		           VALUES ('career', $2, $3, $3, 'fixture') RETURNING id),
+		           VALUES ('career', $2, $3, $3, 'fixture'), ('career', $6, $7, $7, 'fixture') RETURNING id, username),
 		     s AS (INSERT INTO courier_sheets (number, issuer_id, conveyance, courier_id, bearer_name, route_codes,
 		               package_count, valid_from, valid_until, status, issued_by)
-		           SELECT 'CS-' || $1::text, u.id, 'career_courier', c.id, $3, ARRAY['MFA', 'DE-BER'], 2,
+		           SELECT 'CS-' || c.username, u.id, 'career_courier', c.id, c.username, ARRAY['MFA', 'DE-BER'], 2,
 		                  now() - interval '1 hour', now() + interval '3 days', 'issued', 'fixture'
 		           FROM c, units u WHERE u.code = 'MFA' RETURNING id)
 		INSERT INTO courier_sheet_bags (sheet_id, bag_id, packages) SELECT s.id, $1, 2 FROM s`,
-		p.BagID, p.CourierID, p.Courier, p.Physical[0], p.Physical[1])
+		p.BagID, p.CourierID, p.Courier, p.Physical[0], p.Physical[1], p.SecondID, p.Second)
 	if err != nil {
 		return fmt.Errorf("put bag in transit: %w", err)
 	}
-	return nil
+	tx, err := pool.Begin(ctx)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback(ctx)
+	if _, err := pouch.LockBag(ctx, tx, p.BagID); err != nil {
+		return err
+	}
+	second := pouch.Party{Kind: pouch.CustodianPerson, Unit: "MFA", User: p.SecondID, Username: p.Second}
+	if err := pouch.Record(ctx, tx, actor, &pouch.Event{BagID: p.BagID, Kind: "dispatched", Stage: "send",
+		ToState: pouch.Dispatched, CustodianAfter: &second, Reason: "fixture"}); err != nil {
+		return fmt.Errorf("dispatch fixture bag: %w", err)
+	}
+	return tx.Commit(ctx)
 }
 
 // Result is one completed hand-off.
@@ -158,9 +173,9 @@ type Result struct {
 // even rounds the clerk releases to the courier, odd rounds the courier
 // releases back to the clerk; the receiver accepts with the bag's seals.
 func (p *Pair) HandOff(ctx context.Context, c *http.Client, base string, round int) (Result, error) {
-	fromTok, to, toTok := p.ClerkToken, p.Courier, p.CourierToken
+	fromTok, to, toTok := p.SecondToken, p.Courier, p.CourierToken
 	if round%2 == 1 {
-		fromTok, to, toTok = p.CourierToken, p.Clerk, p.ClerkToken
+		fromTok, to, toTok = p.CourierToken, p.Second, p.SecondToken
 	}
 	var h struct {
 		ID          string `json:"id"`

@@ -1,4 +1,4 @@
-package custody
+package pouch
 
 import (
 	"context"
@@ -12,7 +12,6 @@ import (
 	"valise/crypto/seal"
 	"valise/crypto/trust"
 	"valise/internal/db"
-	"valise/pouch"
 )
 
 // SealScan is what a receiver (or a checkpoint) reports after scanning a
@@ -40,8 +39,8 @@ type SealCheck struct {
 // SealResult is the recorded outcome of a scan: what was checked, how, and
 // whether everything matched. It goes into the event's custody block.
 type SealResult struct {
-	// Method is "vs1" (signed seals verified against the trust list) or
-	// "physical" (serials compared with the bag's record; intact as reported).
+	// Method is "vs1" (signed seals verified against the trust list),
+	// "physical" (serials compared with the bag's record; intact as reported) or "visual" (a registry counted and looked).
 	Method           string      `json:"method"`
 	TrustList        uint64      `json:"trust_list,omitempty"` // sequence of the trust list used
 	OK               bool        `json:"ok"`
@@ -159,10 +158,16 @@ func (s *Service) verifyScanned(ctx context.Context, texts []string, now time.Ti
 //
 // issued are the bag's current seals (keyring.BagSeals, read under the bag's
 // lock); q serves the rare look-up of a seal that is not one of them.
-func checkSeals(ctx context.Context, q db.Querier, b *pouch.Bag, issued []*keyring.Seal, scan SealScan, vs []verified, listSeq uint64) (*SealResult, error) {
+//
+// visual allows a registry's acceptance without scanned seals: the clerk
+// counts and looks (method "visual", intact as reported), as a receipt on
+// paper records; the trail shows that no seal was scanned.
+func checkSeals(ctx context.Context, q db.Querier, b *Bag, issued []*keyring.Seal, scan SealScan, vs []verified, listSeq uint64, visual bool) (*SealResult, error) {
 	res := &SealResult{PackagesExpected: b.PackageCount, PackagesCounted: scan.PackagesCounted,
 		SealsIntact: scan.SealsIntact, Checked: []SealCheck{}}
-	if len(issued) > 0 {
+	if visual && len(scan.Seals) == 0 && len(scan.PhysicalSeals) == 0 {
+		res.Method = "visual"
+	} else if len(issued) > 0 {
 		res.Method, res.TrustList = "vs1", listSeq
 		seen := map[int]bool{}
 		bySerial := map[seal.Serial]*keyring.Seal{}

@@ -1,0 +1,841 @@
+package pouch
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+
+	"valise"
+	"valise/crypto/keyring"
+	"valise/internal/db"
+	"valise/policy"
+)
+
+// Possession moves only by two-party transfers: the holder releases the bag
+// to a named receiver, the receiver confirms (counting the packages and
+// scanning the seals), and only then do the custodian and, where the stage
+// says so, the state move. The statutory stages are steps of that one model
+// (docs/custody.md):
+//
+//   - dispatch: the origin (or relay) registry releases the sealed bag to the
+//     courier named on a valid courier sheet; the bag is dispatched when the
+//     courier confirms;
+//   - transit: couriers named on the sheet hand it on, and scan it at
+//     checkpoints;
+//   - delivery: the courier releases it to the destination (or a relay)
+//     registry, and the bag is delivered; acceptance is that registry's
+//     confirmation with the count and the seal check;
+//   - a bearer who is not a Valise user (an aircraft captain, an engaged
+//     carrier, an ad hoc courier without an account) is recorded by the
+//     registry on each side (RecordBearerDispatch, and Accept from a bearer).
+//
+// Every step is one event of the bag's history carrying the state and the
+// custodian before and after it.
+
+// Hand-off purposes: which stage a release is a step of.
+const (
+	PurposeDispatch = "dispatch"
+	PurposeTransit  = "transit"
+	PurposeDelivery = "delivery"
+)
+
+// Coordinates are an optional position (WGS 84 degrees).
+type Coordinates struct {
+	Lat float64 `json:"lat"`
+	Lon float64 `json:"lon"`
+}
+
+// Block is the custody block of an event (stored in bag_events.custody and
+// in the event's log leaf): the hand-off's parties, what was checked, where.
+type Block struct {
+	HandoffID   string       `json:"handoff_id,omitempty"`
+	Purpose     string       `json:"purpose,omitempty"`
+	From        *Party       `json:"from,omitempty"`
+	To          *Party       `json:"to,omitempty"`
+	Custodian   *Party       `json:"custodian,omitempty"`
+	Packages    int          `json:"packages,omitempty"`
+	Seals       *SealResult  `json:"seals,omitempty"`
+	Coordinates *Coordinates `json:"coordinates,omitempty"`
+	Note        string       `json:"note,omitempty"`
+}
+
+// Where and when an action happened, as the client reports it.
+type Where struct {
+	Place       string       `json:"place,omitempty"`
+	Coordinates *Coordinates `json:"coordinates,omitempty"`
+	OccurredAt  *time.Time   `json:"occurred_at,omitempty"`
+	Note        string       `json:"note,omitempty"`
+}
+
+func (w Where) validate() []valise.FieldError {
+	var fe []valise.FieldError
+	if len(w.Place) > 200 {
+		fe = append(fe, valise.FieldError{Field: "place", Reason: "at most 200 characters"})
+	}
+	if len(w.Note) > 2000 {
+		fe = append(fe, valise.FieldError{Field: "note", Reason: "at most 2000 characters"})
+	}
+	if c := w.Coordinates; c != nil && (c.Lat < -90 || c.Lat > 90 || c.Lon < -180 || c.Lon > 180) {
+		fe = append(fe, valise.FieldError{Field: "coordinates", Reason: "lat must be -90..90 and lon -180..180"})
+	}
+	if w.OccurredAt != nil && w.OccurredAt.After(time.Now().Add(5*time.Minute)) {
+		fe = append(fe, valise.FieldError{Field: "occurred_at", Reason: "is in the future"})
+	}
+	return fe
+}
+
+// Handoff is a two-party hand-off of one bag: From (the person who signed
+// the release for the custodian) to To (a person, or a registry).
+type Handoff struct {
+	ID           string      `json:"id"`
+	BagID        string      `json:"bag_id"`
+	Purpose      string      `json:"purpose"` // dispatch, transit, delivery
+	From         Party       `json:"from"`
+	To           Party       `json:"to"`
+	SheetID      string      `json:"sheet_id,omitempty"`
+	Status       string      `json:"status"` // released, completed, cancelled
+	ReleaseEvent int64       `json:"release_event"`
+	AcceptEvent  *int64      `json:"accept_event,omitempty"`
+	SealsOK      *bool       `json:"seals_ok,omitempty"`
+	SealCheck    *SealResult `json:"seal_check,omitempty"`
+	IncidentID   *string     `json:"incident_id,omitempty"`
+	ReleasedAt   time.Time   `json:"released_at"`
+	CompletedAt  *time.Time  `json:"completed_at,omitempty"`
+
+	fromState State
+}
+
+// lockedTx is the isolation of custody transactions. Each one locks the
+// bag's row (QueueLockBag; an acceptance or cancellation locks its hand-off
+// first), and every writer of the bag's events holds that lock, so
+// everything it decides on is locked or guarded by a unique index (one open
+// hand-off per bag, one successor per chain link). READ COMMITTED gives each
+// statement a fresh snapshot, so the reads queued after the lock in the same
+// batch see the latest committed state, and it avoids the false
+// serialization failures SERIALIZABLE's predicate locks raise between
+// hand-offs of different bags (measured: 16 concurrent clients exhausted
+// InTx's retries).
+var lockedTx = pgx.TxOptions{IsoLevel: pgx.ReadCommitted}
+
+// stageFor is the statutory stage (the "why") of a custody event of a bag in
+// state s.
+func stageFor(s State) string {
+	switch s {
+	case Planned, Assembling:
+		return "assemble"
+	case Sealed:
+		return "send"
+	case Dispatched, InTransit:
+		return "deliver"
+	case Delivered:
+		return "accept"
+	case Accepted, Stored:
+		return "store"
+	case UnderExamination:
+		return "examine"
+	case Missing, Found:
+		return "loss"
+	}
+	return "incident"
+}
+
+// holds reports whether actor is the custodian p: the very person, or a
+// registry clerk of the unit whose registry holds the bag. Nobody holds for
+// a bearer: the registries record transfers to and from one.
+func holds(p Party, actor policy.Subject) bool {
+	switch p.Kind {
+	case CustodianPerson:
+		return p.User == actor.UserID
+	case CustodianRegistry:
+		return p.Unit == actor.UnitCode && actor.HasRole(policy.RoleRegistryClerk)
+	}
+	return false
+}
+
+func notCustodian(b *Bag, what string) error {
+	return &valise.Error{Code: valise.ECONFLICT,
+		Message: "only the bag's current custodian may " + what + "; it is held by " + b.Custodian.String(),
+		Extra:   map[string]any{"reason": "not_custodian", "custodian": b.Custodian}}
+}
+
+// inTransit: the bag is out of every registry, carried by a bearer.
+var inTransit = []State{Dispatched, InTransit, Found}
+
+// atRegistry: the states in which a registry may send a bag on: sealed at
+// its origin, or accepted or stored at a relay on the route (7-1(9)(1)).
+func mayLeave(b *Bag, state State) bool {
+	if state == Sealed {
+		return true
+	}
+	return (state == Accepted || state == Stored) && b.Custodian.Kind == CustodianRegistry &&
+		b.Custodian.Unit != b.Destination && slices.Contains(b.Route, b.Custodian.Unit)
+}
+
+// receiver is a user who may be handed a bag.
+type receiver struct {
+	Party
+	roles     []string
+	active    bool
+	clearance policy.Level
+}
+
+// queueReceiver queues in b the look-up of a receiver by username and, in
+// the same query, the newest issued, unrevoked courier sheet valid now that
+// names them and covers the bag (DM-03). After b's results are read, *out is
+// the receiver (SheetID empty without such a sheet), or nil.
+func queueReceiver(b *pgx.Batch, username, bagID string, out **receiver) {
+	*out = nil
+	b.Queue(`SELECT u.id, u.username, n.code, u.roles, u.active, u.clearance, coalesce((`+sheetForSQL+`), '')
+		FROM users u JOIN units n ON n.id = u.unit_id WHERE u.username = $1`, username, bagID).
+		QueryRow(func(row pgx.Row) error {
+			r := receiver{Party: Party{Kind: CustodianPerson}}
+			var level int16
+			err := row.Scan(&r.User, &r.Username, &r.Unit, &r.roles, &r.active, &level, &r.SheetID)
+			if errors.Is(err, pgx.ErrNoRows) {
+				return nil
+			}
+			if err != nil {
+				return fmt.Errorf("load receiver: %w", err)
+			}
+			r.clearance = policy.Level(level)
+			*out = &r
+			return nil
+		})
+}
+
+// sheetForSQL finds the newest valid sheet naming user u ($2 is the bag).
+const sheetForSQL = `SELECT cs.id::text FROM courier_sheets cs
+	JOIN courier_sheet_bags sb ON sb.sheet_id = cs.id JOIN couriers c ON c.id = cs.courier_id
+	WHERE sb.bag_id = $2 AND c.user_id = u.id::text AND cs.status = 'issued'
+	  AND cs.valid_from <= now() AND now() < cs.valid_until ORDER BY cs.issued_at DESC LIMIT 1`
+
+// queueSheetFor queues the re-check of a receiver's sheet at confirmation.
+func queueSheetFor(b *pgx.Batch, userID, bagID string, out *string) {
+	b.Queue(`SELECT coalesce((`+sheetForSQL+`), '') FROM users u WHERE u.id = $1::uuid`, userID, bagID).
+		QueryRow(func(row pgx.Row) error {
+			err := row.Scan(out)
+			if errors.Is(err, pgx.ErrNoRows) {
+				return nil
+			}
+			return err
+		})
+}
+
+func noSheet(username string) error {
+	return &valise.Error{Code: valise.ECONFLICT,
+		Message: "no issued, unrevoked courier sheet valid now names " + username + " for this bag; a bearer takes custody only with one (DM-01, DM-03)",
+		Extra:   map[string]any{"reason": "no_courier_sheet"}}
+}
+
+// ReleaseInput starts a hand-off: the custodian names the receiver, a
+// person by username (To) or a registry by unit code (ToUnit).
+type ReleaseInput struct {
+	BagID  string `json:"bag_id"`
+	To     string `json:"to,omitempty"`
+	ToUnit string `json:"to_unit,omitempty"`
+	Where
+}
+
+// Release is the first signature of a hand-off: the bag's current custodian
+// (and nobody else) releases it to a named receiver. Out of a registry, the
+// receiver must be a courier named on a valid sheet covering the bag and
+// cleared for its level (dispatch, transit), or the destination or a relay
+// registry on the route (delivery: the bag is then delivered). Possession
+// moves only when the receiver confirms (Confirm).
+func (s *Service) Release(ctx context.Context, actor policy.Subject, in ReleaseInput, check Check) (*Handoff, error) {
+	return s.release(ctx, actor, in, 0, check)
+}
+
+func (s *Service) release(ctx context.Context, actor policy.Subject, in ReleaseInput, ifMatch int, check Check) (*Handoff, error) {
+	fe := in.Where.validate()
+	if strings.TrimSpace(in.BagID) == "" {
+		fe = append(fe, valise.FieldError{Field: "bag_id", Reason: "required"})
+	}
+	if (strings.TrimSpace(in.To) == "") == (strings.TrimSpace(in.ToUnit) == "") {
+		fe = append(fe, valise.FieldError{Field: "to", Reason: "name the receiver: a username (to) or a registry's unit code (to_unit), not both"})
+	}
+	if fe != nil {
+		return nil, valise.Invalid("the hand-off is incomplete", fe...)
+	}
+	// Two round trips in the transaction: BEGIN with every read (after the
+	// bag's row lock, so current), then every write; then COMMIT.
+	var (
+		out  *Handoff
+		b    *Bag
+		to   *receiver
+		ev   *Event
+		from = Party{Kind: CustodianPerson, Unit: actor.UnitCode, User: actor.UserID, Username: actor.Username}
+	)
+	err := db.InTxBatch(ctx, s.pool, lockedTx, func(batch *pgx.Batch) error {
+		if err := QueueLockBag(batch, in.BagID, &b); err != nil {
+			return err
+		}
+		if in.To != "" {
+			queueReceiver(batch, in.To, in.BagID, &to)
+		}
+		ev = &Event{BagID: in.BagID, Kind: "handoff_released", Place: in.Place, Reason: in.Note}
+		PrepareEvent(batch, ev)
+		return nil
+	}, func(tx pgx.Tx) error {
+		if b == nil {
+			return valise.Errorf(valise.ENOTFOUND, "no such bag")
+		}
+		if err := check(ctx, policy.ActBagHandOff, b.Resource()); err != nil {
+			return err
+		}
+		if ifMatch != 0 && ifMatch != b.Version {
+			return stale(b, ifMatch)
+		}
+		if !holds(b.Custodian, actor) {
+			return notCustodian(b, "release it")
+		}
+		cur := b.Custodian
+		h := &Handoff{ID: newUUID(), BagID: b.ID, From: from, Status: "released", fromState: b.State}
+		switch {
+		case to != nil || in.To != "":
+			if to == nil || !to.active {
+				return valise.Invalid("no such receiver", valise.FieldError{Field: "to", Reason: "not an active user"})
+			}
+			if to.User == actor.UserID {
+				return valise.Invalid("you cannot hand a bag to yourself", valise.FieldError{Field: "to", Reason: "is you"})
+			}
+			switch {
+			case cur.Kind == CustodianRegistry && mayLeave(b, b.State):
+				h.Purpose = PurposeDispatch
+				// Sending belongs to the registry that holds the bag (DM-17).
+				if err := check(ctx, policy.ActBagSend, b.Resource()); err != nil {
+					return err
+				}
+			case cur.Kind == CustodianPerson && slices.Contains(inTransit, b.State):
+				h.Purpose = PurposeTransit
+			default:
+				return &valise.Error{Code: valise.ECONFLICT,
+					Message: "a " + string(b.State) + " bag held by " + cur.String() + " cannot be handed to a person; " +
+						"a registry hands on only a sealed bag (or, at a relay, one it accepted) to a courier on its sheet",
+					Extra: map[string]any{"reason": "bag_state", "current_state": b.State}}
+			}
+			if !slices.Contains(to.roles, policy.RoleCourier) || to.SheetID == "" {
+				return noSheet(to.Username)
+			}
+			if to.clearance < b.Level {
+				return &valise.Error{Code: valise.ECONFLICT,
+					Message: to.Username + "'s clearance is below the bag's level; every person who carries a bag is cleared for it",
+					Extra:   map[string]any{"reason": "receiver_clearance"}}
+			}
+			h.To, h.SheetID = to.Party, to.SheetID
+			h.To.SheetID = ""
+		default:
+			if cur.Kind != CustodianPerson || !slices.Contains(inTransit, b.State) {
+				return &valise.Error{Code: valise.ECONFLICT,
+					Message: "only a bearer carrying the bag delivers it to a registry; it is " + string(b.State) + " and held by " + cur.String(),
+					Extra:   map[string]any{"reason": "bag_state", "current_state": b.State}}
+			}
+			if !slices.Contains(b.Route[1:], in.ToUnit) {
+				return valise.Invalid("deliver to the destination or a relay registry on the bag's route",
+					valise.FieldError{Field: "to_unit", Reason: "not a registry after the origin on the bag's route"})
+			}
+			if err := check(ctx, policy.ActBagDeliver, b.Resource()); err != nil {
+				return err
+			}
+			h.Purpose, h.To = PurposeDelivery, RegistryParty(in.ToUnit)
+			ev.ToState = Delivered
+		}
+		ev.Stage = map[string]string{PurposeDispatch: "send", PurposeTransit: "deliver", PurposeDelivery: "deliver"}[h.Purpose]
+		if in.OccurredAt != nil {
+			ev.OccurredAt = *in.OccurredAt
+		}
+		ev.Data = mustJSON(map[string]any{"purpose": h.Purpose, "sheet_id": h.SheetID})
+		ev.Custody = mustJSON(Block{HandoffID: h.ID, Purpose: h.Purpose, From: &from, To: &h.To, Custodian: &cur,
+			Packages: b.PackageCount, Coordinates: in.Coordinates, Note: in.Note})
+		batch := &pgx.Batch{}
+		if err := QueueEvent(batch, actor, ev); err != nil {
+			return err
+		}
+		var toUser, toUsername, sheet *string
+		if h.To.Kind == CustodianPerson {
+			toUser, toUsername = &h.To.User, &h.To.Username
+		}
+		if h.SheetID != "" {
+			sheet = &h.SheetID
+		}
+		toKind := map[string]string{CustodianPerson: "person", CustodianRegistry: "registry"}[h.To.Kind]
+		// One open hand-off per bag is the unique index handoffs_open_idx.
+		batch.Queue(`INSERT INTO handoffs (id, bag_id, from_unit, from_user, from_username, to_unit, to_user,
+			to_username, to_kind, purpose, sheet_id, from_state, status, release_event)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, 'released', $13) RETURNING `+handoffColumns,
+			h.ID, b.ID, from.Unit, from.User, from.Username, h.To.Unit, toUser, toUsername, toKind, h.Purpose, sheet,
+			string(b.State), ev.ID).
+			QueryRow(func(row pgx.Row) (err error) { out, err = scanHandoff(row); return err })
+		err := tx.SendBatch(ctx, batch).Close()
+		var pe *pgconn.PgError
+		if errors.As(err, &pe) && pe.Code == "23505" && pe.ConstraintName == "handoffs_open_idx" {
+			return handoffOpen()
+		}
+		if err != nil {
+			return fmt.Errorf("record hand-off: %w", err)
+		}
+		return nil
+	})
+	return out, err
+}
+
+func handoffOpen() error {
+	return &valise.Error{Code: valise.ECONFLICT, Message: "the bag is already released to someone; that hand-off must be confirmed or cancelled first",
+		Extra: map[string]any{"reason": "handoff_open"}}
+}
+
+func stale(b *Bag, ifMatch int) error {
+	return &valise.Error{Code: valise.EPRECONDITION,
+		Message: fmt.Sprintf("the bag changed since you read it (your version %d, now %d); reload it and retry", ifMatch, b.Version),
+		Extra:   map[string]any{"current_version": b.Version, "current_state": b.State}}
+}
+
+// ConfirmInput is the receiver's signature: the package count, the seal
+// scan and where it happened.
+type ConfirmInput struct {
+	SealScan
+	Where
+}
+
+// Confirm is the second signature: the named receiver (nobody else) counts
+// the packages, scans the seals and takes custody. A courier's sheet is
+// checked again now, not only at the release. A registry's confirmation is
+// the statutory acceptance: it writes a receipt. The seal check is recorded
+// whatever its result; a failed check still transfers custody (the receiver
+// now holds the bag) but opens a breach incident in the same transaction.
+func (s *Service) Confirm(ctx context.Context, actor policy.Subject, handoffID string, in ConfirmInput, check Check) (*Handoff, error) {
+	h, _, err := s.confirm(ctx, actor, handoffID, "", 0, in, check)
+	return h, err
+}
+
+// confirm is Confirm; with bagID set, handoffID is empty and the bag's open
+// hand-off is confirmed (the bag verbs). It returns the receipt of a
+// registry's acceptance.
+func (s *Service) confirm(ctx context.Context, actor policy.Subject, handoffID, bagID string, ifMatch int, in ConfirmInput, check Check) (*Handoff, *Receipt, error) {
+	fe := append(in.Where.validate(), validateScan(in.SealScan)...)
+	if fe != nil {
+		return nil, nil, valise.Invalid("the confirmation is incomplete", fe...)
+	}
+	if bagID == "" && !db.ValidUUID(handoffID) {
+		return nil, nil, valise.Errorf(valise.ENOTFOUND, "no such hand-off")
+	}
+	// Signatures and validity of the scanned seals need no transaction.
+	vs, seq, err := s.verifyScanned(ctx, in.Seals, s.clock())
+	if err != nil {
+		return nil, nil, err
+	}
+	// Three round trips in the transaction: BEGIN with the hand-off's lock;
+	// the bag's lock with every other read; every write; then COMMIT.
+	var (
+		out *Handoff
+		rc  *Receipt
+		h   *Handoff
+	)
+	err = db.InTxBatch(ctx, s.pool, lockedTx, func(batch *pgx.Batch) error {
+		// Lock order: the hand-off, then its bag (Cancel does the same).
+		if bagID != "" {
+			queueOpenHandoff(batch, bagID, &h)
+		} else {
+			queueHandoff(batch, handoffID, " FOR UPDATE", &h)
+		}
+		return nil
+	}, func(tx pgx.Tx) error {
+		if h == nil {
+			if bagID != "" {
+				return nil // the caller reads the bag and explains
+			}
+			return valise.Errorf(valise.ENOTFOUND, "no such hand-off")
+		}
+		var (
+			b      *Bag
+			issued []*keyring.Seal
+			sheet  string
+			ev     = &Event{BagID: h.BagID, Kind: "handoff_accepted", Place: in.Place, Reason: in.Note}
+		)
+		batch := &pgx.Batch{}
+		if err := QueueLockBag(batch, h.BagID, &b); err != nil {
+			return err
+		}
+		keyring.QueueBagSeals(batch, h.BagID, &issued)
+		if h.To.Kind == CustodianPerson {
+			queueSheetFor(batch, h.To.User, h.BagID, &sheet)
+		}
+		PrepareEvent(batch, ev)
+		if err := tx.SendBatch(ctx, batch).Close(); err != nil {
+			return err
+		}
+		if b == nil {
+			return valise.Errorf(valise.ENOTFOUND, "no such bag")
+		}
+		r := b.Resource()
+		if h.To.Kind == CustodianPerson {
+			r.Custodian = actor.UserID // the named receiver has need-to-know of what they are handed
+		}
+		if err := check(ctx, policy.ActBagHandOff, r); err != nil {
+			return err
+		}
+		if ifMatch != 0 && ifMatch != b.Version {
+			return stale(b, ifMatch)
+		}
+		switch h.To.Kind {
+		case CustodianPerson:
+			if h.To.User != actor.UserID {
+				return &valise.Error{Code: valise.EFORBIDDEN, Message: "only the named receiver (" + h.To.Username + ") may confirm this hand-off",
+					Extra: map[string]any{"reason": "not_receiver"}}
+			}
+		default:
+			// A registry's acceptance: its clerks, at their own unit (DM-17).
+			if actor.UnitCode != h.To.Unit || !actor.HasRole(policy.RoleRegistryClerk) {
+				return &valise.Error{Code: valise.EFORBIDDEN, Message: "only a registry clerk of " + h.To.Unit + " may accept this delivery",
+					Extra: map[string]any{"reason": "not_receiver"}}
+			}
+			if err := check(ctx, policy.ActBagAccept, b.Resource()); err != nil {
+				return err
+			}
+			if in.PackagesCounted == nil {
+				return valise.Invalid("the receipt is incomplete", valise.FieldError{Field: "packages_counted", Reason: "required: count the packages"})
+			}
+		}
+		if h.Status != "released" {
+			return &valise.Error{Code: valise.ECONFLICT, Message: "the hand-off is " + h.Status,
+				Extra: map[string]any{"reason": "handoff_" + h.Status, "current_state": h.Status}}
+		}
+		if h.To.Kind == CustodianPerson {
+			if sheet == "" {
+				return noSheet(h.To.Username)
+			}
+			if actor.Clearance < b.Level {
+				return &valise.Error{Code: valise.ECONFLICT, Message: "your clearance is below the bag's level",
+					Extra: map[string]any{"reason": "receiver_clearance"}}
+			}
+		}
+		res, err := checkSeals(ctx, tx, b, issued, in.SealScan, vs, seq, h.To.Kind == CustodianRegistry)
+		if err != nil {
+			return err
+		}
+		to := h.To
+		to.SheetID = sheet
+		ev.CustodianAfter = &to
+		switch h.Purpose {
+		case PurposeDispatch:
+			ev.Stage, ev.ToState = "send", Dispatched
+			if err := s.markDispatched(ctx, tx, b); err != nil {
+				return err
+			}
+		case PurposeDelivery:
+			ev.Stage, ev.ToState = "accept", Accepted
+		default:
+			ev.Stage = stageFor(b.State)
+		}
+		if in.OccurredAt != nil {
+			ev.OccurredAt = *in.OccurredAt
+		}
+		cur := b.Custodian
+		ev.Data = mustJSON(map[string]any{"purpose": h.Purpose})
+		ev.Custody = mustJSON(Block{HandoffID: h.ID, Purpose: h.Purpose, From: &h.From, To: &to, Custodian: &cur,
+			Packages: b.PackageCount, Seals: res, Coordinates: in.Coordinates, Note: in.Note})
+		batch = &pgx.Batch{}
+		if err := QueueEvent(batch, actor, ev); err != nil {
+			return err
+		}
+		complete := func(batch *pgx.Batch, incident *string) {
+			batch.Queue(`UPDATE handoffs SET status = 'completed', accept_event = $2, seals_ok = $3,
+				seal_check = $4, incident_id = $5, completed_at = now() WHERE id = $1 RETURNING `+handoffColumns,
+				h.ID, ev.ID, res.OK, mustJSON(res), incident).
+				QueryRow(func(row pgx.Row) (err error) { out, err = scanHandoff(row); return err })
+		}
+		if res.OK && h.To.Kind == CustodianPerson {
+			complete(batch, nil) // the usual case: every write in one round trip
+		}
+		if err := tx.SendBatch(ctx, batch).Close(); err != nil {
+			return fmt.Errorf("complete hand-off: %w", err)
+		}
+		if res.OK && h.To.Kind == CustodianPerson {
+			return nil
+		}
+		var incident *string
+		if h.To.Kind == CustodianRegistry {
+			rc = &Receipt{}
+			if err := s.receipt(ctx, tx, actor, b, ev.ID, res, in.Note, rc); err != nil {
+				return err
+			}
+			if rc.IncidentID != "" {
+				incident = &rc.IncidentID
+			}
+		} else {
+			// A failed check: the breach incident's own event follows the
+			// acceptance in the bag's chain, and the hand-off names it.
+			inc, err := OpenIncident(ctx, tx, actor, b, ClassBreach, "acceptance",
+				"seal check failed at hand-off from "+h.From.String()+" to "+to.String()+": "+strings.Join(res.Problems, "; "))
+			if err != nil {
+				return err
+			}
+			incident = &inc.ID
+		}
+		batch = &pgx.Batch{}
+		complete(batch, incident)
+		if err := tx.SendBatch(ctx, batch).Close(); err != nil {
+			return fmt.Errorf("complete hand-off: %w", err)
+		}
+		return nil
+	})
+	return out, rc, err
+}
+
+// markDispatched sets the dispatch time and, when the plan gave none, the
+// due date (bag.due_after_dispatch) of a bag being dispatched in tx.
+func (s *Service) markDispatched(ctx context.Context, tx pgx.Tx, b *Bag) error {
+	_, err := tx.Exec(ctx, `UPDATE bags SET dispatched_at = now(),
+		due_at = coalesce(due_at, now() + (SELECT value FROM pouch_settings WHERE key = 'bag.due_after_dispatch')::interval)
+		WHERE id = $1`, b.ID)
+	if err != nil {
+		return fmt.Errorf("mark dispatched: %w", err)
+	}
+	return nil
+}
+
+// Cancel withdraws a release that was not confirmed; only the custodian may.
+// A delivery's release is undone: the bag returns to the state it was in.
+func (s *Service) Cancel(ctx context.Context, actor policy.Subject, handoffID string, w Where, check Check) (*Handoff, error) {
+	if fe := w.validate(); fe != nil {
+		return nil, valise.Invalid("bad cancellation", fe...)
+	}
+	var out *Handoff
+	err := db.InTxOpts(ctx, s.pool, lockedTx, func(tx pgx.Tx) error {
+		h, err := loadHandoff(ctx, tx, handoffID, " FOR UPDATE")
+		if err != nil {
+			return err
+		}
+		b, err := LockBag(ctx, tx, h.BagID)
+		if err != nil {
+			return err
+		}
+		if err := check(ctx, policy.ActBagHandOff, b.Resource()); err != nil {
+			return err
+		}
+		if !holds(b.Custodian, actor) {
+			return notCustodian(b, "cancel its release")
+		}
+		if h.Status != "released" {
+			return &valise.Error{Code: valise.ECONFLICT, Message: "the hand-off is " + h.Status,
+				Extra: map[string]any{"reason": "handoff_" + h.Status, "current_state": h.Status}}
+		}
+		cur := b.Custodian
+		ev := &Event{BagID: b.ID, Kind: "handoff_cancelled", Stage: stageFor(b.State), Place: w.Place, Reason: w.Note,
+			Data: mustJSON(map[string]any{"purpose": h.Purpose})}
+		if h.fromState != "" {
+			ev.ToState = h.fromState
+		}
+		if w.OccurredAt != nil {
+			ev.OccurredAt = *w.OccurredAt
+		}
+		ev.Custody = mustJSON(Block{HandoffID: h.ID, Purpose: h.Purpose, From: &h.From, To: &h.To, Custodian: &cur,
+			Packages: b.PackageCount, Coordinates: w.Coordinates, Note: w.Note})
+		if err := record(ctx, tx, actor, ev); err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, `UPDATE handoffs SET status = 'cancelled', completed_at = now() WHERE id = $1`, h.ID); err != nil {
+			return fmt.Errorf("cancel hand-off: %w", err)
+		}
+		out, err = loadHandoff(ctx, tx, h.ID, "")
+		return err
+	})
+	return out, err
+}
+
+// ScanInput is a checkpoint scan by the custodian (airport, border, relay).
+type ScanInput struct {
+	SealScan
+	Where
+}
+
+// Scan records a checkpoint scan of the seals by the bag's custodian, with
+// the same seal check as a confirmation; a failed check opens an incident.
+// A courier's first scan after dispatch puts the bag in transit.
+func (s *Service) Scan(ctx context.Context, actor policy.Subject, bagID string, in ScanInput, check Check) (*Event, error) {
+	fe := append(in.Where.validate(), validateScan(in.SealScan)...)
+	if fe != nil {
+		return nil, valise.Invalid("the scan is incomplete", fe...)
+	}
+	vs, seq, err := s.verifyScanned(ctx, in.Seals, s.clock())
+	if err != nil {
+		return nil, err
+	}
+	// Two round trips in the transaction: BEGIN with every read (after the
+	// bag's row lock), then every write; then COMMIT.
+	var (
+		ev     *Event
+		b      *Bag
+		issued []*keyring.Seal
+	)
+	err = db.InTxBatch(ctx, s.pool, lockedTx, func(batch *pgx.Batch) error {
+		if err := QueueLockBag(batch, bagID, &b); err != nil {
+			return err
+		}
+		keyring.QueueBagSeals(batch, bagID, &issued)
+		ev = &Event{BagID: bagID, Kind: "checkpoint_scan", Place: in.Place, Reason: in.Note}
+		PrepareEvent(batch, ev)
+		return nil
+	}, func(tx pgx.Tx) error {
+		if b == nil {
+			return valise.Errorf(valise.ENOTFOUND, "no such bag")
+		}
+		if err := check(ctx, policy.ActBagHandOff, b.Resource()); err != nil {
+			return err
+		}
+		if !holds(b.Custodian, actor) {
+			return notCustodian(b, "record checkpoint scans")
+		}
+		res, err := checkSeals(ctx, tx, b, issued, in.SealScan, vs, seq, false)
+		if err != nil {
+			return err
+		}
+		ev.BagID, ev.Stage = b.ID, stageFor(b.State)
+		if b.State == Dispatched && b.Custodian.Kind == CustodianPerson {
+			ev.ToState = InTransit
+		}
+		if in.OccurredAt != nil {
+			ev.OccurredAt = *in.OccurredAt
+		}
+		cur := b.Custodian
+		ev.Custody = mustJSON(Block{Custodian: &cur, Packages: b.PackageCount, Seals: res, Coordinates: in.Coordinates, Note: in.Note})
+		batch := &pgx.Batch{}
+		if err := QueueEvent(batch, actor, ev); err != nil {
+			return err
+		}
+		if err := tx.SendBatch(ctx, batch).Close(); err != nil {
+			return fmt.Errorf("record checkpoint scan: %w", err)
+		}
+		if !res.OK {
+			if _, err := OpenIncident(ctx, tx, actor, b, ClassBreach, "report",
+				"seal check failed at a checkpoint scan by "+actor.Username+": "+strings.Join(res.Problems, "; ")); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	return ev, err
+}
+
+const handoffColumns = `id, bag_id, purpose, from_unit, from_user, from_username, to_kind, to_unit,
+	coalesce(to_user::text, ''), coalesce(to_username, ''), coalesce(sheet_id::text, ''), coalesce(from_state, ''),
+	status, release_event, accept_event, seals_ok, seal_check, incident_id, released_at, completed_at`
+
+func scanHandoff(row pgx.Row) (*Handoff, error) {
+	var h Handoff
+	var check []byte
+	var toKind, fromState string
+	err := row.Scan(&h.ID, &h.BagID, &h.Purpose, &h.From.Unit, &h.From.User, &h.From.Username, &toKind, &h.To.Unit,
+		&h.To.User, &h.To.Username, &h.SheetID, &fromState, &h.Status, &h.ReleaseEvent, &h.AcceptEvent, &h.SealsOK,
+		&check, &h.IncidentID, &h.ReleasedAt, &h.CompletedAt)
+	if err != nil {
+		return nil, err
+	}
+	h.From.Kind, h.fromState = CustodianPerson, State(fromState)
+	h.To.Kind = map[string]string{"person": CustodianPerson, "registry": CustodianRegistry}[toKind]
+	if len(check) > 0 {
+		h.SealCheck = &SealResult{}
+		if err := json.Unmarshal(check, h.SealCheck); err != nil {
+			return nil, fmt.Errorf("decode seal check: %w", err)
+		}
+	}
+	return &h, nil
+}
+
+func loadHandoff(ctx context.Context, q db.Querier, id, lock string) (*Handoff, error) {
+	b := &pgx.Batch{}
+	var h *Handoff
+	queueHandoff(b, id, lock, &h)
+	if err := q.SendBatch(ctx, b).Close(); err != nil {
+		return nil, err
+	}
+	if h == nil {
+		return nil, valise.Errorf(valise.ENOTFOUND, "no such hand-off")
+	}
+	return h, nil
+}
+
+// queueHandoff queues in b the read of hand-off id (lock is "" or " FOR
+// UPDATE"); after b's results are read, *out is it, or nil when there is
+// none (a malformed id queues nothing).
+func queueHandoff(b *pgx.Batch, id, lock string, out **Handoff) {
+	*out = nil
+	if !db.ValidUUID(id) {
+		return
+	}
+	queueHandoffWhere(b, `id = $1`+lock, id, out)
+}
+
+// queueOpenHandoff queues the read (locked) of a bag's open hand-off.
+func queueOpenHandoff(b *pgx.Batch, bagID string, out **Handoff) {
+	*out = nil
+	if !db.ValidUUID(bagID) {
+		return
+	}
+	queueHandoffWhere(b, `bag_id = $1 AND status = 'released' FOR UPDATE`, bagID, out)
+}
+
+func queueHandoffWhere(b *pgx.Batch, where, arg string, out **Handoff) {
+	b.Queue(`SELECT `+handoffColumns+` FROM handoffs WHERE `+where, arg).QueryRow(func(row pgx.Row) error {
+		h, err := scanHandoff(row)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("load hand-off: %w", err)
+		}
+		*out = h
+		return nil
+	})
+}
+
+// GetHandoff returns a hand-off to one of its parties, or to whoever check
+// lets read the bag's custody log (security officers, auditors).
+func (s *Service) GetHandoff(ctx context.Context, actor policy.Subject, id string, check Check) (*Handoff, *Bag, error) {
+	h, err := loadHandoff(ctx, s.pool, id, "")
+	if err != nil {
+		return nil, nil, db.Classify(err)
+	}
+	b, err := s.Get(ctx, h.BagID, func(ctx context.Context, action string, r policy.Resource) error {
+		if actor.UserID == h.From.User || (h.To.Kind == CustodianPerson && actor.UserID == h.To.User) {
+			r.Custodian = actor.UserID // a party has need-to-know of its own hand-off
+			return check(ctx, action, r)
+		}
+		if err := check(ctx, action, r); err != nil {
+			return err
+		}
+		if h.To.Kind == CustodianRegistry && actor.UnitCode == h.To.Unit {
+			return nil // the receiving registry sees what is delivered to it
+		}
+		r.Kind = "log_entry"
+		return check(ctx, policy.ActLogRead, r)
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	return h, b, nil
+}
+
+func newUUID() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	b[6] = b[6]&0x0f | 0x40
+	b[8] = b[8]&0x3f | 0x80
+	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16])
+}
+
+// clock is the service's time (tests may move it).
+func (s *Service) clock() time.Time {
+	if s.now != nil {
+		return s.now()
+	}
+	return time.Now()
+}
