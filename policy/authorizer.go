@@ -138,7 +138,8 @@ func (a *Authorizer) record(ctx context.Context, s Subject, action string, r Res
 	a.log.LogAttrs(ctx, slog.LevelWarn, "authorization denied",
 		slog.String("user", s.Username), slog.String("user_id", s.UserID), slog.String("unit", s.UnitCode),
 		slog.String("action", action), slog.String("resource_kind", r.Kind), slog.String("resource_id", r.ID),
-		slog.Bool("hidden", d.Hidden), slog.String("detail", d.Detail))
+		slog.String("resource_level", r.Level.String()), slog.Bool("hidden", d.Hidden),
+		slog.String("reason", d.Reason), slog.String("detail", d.Detail))
 	if a.denies == nil {
 		return
 	}
