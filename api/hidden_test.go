@@ -150,6 +150,33 @@ var openRoutes = map[string]string{
 	"GET /api/v1/senders/{unit}/history": "the authorized-sender list is readable by every holder of senders.read",
 }
 
+// validBodies are bodies that pass each operation's input checks, so that
+// what answers is the look-up and the policy; an operation without one gets
+// {} (and then may answer its input check, the same for both ids).
+var validBodies = map[string]string{
+	"POST /api/v1/users/{id}/clearance":           `{"clearance":"SECRET","reason":"posting"}`,
+	"POST /api/v1/sheets/{id}/revoke":             `{"reason":"the courier fell ill"}`,
+	"POST /api/v1/loss-reports/{id}/agreement":    `{"body":"Foreign intelligence","reference":"AG-1"}`,
+	"POST /api/v1/custody/handoffs/{id}/accept":   `{"seals":["VS1:AAAA"],"packages_counted":1,"seals_intact":true,"place":"Astana"}`,
+	"POST /api/v1/custody/bags/{id}/scan":         `{"seals":["VS1:AAAA"],"place":"Frankfurt"}`,
+	"POST /api/v1/bags/{id}/store":                `{"place":"vault 1","custodian":"clerk.par"}`,
+	"POST /api/v1/bags/{id}/seal":                 `{"container":"suitcase","packages":1,"seal_serials":["S-HID-1"]}`,
+	"POST /api/v1/bags/{id}/report_missing":       `{"territory":"home","last_seen_at":"2026-01-01T10:00:00Z","last_seen_place":"Astana"}`,
+	"POST /api/v1/bags/{id}/mark_found":           `{"place":"Astana"}`,
+	"POST /api/v1/bags/{id}/examine":              `{"opening":false,"initiating_body":"MFA","initiating_official":"Head","grounds":"suspicion","witness_kind":"authorized_representative","witness_name":"W","witness_unit":"MFA"}`,
+	"POST /api/v1/bags/{id}/destroy":              `{"reason":"expired"}`,
+	"POST /api/v1/bags/{id}/declare_compromised":  `{"reason":"seal broken"}`,
+	"POST /api/v1/bags/{id}/corrections":          `{"event_id":1,"reason":"did_not_occur","note":"typo"}`,
+	"POST /api/v1/bags/{id}/conclude_examination": `{"findings":"nothing"}`,
+	"POST /api/v1/bags/{id}/assemble":             `{"submission_ids":["00000000-0000-4000-8000-000000000001"]}`,
+	"POST /api/v1/bags/{id}/arrive_leg":           `{"leg":1,"city":"Frankfurt"}`,
+	"POST /api/v1/bags/{id}/accept":               `{"seals":["VS1:AAAA"],"packages_counted":1,"seals_intact":true}`,
+	"PATCH /api/v1/incidents/{id}":                `{"notified":true}`,
+	"PUT /api/v1/users/{id}":                      `{"full_name":"X","unit":"MFA","roles":["registry_clerk"],"clearance":"RESTRICTED"}`,
+	"PUT /api/v1/users/{id}/password":             `{"password":"long-enough-password"}`,
+	"PUT /api/v1/units/{code}":                    `{"name":"X","kind":"embassy","country":"FR"}`,
+}
+
 // TestHiddenLooksLikeMissing walks every routed path with a path parameter
 // and checks that, for a caller who may not see it, a real resource answers
 // byte for byte what a random id answers (but the request id and the ids in
@@ -191,10 +218,14 @@ func TestHiddenLooksLikeMissing(t *testing.T) {
 	if len(routes) < 25 || len(actions) < 10 {
 		t.Fatalf("walked only %d routes with a path parameter: %v", len(routes), routes)
 	}
-	send := func(method, path, token string) *http.Response {
+	send := func(method, route, path, token string) *http.Response {
 		var body io.Reader
 		if method != http.MethodGet && method != http.MethodDelete {
-			body = strings.NewReader(`{}`)
+			b, ok := validBodies[method+" "+route]
+			if !ok {
+				b = `{}`
+			}
+			body = strings.NewReader(b)
 		}
 		req, _ := http.NewRequest(method, h.URL+path, body)
 		if body != nil {
@@ -216,18 +247,21 @@ func TestHiddenLooksLikeMissing(t *testing.T) {
 		realPath, realIDs := h.fill(t, route, true)
 		if method == http.MethodGet {
 			// The resource is real: someone who may see it does.
-			res := send(method, realPath, h.security)
+			res := send(method, route, realPath, h.security)
 			res.Body.Close()
 			if res.StatusCode == http.StatusNotFound {
 				t.Errorf("%s: the security officer gets 404 for %s: the fixture is not real", mr, realPath)
 			}
 		}
 		missPath, missIDs := h.fill(t, route, false)
-		hidden := answer(t, send(method, realPath, h.observer), realIDs...)
-		missing := answer(t, send(method, missPath, h.observer), missIDs...)
+		hidden := answer(t, send(method, route, realPath, h.observer), realIDs...)
+		missing := answer(t, send(method, route, missPath, h.observer), missIDs...)
 		if hidden != missing {
 			t.Errorf("%s: a hidden resource answers differently from a missing one\nhidden  %s\n%s\nmissing %s\n%s",
 				mr, realPath, hidden, missPath, missing)
+		}
+		if _, ok := validBodies[mr]; ok && (strings.HasPrefix(missing, "400") || strings.HasPrefix(missing, "422")) {
+			t.Errorf("%s: the fixture body does not pass the input checks, so the look-up is not what answers:\n%s", mr, missing)
 		}
 		if strings.HasPrefix(hidden, "2") {
 			t.Errorf("%s: the observer was let through:\n%s", mr, hidden)
