@@ -24,11 +24,14 @@ import (
 
 // hiddenEnv is a server holding every kind of resource a path can name (the
 // demo's mail, plus one completed custody hand-off), an observer who may see
-// none of it (a registry clerk of an embassy on no route, cleared SECRET)
-// and the demo security officer, who sees all of it.
+// none of it (a registry clerk of an embassy on no route, cleared SECRET),
+// an insider who may see none of it either (a registry clerk of the
+// ministry, on every route, cleared UNCLASSIFIED) and the demo security
+// officer, who sees all of it.
 type hiddenEnv struct {
 	*apitest.Env
-	observer string // token
+	observer string // token: kept out by need-to-know
+	insider  string // token: kept out by clearance
 	security string // token
 	// real maps a path parameter, named by the path segment before it and
 	// the parameter ("bags/{id}"), to a real resource the observer may not see.
@@ -53,8 +56,14 @@ func newHiddenEnv(t testing.TB) *hiddenEnv {
 	if _, err := e.Pool.Exec(ctx, `INSERT INTO units (code, name, kind, country) VALUES ('FR-PAR', 'Embassy in France', 'embassy', 'FR')`); err != nil {
 		t.Fatal(err)
 	}
+	// Every bag at least RESTRICTED, so the UNCLASSIFIED insider's clearance
+	// keeps them out of all of it (some demo mail is UNCLASSIFIED).
+	if _, err := e.Pool.Exec(ctx, `UPDATE bags SET level = greatest(level, 1)`); err != nil {
+		t.Fatal(err)
+	}
 	h := &hiddenEnv{Env: e,
 		observer: e.User(t, "clerk.par", []string{policy.RoleRegistryClerk}, "FR-PAR", policy.Secret, ""),
+		insider:  e.User(t, "clerk.low", []string{policy.RoleRegistryClerk}, "MFA", policy.Unclassified, ""),
 		security: e.Login(t, "security", "valise-demo").AccessToken,
 		real: map[string]string{
 			"bags/{id}":     pairs[0].BagID,
@@ -253,18 +262,20 @@ func TestHiddenLooksLikeMissing(t *testing.T) {
 				t.Errorf("%s: the security officer gets 404 for %s: the fixture is not real", mr, realPath)
 			}
 		}
-		missPath, missIDs := h.fill(t, route, false)
-		hidden := answer(t, send(method, route, realPath, h.observer), realIDs...)
-		missing := answer(t, send(method, route, missPath, h.observer), missIDs...)
-		if hidden != missing {
-			t.Errorf("%s: a hidden resource answers differently from a missing one\nhidden  %s\n%s\nmissing %s\n%s",
-				mr, realPath, hidden, missPath, missing)
-		}
-		if _, ok := validBodies[mr]; ok && (strings.HasPrefix(missing, "400") || strings.HasPrefix(missing, "422")) {
-			t.Errorf("%s: the fixture body does not pass the input checks, so the look-up is not what answers:\n%s", mr, missing)
-		}
-		if strings.HasPrefix(hidden, "2") {
-			t.Errorf("%s: the observer was let through:\n%s", mr, hidden)
+		for who, tok := range map[string]string{"the outsider": h.observer, "the uncleared insider": h.insider} {
+			missPath, missIDs := h.fill(t, route, false)
+			hidden := answer(t, send(method, route, realPath, tok), realIDs...)
+			missing := answer(t, send(method, route, missPath, tok), missIDs...)
+			if hidden != missing {
+				t.Errorf("%s, as %s: a hidden resource answers differently from a missing one\nhidden  %s\n%s\nmissing %s\n%s",
+					mr, who, realPath, hidden, missPath, missing)
+			}
+			if _, ok := validBodies[mr]; ok && (strings.HasPrefix(missing, "400") || strings.HasPrefix(missing, "422")) {
+				t.Errorf("%s: the fixture body does not pass the input checks, so the look-up is not what answers:\n%s", mr, missing)
+			}
+			if strings.HasPrefix(hidden, "2") {
+				t.Errorf("%s: %s was let through:\n%s", mr, who, hidden)
+			}
 		}
 	}
 }

@@ -74,6 +74,10 @@ type Plan struct {
 	Legs             []Leg     `json:"legs"`
 	CreatedBy        string    `json:"created_by"`
 	CreatedAt        time.Time `json:"created_at"`
+
+	// level is the highest level of the bags planned on it: the plan names
+	// their flights and carriers, so clearance bounds it like them.
+	level policy.Level
 }
 
 // PlanInput creates a plan. Route lists the relays between origin and destination.
@@ -214,11 +218,14 @@ func planHeader(ctx context.Context, q db.Querier, id string) (*Plan, error) {
 		return nil, valise.Errorf(valise.ENOTFOUND, "no such plan")
 	}
 	var p Plan
+	var level int16
 	err := q.QueryRow(ctx, `SELECT p.id, o.code, d.code, p.route_codes, p.route_kind, p.needs_review, p.review_note, p.conveyance,
-		p.planned_departure, p.planned_arrival, p.created_by, p.created_at
+		p.planned_departure, p.planned_arrival, p.created_by, p.created_at,
+		coalesce((SELECT max(b.level) FROM bags b WHERE b.plan_id = p.id), 0)
 		FROM dispatch_plans p JOIN units o ON o.id = p.origin_id JOIN units d ON d.id = p.destination_id WHERE p.id = $1`, id).
 		Scan(&p.ID, &p.Origin, &p.Destination, &p.Route, &p.RouteKind, &p.NeedsReview, &p.ReviewNote, &p.Conveyance,
-			&p.PlannedDeparture, &p.PlannedArrival, &p.CreatedBy, &p.CreatedAt)
+			&p.PlannedDeparture, &p.PlannedArrival, &p.CreatedBy, &p.CreatedAt, &level)
+	p.level = policy.Level(level)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, valise.Errorf(valise.ENOTFOUND, "no such plan")
 	}
@@ -255,7 +262,7 @@ func (s *Service) GetPlan(ctx context.Context, id string, check Check) (*Plan, e
 	if err != nil {
 		return nil, db.Classify(err)
 	}
-	if err := check(ctx, policy.ActBagRead, policy.Resource{Kind: "bag", ID: p.ID, Origin: p.Origin, Destination: p.Destination, Route: p.Route}); err != nil {
+	if err := check(ctx, policy.ActBagRead, policy.Resource{Kind: "bag", ID: p.ID, Level: p.level, Origin: p.Origin, Destination: p.Destination, Route: p.Route}); err != nil {
 		return nil, err
 	}
 	return p, db.Classify(loadLegs(ctx, s.pool, p))
