@@ -361,13 +361,27 @@ func (s *Server) listDecisions(r *http.Request, sub policy.Subject) (map[string]
 		return nil, err
 	}
 	q := r.URL.Query()
-	before, _ := strconv.ParseInt(q.Get("before"), 10, 64)
+	// The page cursor is sealed like the bag list's: row ids would show, by
+	// their gaps, how many denies above the reader's clearance lie between.
+	before, _, _, err := s.pouch.cursors.open("decisions", sub.UserID, "before", q.Get("before"))
+	if err != nil {
+		return nil, err
+	}
 	limit, _ := strconv.Atoi(q.Get("limit"))
+	if limit <= 0 || limit > 500 {
+		limit = 100
+	}
 	list, err := policy.ListDecisions(r.Context(), s.pool, q.Get("username"), before, limit, sc.MaxLevel)
 	if err != nil {
 		return nil, err
 	}
-	return map[string]any{"decisions": list}, nil
+	next := ""
+	if len(list) == limit {
+		if next, err = s.pouch.cursors.seal("decisions", sub.UserID, list[limit-1].ID, ""); err != nil {
+			return nil, err
+		}
+	}
+	return map[string]any{"decisions": list, "next": next}, nil
 }
 
 func (s *Server) listLockouts(r *http.Request, sub policy.Subject) (map[string]any, error) {

@@ -36,34 +36,48 @@ func cursorAD(list, userID string) []byte {
 	return []byte("valise-cursor\x00" + list + "\x00" + userID)
 }
 
-// bag seals a bag list position for the caller userID ("" for no next page).
-func (c *cursors) bag(userID string, at *pouch.BagCursor) (string, error) {
-	if at == nil {
-		return "", nil
-	}
-	pt := binary.BigEndian.AppendUint64(nil, uint64(at.Seq))
-	pt = append(pt, at.ID...)
-	sealed, err := secret.Seal(c.key, pt, cursorAD("bags", userID))
+// seal seals a position (sort key seq, row id) of list for the caller userID.
+func (c *cursors) seal(list, userID string, seq int64, id string) (string, error) {
+	pt := binary.BigEndian.AppendUint64(nil, uint64(seq))
+	pt = append(pt, id...)
+	sealed, err := secret.Seal(c.key, pt, cursorAD(list, userID))
 	if err != nil {
 		return "", err
 	}
 	return base64.RawURLEncoding.EncodeToString(sealed), nil
 }
 
-// openBag reads a cursor made by bag for the same caller; field names the
-// query parameter in the 422.
-func (c *cursors) openBag(userID, field, v string) (*pouch.BagCursor, error) {
+// open reads a cursor made by seal for the same list and caller; field
+// names the query parameter in the 422. ok is false for an empty v.
+func (c *cursors) open(list, userID, field, v string) (seq int64, id string, ok bool, err error) {
 	if v == "" {
-		return nil, nil
+		return 0, "", false, nil
 	}
 	bad := valise.Invalid("bad cursor", valise.FieldError{Field: field, Reason: "not a cursor this server gave you for this list"})
 	raw, err := base64.RawURLEncoding.DecodeString(v)
 	if err != nil {
-		return nil, bad
+		return 0, "", false, bad
 	}
-	pt, err := secret.Open(c.key, raw, cursorAD("bags", userID))
+	pt, err := secret.Open(c.key, raw, cursorAD(list, userID))
 	if err != nil || len(pt) < 8 {
-		return nil, bad
+		return 0, "", false, bad
 	}
-	return &pouch.BagCursor{Seq: int64(binary.BigEndian.Uint64(pt)), ID: string(pt[8:])}, nil
+	return int64(binary.BigEndian.Uint64(pt)), string(pt[8:]), true, nil
+}
+
+// bag seals a bag list position for the caller userID ("" for no next page).
+func (c *cursors) bag(userID string, at *pouch.BagCursor) (string, error) {
+	if at == nil {
+		return "", nil
+	}
+	return c.seal("bags", userID, at.Seq, at.ID)
+}
+
+// openBag reads a bag list cursor made by bag for the same caller.
+func (c *cursors) openBag(userID, field, v string) (*pouch.BagCursor, error) {
+	seq, id, ok, err := c.open("bags", userID, field, v)
+	if !ok || err != nil {
+		return nil, err
+	}
+	return &pouch.BagCursor{Seq: seq, ID: id}, nil
 }

@@ -72,3 +72,45 @@ func TestBagCursorsAreOpaque(t *testing.T) {
 	}
 	e.refused(422, "clerk", "GET", "/api/v1/bags?after="+url.QueryEscape(cursors[0]), nil) // another user's
 }
+
+// TestDecisionCursorsAreOpaque: the decision log pages with a sealed cursor
+// and shows no row ids (their gaps would count the denies above the
+// reader's clearance); a tampered cursor is a 422 naming before.
+func TestDecisionCursorsAreOpaque(t *testing.T) {
+	t.Parallel()
+	e := newMailEnv(t)
+	for range 3 {
+		e.must(404, "lowber", "GET", "/api/v1/bags/"+randomUUID(), nil) // a miss is no deny
+		e.must(403, "lowber", "GET", "/api/v1/users", nil)              // a deny
+	}
+	seen := 0
+	var first string
+	for before := ""; ; {
+		p := e.must(200, "sec", "GET", "/api/v1/security/decisions?limit=1&before="+url.QueryEscape(before), nil)
+		for _, d := range p["decisions"].([]any) {
+			if _, ok := d.(map[string]any)["id"]; ok {
+				t.Errorf("a decision row shows its id: %v", d)
+			}
+			seen++
+		}
+		next, _ := p["next"].(string)
+		if next == "" {
+			break
+		}
+		if first == "" {
+			first = next
+		}
+		before = next
+	}
+	if seen != 3 {
+		t.Errorf("the walk saw %d denies, want 3", seen)
+	}
+	tampered := []byte(first)
+	tampered[len(tampered)/2] ^= 1
+	for _, c := range []string{string(tampered), "3"} {
+		p := e.refused(422, "sec", "GET", "/api/v1/security/decisions?before="+url.QueryEscape(c), nil)
+		if fmt.Sprint(p["errors"]) != "[map[field:before reason:not a cursor this server gave you for this list]]" {
+			t.Errorf("cursor %q: %v", c, p)
+		}
+	}
+}

@@ -13,7 +13,7 @@ import (
 
 // LoggedDecision is one row of the decision log (a deny, with its full reason).
 type LoggedDecision struct {
-	ID            int64     `json:"id"`
+	ID            int64     `json:"-"` // never shown: its gaps would count the rows above the reader's clearance
 	At            time.Time `json:"at"`
 	UserID        string    `json:"user_id"`
 	Username      string    `json:"username"`
