@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	"valise/api"
+	"valise/api/apitest"
 	"valise/internal/dbtest"
 )
 
@@ -23,7 +24,7 @@ func newServer(t *testing.T) (*httptest.Server, *bytes.Buffer) {
 	d := dbtest.New(t)
 	var logs bytes.Buffer
 	s := api.New(d.Pool, api.Config{MaxBodyBytes: 4096, Logger: slog.New(slog.NewJSONHandler(&logs, nil))})
-	ts := httptest.NewServer(s)
+	ts := httptest.NewServer(apitest.Conform(t, s))
 	t.Cleanup(ts.Close)
 	return ts, &logs
 }

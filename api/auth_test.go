@@ -231,8 +231,8 @@ func TestRateLimitPerAddress(t *testing.T) {
 	t.Parallel()
 	e := apitest.New(t)
 	// A server with the default limit: 20 failed logins a minute per address.
-	ts := httptest.NewServer(api.New(e.Pool, api.Config{Logger: slog.New(slog.DiscardHandler), MasterKey: e.MasterKey,
-		Identity: identity.Config{Password: password.Params{Memory: 1024, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 32}}}))
+	ts := httptest.NewServer(apitest.Conform(t, api.New(e.Pool, api.Config{Logger: slog.New(slog.DiscardHandler), MasterKey: e.MasterKey,
+		Identity: identity.Config{Password: password.Params{Memory: 1024, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 32}}})))
 	defer ts.Close()
 	e.User(t, "clerk", []string{policy.RoleRegistryClerk}, "MFA", policy.Secret, "")
 	login := func(user, pw string) *http.Response {

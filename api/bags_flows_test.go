@@ -14,7 +14,7 @@ import (
 func (e *mailEnv) snapshot() string {
 	e.t.Helper()
 	var b strings.Builder
-	for _, tbl := range []string{"bags", "bag_events", "bag_packages", "incidents", "loss_reports", "examinations", "couriers",
+	for _, tbl := range []string{"bags", "bag_custody", "bag_events", "handoffs", "bag_packages", "incidents", "loss_reports", "examinations", "couriers",
 		"courier_sheets", "courier_sheet_bags", "bag_receipts", "submissions", "authorized_senders", "tlog_entries",
 		"seals", "seal_revocations", "trust_lists"} {
 		var n int
@@ -74,14 +74,21 @@ func (e *mailEnv) scan(bagID string) map[string]any {
 }
 
 // courierID records courier1 as a career courier once.
-func (e *mailEnv) courierID() string {
+func (e *mailEnv) courierID() string { return e.courierFor("courier1", "career") }
+
+// courierFor records user as a courier of kind (career, or ad_hoc with a
+// passport) once, and returns the record's id.
+func (e *mailEnv) courierFor(user, kind string) string {
 	e.t.Helper()
 	var id string
-	if err := e.pool.QueryRow(context.Background(), `SELECT id FROM couriers WHERE user_id = $1`, e.ids["courier1"]).Scan(&id); err == nil {
+	if err := e.pool.QueryRow(context.Background(), `SELECT id FROM couriers WHERE user_id = $1`, e.ids[user]).Scan(&id); err == nil {
 		return id
 	}
-	c := e.must(201, "disp", "POST", "/api/v1/couriers", map[string]any{"kind": "career", "user_id": e.ids["courier1"], "full_name": "Arman Courier"})
-	return c["id"].(string)
+	in := map[string]any{"kind": kind, "user_id": e.ids[user], "full_name": user + " Courier"}
+	if kind == "ad_hoc" {
+		in["doc_kind"], in["doc_number"], in["doc_country"], in["doc_expires"] = "passport", "N"+e.ids[user][:8], "KZ", "2035-01-01"
+	}
+	return e.must(201, "disp", "POST", "/api/v1/couriers", in)["id"].(string)
 }
 
 func TestCourierRecordsDM04DM05(t *testing.T) {

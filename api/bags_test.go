@@ -17,6 +17,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"valise/api"
+	"valise/api/apitest"
 	"valise/demo"
 	"valise/identity"
 	"valise/internal/dbtest"
@@ -33,6 +34,7 @@ type mailEnv struct {
 	tokens map[string]string
 	ids    map[string]string
 	master []byte // the server's master key (its seal keys)
+	srv    *api.Server
 }
 
 func newMailEnv(t testing.TB) *mailEnv {
@@ -50,7 +52,7 @@ func newMailEnv(t testing.TB) *mailEnv {
 		t.Fatal(err)
 	}
 	s := api.New(d.Pool, api.Config{Logger: discardLogger(), LoginRate: 1000, MasterKey: master})
-	e := &mailEnv{t: t, pool: d.Pool, tokens: map[string]string{}, ids: map[string]string{}, master: master}
+	e := &mailEnv{t: t, pool: d.Pool, tokens: map[string]string{}, ids: map[string]string{}, master: master, srv: s}
 	for _, u := range []struct {
 		name, unit string
 		lvl        policy.Level
@@ -82,7 +84,7 @@ func newMailEnv(t testing.TB) *mailEnv {
 		}
 		e.tokens[u.name], e.ids[u.name] = tok.AccessToken, usr.ID
 	}
-	ts := httptest.NewServer(s)
+	ts := httptest.NewServer(apitest.Conform(t, s))
 	t.Cleanup(ts.Close)
 	e.url = ts.URL
 	return e
@@ -139,20 +141,57 @@ func bagOf(m map[string]any) map[string]any {
 
 // setupSealedBag drives a MOD submission into a sealed SECRET bag MFA → DE-BER.
 func (e *mailEnv) setupSealedBag() (bagID string, version int) {
+	b := e.mailBag(mailBagSpec{State: "sealed"})
+	return b.ID, b.Version
+}
+
+// mailBagSpec describes a bag for mailBag: the zero value is a SECRET bag
+// MFA → DE-BER on a career-courier plan, driven to sealed.
+type mailBagSpec struct {
+	State string         // planned, assembling or sealed (default sealed)
+	Level string         // of its one item (default SECRET)
+	Plan  map[string]any // the plan's body (default MFA → DE-BER, career courier, two legs)
+}
+
+// mailBagOut is a bag mailBag made: its id, its version and the submission in it (or for it, when planned).
+type mailBagOut struct {
+	ID, Submission string
+	Version        int
+}
+
+// mailBag drives a MOD submission into a bag on a fresh plan, through the
+// MFA registry clerk, up to spec.State.
+func (e *mailEnv) mailBag(spec mailBagSpec) mailBagOut {
+	e.t.Helper()
+	if spec.Level == "" {
+		spec.Level = "SECRET"
+	}
+	now := time.Now()
+	plan := map[string]any{"origin": "MFA", "destination": "DE-BER", "conveyance": "career_courier",
+		"legs": []map[string]any{{"from_city": "Astana", "to_city": "Frankfurt", "flight": "KC921"}, {"from_city": "Frankfurt", "to_city": "Berlin"}}}
+	for k, v := range spec.Plan {
+		plan[k] = v
+	}
+	plan["planned_departure"], plan["planned_arrival"] = now, now.Add(48*time.Hour)
 	e.must(201, "admin", "POST", "/api/v1/senders", map[string]any{"unit": "MOD", "legal_basis": "Government decree No. 1",
 		"valid_from": "2020-01-01", "ceiling": "SECRET", "submitters": []string{"modclerk"}, "approved_by": "Deputy PM"})
 	sub := e.must(201, "modclerk", "POST", "/api/v1/submissions", map[string]any{"sender": "MOD", "registry": "MFA",
-		"destination": "DE-BER", "responsible_person": "Minister of Defence",
-		"items": []map[string]any{{"kind": "correspondence", "level": "SECRET", "registry_number": fmt.Sprintf("MOD-%d", time.Now().UnixNano()), "count": 1}}})
-	now := time.Now()
-	plan := e.must(201, "disp", "POST", "/api/v1/plans", map[string]any{"origin": "MFA", "destination": "DE-BER",
-		"conveyance": "career_courier", "planned_departure": now, "planned_arrival": now.Add(48 * time.Hour),
-		"legs": []map[string]any{{"from_city": "Astana", "to_city": "Frankfurt", "flight": "KC921"}, {"from_city": "Frankfurt", "to_city": "Berlin"}}})
-	bag := e.must(201, "disp", "POST", "/api/v1/bags", map[string]any{"plan_id": plan["id"]})
-	id := bag["id"].(string)
-	e.must(200, "clerk", "POST", "/api/v1/bags/"+id+"/assemble", map[string]any{"submission_ids": []any{sub["id"]}})
-	b := bagOf(e.must(200, "clerk", "POST", "/api/v1/bags/"+id+"/seal", map[string]any{"container": "suitcase", "packages": 2, "seal_serials": []string{"S-" + strings.ToUpper(id[:8]) + "-1", "S-" + strings.ToUpper(id[:8]) + "-2"}}))
-	return id, int(b["version"].(float64))
+		"destination": plan["destination"], "responsible_person": "Minister of Defence",
+		"items": []map[string]any{{"kind": "correspondence", "level": spec.Level, "registry_number": fmt.Sprintf("MOD-%d", time.Now().UnixNano()), "count": 1}}})
+	p := e.must(201, "disp", "POST", "/api/v1/plans", plan)
+	bag := e.must(201, "disp", "POST", "/api/v1/bags", map[string]any{"plan_id": p["id"]})
+	out := mailBagOut{ID: bag["id"].(string), Submission: sub["id"].(string), Version: int(bag["version"].(float64))}
+	if spec.State == "planned" {
+		return out
+	}
+	b := bagOf(e.must(200, "clerk", "POST", "/api/v1/bags/"+out.ID+"/assemble", map[string]any{"submission_ids": []any{out.Submission}}))
+	if spec.State != "assembling" {
+		tag := strings.ToUpper(out.ID[:8])
+		b = bagOf(e.must(200, "clerk", "POST", "/api/v1/bags/"+out.ID+"/seal", map[string]any{"container": "suitcase", "packages": 2,
+			"seal_serials": []string{"S-" + tag + "-1", "S-" + tag + "-2"}}))
+	}
+	out.Version = int(b["version"].(float64))
+	return out
 }
 
 func TestBagLifecycleThroughAPI(t *testing.T) {
@@ -266,13 +305,7 @@ func BenchmarkBagTransitions(b *testing.B) {
 	e := newMailEnv(b)
 	ids := make([]string, b.N)
 	for i := range ids {
-		id, _ := e.setupSealedBag()
-		c := e.must(201, "disp", "POST", "/api/v1/couriers", map[string]any{"kind": "ad_hoc", "full_name": fmt.Sprint("AH ", i),
-			"doc_kind": "passport", "doc_number": fmt.Sprint("N", i, time.Now().UnixNano()%1e6), "doc_country": "KZ", "doc_expires": "2035-01-01"})
-		e.must(201, "clerk", "POST", "/api/v1/sheets", map[string]any{"issuer": "MFA", "conveyance": "ad_hoc_courier",
-			"courier_id": c["id"], "bag_ids": []string{id}, "valid_until": time.Now().Add(72 * time.Hour)})
-		e.must(200, "clerk", "POST", "/api/v1/bags/"+id+"/dispatch", nil)
-		e.must(200, "courier1", "POST", "/api/v1/bags/"+id+"/deliver", nil)
+		id, _ := e.delivered() // on a sheet naming courier1, dispatched, delivered to DE-BER
 		ids[i] = id
 	}
 	b.ResetTimer()

@@ -8,8 +8,8 @@ import (
 	"testing"
 
 	"valise/api/apitest"
-	"valise/custody/custodytest"
-	"valise/custody/tlog"
+	"valise/internal/bench"
+	"valise/tlog"
 	"valise/policy"
 )
 
@@ -21,7 +21,7 @@ func TestClearanceBoundsOversight(t *testing.T) {
 	t.Parallel()
 	e := apitest.New(t)
 	ctx := context.Background()
-	pairs, err := custodytest.Setup(ctx, e.Pool, e.Server.Identity(), e.MasterKey, "clr", 2)
+	pairs, err := bench.Setup(ctx, e.Pool, e.Server.Identity(), e.MasterKey, "clr", 2)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -37,11 +37,11 @@ func TestClearanceBoundsOversight(t *testing.T) {
 		ID         string  `json:"id"`
 		IncidentID *string `json:"incident_id"`
 	}
-	if err := custodytest.Call(ctx, e.HTTP.Client(), "POST", e.URL+"/api/v1/custody/handoffs", top.SecondToken,
+	if err := bench.Call(ctx, e.HTTP.Client(), "POST", e.URL+"/api/v1/custody/handoffs", top.SecondToken,
 		map[string]any{"bag_id": top.BagID, "to": top.Courier, "place": "Astana"}, http.StatusCreated, &h); err != nil {
 		t.Fatal(err)
 	}
-	if err := custodytest.Call(ctx, e.HTTP.Client(), "POST", e.URL+"/api/v1/custody/handoffs/"+h.ID+"/accept", top.CourierToken,
+	if err := bench.Call(ctx, e.HTTP.Client(), "POST", e.URL+"/api/v1/custody/handoffs/"+h.ID+"/accept", top.CourierToken,
 		map[string]any{"seals": top.Seals, "packages_counted": 2, "seals_intact": false, "place": "Astana"}, http.StatusOK, &h); err != nil {
 		t.Fatal(err)
 	}

@@ -16,7 +16,7 @@ import (
 	"github.com/go-chi/chi/v5"
 
 	"valise/api/apitest"
-	"valise/custody/custodytest"
+	"valise/internal/bench"
 	"valise/demo"
 	"valise/policy"
 	"valise/pouch"
@@ -45,7 +45,7 @@ func newHiddenEnv(t testing.TB) *hiddenEnv {
 	if _, err := demo.Load(ctx, e.Pool, demo.Options{MasterKey: e.MasterKey}); err != nil {
 		t.Fatalf("load demo: %v", err)
 	}
-	pairs, err := custodytest.Setup(ctx, e.Pool, e.Server.Identity(), e.MasterKey, "hidden", 1)
+	pairs, err := bench.Setup(ctx, e.Pool, e.Server.Identity(), e.MasterKey, "hidden", 1)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -9,9 +9,9 @@ import (
 	"github.com/go-chi/chi/v5"
 
 	"valise"
-	"valise/custody/tlog"
 	"valise/policy"
 	"valise/pouch"
+	"valise/tlog"
 )
 
 // logRoutes serves the custody transparency log. Everything here is public

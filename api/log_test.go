@@ -17,9 +17,10 @@ import (
 	"golang.org/x/mod/sumdb/note"
 
 	"valise/api"
-	"valise/custody/tlog"
+	"valise/api/apitest"
 	"valise/internal/db"
 	"valise/internal/dbtest"
+	"valise/tlog"
 )
 
 func get(t *testing.T, url string) (*http.Response, []byte) {
@@ -39,7 +40,7 @@ func TestLogEndpoints(t *testing.T) {
 	t.Parallel()
 	d := dbtest.New(t)
 	ctx := context.Background()
-	ts := httptest.NewServer(api.New(d.Pool, api.Config{}))
+	ts := httptest.NewServer(apitest.Conform(t, api.New(d.Pool, api.Config{})))
 	t.Cleanup(ts.Close)
 
 	// Before the log has a key or checkpoint: 404 problems.

@@ -329,7 +329,9 @@ func (a *sealAPI) compareSheet(r *http.Request, sub policy.Subject, sh *courier.
 	}
 	rc.Checked, rc.SheetStatus = true, sh.Status
 	issued, _ := keyring.SealBySerial(r.Context(), a.pool, c.Serial)
-	rc.Mismatches = sh.Compare(c, issued)
+	if m := sh.Compare(c, issued); m != nil {
+		rc.Mismatches = m
+	}
 	rc.Matches = len(rc.Mismatches) == 0
 	rc.PossibleTransplant = !rc.Matches
 	return rc
@@ -353,7 +355,9 @@ func (a *sealAPI) compare(r *http.Request, sub policy.Subject, c seal.Claims) *r
 	for _, p := range b.Packages {
 		rec.PhysicalSerials[p.K] = p.SealSerial
 	}
-	rc.Mismatches = keyring.Compare(c, rec, issued)
+	if m := keyring.Compare(c, rec, issued); m != nil {
+		rc.Mismatches = m
+	}
 	rc.Matches = len(rc.Mismatches) == 0
 	rc.PossibleTransplant = !rc.Matches
 	rc.Superseded = issued != nil && issued.SupersededAt != nil

@@ -14,6 +14,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"valise/api"
+	"valise/api/apitest"
 	"valise/crypto/keyring"
 	"valise/crypto/seal"
 	"valise/identity"
@@ -35,7 +36,7 @@ func TestSealsThroughAPI(t *testing.T) {
 	}
 	master := bytes.Repeat([]byte{5}, 32)
 	s := api.New(d.Pool, api.Config{Logger: discardLogger(), LoginRate: 1000, MasterKey: master})
-	ts := httptest.NewServer(s)
+	ts := httptest.NewServer(apitest.Conform(t, s))
 	t.Cleanup(ts.Close)
 	e := &mailEnv{t: t, url: ts.URL, tokens: map[string]string{}, ids: map[string]string{}}
 	for _, u := range []struct {

@@ -16,6 +16,7 @@ import (
 	"github.com/go-chi/chi/v5/middleware"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"valise"
@@ -48,6 +49,14 @@ type Config struct {
 	// Seals tunes seal issuance and the trust list (crypto/keyring); the
 	// keyring uses MasterKey.
 	Seals keyring.Options
+	// HSTS sends Strict-Transport-Security on plain-HTTP requests too (the
+	// server sits behind a TLS-terminating proxy); TLS requests always get it.
+	HSTS bool
+	// MetricsToken, when set, is the bearer token /metrics requires.
+	MetricsToken string
+	// MetricsElsewhere leaves /metrics off the API's routes: it is served
+	// on a listener of its own (MetricsHandler).
+	MetricsElsewhere bool
 }
 
 // Server is the HTTP API over one database pool.
@@ -80,7 +89,8 @@ func New(pool *pgxpool.Pool, cfg Config) *Server {
 	}
 	s := &Server{cfg: cfg, pool: pool, log: cfg.Logger, reg: prometheus.NewRegistry()}
 	s.metrics = newHTTPMetrics(s.reg)
-	s.reg.MustRegister(newPoolCollector(pool))
+	s.reg.MustRegister(newPoolCollector(pool), newOpsCollector(pool),
+		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	s.authz = mustAuthorizer(pool, cfg.Logger)
 	s.reg.MustRegister(newDecisionLogCollector(s.authz))
 	s.ident = identity.New(pool, cfg.MasterKey, cfg.Identity, cfg.Logger)
@@ -101,6 +111,20 @@ func New(pool *pgxpool.Pool, cfg Config) *Server {
 // HTTP server has drained.
 func (s *Server) Close(ctx context.Context) error { return s.authz.Close(ctx) }
 
+func (s *Server) metricsHandler() http.Handler {
+	return promhttp.HandlerFor(s.reg, promhttp.HandlerOpts{})
+}
+
+// MetricsHandler serves only /metrics (with the same headers and token
+// check as the API), for a listener of its own (VALISE_METRICS_ADDR).
+func (s *Server) MetricsHandler() http.Handler {
+	r := chi.NewRouter()
+	r.Use(s.securityHeaders)
+	r.NotFound(notFound)
+	r.With(s.metricsAuth).Get("/metrics", s.metricsHandler().ServeHTTP)
+	return r
+}
+
 // ServeHTTP makes Server an http.Handler.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.router.ServeHTTP(w, r) }
 
@@ -110,19 +134,20 @@ func (s *Server) Router() chi.Router { return s.router }
 func (s *Server) routes() chi.Router {
 	r := chi.NewRouter()
 	r.Use(middleware.RequestID)
+	r.Use(s.securityHeaders)
 	r.Use(s.accessLog)
 	r.Use(s.recoverer)
 	r.Use(s.limits)
-	r.NotFound(func(w http.ResponseWriter, r *http.Request) {
-		Error(w, r, valise.Errorf(valise.ENOTFOUND, "no such resource: %s", r.URL.Path))
-	})
+	r.NotFound(notFound)
 	r.MethodNotAllowed(func(w http.ResponseWriter, r *http.Request) {
 		Error(w, r, valise.Errorf("method_not_allowed", "method %s is not allowed on %s", r.Method, r.URL.Path))
 	})
 
 	r.Get("/healthz", s.healthz)
 	r.Get("/readyz", s.readyz)
-	r.Get("/metrics", promhttp.HandlerFor(s.reg, promhttp.HandlerOpts{}).ServeHTTP)
+	if !s.cfg.MetricsElsewhere {
+		r.With(s.metricsAuth).Get("/metrics", s.metricsHandler().ServeHTTP)
+	}
 	s.logRoutes(r) // custody transparency log, public: /log/...
 	r.Route("/api/v1", func(r chi.Router) {
 		r.Get("/openapi.yaml", func(w http.ResponseWriter, r *http.Request) {
@@ -143,6 +168,10 @@ func (s *Server) routes() chi.Router {
 		})
 	})
 	return r
+}
+
+func notFound(w http.ResponseWriter, r *http.Request) {
+	Error(w, r, valise.Errorf(valise.ENOTFOUND, "no such resource: %s", r.URL.Path))
 }
 
 func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {

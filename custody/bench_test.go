@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"valise/custody/custodytest"
+	"valise/internal/bench"
 	"valise/internal/dbtest"
 )
 
@@ -24,7 +24,7 @@ func BenchmarkHandoffs(b *testing.B) {
 	if s := benchSeconds(); s > 0 {
 		dur = s
 	}
-	rates, err := custodytest.Bench(context.Background(), d.URL, custodytest.BenchOptions{Duration: dur, Logf: b.Logf})
+	rates, err := bench.Bench(context.Background(), d.URL, bench.BenchOptions{Duration: dur, Logf: b.Logf})
 	if err != nil {
 		b.Fatal(err)
 	}

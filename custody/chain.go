@@ -11,8 +11,8 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"valise/custody/tlog"
 	"valise/internal/db"
+	"valise/tlog"
 )
 
 // ChainProblem is the first broken link found in the bags' hash chains.

@@ -21,15 +21,16 @@ import (
 	"golang.org/x/mod/sumdb/note"
 
 	"valise/api"
+	"valise/api/apitest"
 	"valise/crypto/password"
 	"valise/crypto/secret"
 	"valise/custody"
-	"valise/custody/custodytest"
-	"valise/custody/tlog"
 	"valise/demo"
 	"valise/identity"
+	"valise/internal/bench"
 	"valise/internal/db"
 	"valise/internal/dbtest"
+	"valise/tlog"
 )
 
 var cheap = identity.Config{Password: password.Params{Memory: 1024, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 32}}
@@ -101,14 +102,14 @@ func TestTwoServersOneLog(t *testing.T) {
 		g := tlog.NewIntegrator(pool, key, tlog.IntegratorOptions{Interval: 20 * time.Millisecond, Logger: quiet})
 		wg.Add(1)
 		go func() { defer wg.Done(); g.Run(ctx) }()
-		ts := httptest.NewServer(api.New(pool, api.Config{MasterKey: master, Logger: quiet, Identity: cheap, LoginRate: 10000}))
+		ts := httptest.NewServer(apitest.Conform(t, api.New(pool, api.Config{MasterKey: master, Logger: quiet, Identity: cheap, LoginRate: 10000})))
 		t.Cleanup(ts.Close)
 		urls = append(urls, ts.URL)
 	}
 	defer wg.Wait()
 	defer cancel()
 	ident := identity.New(d.Pool, master, cheap, quiet)
-	pairs, err := custodytest.Setup(ctx, d.Pool, ident, master, "c", 8)
+	pairs, err := bench.Setup(ctx, d.Pool, ident, master, "c", 8)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -184,14 +185,14 @@ func TestSIGKILLLosesNoAcknowledgedEvent(t *testing.T) {
 	}
 	cmd, base := start()
 	ident := identity.New(d.Pool, master, cheap, slog.New(slog.DiscardHandler))
-	pairs, err := custodytest.Setup(ctx, d.Pool, ident, master, "k", 8)
+	pairs, err := bench.Setup(ctx, d.Pool, ident, master, "k", 8)
 	if err != nil {
 		_ = cmd.Process.Kill()
 		t.Fatal(err)
 	}
 	// Stream hand-offs from 8 clients; SIGKILL after a second.
 	var mu sync.Mutex
-	var acked []custodytest.Result
+	var acked []bench.Result
 	var wg sync.WaitGroup
 	client := &http.Client{Timeout: 5 * time.Second}
 	for _, p := range pairs {

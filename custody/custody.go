@@ -5,7 +5,7 @@
 // It writes nothing: a bag's one history (state and possession together,
 // the two-party hand-offs and every stage) is owned by package pouch, and
 // each of its events is a leaf of the custody transparency log
-// (custody/tlog), committed in the same transaction as the change.
+// (package tlog, which knows nothing of bags), committed in the same transaction as the change.
 package custody
 
 import (

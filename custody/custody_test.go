@@ -16,11 +16,11 @@ import (
 
 	"valise/api/apitest"
 	"valise/custody"
-	"valise/custody/custodytest"
-	"valise/custody/tlog"
+	"valise/internal/bench"
 	"valise/internal/dbtest"
 	"valise/policy"
 	"valise/pouch"
+	"valise/tlog"
 )
 
 func TestMain(m *testing.M) { dbtest.Main(m) }
@@ -30,7 +30,7 @@ func TestMain(m *testing.M) { dbtest.Main(m) }
 // outsider courier named on no sheet.
 type env struct {
 	*apitest.Env
-	pair     *custodytest.Pair
+	pair     *bench.Pair
 	sec      string
 	outsider string
 	verifier note.Verifier
@@ -48,7 +48,7 @@ func newEnv(t *testing.T) *env {
 	done := make(chan struct{})
 	go func() { defer close(done); g.Run(ctx) }()
 	t.Cleanup(func() { cancel(); <-done })
-	pairs, err := custodytest.Setup(ctx, e.Pool, e.Server.Identity(), e.MasterKey, "t", 1)
+	pairs, err := bench.Setup(ctx, e.Pool, e.Server.Identity(), e.MasterKey, "t", 1)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -9,9 +9,9 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"valise"
-	"valise/custody/tlog"
 	"valise/internal/db"
 	"valise/pouch"
+	"valise/tlog"
 )
 
 // TrailEvent is one event of a bag's custody trail with its proof: the

@@ -11,9 +11,9 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"valise"
-	"valise/custody/tlog"
 	"valise/internal/db"
 	"valise/policy"
+	"valise/tlog"
 )
 
 // Event is one entry of a bag's history: who, when, where, why, at which

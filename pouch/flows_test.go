@@ -19,7 +19,7 @@ import (
 func (w *world) snapshot() string {
 	w.t.Helper()
 	var b strings.Builder
-	for _, tbl := range []string{"bags", "bag_events", "bag_packages", "incidents", "loss_reports", "examinations",
+	for _, tbl := range []string{"bags", "bag_custody", "bag_events", "handoffs", "bag_packages", "incidents", "loss_reports", "examinations",
 		"courier_sheets", "courier_sheet_bags", "bag_receipts", "submissions", "tlog_entries"} {
 		var n int
 		var sum string

@@ -141,6 +141,7 @@ type dispatchSheet struct {
 	userID, username, docKind, docNumber        string
 	docCountry                                  string
 	clearance                                   *int16
+	active                                      bool // the courier's account (userID set) is active
 }
 
 // Dispatch sends a sealed bag: the registry that holds it (its origin, or a
@@ -169,6 +170,13 @@ func (s *Service) Dispatch(ctx context.Context, actor policy.Subject, m Mutation
 		return nil, nil, &valise.Error{Code: valise.ECONFLICT,
 			Message: "no issued, unrevoked and currently valid courier sheet covers this bag; it is not diplomatic mail until one does (DM-01)",
 			Extra:   map[string]any{"current_state": b.State, "missing": "courier_sheet"}}
+	}
+	if sh.userID != "" && !sh.active {
+		// A courier with an account confirms on their own; a suspended one
+		// cannot, and is not a bearer the registry may record instead.
+		return nil, nil, &valise.Error{Code: valise.ECONFLICT,
+			Message: "the courier named on the courier sheet is suspended; revoke the sheet and issue one naming another courier",
+			Extra:   map[string]any{"reason": "courier_inactive"}}
 	}
 	if sh.username != "" {
 		h, err := s.release(ctx, actor, ReleaseInput{BagID: b.ID, To: sh.username,
@@ -202,7 +210,7 @@ func (s *Service) Dispatch(ctx context.Context, actor policy.Subject, m Mutation
 			}
 			bearer.Document = in.BearerDocument
 		case "freight":
-			carrier, err := engagedCarrier(ctx, tx, b)
+			carrier, err := engagedCarrier(ctx, tx, b, sh.bearer)
 			if err != nil {
 				return err
 			}
@@ -243,14 +251,14 @@ func findSheet(ctx context.Context, q db.Querier, bagID, id string) (*dispatchSh
 	err := q.QueryRow(ctx, `
 		SELECT cs.id, cs.number, cs.conveyance, cs.bearer_name, coalesce(c.kind, ''), coalesce(u.id::text, ''),
 		       coalesce(u.username, ''), coalesce(c.doc_kind, ''), coalesce(c.doc_number, ''), coalesce(c.doc_country, ''),
-		       u.clearance
+		       u.clearance, coalesce(u.active, false)
 		FROM courier_sheets cs JOIN courier_sheet_bags sb ON sb.sheet_id = cs.id
 		LEFT JOIN couriers c ON c.id = cs.courier_id
-		LEFT JOIN users u ON u.id::text = c.user_id AND u.active
+		LEFT JOIN users u ON u.id::text = c.user_id
 		WHERE sb.bag_id = $1 AND cs.status = 'issued' AND cs.valid_from <= now() AND now() < cs.valid_until
 		  AND ($2 = '' OR cs.id::text = $2)
 		ORDER BY cs.issued_at DESC LIMIT 1`, bagID, id).Scan(&sh.id, &sh.number, &sh.conveyance, &sh.bearer,
-		&sh.courierKind, &sh.userID, &sh.username, &sh.docKind, &sh.docNumber, &sh.docCountry, &sh.clearance)
+		&sh.courierKind, &sh.userID, &sh.username, &sh.docKind, &sh.docNumber, &sh.docCountry, &sh.clearance, &sh.active)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, nil
 	}
@@ -260,14 +268,16 @@ func findSheet(ctx context.Context, q db.Querier, bagID, id string) (*dispatchSh
 	return &sh, nil
 }
 
-// engagedCarrier is the carrier engaged on the bag's plan for a freight leg
-// (DM-15): "<code> (<name>), plan <id> leg <n>". Without one, freight is refused.
-func engagedCarrier(ctx context.Context, q db.Querier, b *Bag) (string, error) {
+// engagedCarrier is the carrier the sheet names as bearer (by its unit
+// code or name), engaged on the bag's plan for a freight leg (DM-15):
+// "<code> (<name>), plan <id> leg <n>". Without one, freight is refused.
+func engagedCarrier(ctx context.Context, q db.Querier, b *Bag, bearer string) (string, error) {
 	if b.PlanID != nil {
 		var doc string
 		err := q.QueryRow(ctx, `SELECT u.code || ' (' || u.name || '), plan ' || l.plan_id || ' leg ' || l.seq
 			FROM plan_legs l JOIN units u ON u.id = l.carrier_id
-			WHERE l.plan_id = $1 AND l.conveyance = 'freight' AND u.kind = 'carrier' ORDER BY l.seq LIMIT 1`, *b.PlanID).Scan(&doc)
+			WHERE l.plan_id = $1 AND l.conveyance = 'freight' AND u.kind = 'carrier'
+			  AND (upper(u.code) = upper(btrim($2)) OR lower(u.name) = lower(btrim($2))) ORDER BY l.seq LIMIT 1`, *b.PlanID, bearer).Scan(&doc)
 		if err == nil {
 			return doc, nil
 		}
@@ -276,7 +286,7 @@ func engagedCarrier(ctx context.Context, q db.Querier, b *Bag) (string, error) {
 		}
 	}
 	return "", &valise.Error{Code: valise.ECONFLICT,
-		Message: "no carrier is engaged for a freight leg on this bag's plan; a carrier leg must reference an engaged legal entity (DM-15)",
+		Message: "the carrier the courier sheet names (" + bearer + ") is not engaged for a freight leg on this bag's plan; a carrier leg must reference an engaged legal entity (DM-15)",
 		Extra:   map[string]any{"reason": "carrier_not_engaged"}}
 }
 

@@ -15,7 +15,7 @@ import (
 
 	"valise/crypto/secret"
 	"valise/custody"
-	"valise/custody/tlog"
+	"valise/tlog"
 )
 
 // startCustodyLog loads (or on first start creates) the log's signing key
@@ -41,7 +41,7 @@ func startCustodyLog(ctx context.Context, c *config, pool *pgxpool.Pool, log *sl
 
 // runAudit is `valise audit verify` and `valise audit receipt FILE`.
 func runAudit(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	const usage = "usage: valise audit verify [--key KEY|FILE] [flags]\n       valise audit receipt FILE --key KEY|FILE [--leaf FILE] [--witness KEY|FILE]..."
+	const usage = "Usage: valise audit verify [--key KEY|FILE] [flags]\n       valise audit receipt FILE --key KEY|FILE [--leaf FILE] [--witness KEY|FILE]..."
 	if len(args) == 0 {
 		fmt.Fprintln(stderr, usage)
 		return 2
@@ -63,8 +63,13 @@ func runAudit(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 // inconsistency. The log key is --key when given (pin it: a key read from
 // the audited database proves less), else the one stored in the database.
 func auditVerify(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	keyArg, rest := takeFlag(args, "key")
-	c, _, err := parseConfig("audit verify", rest, stderr)
+	var keyArg string
+	c, _, err := cli{name: "audit verify", synopsis: "[--key KEY|FILE] [flags]",
+		about:    "Recomputes the custody log from its entries and checks every bag's hash chain; exit 1\nnaming the first inconsistency. Works while serve runs on the private cluster.",
+		settings: dbSettings,
+		own: func(fs *flag.FlagSet) {
+			fs.StringVar(&keyArg, "key", "", "the log's verifier key (text or a file holding it); default: the key stored in the audited database")
+		}}.parse(args, stderr)
 	if err != nil {
 		return flagExit(err, stderr)
 	}
@@ -126,6 +131,10 @@ func auditReceipt(args []string, stdout, stderr io.Writer) int {
 		witnesses = append(witnesses, s)
 		return nil
 	})
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, "Usage: valise audit receipt FILE --key KEY|FILE [--leaf FILE] [--witness KEY|FILE]...\n\nVerifies a custody receipt (C2SP tlog-proof) offline.\n\nFlags:")
+		fs.PrintDefaults()
+	}
 	// Allow the FILE before or after the flags.
 	var file string
 	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {

@@ -11,9 +11,9 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"valise/custody/tlog"
 	"valise/internal/db"
 	"valise/internal/dbtest"
+	"valise/tlog"
 )
 
 // TestAuditCommands runs `valise audit verify` on an honest and then a

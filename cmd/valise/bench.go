@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"flag"
 	"fmt"
 	"io"
 	"net/url"
@@ -11,7 +12,7 @@ import (
 	"strings"
 	"time"
 
-	"valise/custody/custodytest"
+	"valise/internal/bench"
 	"valise/internal/db"
 )
 
@@ -22,30 +23,30 @@ import (
 // HTTP API at each client count, the policy decision and seal verification,
 // prints each figure and the ratios, and drops the database.
 func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	durArg, rest := takeFlag(args, "duration")
-	clientsArg, rest := takeFlag(rest, "clients")
-	c, _, err := parseConfig("bench", rest, stderr)
+	var dur time.Duration
+	var clientsArg string
+	c, _, err := cli{name: "bench", synopsis: "[--duration 3s] [--clients 1,16,64] [flags]",
+		about:    "Creates a scratch database on the configured server (or the private cluster), measures raw\ninserts, log appends, hand-offs through a real API, policy decisions and seal checks, prints\nthe figures and ratios, and drops the scratch database.",
+		settings: append([]string{"db-max-conns"}, dbSettings...),
+		own: func(fs *flag.FlagSet) {
+			fs.DurationVar(&dur, "duration", 3*time.Second, "how long each figure is measured")
+			fs.StringVar(&clientsArg, "clients", "1,16,64", "comma-separated client counts (1..256) for the hand-off figures")
+		}}.parse(args, stderr)
 	if err != nil {
 		return flagExit(err, stderr)
 	}
-	dur := 3 * time.Second
-	if durArg != "" {
-		if dur, err = time.ParseDuration(durArg); err != nil || dur <= 0 {
-			fmt.Fprintln(stderr, "valise bench: --duration must be a positive duration like 3s")
+	if dur <= 0 {
+		fmt.Fprintln(stderr, "valise bench: --duration must be a positive duration like 3s")
+		return 2
+	}
+	var clients []int
+	for _, f := range strings.Split(clientsArg, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(f))
+		if err != nil || n < 1 || n > 256 {
+			fmt.Fprintln(stderr, "valise bench: --clients is a list of counts 1..256, like 1,16,64")
 			return 2
 		}
-	}
-	clients := []int{1, 16, 64}
-	if clientsArg != "" {
-		clients = nil
-		for _, f := range strings.Split(clientsArg, ",") {
-			n, err := strconv.Atoi(strings.TrimSpace(f))
-			if err != nil || n < 1 || n > 256 {
-				fmt.Fprintln(stderr, "valise bench: --clients is a list of counts 1..256, like 1,16,64")
-				return 2
-			}
-			clients = append(clients, n)
-		}
+		clients = append(clients, n)
 	}
 	log := c.logger(stderr)
 	d, err := openDatabase(ctx, c, log)
@@ -90,13 +91,13 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		return 1
 	}
 	fmt.Fprintf(stdout, "valise bench on %s (scratch database %s), %v per figure\n", u.Host, name, dur)
-	rates, err := custodytest.Bench(ctx, u.String(), custodytest.BenchOptions{Duration: dur, Clients: clients,
+	rates, err := bench.Bench(ctx, u.String(), bench.BenchOptions{Duration: dur, Clients: clients,
 		PoolSize: int32(c.DBMaxConns), Logf: func(f string, a ...any) { fmt.Fprintf(stdout, f+"\n", a...) }})
 	if err != nil {
 		fmt.Fprintln(stderr, "valise bench:", err)
 		return 1
 	}
-	byName := map[string]custodytest.Rate{}
+	byName := map[string]bench.Rate{}
 	for _, r := range rates {
 		byName[r.Name] = r
 	}

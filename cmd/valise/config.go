@@ -29,6 +29,10 @@ type config struct {
 	LogOrigin       string
 	TrustStale      time.Duration // trust list stale-after period (crypto/keyring)
 	SealLifetime    time.Duration // expiry minus issued-at of new seals
+	TLSCert         string
+	TLSKey          string
+	AllowPlainHTTP  bool
+	MetricsAddr     string
 	// Login throttling (identity.Config, api.Config.LoginRate).
 	LoginRate           int64
 	LoginFreeFailures   int64
@@ -50,6 +54,10 @@ func str(p func(*config) *string) func(*flag.FlagSet, *config, string, string) {
 
 func dur(p func(*config) *time.Duration) func(*flag.FlagSet, *config, string, string) {
 	return func(fs *flag.FlagSet, c *config, name, usage string) { fs.DurationVar(p(c), name, 0, usage) }
+}
+
+func boolean(p func(*config) *bool) func(*flag.FlagSet, *config, string, string) {
+	return func(fs *flag.FlagSet, c *config, name, usage string) { fs.BoolVar(p(c), name, false, usage) }
 }
 
 func num(p func(*config) *int64) func(*flag.FlagSet, *config, string, string) {
@@ -77,29 +85,96 @@ var settings = []setting{
 	{"VALISE_LOGIN_BACKOFF_MAX", "login-backoff-max", "15m", "longest back-off of an address on a username", dur(func(c *config) *time.Duration { return &c.LoginBackoffMax })},
 	{"VALISE_LOGIN_ACCOUNT_CEILING", "login-account-ceiling", "50", "failed logins on one username from all addresses within the window that lock it (a security officer can lift the lock)", num(func(c *config) *int64 { return &c.LoginAccountCeiling })},
 	{"VALISE_LOGIN_ACCOUNT_WINDOW", "login-account-window", "1h", "window of the account ceiling, and how long its lock lasts", dur(func(c *config) *time.Duration { return &c.LoginAccountWindow })},
+	{"VALISE_TLS_CERT", "tls-cert", "", "PEM certificate chain; with tls-key the server speaks HTTPS only (TLS 1.2+) and sends HSTS", str(func(c *config) *string { return &c.TLSCert })},
+	{"VALISE_TLS_KEY", "tls-key", "", "PEM private key of tls-cert", str(func(c *config) *string { return &c.TLSKey })},
+	{"VALISE_ALLOW_PLAIN_HTTP", "allow-plain-http", "false", "serve plain HTTP on a non-loopback address (TLS ends at a proxy in front; responses then carry HSTS for it to pass on)", boolean(func(c *config) *bool { return &c.AllowPlainHTTP })},
+	{"VALISE_METRICS_ADDR", "metrics-addr", "", "serve /metrics on this address only, not on the API's", str(func(c *config) *string { return &c.MetricsAddr })},
 }
 
-// parseConfig applies, in order, each setting's default, its environment
-// variable, then the flags in args. A bad value names where it came from.
+// envOnly are settings read from the environment only (no flag): secrets
+// stay out of process lists, and the PostgreSQL ones are read by
+// internal/pgcluster. serve --help lists them; the README's table too.
+var envOnly = []struct{ env, def, help string }{
+	{"VALISE_MASTER_KEY", "<data-dir>/master.key", "base64 of the 32-byte master key that seals every private key at rest; when unset, the key file is created (0600) on first start"},
+	{"VALISE_PG_BINDIR", "(search)", "where initdb, pg_ctl, postgres and pg_dump are; else PATH, else the newest /usr/lib/postgresql/*/bin"},
+	{"VALISE_PG_USER", "postgres", "when run as root, the unprivileged user the private cluster runs as"},
+	{"VALISE_METRICS_TOKEN", "(none)", "bearer token /metrics requires (Authorization: Bearer TOKEN); unset, /metrics is open to whoever reaches its address"},
+}
+
+// dbSettings are the settings of every command that opens the database.
+var dbSettings = []string{"database-url", "data-dir", "log-level", "log-format"}
+
+// cli describes one command line: its synopsis, what it does, which
+// settings it reads (their flags are its flags) and its own flags.
+type cli struct {
+	name     string // "migrate", "keys issue"
+	synopsis string // after "valise <name> "
+	about    string
+	settings []string // flag names of the settings shown; nil means every setting
+	own      func(fs *flag.FlagSet)
+}
+
+// parseConfig parses the flags of a command that reads every setting (serve).
 func parseConfig(name string, args []string, stderr io.Writer) (*config, *flag.FlagSet, error) {
-	c := &config{}
-	fs := flag.NewFlagSet("valise "+name, flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	for _, s := range settings {
-		s.bind(fs, c, s.flag, fmt.Sprintf("%s (env %s, default %q)", s.help, s.env, s.def))
-		if err := fs.Set(s.flag, s.def); err != nil {
-			return nil, fs, fmt.Errorf("default of %s: %w", s.flag, err)
+	return cli{name: name, synopsis: "[flags]"}.parse(args, stderr)
+}
+
+// help prints the command's usage, as --help does.
+func (s cli) help(w io.Writer) { _, _, _ = s.parse([]string{"--help"}, w) }
+
+// usage prints the command's synopsis, description and flags.
+func (s cli) usage(fs *flag.FlagSet, w io.Writer) {
+	fmt.Fprintf(w, "Usage: valise %s %s\n", s.name, s.synopsis)
+	if s.about != "" {
+		fmt.Fprintf(w, "\n%s\n", s.about)
+	}
+	n := 0
+	fs.VisitAll(func(*flag.Flag) { n++ })
+	if n > 0 {
+		fmt.Fprintln(w, "\nFlags (a setting's flag can also be set by the environment variable named with it):")
+		fs.SetOutput(w)
+		fs.PrintDefaults()
+	}
+	if s.settings == nil {
+		fmt.Fprintln(w, "\nEnvironment only:")
+		for _, e := range envOnly {
+			fmt.Fprintf(w, "  %s (default %s)\n    \t%s\n", e.env, e.def, e.help)
 		}
-		if v, ok := os.LookupEnv(s.env); ok {
-			if err := fs.Set(s.flag, v); err != nil {
-				return nil, fs, fmt.Errorf("%s=%q: %w", s.env, v, err)
+	}
+}
+
+// parse applies, in order, each setting's default, its environment
+// variable, then the flags in args. A bad value names where it came from.
+// Settings the command does not show still take their default and
+// environment value.
+func (s cli) parse(args []string, stderr io.Writer) (*config, *flag.FlagSet, error) {
+	c := &config{}
+	fs := flag.NewFlagSet("valise "+s.name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	hidden := flag.NewFlagSet("hidden", flag.ContinueOnError)
+	shown := map[string]bool{}
+	for _, n := range s.settings {
+		shown[n] = true
+	}
+	for _, st := range settings {
+		set := hidden
+		if s.settings == nil || shown[st.flag] {
+			set = fs
+		}
+		st.bind(set, c, st.flag, fmt.Sprintf("%s (env %s, default %q)", st.help, st.env, st.def))
+		if err := set.Set(st.flag, st.def); err != nil {
+			return nil, fs, fmt.Errorf("default of %s: %w", st.flag, err)
+		}
+		if v, ok := os.LookupEnv(st.env); ok {
+			if err := set.Set(st.flag, v); err != nil {
+				return nil, fs, fmt.Errorf("%s=%q: %w", st.env, v, err)
 			}
 		}
 	}
-	fs.Usage = func() {
-		fmt.Fprintf(stderr, "Usage: valise %s [flags]\n\nEvery flag can also be set by the environment variable named with it.\n\n", name)
-		fs.PrintDefaults()
+	if s.own != nil {
+		s.own(fs)
 	}
+	fs.Usage = func() { s.usage(fs, stderr) }
 	if err := fs.Parse(args); err != nil {
 		return nil, fs, err
 	}
@@ -147,4 +222,18 @@ func (c *config) logger(w io.Writer) *slog.Logger {
 		return slog.New(slog.NewJSONHandler(w, opts))
 	}
 	return slog.New(slog.NewTextHandler(w, opts))
+}
+
+// defaultDataDir is the data directory of the commands without the
+// setting (seal verify): VALISE_DATA_DIR, else the setting's default.
+func defaultDataDir() string {
+	if d := os.Getenv("VALISE_DATA_DIR"); d != "" {
+		return d
+	}
+	for _, s := range settings {
+		if s.env == "VALISE_DATA_DIR" {
+			return s.def
+		}
+	}
+	return ""
 }

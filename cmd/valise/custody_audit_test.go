@@ -9,13 +9,13 @@ import (
 	"testing"
 
 	"valise/crypto/password"
-	"valise/custody/custodytest"
-	"valise/custody/tlog"
 	"valise/demo"
 	"valise/identity"
+	"valise/internal/bench"
 	"valise/internal/dbtest"
 	"valise/policy"
 	"valise/pouch"
+	"valise/tlog"
 )
 
 // TestAuditVerifyNamesBrokenChain: `valise audit verify` passes on an honest
@@ -32,7 +32,7 @@ func TestAuditVerifyNamesBrokenChain(t *testing.T) {
 	_, _ = rand.Read(m)
 	quiet := slog.New(slog.DiscardHandler)
 	ident := identity.New(d.Pool, m, identity.Config{Password: password.Params{Memory: 1024, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 32}}, quiet)
-	pairs, err := custodytest.Setup(ctx, d.Pool, ident, m, "a", 1)
+	pairs, err := bench.Setup(ctx, d.Pool, ident, m, "a", 1)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -27,14 +28,24 @@ type database struct {
 }
 
 // openDatabase connects to VALISE_DATABASE_URL, or starts the private
-// cluster under the data directory. It waits for the server with backoff,
-// saying so, until ctx ends.
+// cluster under the data directory, or, when another valise process (a
+// running serve) already runs that cluster, connects to it. It waits for
+// the server with backoff, saying so, until ctx ends.
 func openDatabase(ctx context.Context, c *config, log *slog.Logger) (*database, error) {
+	return connect(ctx, c, log, true)
+}
+
+// connect is openDatabase; serve passes shared=false, because its cluster
+// must live as long as it does.
+func connect(ctx context.Context, c *config, log *slog.Logger, shared bool) (*database, error) {
 	d := &database{}
 	url := c.DatabaseURL
 	if url == "" {
 		cl, err := pgcluster.Start(ctx, pgcluster.Options{Dir: c.DataDir, Durable: true,
 			Logf: func(f string, a ...any) { log.Info(fmt.Sprintf(f, a...)) }})
+		if errors.Is(err, pgcluster.ErrLocked) {
+			cl, err = attach(c.DataDir, err, shared, log)
+		}
 		if err != nil {
 			return nil, err
 		}
@@ -65,6 +76,22 @@ func openDatabase(ctx context.Context, c *config, log *slog.Logger) (*database, 
 	}
 }
 
+// attach connects to the cluster another valise process runs on dir; a
+// serve may not (its cluster would stop with the other process).
+func attach(dir string, locked error, shared bool, log *slog.Logger) (*pgcluster.Cluster, error) {
+	cl, err := pgcluster.Attach(dir)
+	if err != nil {
+		return nil, fmt.Errorf("%w; stop that process, or connect with --database-url", err)
+	}
+	if !shared {
+		return nil, fmt.Errorf("%w: %s (valise pid %d runs its cluster on 127.0.0.1:%d). Stop that process first; "+
+			"to run several API processes, point each at one shared PostgreSQL with VALISE_DATABASE_URL (docs/operations.md)",
+			pgcluster.ErrLocked, cl.Dir, cl.OwnerPID, cl.Port)
+	}
+	log.Info("the private cluster is run by another valise process; connecting to it", "pid", cl.OwnerPID, "port", cl.Port)
+	return cl, nil
+}
+
 // Close closes the pool and stops the private cluster.
 func (d *database) Close() {
 	if d.Pool != nil {
@@ -91,7 +118,9 @@ func runMigrate(ctx context.Context, args []string, stdout, stderr io.Writer) in
 	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
 		verb, args = args[0], args[1:]
 	}
-	c, fs, err := parseConfig("migrate", args, stderr)
+	c, fs, err := cli{name: "migrate", synopsis: "up|down|status [flags]",
+		about:    "up applies every embedded migration not yet applied (in any order), down rolls back the\nnewest one, status lists each with applied or pending. Works while serve runs on the\nprivate cluster (it connects to that cluster).",
+		settings: dbSettings}.parse(args, stderr)
 	if err != nil {
 		return flagExit(err, stderr)
 	}
@@ -147,7 +176,9 @@ func runMigrate(ctx context.Context, args []string, stdout, stderr io.Writer) in
 }
 
 func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	c, _, err := parseConfig("demo", args, stderr)
+	c, _, err := cli{name: "demo", synopsis: "[flags]",
+		about:    "Loads the demo data (units, users, seal keys, mail) into the configured database;\nrunning it twice changes nothing.",
+		settings: append([]string{"demo-password"}, dbSettings...)}.parse(args, stderr)
 	if err != nil {
 		return flagExit(err, stderr)
 	}
@@ -169,6 +200,10 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	logins, err := demo.Load(ctx, d.Pool, demo.Options{Password: c.DemoPassword, MasterKey: master})
 	if err != nil {
+		fmt.Fprintln(stderr, "valise demo:", err)
+		return 1
+	}
+	if err := pinServedRoot(ctx, d.Pool, c.DataDir, log); err != nil {
 		fmt.Fprintln(stderr, "valise demo:", err)
 		return 1
 	}

@@ -2,10 +2,13 @@ package main
 
 import (
 	"context"
+	"crypto/ed25519"
 	"encoding/base64"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"time"
@@ -24,46 +27,85 @@ import (
 // with the trust list: `valise seal verify --root-key-file` reads it.
 const RootKeyFile = "seal-root.pub"
 
-const keysUsage = `usage: valise keys <verb> [flags]
-  init-root                         create the root key; writes <data-dir>/` + RootKeyFile + `
-  issue   --office CODE [--not-before RFC3339]   create an office's seal key
-  rotate  --office CODE [--overlap 720h]         new key; the old one stays listed for the overlap
-  retire  --kid KID [--overlap 720h]             stop a key signing
-  revoke  --kid KID [--reason TEXT]              the key is compromised: all its seals fail
-  root                              print the root public key and pin it in <data-dir>/` + RootKeyFile + `
-  list                              list office keys
-  trust-list [--out FILE]           write the current signed trust list (stdout by default)
-Database and data-directory flags are those of 'valise serve'.`
+// keyVerbs are the verbs of `valise keys`, each with its synopsis and description.
+var keyVerbs = []struct{ verb, synopsis, about string }{
+	{"init-root", "[flags]", "Creates the root key, publishes the first trust list and writes <data-dir>/" + RootKeyFile + "."},
+	{"issue", "--office CODE [--not-before RFC3339] [flags]", "Creates an office's seal key."},
+	{"rotate", "--office CODE [--overlap 720h] [flags]", "Creates a new key for the office; the old one stays listed for the overlap."},
+	{"retire", "--kid KID [--overlap 720h] [flags]", "Stops a key signing; it stays listed for the overlap."},
+	{"revoke", "--kid KID [--reason TEXT] [flags]", "The key is compromised: every seal it signed fails."},
+	{"root", "[flags]", "Prints the root public key and pins it in <data-dir>/" + RootKeyFile + "."},
+	{"list", "[flags]", "Lists the office keys."},
+	{"trust-list", "[--out FILE] [flags]", "Writes the current signed trust list (to standard output by default)."},
+}
+
+func keysUsage(w io.Writer) {
+	fmt.Fprintln(w, "Usage: valise keys <verb> [flags]\n\nSeal-signing keys (root + one per office, sealed under the master key) and the trust list.\nVerbs:")
+	for _, v := range keyVerbs {
+		fmt.Fprintf(w, "  %-11s %s\n", v.verb, v.about)
+	}
+	fmt.Fprintln(w, "\nRun 'valise keys <verb> --help' for a verb's flags. Works while serve runs on the private cluster.")
+}
 
 // runKeys manages seal-signing keys in the configured database.
 func runKeys(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
-		fmt.Fprintln(stderr, keysUsage)
+	if len(args) == 0 || isHelp(args[0]) {
+		keysUsage(stderr)
 		if len(args) == 0 {
 			return 2
 		}
 		return 0
 	}
-	verb, rest := args[0], args[1:]
-	office, rest := takeFlag(rest, "office")
-	kidArg, rest := takeFlag(rest, "kid")
-	overlapArg, rest := takeFlag(rest, "overlap")
-	reason, rest := takeFlag(rest, "reason")
-	notBeforeArg, rest := takeFlag(rest, "not-before")
-	out, rest := takeFlag(rest, "out")
-
+	verb := args[0]
+	var office, kidArg, reason, notBeforeArg, out string
+	var overlap time.Duration
+	spec := cli{name: "keys " + verb, settings: append([]string{"trust-stale-after", "seal-lifetime"}, dbSettings...)}
+	for _, v := range keyVerbs {
+		if v.verb == verb {
+			spec.synopsis, spec.about = v.synopsis, v.about
+		}
+	}
+	if spec.synopsis == "" {
+		fmt.Fprintf(stderr, "valise keys: unknown verb %q\n\n", verb)
+		keysUsage(stderr)
+		return 2
+	}
+	spec.own = func(fs *flag.FlagSet) {
+		switch verb {
+		case "issue", "rotate":
+			fs.StringVar(&office, "office", "", "the office's unit code (required)")
+		case "retire", "revoke":
+			fs.StringVar(&kidArg, "kid", "", "the key id (required)")
+		}
+		switch verb {
+		case "issue":
+			fs.StringVar(&notBeforeArg, "not-before", "", "when the key starts signing (RFC 3339; default now)")
+		case "rotate", "retire":
+			fs.DurationVar(&overlap, "overlap", 0, "how long the old key stays listed (default: the keyring's)")
+		case "revoke":
+			fs.StringVar(&reason, "reason", "", "why the key is revoked (recorded)")
+		case "trust-list":
+			fs.StringVar(&out, "out", "", "file to write (default standard output)")
+		}
+	}
+	c, fs, err := spec.parse(args[1:], stderr)
+	if err != nil {
+		return flagExit(err, stderr)
+	}
 	need := func(ok bool, what string) bool {
 		if !ok {
-			fmt.Fprintf(stderr, "valise keys %s: %s is required\n\n%s\n", verb, what, keysUsage)
+			fmt.Fprintf(stderr, "valise keys %s: %s is required\n\n", verb, what)
+			spec.help(stderr)
 		}
 		return ok
 	}
-	var overlap time.Duration
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "valise keys %s: unexpected argument %q\n", verb, fs.Arg(0))
+		return 2
+	}
 	var notBefore time.Time
 	var kid seal.KID
-	var err error
 	switch verb {
-	case "init-root", "root", "list", "trust-list":
 	case "issue":
 		if !need(office != "", "--office") {
 			return 2
@@ -84,20 +126,10 @@ func runKeys(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 				return 2
 			}
 		}
-		if overlapArg != "" {
-			if overlap, err = time.ParseDuration(overlapArg); err != nil || overlap <= 0 {
-				fmt.Fprintf(stderr, "valise keys: --overlap %q is not a positive duration\n", overlapArg)
-				return 2
-			}
+		if overlap < 0 {
+			fmt.Fprintf(stderr, "valise keys: --overlap %v is not a positive duration\n", overlap)
+			return 2
 		}
-	default:
-		fmt.Fprintf(stderr, "valise keys: unknown verb %q\n\n%s\n", verb, keysUsage)
-		return 2
-	}
-
-	c, _, err := parseConfig("keys "+verb, rest, stderr)
-	if err != nil {
-		return flagExit(err, stderr)
 	}
 	master, err := secret.LoadMasterKey(c.DataDir)
 	if err != nil {
@@ -131,9 +163,9 @@ func runKeys(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			if _, err := kr.Publish(ctx, tx); err != nil {
 				return err
 			}
-			path := filepath.Join(c.DataDir, RootKeyFile)
-			if err := os.WriteFile(path, []byte(base64.StdEncoding.EncodeToString(pub)+"\n"), 0o644); err != nil {
-				return fmt.Errorf("pin root key: %w", err)
+			path, _, err := pinRootKey(c.DataDir, pub)
+			if err != nil {
+				return err
 			}
 			fmt.Fprintf(stdout, "root key %s created\npublic key %s\npinned in %s (give it to verifiers: --root-key-file)\n",
 				rkid, base64.StdEncoding.EncodeToString(pub), path)
@@ -142,9 +174,9 @@ func runKeys(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			if err != nil {
 				return err
 			}
-			path := filepath.Join(c.DataDir, RootKeyFile)
-			if err := os.WriteFile(path, []byte(base64.StdEncoding.EncodeToString(pub)+"\n"), 0o644); err != nil {
-				return fmt.Errorf("pin root key: %w", err)
+			path, _, err := pinRootKey(c.DataDir, pub)
+			if err != nil {
+				return err
 			}
 			fmt.Fprintf(stdout, "root key %s\npublic key %s\npinned in %s\n", rkid, base64.StdEncoding.EncodeToString(pub), path)
 		case "issue":
@@ -220,4 +252,37 @@ func printKey(w io.Writer, k *keyring.KeyInfo) {
 	}
 	fmt.Fprintf(w, "%-11s  %-10s %-8s %-20s %-20s %s\n", k.KID, k.Office, k.Status,
 		k.NotBefore.UTC().Format(time.RFC3339), k.NotAfter.UTC().Format(time.RFC3339), listed)
+}
+
+// pinRootKey writes the seal root public key (base64, one line) to
+// <dataDir>/seal-root.pub, where `valise seal verify` looks when given no
+// root key. changed says whether the file held another key (or none).
+func pinRootKey(dataDir string, pub ed25519.PublicKey) (path string, changed bool, err error) {
+	path = filepath.Join(dataDir, RootKeyFile)
+	line := base64.StdEncoding.EncodeToString(pub) + "\n"
+	if old, err := os.ReadFile(path); err == nil && string(old) == line {
+		return path, false, nil
+	}
+	if err := os.WriteFile(path, []byte(line), 0o644); err != nil {
+		return path, false, fmt.Errorf("pin root key: %w", err)
+	}
+	return path, true, nil
+}
+
+// pinServedRoot pins the database's seal root key in the data directory
+// when it has one, so offline verification works on this machine with no
+// further step (`make run`, then `valise seal verify --trust FILE`).
+func pinServedRoot(ctx context.Context, q db.Querier, dataDir string, log *slog.Logger) error {
+	_, pub, err := keyring.Root(ctx, q)
+	if valise.ErrorCode(err) == valise.ENOTFOUND {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	path, changed, err := pinRootKey(dataDir, pub)
+	if err == nil && changed {
+		log.Info("pinned the seal root public key for offline verification", "file", path)
+	}
+	return err
 }

@@ -6,6 +6,8 @@
 //	valise users create-admin --username NAME   (password on stdin)
 //	valise keys ...         seal-signing keys and the trust list
 //	valise seal verify      verify a seal offline
+//	valise backup           one file: a consistent database dump and the key material
+//	valise restore FILE     into a fresh data directory or an empty database
 //	valise bench            measure custody throughput on a scratch database
 //	valise version
 package main
@@ -44,6 +46,8 @@ func commands() []command {
 		{"keys", "manage seal-signing keys and the trust list (init-root|issue|rotate|retire|revoke|list|trust-list)", runKeys},
 		{"seal", "verify a seal offline against a saved trust list (verify)", runSeal},
 		{"audit", "verify the custody log (verify) or a receipt offline (receipt FILE)", runAudit},
+		{"backup", "write one file with a consistent database dump and the key material (--out FILE)", runBackup},
+		{"restore", "restore a backup into a fresh data directory or an empty database (FILE)", runRestore},
 		{"bench", "measure hand-offs, log appends and raw inserts on a scratch database (--duration, --clients)", runBench},
 		{"version", "print the version, commit and Go version", runVersion},
 	}
@@ -51,7 +55,7 @@ func commands() []command {
 
 // run dispatches to a subcommand; tests call it directly.
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
+	if len(args) == 0 || isHelp(args[0]) {
 		usage(stderr)
 		if len(args) == 0 {
 			return 2
@@ -76,7 +80,19 @@ func usage(w io.Writer) {
 	fmt.Fprintln(w, "\nRun 'valise <command> --help' for a command's flags and environment variables.")
 }
 
-func runVersion(_ context.Context, _ []string, stdout, _ io.Writer) int {
+func runVersion(_ context.Context, args []string, stdout, stderr io.Writer) int {
+	if len(args) > 0 {
+		fmt.Fprintln(stderr, "Usage: valise version\n\nPrints the version, commit and Go version (no flags).")
+		if isHelp(args[0]) {
+			return 0
+		}
+		return 2
+	}
 	fmt.Fprintf(stdout, "valise %s (commit %s, %s %s/%s)\n", valise.Version, valise.Commit, runtime.Version(), runtime.GOOS, runtime.GOARCH)
 	return 0
+}
+
+// isHelp reports whether arg asks for help.
+func isHelp(arg string) bool {
+	return arg == "-h" || arg == "--help" || arg == "-help" || arg == "help"
 }

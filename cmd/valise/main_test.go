@@ -19,10 +19,12 @@ import (
 
 // TestMain runs the tests; with VALISE_TEST_AS_CLI=1 the test binary is the
 // valise command itself, so shell scripts under test (the README's lines)
-// can call `bin/valise` without a separate build.
+// can call `bin/valise` without a separate build, and tests can run a real
+// separate `valise serve` process (serveProcess). It is main(), signals
+// included: SIGTERM drains and exits 0 as the real binary does.
 func TestMain(m *testing.M) {
 	if os.Getenv("VALISE_TEST_AS_CLI") == "1" {
-		os.Exit(run(context.Background(), os.Args[1:], os.Stdout, os.Stderr))
+		main()
 	}
 	dbtest.Main(m)
 }
@@ -173,11 +175,24 @@ func fingerprint(t *testing.T, d *dbtest.Database) string {
 	return b.String()
 }
 
-var listenRe = regexp.MustCompile(`listening on (http://\S+)`)
+var listenRe = regexp.MustCompile(`listening on (https?://\S+)`)
 
 // startServe runs `valise serve` in the background and returns its base URL
 // once it listens, and a stop function that returns its exit code.
 func startServe(t *testing.T, args ...string) (string, *syncBuffer, func() int) {
+	t.Helper()
+	base, _, errb, stop := startServeBoth(t, args...)
+	return base, errb, stop
+}
+
+// startServeOut is startServe returning serve's standard output.
+func startServeOut(t *testing.T, args ...string) (string, *syncBuffer, func() int) {
+	t.Helper()
+	base, out, _, stop := startServeBoth(t, args...)
+	return base, out, stop
+}
+
+func startServeBoth(t *testing.T, args ...string) (string, *syncBuffer, *syncBuffer, func() int) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	var out, errb syncBuffer
@@ -188,7 +203,7 @@ func startServe(t *testing.T, args ...string) (string, *syncBuffer, func() int) 
 		if m := listenRe.FindStringSubmatch(out.String()); m != nil {
 			var once sync.Once
 			code := 0
-			return m[1], &errb, func() int {
+			return m[1], &out, &errb, func() int {
 				once.Do(func() { cancel(); code = <-done })
 				return code
 			}
@@ -202,7 +217,7 @@ func startServe(t *testing.T, args ...string) (string, *syncBuffer, func() int) 
 	}
 	cancel()
 	t.Fatalf("serve did not start: %s", errb.String())
-	return "", nil, nil
+	return "", nil, nil, nil
 }
 
 func status(url string) int {

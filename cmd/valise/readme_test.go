@@ -83,7 +83,7 @@ func TestDocumentedCommandsRun(t *testing.T) {
 			t.Fatalf("run %d: the documented commands failed: %v\n%s", run, err, out)
 		}
 		for _, want := range []string{
-			`"state":"sealed","version":3`, // assemble, seal: the version counts the bag's events
+			`"state":"sealed","version":3`,                     // assemble, seal: the version counts the bag's events
 			"you are not allowed to do this",                   // the destination may not seal
 			"no issued, unrevoked and currently valid courier", // DM-01
 			"412",

@@ -13,6 +13,7 @@ import (
 	_ "image/png"
 	"io"
 	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -21,13 +22,15 @@ import (
 	"valise/crypto/trust"
 )
 
-const sealUsage = `usage: valise seal verify [TEXT|-] [--png FILE] --trust FILE (--root-key B64 | --root-key-file FILE) [--allow-stale] [--now RFC3339]
+const sealUsage = `Usage: valise seal verify [TEXT|-] [--png FILE] --trust FILE [--root-key B64 | --root-key-file FILE] [--allow-stale] [--now RFC3339]
 
 Verifies a seal fully offline: no database, no network. The seal is TEXT,
 standard input ("-" or no argument), or the QR code in a PNG/JPEG image.
 The trust list is a saved copy of GET /api/v1/trust-list (or 'valise keys
 trust-list'); its root public key must be pinned with --root-key or
---root-key-file (the file 'valise keys init-root' writes).
+--root-key-file; without either, the pin that 'valise serve' (with demo data
+or a root key) and 'valise keys root' write: $VALISE_DATA_DIR/seal-root.pub,
+by default ./.valise/seal-root.pub.
 
 Exit status: 0 valid; 1 invalid (signature, key, revocation, expiry, a trust
 list that is forged, from the future, or stale without --allow-stale);
@@ -48,7 +51,7 @@ func runSeal(_ context.Context, args []string, stdout, stderr io.Writer) int {
 func sealVerify(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("valise seal verify", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	fs.Usage = func() { fmt.Fprintln(stderr, sealUsage) }
+	fs.Usage = func() { fmt.Fprintln(stderr, sealUsage+"\n\nFlags:"); fs.PrintDefaults() }
 	pngFile := fs.String("png", "", "read the seal from the QR code in this image")
 	trustFile := fs.String("trust", "", "saved trust list (required)")
 	rootKey := fs.String("root-key", "", "root public key, base64")
@@ -176,7 +179,14 @@ func rootPublicKey(b64, file string) (ed25519.PublicKey, error) {
 		}
 		b64 = string(b)
 	case b64 == "":
-		return nil, errors.New("the root public key must be pinned: --root-key B64 or --root-key-file FILE (written by 'valise keys init-root')")
+		// The pin `valise serve` and `valise keys root` write in the data directory.
+		path := filepath.Join(defaultDataDir(), RootKeyFile)
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return nil, fmt.Errorf("the root public key must be pinned: --root-key B64 or --root-key-file FILE "+
+				"(default %s, written by 'valise serve' and 'valise keys root'): %w", path, err)
+		}
+		b64 = string(b)
 	}
 	k, err := base64.StdEncoding.DecodeString(strings.TrimSpace(b64))
 	if err != nil || len(k) != ed25519.PublicKeySize {

@@ -238,6 +238,7 @@ func TestSealVerifyTrustList(t *testing.T) {
 		t.Errorf("stale list allowed: exit %d %s", code, out)
 	}
 	// Garbage and missing inputs are unusable.
+	t.Setenv("VALISE_DATA_DIR", t.TempDir()) // no pinned root key there either
 	junk := filepath.Join(f.dir, "junk.json")
 	_ = os.WriteFile(junk, []byte("{not json"), 0o644)
 	for name, args := range map[string][]string{

@@ -2,17 +2,21 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
+	"os"
+	"path/filepath"
 	"time"
 
 	"valise/api"
 	"valise/crypto/keyring"
 	"valise/crypto/secret"
 	"valise/demo"
+	"valise/internal/pgcluster"
 )
 
 // runServe starts the database (or connects to it), migrates, loads the
@@ -23,8 +27,13 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	if err != nil {
 		return flagExit(err, stderr)
 	}
+	tlsConf, err := c.tlsConfig()
+	if err != nil {
+		fmt.Fprintln(stderr, "valise serve:", err)
+		return 2
+	}
 	log := c.logger(stderr)
-	d, err := openDatabase(ctx, c, log)
+	d, err := connect(ctx, c, log, false)
 	if err != nil {
 		fmt.Fprintln(stderr, "valise serve:", err)
 		return 1
@@ -52,6 +61,10 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 			return 1
 		}
 	}
+	if err := pinServedRoot(ctx, d.Pool, c.DataDir, log); err != nil {
+		fmt.Fprintln(stderr, "valise serve:", err)
+		return 1
+	}
 	// The custody log integrator outlives the HTTP server by a little, so
 	// leaves appended by draining requests still get integrated.
 	logCtx, stopLog := context.WithCancel(context.Background())
@@ -62,23 +75,48 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		return 1
 	}
 	defer func() { stopLog(); waitLog() }()
+	metricsToken := os.Getenv("VALISE_METRICS_TOKEN")
 	srv := api.New(d.Pool, api.Config{RequestTimeout: c.RequestTimeout, MaxBodyBytes: c.MaxBodyBytes, Logger: log,
 		MasterKey: master, Seals: keyring.Options{StaleAfter: c.TrustStale, SealLifetime: c.SealLifetime},
+		HSTS: tlsConf == nil && !loopback(c.Addr), MetricsToken: metricsToken, MetricsElsewhere: c.MetricsAddr != "",
 		Identity: c.identity(), LoginRate: int(c.LoginRate)})
 	ln, err := net.Listen("tcp", c.Addr)
 	if err != nil {
 		fmt.Fprintln(stderr, "valise serve:", err)
 		return 1
 	}
-	hs := &http.Server{Handler: srv, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute,
-		ErrorLog: nil}
-	fmt.Fprintf(stdout, "Valise listening on http://%s\n", ln.Addr())
+	scheme := "http"
+	if tlsConf != nil {
+		scheme = "https"
+	}
+	hs := &http.Server{Handler: srv, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute, TLSConfig: tlsConf}
+	servers := []*http.Server{hs}
+	errc := make(chan error, 2)
+	if c.MetricsAddr != "" {
+		mln, err := net.Listen("tcp", c.MetricsAddr)
+		if err != nil {
+			ln.Close()
+			fmt.Fprintln(stderr, "valise serve: metrics address:", err)
+			return 1
+		}
+		ms := &http.Server{Handler: srv.MetricsHandler(), ReadHeaderTimeout: 10 * time.Second}
+		servers = append(servers, ms)
+		fmt.Fprintf(stdout, "metrics on http://%s/metrics\n", mln.Addr())
+		go func() { errc <- ms.Serve(mln) }()
+	}
+	fmt.Fprintf(stdout, "Valise listening on %s://%s\n", scheme, ln.Addr())
 	if d.Embedded {
-		fmt.Fprintf(stdout, "private PostgreSQL in %s on 127.0.0.1:%d\n", d.Cluster.PGData, d.Cluster.Port)
+		fmt.Fprintf(stdout, "private PostgreSQL in %s on 127.0.0.1:%d (password in %s; other valise commands on this data directory connect to it)\n",
+			d.Cluster.PGData, d.Cluster.Port, filepath.Join(d.Cluster.Dir, pgcluster.PasswordFile))
 	}
 	printLogins(stdout, logins)
-	errc := make(chan error, 1)
-	go func() { errc <- hs.Serve(ln) }()
+	go func() {
+		if tlsConf != nil {
+			errc <- hs.ServeTLS(ln, "", "") // certificates from TLSConfig; HTTP/2 on
+			return
+		}
+		errc <- hs.Serve(ln)
+	}()
 	select {
 	case err := <-errc:
 		fmt.Fprintln(stderr, "valise serve:", err)
@@ -88,8 +126,10 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	log.Info("shutting down: draining requests")
 	sctx, cancel := context.WithTimeout(context.Background(), c.ShutdownTimeout)
 	defer cancel()
-	if err := hs.Shutdown(sctx); err != nil && !errors.Is(err, http.ErrServerClosed) {
-		log.Warn("shutdown did not drain in time", "err", err)
+	for _, hs := range servers {
+		if err := hs.Shutdown(sctx); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			log.Warn("shutdown did not drain in time", "err", err)
+		}
 	}
 	if err := srv.Close(sctx); err != nil {
 		log.Error("shutdown: the decision log queue was not written in time; its rows are logged above as lost", "err", err)
@@ -98,4 +138,39 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	waitLog()
 	log.Info("stopped")
 	return 0
+}
+
+// tlsConfig loads the TLS certificate when one is configured (nil: plain
+// HTTP), and refuses plain HTTP on an address other machines can reach
+// unless allow-plain-http says TLS ends at a proxy in front.
+func (c *config) tlsConfig() (*tls.Config, error) {
+	if (c.TLSCert == "") != (c.TLSKey == "") {
+		return nil, errors.New("set both VALISE_TLS_CERT and VALISE_TLS_KEY (--tls-cert, --tls-key), or neither")
+	}
+	if c.TLSCert == "" {
+		if !loopback(c.Addr) && !c.AllowPlainHTTP {
+			return nil, fmt.Errorf("refusing plain HTTP on %s, which other machines can reach: set VALISE_TLS_CERT and "+
+				"VALISE_TLS_KEY, or VALISE_ALLOW_PLAIN_HTTP=true when a TLS-terminating proxy is in front", c.Addr)
+		}
+		return nil, nil
+	}
+	cert, err := tls.LoadX509KeyPair(c.TLSCert, c.TLSKey)
+	if err != nil {
+		return nil, fmt.Errorf("TLS certificate: %w", err)
+	}
+	return &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}, nil
+}
+
+// loopback reports whether addr (host:port) listens only on this machine:
+// a loopback IP, or localhost. An empty host means every interface.
+func loopback(addr string) bool {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil || host == "" {
+		return false
+	}
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }

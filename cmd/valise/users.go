@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -23,36 +24,29 @@ var stdin io.Reader = os.Stdin
 // password is read from the first line of standard input, never from a flag
 // (flags show in process lists and shell history).
 func runUsers(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	const usage = "usage: echo PASSWORD | valise users create-admin --username NAME [--unit CODE] [--full-name NAME] [flags]"
+	var username, unit, fullName string
+	spec := cli{name: "users create-admin", synopsis: "--username NAME [--unit CODE] [--full-name NAME] [flags]  (password on stdin)",
+		about:    "Creates the first administrator of a deployment without demo data. The password is the\nfirst line of standard input (never a flag: flags show in process lists and shell history),\ne.g. printf '%s\\n' \"$PW\" | valise users create-admin --username root.admin",
+		settings: dbSettings,
+		own: func(fs *flag.FlagSet) {
+			fs.StringVar(&username, "username", "", "the administrator's username (required)")
+			fs.StringVar(&unit, "unit", "MFA", "the administrator's unit (created as the ministry when absent)")
+			fs.StringVar(&fullName, "full-name", "Administrator", "the administrator's full name")
+		}}
 	if len(args) == 0 || args[0] != "create-admin" {
-		fmt.Fprintln(stderr, usage)
-		return 2
-	}
-	own := map[string]string{"username": "", "unit": "MFA", "full-name": "Administrator"}
-	var rest []string
-	for i := 1; i < len(args); i++ {
-		name, val, hasVal := strings.Cut(strings.TrimLeft(args[i], "-"), "=")
-		if _, ok := own[name]; ok && strings.HasPrefix(args[i], "-") {
-			if !hasVal {
-				if i+1 >= len(args) {
-					fmt.Fprintf(stderr, "valise users: --%s needs a value\n%s\n", name, usage)
-					return 2
-				}
-				i++
-				val = args[i]
-			}
-			own[name] = val
-			continue
+		spec.help(stderr)
+		if len(args) > 0 && isHelp(args[0]) {
+			return 0
 		}
-		rest = append(rest, args[i])
-	}
-	if own["username"] == "" {
-		fmt.Fprintln(stderr, usage)
 		return 2
 	}
-	c, _, err := parseConfig("users create-admin", rest, stderr)
+	c, fs, err := spec.parse(args[1:], stderr)
 	if err != nil {
 		return flagExit(err, stderr)
+	}
+	if username == "" || fs.NArg() > 0 {
+		fmt.Fprintln(stderr, "valise users create-admin: --username is required (and no other arguments)")
+		return 2
 	}
 	line, err := bufio.NewReader(stdin).ReadString('\n')
 	if err != nil && err != io.EOF {
@@ -81,15 +75,15 @@ func runUsers(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		return 1
 	}
 	svc := identity.New(d.Pool, master, identity.Config{}, log)
-	if _, err := svc.GetUnit(ctx, own["unit"]); err != nil {
+	if _, err := svc.GetUnit(ctx, unit); err != nil {
 		// A fresh deployment has no units yet: the ministry is the root.
-		_, err = svc.CreateUnit(ctx, identity.UnitInput{Code: own["unit"], Name: "Ministry of Foreign Affairs", Kind: "ministry"})
+		_, err = svc.CreateUnit(ctx, identity.UnitInput{Code: unit, Name: "Ministry of Foreign Affairs", Kind: "ministry"})
 		if err != nil {
 			fmt.Fprintln(stderr, "valise users: create unit:", err)
 			return 1
 		}
 	}
-	u, err := svc.CreateUser(ctx, identity.UserInput{Username: own["username"], FullName: own["full-name"], Unit: own["unit"],
+	u, err := svc.CreateUser(ctx, identity.UserInput{Username: username, FullName: fullName, Unit: unit,
 		Roles: []string{policy.RoleAdmin}, Clearance: policy.Unclassified, Password: pw})
 	if err != nil {
 		fmt.Fprintln(stderr, "valise users:", valise.ErrorMessage(err))

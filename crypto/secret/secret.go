@@ -50,7 +50,7 @@ func LoadMasterKey(dataDir string) ([]byte, error) {
 	path := filepath.Join(dataDir, KeyFile)
 	b, err := os.ReadFile(path)
 	if errors.Is(err, fs.ErrNotExist) {
-		return createKeyFile(dataDir, path)
+		return createKeyFile(dataDir)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("read master key: %w", err)
@@ -69,31 +69,47 @@ func LoadMasterKey(dataDir string) ([]byte, error) {
 	return k, nil
 }
 
-func createKeyFile(dataDir, path string) ([]byte, error) {
-	if err := os.MkdirAll(dataDir, 0o700); err != nil {
-		return nil, fmt.Errorf("create data directory: %w", err)
-	}
+func createKeyFile(dataDir string) ([]byte, error) {
 	k := make([]byte, KeySize)
 	if _, err := rand.Read(k); err != nil {
 		return nil, fmt.Errorf("generate master key: %w", err)
 	}
 	// O_EXCL: if another process created it meanwhile, read theirs instead.
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	err := WriteKeyFile(dataDir, k)
 	if errors.Is(err, fs.ErrExist) {
 		return LoadMasterKey(dataDir)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("create master key: %w", err)
+		return nil, err
 	}
-	_, werr := f.WriteString(base64.StdEncoding.EncodeToString(k) + "\n")
+	return k, nil
+}
+
+// WriteKeyFile writes key as <dataDir>/master.key (base64, mode 0600, in a
+// directory created 0700). It never replaces a key file: when one exists
+// the error wraps fs.ErrExist. `valise restore` uses it to put back the key
+// of a backup.
+func WriteKeyFile(dataDir string, key []byte) error {
+	if len(key) != KeySize {
+		return fmt.Errorf("master key is %d bytes; want %d", len(key), KeySize)
+	}
+	if err := os.MkdirAll(dataDir, 0o700); err != nil {
+		return fmt.Errorf("create data directory: %w", err)
+	}
+	path := filepath.Join(dataDir, KeyFile)
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return fmt.Errorf("create master key: %w", err)
+	}
+	_, werr := f.WriteString(base64.StdEncoding.EncodeToString(key) + "\n")
 	if cerr := f.Close(); werr == nil {
 		werr = cerr
 	}
 	if werr != nil {
 		_ = os.Remove(path)
-		return nil, fmt.Errorf("write master key: %w", werr)
+		return fmt.Errorf("write master key: %w", werr)
 	}
-	return k, nil
+	return nil
 }
 
 func decodeKey(s string) ([]byte, error) {

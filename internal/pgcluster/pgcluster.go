@@ -13,6 +13,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"os/exec"
@@ -35,6 +36,12 @@ var ErrNoBinaries = errors.New("PostgreSQL server binaries (initdb, pg_ctl) not 
 // ErrLocked means another process already runs a cluster on the data directory.
 var ErrLocked = errors.New("data directory is in use by another valise process")
 
+// PasswordFile is the file in the data directory holding the password of
+// the cluster's only role (valise), generated on first start with mode 0600
+// like master.key. The cluster accepts nothing but that password (SCRAM)
+// over loopback TCP: no trust, no Unix socket.
+const PasswordFile = "postgres.password"
+
 // Options configure Start.
 type Options struct {
 	// Dir is the data directory; the cluster lives in Dir/postgres.
@@ -50,23 +57,30 @@ type Cluster struct {
 	Dir    string // the data directory given to Start
 	PGData string // Dir/postgres/data
 	Port   int
-	bin    string
-	cred   *syscall.Credential
-	lock   *os.File
-	logf   func(string, ...any)
+	// Attached: the cluster belongs to another process (Attach); Stop
+	// leaves it running.
+	Attached bool
+	// OwnerPID is the process that runs the cluster (this one unless Attached).
+	OwnerPID int
+	password string
+	bin      string
+	cred     *syscall.Credential
+	lock     *os.File
+	logf     func(string, ...any)
 }
 
 // Database is the name of the database Start creates for Valise.
 const Database = "valise"
 
-// URL is a connection string for the cluster's valise database.
-func (c *Cluster) URL() string {
-	return fmt.Sprintf("postgres://valise@127.0.0.1:%d/%s?sslmode=disable", c.Port, Database)
-}
+// URL is a connection string for the cluster's valise database. It holds
+// the password: never log it.
+func (c *Cluster) URL() string { return c.urlFor(Database) }
 
 // AdminURL connects to the cluster's postgres maintenance database.
-func (c *Cluster) AdminURL() string {
-	return fmt.Sprintf("postgres://valise@127.0.0.1:%d/postgres?sslmode=disable", c.Port)
+func (c *Cluster) AdminURL() string { return c.urlFor("postgres") }
+
+func (c *Cluster) urlFor(db string) string {
+	return fmt.Sprintf("postgres://valise:%s@127.0.0.1:%d/%s?sslmode=disable", c.password, c.Port, db)
 }
 
 // FindBinDir locates the directory holding initdb and pg_ctl: VALISE_PG_BINDIR,
@@ -92,6 +106,29 @@ func FindBinDir() (string, error) {
 		}
 	}
 	return "", ErrNoBinaries
+}
+
+// Tool returns the path of a PostgreSQL program (postgres, pg_dump,
+// pg_restore) of the same installation as FindBinDir's initdb: in that
+// directory, or where its pg_ctl really lives (FindBinDir may be a
+// directory of symlinks, such as /usr/local/bin), else on PATH.
+func Tool(name string) (string, error) {
+	if d, err := FindBinDir(); err == nil {
+		dirs := []string{d}
+		if real, err := filepath.EvalSymlinks(filepath.Join(d, "pg_ctl")); err == nil {
+			dirs = append(dirs, filepath.Dir(real))
+		}
+		for _, dir := range dirs {
+			if isExec(filepath.Join(dir, name)) {
+				return filepath.Join(dir, name), nil
+			}
+		}
+	}
+	if p, err := exec.LookPath(name); err == nil {
+		return p, nil
+	}
+	return "", fmt.Errorf("%s not found: install the PostgreSQL client programs (Debian/Ubuntu: apt-get install "+
+		"postgresql-client) or set VALISE_PG_BINDIR to their directory", name)
 }
 
 func versionOf(binDir string) float64 {
@@ -157,6 +194,14 @@ func Start(ctx context.Context, o Options) (*Cluster, error) {
 		logf("stopping a cluster left running by an earlier process")
 		_ = c.run(nil, "pg_ctl", "-D", c.PGData, "-m", "fast", "-w", "stop")
 	}
+	// Every start writes the access rules and sets the role's password
+	// (a data directory made before passwords gets both here).
+	if c.password, err = loadOrCreatePassword(dir); err != nil {
+		return nil, err
+	}
+	if err := c.secure(); err != nil {
+		return nil, err
+	}
 	if c.Port, err = freePort(); err != nil {
 		return nil, err
 	}
@@ -170,13 +215,52 @@ func Start(ctx context.Context, o Options) (*Cluster, error) {
 		_ = c.Stop()
 		return nil, err
 	}
+	// Other valise commands on this data directory find the port here (Attach).
+	c.OwnerPID = os.Getpid()
+	_ = c.lock.Truncate(0)
+	_, _ = c.lock.WriteAt([]byte(fmt.Sprintf("%d\n%d\n", c.OwnerPID, c.Port)), 0)
 	ok = true
+	return c, nil
+}
+
+// Attach returns the cluster that another process runs on the data
+// directory dir (it holds the lock): the port it recorded in the lock file
+// and the password in PasswordFile. Stop on the result leaves the cluster
+// running. It fails when nobody runs the cluster or it is still starting.
+func Attach(dir string) (*Cluster, error) {
+	dir, err := filepath.Abs(dir)
+	if err != nil {
+		return nil, err
+	}
+	c := &Cluster{Dir: dir, PGData: filepath.Join(dir, "postgres", "data"), Attached: true}
+	b, err := os.ReadFile(filepath.Join(dir, "valise.lock"))
+	if err != nil {
+		return nil, fmt.Errorf("read the lock file of %s: %w", dir, err)
+	}
+	f := strings.Fields(string(b))
+	if len(f) > 0 {
+		c.OwnerPID, _ = strconv.Atoi(f[0])
+	}
+	if len(f) < 2 {
+		return nil, fmt.Errorf("%w: %s (valise pid %s is still starting its cluster; try again in a moment)", ErrLocked, dir, strings.Join(f, ""))
+	}
+	if c.Port, err = strconv.Atoi(f[1]); err != nil || c.Port <= 0 || c.Port > 65535 {
+		return nil, fmt.Errorf("lock file of %s: bad port %q", dir, f[1])
+	}
+	pw, err := os.ReadFile(filepath.Join(dir, PasswordFile))
+	if err != nil {
+		return nil, fmt.Errorf("read the cluster's password: %w", err)
+	}
+	c.password = strings.TrimSpace(string(pw))
 	return c, nil
 }
 
 // Stop shuts the server down (fast mode: open transactions roll back,
 // committed data is safe) and releases the data directory lock.
 func (c *Cluster) Stop() error {
+	if c.Attached {
+		return nil
+	}
 	defer c.releaseLock()
 	if err := c.run(nil, "pg_ctl", "-D", c.PGData, "-m", "fast", "-w", "-t", "60", "stop"); err != nil {
 		return fmt.Errorf("stop PostgreSQL: %w", err)
@@ -223,7 +307,8 @@ func (c *Cluster) releaseLock() {
 
 // initOnce runs initdb unless the cluster already exists, and writes the
 // settings Valise depends on: loopback only, no Unix socket (paths under a
-// data directory may exceed the socket path limit), trust for local TCP.
+// data directory may exceed the socket path limit). secure then replaces
+// initdb's trust rules before the server first starts.
 func (c *Cluster) initOnce(durable bool) error {
 	if _, err := os.Stat(filepath.Join(c.PGData, "PG_VERSION")); err == nil {
 		return nil
@@ -282,7 +367,19 @@ func (c *Cluster) ensureDatabase(ctx context.Context) error {
 // run executes a PostgreSQL program from the bin directory, as the
 // unprivileged user when we are root, and folds its output into the error.
 func (c *Cluster) run(env []string, name string, args ...string) error {
-	cmd := exec.Command(filepath.Join(c.bin, name), args...)
+	return c.runInput(nil, env, name, args...)
+}
+
+// runInput is run with stdin.
+func (c *Cluster) runInput(stdin io.Reader, env []string, name string, args ...string) error {
+	path := filepath.Join(c.bin, name)
+	if !isExec(path) {
+		if p, err := Tool(name); err == nil {
+			path = p
+		}
+	}
+	cmd := exec.Command(path, args...)
+	cmd.Stdin = stdin
 	cmd.Dir = "/"
 	cmd.Env = append(os.Environ(), "LC_ALL=C")
 	cmd.Env = append(cmd.Env, env...)

@@ -1,4 +1,4 @@
-package custodytest
+package bench
 
 import (
 	"context"
@@ -18,11 +18,11 @@ import (
 	"valise/crypto/keyring"
 	"valise/crypto/password"
 	"valise/crypto/trust"
-	"valise/custody/tlog"
 	"valise/demo"
 	"valise/identity"
 	"valise/internal/db"
 	"valise/policy"
+	"valise/tlog"
 )
 
 // benchEnv is a real API server (HTTP on a loopback port, its own pool and

@@ -1,4 +1,4 @@
-package custodytest
+package bench
 
 import (
 	"context"
@@ -16,8 +16,8 @@ import (
 
 	"valise/crypto/seal"
 	"valise/crypto/trust"
-	"valise/custody/tlog"
 	"valise/policy"
+	"valise/tlog"
 )
 
 // Rate is a measured throughput, with latencies when they were taken.

@@ -17,9 +17,9 @@ import (
 	"golang.org/x/mod/sumdb/note"
 
 	"valise"
-	"valise/custody/tlog"
 	"valise/internal/db"
 	"valise/internal/dbtest"
+	"valise/tlog"
 )
 
 func TestMain(m *testing.M) { dbtest.Main(m) }

@@ -1,11 +1,12 @@
-// Package custodytest sets up bags ready for hand-offs and drives hand-offs
+// Package bench is the machinery behind `valise bench` and the custody
+// tests that need bags in transit: it sets up bags ready for hand-offs and drives hand-offs
 // through the HTTP API, for custody's tests and for `valise bench`. It uses
 // the real services (identity, pouch, keyring) on a real database; the only
 // shortcut is that a fixture bag is put in transit by SQL (sealed, on two
 // issued courier sheets, one per courier) and one recorded event (dispatched
 // to the second courier) instead of through the whole submission-to-dispatch
 // lifecycle, which pouch's own tests cover.
-package custodytest
+package bench
 
 import (
 	"bytes"

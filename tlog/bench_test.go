@@ -12,14 +12,14 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
-	"valise/custody/tlog"
 	"valise/internal/db"
 	"valise/internal/dbtest"
+	"valise/tlog"
 )
 
 // Benchmarks (not part of the default run):
 //
-//	go test ./custody/tlog -run '^$' -bench . -benchtime 5s
+//	go test ./tlog -run '^$' -bench . -benchtime 5s
 //
 // BenchmarkAppend and BenchmarkRawInsert run the same shape of work (one
 // transaction, one inserted row) from 64 connections on the same database,
