@@ -9,8 +9,8 @@ import (
 
 	"valise/api/apitest"
 	"valise/internal/bench"
-	"valise/tlog"
 	"valise/policy"
+	"valise/tlog"
 )
 
 // TestClearanceBoundsOversight: an auditor with scope * but cleared only

@@ -16,8 +16,8 @@ import (
 	"github.com/go-chi/chi/v5"
 
 	"valise/api/apitest"
-	"valise/internal/bench"
 	"valise/demo"
+	"valise/internal/bench"
 	"valise/policy"
 	"valise/pouch"
 )
