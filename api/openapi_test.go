@@ -65,3 +65,30 @@ func TestOpenAPIMatchesRouter(t *testing.T) {
 		t.Errorf("in openapi.yaml but not served: %v", extra)
 	}
 }
+
+// TestOpenAPIOperationsDocumented: every operation has a summary and, for
+// its JSON answers, an example (refreshed from real answers by
+// scripts/openapi-examples.py), so a client can be written from the
+// document alone.
+func TestOpenAPIOperationsDocumented(t *testing.T) {
+	t.Parallel()
+	doc, err := openapi3.NewLoader().LoadFromData(api.OpenAPI())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for path, item := range doc.Paths.Map() {
+		for method, op := range item.Operations() {
+			if strings.TrimSpace(op.Summary) == "" {
+				t.Errorf("%s %s has no summary", method, path)
+			}
+			for status, r := range op.Responses.Map() {
+				if !strings.HasPrefix(status, "2") || r.Value == nil {
+					continue
+				}
+				if mt := r.Value.Content.Get("application/json"); mt != nil && mt.Example == nil && len(mt.Examples) == 0 {
+					t.Errorf("%s %s %s has no example (run scripts/openapi-examples.py)", method, path, status)
+				}
+			}
+		}
+	}
+}

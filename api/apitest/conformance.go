@@ -3,10 +3,12 @@ package apitest
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -86,6 +88,9 @@ func (c *conformance) check(r *http.Request, body []byte, rec *httptest.Response
 			ExcludeResponseBody: !strings.Contains(ct, "json")},
 	}
 	in.SetBodyBytes(rec.Body.Bytes())
+	if rec.Code < 300 && strings.Contains(ct, "json") {
+		recordExample(r.Method, route.Path, rec.Code, rec.Body.Bytes())
+	}
 	if err := openapi3filter.ValidateResponse(context.Background(), in); err != nil {
 		msg := err.Error()
 		if len(msg) > 600 {
@@ -119,3 +124,27 @@ func Conform(t testing.TB, h http.Handler) http.Handler {
 	})
 	return conf.wrap(h)
 }
+
+// recordExample appends a real answer to the file VALISE_OPENAPI_EXAMPLES
+// names (one JSON line per answer), from which the document's examples are
+// refreshed (scripts/openapi-examples.py). Unset: nothing is written.
+func recordExample(method, path string, status int, body []byte) {
+	file := os.Getenv("VALISE_OPENAPI_EXAMPLES")
+	if file == "" {
+		return
+	}
+	line, err := json.Marshal(map[string]any{"method": method, "path": path, "status": status, "body": json.RawMessage(body)})
+	if err != nil {
+		return
+	}
+	exampleMu.Lock()
+	defer exampleMu.Unlock()
+	f, err := os.OpenFile(file, os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o600)
+	if err != nil {
+		return
+	}
+	defer f.Close()
+	_, _ = f.Write(append(line, '\n'))
+}
+
+var exampleMu sync.Mutex
