@@ -74,7 +74,18 @@ func newHiddenEnv(t testing.TB) *hiddenEnv {
 			"lockouts/{username}": pairs[0].Second,
 		},
 	}
+	// An alert (the demo's overdue bag) and a webhook, made as the system and
+	// the demo security officer would.
+	if _, err := e.Server.Alerts().Scan(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := bench.Call(ctx, e.HTTP.Client(), "POST", e.URL+"/api/v1/alerts/webhooks", h.security,
+		map[string]any{"url": "https://alerts.example.org/hook", "kinds": []string{"bag_overdue"}}, http.StatusCreated, nil); err != nil {
+		t.Fatal(err)
+	}
 	for key, q := range map[string]string{
+		"alerts/{id}":       `SELECT id::text FROM alerts LIMIT 1`,
+		"webhooks/{id}":     `SELECT id::text FROM alert_webhooks LIMIT 1`,
 		"plans/{id}":        `SELECT id::text FROM dispatch_plans LIMIT 1`,
 		"submissions/{id}":  `SELECT id::text FROM submissions LIMIT 1`,
 		"sheets/{id}":       `SELECT id::text FROM courier_sheets WHERE status = 'issued' LIMIT 1`,

@@ -1,7 +1,6 @@
 package api
 
 import (
-	"crypto/rand"
 	"net/http"
 	"strconv"
 	"strings"
@@ -32,12 +31,7 @@ type sealAPI struct {
 
 // newKeyring is the server's one keyring: the bag lifecycle signs seals and
 // courier sheets with it, the seal routes publish trust lists with it.
-func newKeyring(cfg Config) *keyring.Keyring {
-	master := cfg.MasterKey
-	if master == nil { // as identity does: a per-process key (tests only)
-		master = make([]byte, 32)
-		_, _ = rand.Read(master)
-	}
+func newKeyring(cfg Config, master []byte) *keyring.Keyring {
 	kr, err := keyring.New(master, cfg.Seals)
 	if err != nil {
 		panic(err) // a bad Config.Seals is a programming error

@@ -6,6 +6,7 @@ package api
 
 import (
 	"context"
+	"crypto/rand"
 	_ "embed"
 	"errors"
 	"log/slog"
@@ -20,6 +21,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"valise"
+	"valise/alerts"
 	"valise/crypto/keyring"
 	"valise/identity"
 	"valise/internal/db"
@@ -49,6 +51,10 @@ type Config struct {
 	// Seals tunes seal issuance and the trust list (crypto/keyring); the
 	// keyring uses MasterKey.
 	Seals keyring.Options
+	// Alerts tunes alert delivery (SMTP, public URL, retries); webhook
+	// secrets are sealed with MasterKey.
+	Alerts alerts.Options
+
 	// HSTS sends Strict-Transport-Security on plain-HTTP requests too (the
 	// server sits behind a TLS-terminating proxy); TLS requests always get it.
 	HSTS bool
@@ -67,9 +73,10 @@ type Server struct {
 	router  chi.Router
 	metrics *httpMetrics
 	reg     *prometheus.Registry
-	pouch   *pouchAPI   // the bag lifecycle (api/bags.go)
-	custody *custodyAPI // hand-offs, custody trails, receipts (api/custody.go)
-	seals   *sealAPI    // trust list, bag seals, verification (api/seals.go)
+	pouch   *pouchAPI       // the bag lifecycle (api/bags.go)
+	custody *custodyAPI     // hand-offs, custody trails, receipts (api/custody.go)
+	seals   *sealAPI        // trust list, bag seals, verification (api/seals.go)
+	alerts  *alerts.Service // alerts, subscriptions, webhooks (api/alerts.go)
 
 	authz      *policy.Authorizer // every protected handler asks it (api/auth.go)
 	ident      *identity.Service  // users, units, tokens (api/auth.go)
@@ -98,10 +105,18 @@ func New(pool *pgxpool.Pool, cfg Config) *Server {
 		cfg.LoginRate = 20
 	}
 	s.loginLimit = newRateLimiter(cfg.LoginRate, time.Minute)
-	kr := newKeyring(cfg) // signs bag seals and courier sheets (api/seals.go)
-	s.pouch = newPouchAPI(pool, s.authz, kr, newCursors(cfg.MasterKey))
+	master := masterKey(cfg)
+	kr := newKeyring(cfg, master) // signs bag seals and courier sheets (api/seals.go)
+	s.pouch = newPouchAPI(pool, s.authz, kr, newCursors(master))
 	s.custody = newCustodyAPI(pool, s.authz, s.pouch.idem)
 	s.seals = newSealAPI(pool, kr, s.authz, s.pouch.bags, s.pouch.couriers)
+	if cfg.Alerts.Logger == nil {
+		cfg.Alerts.Logger = cfg.Logger
+	}
+	var err error
+	if s.alerts, err = alerts.New(pool, s.authz, s.ident, master, cfg.Alerts); err != nil {
+		panic(err) // a master key of the wrong size is a programming error
+	}
 	s.router = s.routes()
 	return s
 }
@@ -110,6 +125,20 @@ func New(pool *pgxpool.Pool, cfg Config) *Server {
 // request path: the denies queued for the decision log. Call it after the
 // HTTP server has drained.
 func (s *Server) Close(ctx context.Context) error { return s.authz.Close(ctx) }
+
+// Alerts is the alert service behind the alert routes; `valise serve` runs
+// its scan and delivery rounds (Run).
+func (s *Server) Alerts() *alerts.Service { return s.alerts }
+
+// masterKey is cfg.MasterKey, or a random key for this process only (tests).
+func masterKey(cfg Config) []byte {
+	if cfg.MasterKey != nil {
+		return cfg.MasterKey
+	}
+	master := make([]byte, 32)
+	_, _ = rand.Read(master)
+	return master
+}
 
 func (s *Server) metricsHandler() http.Handler {
 	return promhttp.HandlerFor(s.reg, promhttp.HandlerOpts{})
@@ -165,6 +194,7 @@ func (s *Server) routes() chi.Router {
 			r.Group(s.pouch.routes)   // bags, senders, plans, couriers, sheets, incidents (api/bags.go)
 			r.Group(s.custody.routes) // hand-offs, custody trails, receipts, overdue (api/custody.go)
 			r.Group(s.seals.routes)   // bag seals and seal verification (api/seals.go)
+			r.Group(s.alertRoutes)    // alerts, subscriptions, webhooks (api/alerts.go)
 		})
 	})
 	return r

@@ -3,7 +3,7 @@
 //
 // Numbering: 000xx foundation, 001xx identity and policy, 002xx seals and
 // keys, 003xx the bag lifecycle and couriers, 004xx custody and the log,
-// 005xx personnel. Ranges keep parallel work from colliding.
+// 005xx personnel, 006xx alerts. Ranges keep parallel work from colliding.
 package migrations
 
 import (

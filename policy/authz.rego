@@ -111,7 +111,7 @@ role_grants := {
 	"security_officer": {
 		"bag.read", "bag.examine", "bag.report_loss", "sheet.revoke", "incident.read", "incident.manage",
 		"units.read", "users.read", "decisions.read", "lockouts.read", "lockouts.manage", "keys.manage", "log.read",
-		"senders.read", "staff.read", "clearance.grant", "clearance.read",
+		"senders.read", "staff.read", "clearance.grant", "clearance.read", "alerts.manage",
 	},
 	# Auditors read everything their clearance allows (and change nothing: see the veto below).
 	"auditor": read_actions,

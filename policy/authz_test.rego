@@ -320,6 +320,14 @@ test_actions_of_auditor_only_reads if {
 	"users.read" in a
 }
 
+# ---- alerts -------------------------------------------------------------------------------------
+
+# Security officers register alert webhooks and read delivery records; nobody else does.
+test_alerts_manage_security_officer_only if {
+	allowed(security, "alerts.manage", {"kind": "alert_webhook"})
+	forbidden(clerk_ber, "alerts.manage", {"kind": "alert_webhook"})
+	forbidden(object.union(security, {"roles": ["security_officer", "auditor"]}), "alerts.manage", {"kind": "alert_webhook"})
+
 # ---- clearance and privileges (issue 10): two people, never oneself ----------------------------
 
 test_nobody_changes_own_privileges if {

@@ -186,6 +186,8 @@ const (
 	ActLogRead       = "log.read"
 	ActStaffRead     = "staff.read"
 	ActStaffManage   = "staff.manage"
+	// ActAlertsManage registers webhook endpoints and reads delivery records.
+	ActAlertsManage = "alerts.manage"
 )
 
 // Decision is the policy's answer. Reason is general enough to show the

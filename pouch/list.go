@@ -37,6 +37,12 @@ func scopeWhere(sc policy.Scope, userID string, n int) (string, []any) {
 	return fmt.Sprintf("b.level <= $%d AND %s", n, cond), args
 }
 
+// ScopeWhere is scopeWhere for other packages' queries over bags b (alerts
+// are visible exactly as their bags are listed).
+func ScopeWhere(sc policy.Scope, userID string, n int) (string, []any) {
+	return scopeWhere(sc, userID, n)
+}
+
 // BagFilter narrows a bag list. Zero values do not filter.
 type BagFilter struct {
 	States      []State

@@ -29,6 +29,7 @@ type config struct {
 	LogOrigin       string
 	TrustStale      time.Duration // trust list stale-after period (crypto/keyring)
 	SealLifetime    time.Duration // expiry minus issued-at of new seals
+	Alerts          alertConfig   // alert delivery (cmd/valise/alerts.go)
 	TLSCert         string
 	TLSKey          string
 	AllowPlainHTTP  bool
@@ -79,6 +80,11 @@ var settings = []setting{
 	{"VALISE_LOG_ORIGIN", "log-origin", "valise.example/custody", "origin line of the custody log's checkpoints (the log's identity)", str(func(c *config) *string { return &c.LogOrigin })},
 	{"VALISE_TRUST_STALE_AFTER", "trust-stale-after", "168h", "how long after issue a seal trust list is stale (phones refuse it without --allow-stale)", dur(func(c *config) *time.Duration { return &c.TrustStale })},
 	{"VALISE_SEAL_LIFETIME", "seal-lifetime", "720h", "how long a bag's seals stay valid after issue (at most 8784h)", dur(func(c *config) *time.Duration { return &c.SealLifetime })},
+	{"VALISE_PUBLIC_URL", "public-url", "http://127.0.0.1:8080", "base URL people reach Valise at; alert e-mails and webhooks link to <public-url>/api/v1/alerts/<id>", str(func(c *config) *string { return &c.Alerts.PublicURL })},
+	{"VALISE_SMTP_ADDR", "smtp-addr", "", "mail relay (host:port) for alert e-mails; empty sends none (deliveries are recorded as failed)", str(func(c *config) *string { return &c.Alerts.SMTPAddr })},
+	{"VALISE_SMTP_FROM", "smtp-from", "", "sender address of alert e-mails", str(func(c *config) *string { return &c.Alerts.SMTPFrom })},
+	{"VALISE_SMTP_USERNAME", "smtp-username", "", "optional SMTP PLAIN auth user (the password only from the environment: VALISE_SMTP_PASSWORD); needs STARTTLS unless the relay is on loopback", str(func(c *config) *string { return &c.Alerts.SMTPUsername })},
+	{"VALISE_ALERT_INTERVAL", "alert-interval", "30s", "pause between alert scans and delivery rounds", dur(func(c *config) *time.Duration { return &c.Alerts.Interval })},
 	{"VALISE_LOGIN_RATE", "login-rate", "20", "failed logins one address may make per minute, over all usernames (successes do not count)", num(func(c *config) *int64 { return &c.LoginRate })},
 	{"VALISE_LOGIN_FREE_FAILURES", "login-free-failures", "3", "failed logins one address may make on one username before it is backed off", num(func(c *config) *int64 { return &c.LoginFreeFailures })},
 	{"VALISE_LOGIN_BACKOFF_BASE", "login-backoff-base", "1s", "first back-off of an address on a username; doubles with each further failure", dur(func(c *config) *time.Duration { return &c.LoginBackoffBase })},
@@ -98,6 +104,7 @@ var envOnly = []struct{ env, def, help string }{
 	{"VALISE_MASTER_KEY", "<data-dir>/master.key", "base64 of the 32-byte master key that seals every private key at rest; when unset, the key file is created (0600) on first start"},
 	{"VALISE_PG_BINDIR", "(search)", "where initdb, pg_ctl, postgres and pg_dump are; else PATH, else the newest /usr/lib/postgresql/*/bin"},
 	{"VALISE_PG_USER", "postgres", "when run as root, the unprivileged user the private cluster runs as"},
+	{"VALISE_SMTP_PASSWORD", "(none)", "password of smtp-username for the alert mail relay"},
 	{"VALISE_METRICS_TOKEN", "(none)", "bearer token /metrics requires (Authorization: Bearer TOKEN); unset, /metrics is open to whoever reaches its address"},
 }
 
@@ -199,6 +206,9 @@ func (s cli) parse(args []string, stderr io.Writer) (*config, *flag.FlagSet, err
 		if d.v <= 0 {
 			return nil, fs, fmt.Errorf("%s must be a positive duration", d.name)
 		}
+	}
+	if err := c.Alerts.validate(); err != nil {
+		return nil, fs, err
 	}
 	switch c.Demo {
 	case "auto", "true", "false":

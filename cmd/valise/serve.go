@@ -79,7 +79,10 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	srv := api.New(d.Pool, api.Config{RequestTimeout: c.RequestTimeout, MaxBodyBytes: c.MaxBodyBytes, Logger: log,
 		MasterKey: master, Seals: keyring.Options{StaleAfter: c.TrustStale, SealLifetime: c.SealLifetime},
 		HSTS: tlsConf == nil && !loopback(c.Addr), MetricsToken: metricsToken, MetricsElsewhere: c.MetricsAddr != "",
-		Identity: c.identity(), LoginRate: int(c.LoginRate)})
+		Alerts: c.Alerts.options(), Identity: c.identity(), LoginRate: int(c.LoginRate)})
+	alertCtx, stopAlerts := context.WithCancel(ctx)
+	waitAlerts := startAlerts(alertCtx, c, srv, log)
+	defer func() { stopAlerts(); waitAlerts() }()
 	ln, err := net.Listen("tcp", c.Addr)
 	if err != nil {
 		fmt.Fprintln(stderr, "valise serve:", err)
