@@ -327,6 +327,7 @@ test_alerts_manage_security_officer_only if {
 	allowed(security, "alerts.manage", {"kind": "alert_webhook"})
 	forbidden(clerk_ber, "alerts.manage", {"kind": "alert_webhook"})
 	forbidden(object.union(security, {"roles": ["security_officer", "auditor"]}), "alerts.manage", {"kind": "alert_webhook"})
+}
 
 # ---- clearance and privileges (issue 10): two people, never oneself ----------------------------
 
