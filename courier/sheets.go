@@ -140,35 +140,38 @@ func (s *Service) Issue(ctx context.Context, actor policy.Subject, in IssueInput
 			}
 			sh.BearerName, courierID = c.FullName, &c.ID
 			if c.UserID != "" {
+				// The record stands for the account (DM-04): it must still be
+				// an active courier's of the record's kind.
+				if _, err := courierAccount(ctx, tx, CourierInput{Kind: c.Kind, UserID: c.UserID}); err != nil {
+					var ve *valise.Error
+					if errors.As(err, &ve) && ve.Code == valise.EINVALID && len(ve.Fields) == 1 {
+						return valise.Invalid("the courier's account may not carry mail: "+ve.Message,
+							valise.FieldError{Field: "courier_id", Reason: "its account: " + ve.Fields[0].Reason})
+					}
+					return err
+				}
 				sh.couriers = []string{c.UserID}
 			}
 		}
 		for i, id := range in.BagIDs {
 			field := fmt.Sprintf("bag_ids[%d]", i)
-			var reg, state, origin, dest string
-			var route []string
-			var pkgs *int
-			var level int16
-			err := tx.QueryRow(ctx, `SELECT b.registry_number, b.state, b.route_codes, b.package_count, b.level, o.code, d.code
-				FROM bags b JOIN units o ON o.id = b.origin_id JOIN units d ON d.id = b.destination_id
-				WHERE b.id::text = $1 FOR UPDATE OF b`, id).
-				Scan(&reg, &state, &route, &pkgs, &level, &origin, &dest)
-			if errors.Is(err, pgx.ErrNoRows) {
-				return noSuchBag(field)
+			noSuchBag := valise.Invalid("no such bag", valise.FieldError{Field: field, Reason: "no such bag"})
+			b, err := pouch.LockBag(ctx, tx, id)
+			if valise.ErrorCode(err) == valise.ENOTFOUND {
+				return noSuchBag
 			}
 			if err != nil {
 				return fmt.Errorf("load bag: %w", err)
 			}
-			// Each bag is authorized as it is loaded, before any check that
-			// would tell its state, registry number or sheet: a bag the
-			// caller may not see answers exactly like a random id.
-			bagRes := policy.Resource{Kind: "bag", ID: id, Level: policy.Level(level), Origin: origin, Destination: dest, Route: route}
-			if err := check(ctx, policy.ActBagRead, bagRes); err != nil {
-				if valise.ErrorCode(err) == valise.ENOTFOUND {
-					return noSuchBag(field)
+			// A bag the actor may not read is one that does not exist: its
+			// number, state and sheets are not disclosed.
+			if err := check(ctx, policy.ActBagRead, b.Resource()); err != nil {
+				if c := valise.ErrorCode(err); c == valise.ENOTFOUND || c == valise.EFORBIDDEN {
+					return noSuchBag
 				}
 				return err
 			}
+			reg, state, route, pkgs, level := b.RegistryNumber, string(b.State), b.Route, b.PackageCount, b.Level
 			if state != string(pouch.Sealed) {
 				return &valise.Error{Code: valise.ECONFLICT, Message: "bag " + reg + " is " + state + "; a sheet covers sealed bags",
 					Fields: []valise.FieldError{{Field: field, Reason: "not sealed"}}, Extra: map[string]any{"current_state": state}}
@@ -187,9 +190,9 @@ func (s *Service) Issue(ctx context.Context, actor policy.Subject, in IssueInput
 			} else if !errors.Is(err, pgx.ErrNoRows) {
 				return err
 			}
-			sh.Bags = append(sh.Bags, SheetBag{BagID: id, RegistryNumber: reg, Packages: *pkgs})
-			sh.PackageCount += *pkgs
-			sh.level = policy.Max(sh.level, policy.Level(level))
+			sh.Bags = append(sh.Bags, SheetBag{BagID: b.ID, RegistryNumber: reg, Packages: pkgs})
+			sh.PackageCount += pkgs
+			sh.level = policy.Max(sh.level, level)
 		}
 		if err := check(ctx, policy.ActSheetIssue, sh.Resource()); err != nil {
 			return err
@@ -223,17 +226,30 @@ func (s *Service) Issue(ctx context.Context, actor policy.Subject, in IssueInput
 		var replaces *string
 		if in.Replaces != "" {
 			// A sheet the caller may not read answers like a missing one.
-			old, err := getSheet(ctx, tx, in.Replaces)
-			if err == nil {
-				err = check(ctx, policy.ActBagRead, old.Resource())
+			if old, err := sheetHeader(ctx, tx, in.Replaces); err == nil {
+				if err := check(ctx, policy.ActBagRead, old.Resource()); err != nil {
+					if c := valise.ErrorCode(err); c != valise.ENOTFOUND && c != valise.EFORBIDDEN {
+						return err
+					}
+					return valise.Invalid("no such sheet to replace", valise.FieldError{Field: "replaces", Reason: "no such sheet"})
+				}
 			}
-			if c := valise.ErrorCode(err); c == valise.ENOTFOUND {
+			// A revoked sheet is reissued once: its replacements form a line.
+			var status, successor string
+			err := tx.QueryRow(ctx, `SELECT cs.status, coalesce((SELECT r.number FROM courier_sheets r WHERE r.replaces = cs.id
+				ORDER BY r.issued_at LIMIT 1), '') FROM courier_sheets cs WHERE cs.id::text = $1`, in.Replaces).Scan(&status, &successor)
+			if errors.Is(err, pgx.ErrNoRows) {
 				return valise.Invalid("no such sheet to replace", valise.FieldError{Field: "replaces", Reason: "no such sheet"})
-			} else if err != nil {
-				return err
 			}
-			if old.Status != "revoked" {
+			if err != nil {
+				return fmt.Errorf("load the sheet to replace: %w", err)
+			}
+			if status != "revoked" {
 				return valise.Invalid("revoke a sheet before reissuing it", valise.FieldError{Field: "replaces", Reason: "the sheet is still issued"})
+			}
+			if successor != "" {
+				return valise.Invalid("the sheet was already reissued as "+successor,
+					valise.FieldError{Field: "replaces", Reason: "already reissued as " + successor})
 			}
 			replaces = &in.Replaces
 		}
@@ -263,11 +279,6 @@ func (s *Service) Issue(ctx context.Context, actor policy.Subject, in IssueInput
 		return s.sign(ctx, tx, out)
 	})
 	return out, err
-}
-
-// noSuchBag is the answer for a bag id that names no bag the caller may see.
-func noSuchBag(field string) error {
-	return valise.Invalid("no such bag", valise.FieldError{Field: field, Reason: "no such bag"})
 }
 
 const sheetSQL = `SELECT cs.id, cs.number, u.code, u.name, cs.conveyance, coalesce(cs.courier_id::text, ''), coalesce(c.kind, ''),

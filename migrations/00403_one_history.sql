@@ -8,9 +8,30 @@
 -- from it. See docs/custody.md.
 
 -- +goose Up
+-- One event per existing bag takes longer than the connection's statement
+-- timeout on a real registry (30 s at about 50,000 bags); this transaction
+-- only migrates.
+SET LOCAL statement_timeout = 0;
 ALTER TABLE bag_events
     ADD COLUMN custodian_before jsonb,
     ADD COLUMN custodian_after  jsonb;
+-- Up again after a Down: the events recorded in between by one history (v2
+-- leaves) lost these columns with the Down; the log kept them. The Down
+-- leaves 'migration' among the stages; the schema before never had it.
+-- +goose StatementBegin
+DO $$
+BEGIN
+    IF EXISTS (SELECT 1 FROM pg_constraint WHERE conname = 'bag_events_stage_check'
+                AND pg_get_constraintdef(oid) LIKE '%migration%') THEN
+        ALTER TABLE bag_events DISABLE TRIGGER bag_events_append_only;
+        UPDATE bag_events e SET custodian_before = t.j->'custodian_before', custodian_after = t.j->'custodian_after'
+          FROM (SELECT id, convert_from(leaf, 'UTF8')::jsonb AS j FROM tlog_entries
+                 WHERE leaf LIKE '{"v":2,"type":"valise.bag_event"%') t
+         WHERE t.id = e.log_entry;
+        ALTER TABLE bag_events ENABLE TRIGGER bag_events_append_only;
+    END IF;
+END $$;
+-- +goose StatementEnd
 ALTER TABLE bag_events DROP CONSTRAINT bag_events_stage_check;
 ALTER TABLE bag_events ADD CONSTRAINT bag_events_stage_check CHECK (stage IN ('plan', 'assemble', 'formalise',
     'send', 'deliver', 'accept', 'store', 'examine', 'loss', 'incident', 'correction', 'migration'));

@@ -79,6 +79,17 @@ func (m *Migrator) Up(ctx context.Context) (int, error) {
 	return len(res), nil
 }
 
+// UpTo applies every pending migration up to and including version and
+// returns how many ran: a database at an earlier schema, as an older binary
+// left it (tests of a migration over existing data).
+func (m *Migrator) UpTo(ctx context.Context, version int64) (int, error) {
+	res, err := m.p.UpTo(ctx, version)
+	if err != nil {
+		return len(res), fmt.Errorf("migrate up to %d: %w", version, err)
+	}
+	return len(res), nil
+}
+
 // Down rolls back the newest applied migration.
 func (m *Migrator) Down(ctx context.Context) error {
 	if _, err := m.p.Down(ctx); err != nil {
