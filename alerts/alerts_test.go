@@ -496,7 +496,11 @@ func TestKeysExpiringAndPagination(t *testing.T) {
 	var all []string
 	next := ""
 	for range keys + 2 {
-		out := w.call(t, 200, "GET", "/api/v1/alerts?limit=1&after="+next, sec, nil)
+		path := "/api/v1/alerts?limit=1"
+		if next != "" { // an empty parameter is refused (422), like any value outside its schema
+			path += "&after=" + next
+		}
+		out := w.call(t, 200, "GET", path, sec, nil)
 		all = append(all, alertIDs(t, out)...)
 		if next = out["next"].(string); next == "" {
 			break

@@ -139,6 +139,19 @@ func TestDecode(t *testing.T) {
 		{"wrong type", "application/json", `{"count":"many"}`, 0, 400, "count"},
 		{"two values", "application/json", `{"name":"a"}{"name":"b"}`, 0, 400, ""},
 		{"too large", "application/json", `{"name":"` + strings.Repeat("x", 100) + `"}`, 50, 413, ""},
+		// One reading for every parser: no NUL, UTF-8 only, no duplicate
+		// keys, bounded depth, strings and numbers.
+		{"escaped NUL", "application/json", `{"name":"admin\u0000"}`, 0, 400, "name"},
+		{"raw NUL", "application/json", "{\"name\":\"ad\x00min\"}", 0, 400, "name"},
+		{"invalid UTF-8", "application/json", "{\"name\":\"\xff\xfe\"}", 0, 400, ""},
+		{"lone surrogate", "application/json", `{"name":"\ud800x"}`, 0, 400, "name"},
+		{"surrogate pair", "application/json", `{"name":"\ud83d\ude00"}`, 0, 200, ""},
+		{"duplicate key", "application/json", `{"name":"a","name":"b"}`, 0, 400, "name"},
+		{"duplicate nested key", "application/json", `{"name":"a","count":1,"x":[{"k":1,"k":2}]}`, 0, 400, "x[0].k"},
+		{"deep nesting", "application/json", `{"name":` + strings.Repeat("[", 40) + strings.Repeat("]", 40) + `}`, 0, 400, "name" + strings.Repeat("[0]", api.MaxJSONDepth-1)},
+		{"long string", "application/json", `{"name":"` + strings.Repeat("x", api.MaxJSONString+1) + `"}`, 0, 422, "name"},
+		{"long number", "application/json", `{"count":1` + strings.Repeat("0", api.MaxJSONNumber) + `}`, 0, 422, "count"},
+		{"huge exponent", "application/json", `{"count":1e999}`, 0, 422, "count"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

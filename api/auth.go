@@ -35,7 +35,9 @@ func (s *Server) requireAuth(next http.Handler) http.Handler {
 		}
 		sub, sid, err := s.ident.Authenticate(r.Context(), strings.TrimSpace(token))
 		if err != nil {
-			w.Header().Set("WWW-Authenticate", `Bearer realm="valise", error="invalid_token"`)
+			if valise.ErrorCode(err) == valise.EUNAUTHORIZED { // not when the database is down: the token may be fine
+				w.Header().Set("WWW-Authenticate", `Bearer realm="valise", error="invalid_token"`)
+			}
 			Error(w, r, err)
 			return
 		}

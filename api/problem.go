@@ -1,6 +1,7 @@
 package api
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -15,6 +16,7 @@ import (
 	"github.com/go-chi/chi/v5/middleware"
 
 	"valise"
+	"valise/internal/db"
 )
 
 // ProblemTypeBase prefixes every problem "type": stable, one per error code.
@@ -72,7 +74,16 @@ func (p Problem) MarshalJSON() ([]byte, error) {
 // Error writes err as a problem body. Errors that are not *valise.Error are
 // logged with the request id and answered with a generic 500: internals
 // never reach the caller.
+//
+// Database failures are classified here, once for every handler
+// (db.Classify): an outage, a restart or contention that outlived its
+// retries is a 503 with Retry-After, never a 500, and its cause is logged.
 func Error(w http.ResponseWriter, r *http.Request, err error) {
+	if c := db.Classify(err); c != err {
+		loggerFrom(r.Context()).WarnContext(r.Context(), "database unavailable", "request_id", middleware.GetReqID(r.Context()),
+			"method", r.Method, "path", r.URL.Path, "err", err)
+		err = c
+	}
 	code := valise.ErrorCode(err)
 	status, ok := statusOf[code]
 	if !ok {
@@ -90,6 +101,9 @@ func Error(w http.ResponseWriter, r *http.Request, err error) {
 	if errors.As(err, &ve) {
 		p.Errors = ve.Fields
 		p.Extra = ve.Extra
+	}
+	if status == http.StatusServiceUnavailable && w.Header().Get("Retry-After") == "" {
+		w.Header().Set("Retry-After", strconv.Itoa(db.RetryAfter))
 	}
 	if status == http.StatusTooManyRequests && w.Header().Get("Retry-After") == "" {
 		// Every 429 says when to come back: the error's retry_after, else a minute.
@@ -129,25 +143,31 @@ func JSON(w http.ResponseWriter, status int, v any) {
 }
 
 // Decode reads a JSON request body into v strictly: the media type must be
-// JSON, the body must fit the server's limit, unknown fields and trailing
-// data are refused, and wrong types name the field at fault.
+// JSON, the body must fit the server's limit and pass checkJSON (UTF-8, no
+// NUL, no duplicate keys, bounded depth, strings and numbers), unknown
+// fields and trailing data are refused, and wrong types name the field at
+// fault.
 func Decode(r *http.Request, v any) error {
 	ct := r.Header.Get("Content-Type")
 	mt, _, err := mime.ParseMediaType(ct)
 	if ct == "" || err != nil || (mt != "application/json" && !strings.HasSuffix(mt, "+json")) {
 		return valise.Errorf(valise.EUNSUPPORTED, "the request body must be application/json")
 	}
-	dec := json.NewDecoder(r.Body)
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
-		return decodeError(err)
-	}
-	if err := dec.Decode(&struct{}{}); !errors.Is(err, io.EOF) {
+	body, err := io.ReadAll(r.Body)
+	if err != nil {
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {
 			return decodeError(err)
 		}
-		return valise.Errorf(valise.EBADREQUEST, "the request body must hold a single JSON value")
+		return valise.Errorf(valise.EBADREQUEST, "could not read the request body")
+	}
+	if err := checkJSON(body); err != nil {
+		return err
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return decodeError(err)
 	}
 	return nil
 }

@@ -167,6 +167,7 @@ func (s *Server) routes() chi.Router {
 	r.Use(s.accessLog)
 	r.Use(s.recoverer)
 	r.Use(s.limits)
+	r.Use(newParamCheck(r).middleware) // query and path parameters against openapi.yaml (api/params.go)
 	r.NotFound(notFound)
 	r.MethodNotAllowed(func(w http.ResponseWriter, r *http.Request) {
 		Error(w, r, valise.Errorf("method_not_allowed", "method %s is not allowed on %s", r.Method, r.URL.Path))

@@ -123,7 +123,10 @@ func (s *Service) Issue(ctx context.Context, actor policy.Subject, in IssueInput
 		return nil, valise.Invalid("the courier sheet is incomplete", fe...)
 	}
 	var out *Sheet
-	err := db.InTx(ctx, s.pool, func(tx pgx.Tx) error {
+	// READ COMMITTED: the issuer's number counter serializes issuers
+	// (pouch.NextNumber), and each bag is locked before it is checked, so a
+	// second sheet for the same bag waits and then sees the first.
+	err := db.InTxOpts(ctx, s.pool, db.ReadCommitted, func(tx pgx.Tx) error {
 		issuer, err := pouch.UnitByCode(ctx, tx, in.Issuer, "issuer")
 		if err != nil {
 			return err

@@ -144,7 +144,9 @@ type CreateBagInput struct {
 // (<origin code>-<year>-<6-digit sequence>, unique, never reused).
 func (s *Service) CreateBag(ctx context.Context, actor policy.Subject, in CreateBagInput, check Check) (*Bag, error) {
 	var out *Bag
-	err := db.InTx(ctx, s.pool, func(tx pgx.Tx) error {
+	// READ COMMITTED: the origin's number counter serializes its creators
+	// (nextNumber); plans and units are not changed under a bag.
+	err := db.InTxOpts(ctx, s.pool, db.ReadCommitted, func(tx pgx.Tx) error {
 		var origin, dest Unit
 		var route []string
 		var planID *string

@@ -55,15 +55,23 @@ func UnitByCode(ctx context.Context, q db.Querier, code, field string) (Unit, er
 
 // nextNumber takes the next number of a unit's series for a year, in tx.
 // Numbers are never reused: the counter only grows and rows naming them are
-// never deleted.
+// never deleted; a transaction that rolls back gives its number back, so
+// the series has no gaps. The counter row serializes the unit's writers:
+// tx must run at READ COMMITTED (db.ReadCommitted), where a second writer
+// waits for the first and then takes the next number; in a serializable
+// transaction two writers at once fail with 40001, so it is refused.
 func nextNumber(ctx context.Context, tx pgx.Tx, unitID, series string, year int) (int, error) {
 	var n int
+	var iso string
 	err := tx.QueryRow(ctx, `
 		INSERT INTO registry_counters (unit_id, series, year, last) VALUES ($1, $2, $3, 1)
 		ON CONFLICT (unit_id, series, year) DO UPDATE SET last = registry_counters.last + 1
-		RETURNING last`, unitID, series, year).Scan(&n)
+		RETURNING last, current_setting('transaction_isolation')`, unitID, series, year).Scan(&n, &iso)
 	if err != nil {
 		return 0, fmt.Errorf("next %s number: %w", series, err)
+	}
+	if iso != "read committed" {
+		return 0, fmt.Errorf("next %s number: taken in a %s transaction; use db.ReadCommitted", series, iso)
 	}
 	return n, nil
 }

@@ -6,7 +6,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
+	"strings"
 	"syscall"
 	"time"
 
@@ -108,10 +110,31 @@ func ValidUUID(s string) bool {
 // which makes "two clerks cannot both win" a property of the database.
 var TxOptions = pgx.TxOptions{IsoLevel: pgx.Serializable}
 
-// MaxAttempts bounds the retries of a transaction that lost a serialization race.
-const MaxAttempts = 8
+// ReadCommitted is for transactions that take a hot counter (a registry
+// number, pouch.NextNumber) or otherwise serialize on rows they lock: a
+// writer waits for the row lock and then sees the committed row, where a
+// serializable transaction would fail with 40001 whenever two run at once
+// and exhaust its retries under load. Such a transaction must lock (FOR
+// UPDATE, or an UPDATE) every row its decision rests on.
+var ReadCommitted = pgx.TxOptions{IsoLevel: pgx.ReadCommitted}
 
-// InTx runs fn in a serializable transaction and commits it. A serialization
+// MaxAttempts bounds the retries of a transaction that lost a serialization
+// race. Contention is not an error: SSI also aborts transactions of
+// unrelated rows that share index pages (32 clients correcting 32 different
+// bags lost 2 of 128 after 8 attempts), and one of any conflicting set always
+// commits, so a loser retries until it wins — within the request's deadline,
+// and this bound for callers without one.
+const MaxAttempts = 64
+
+// Backoff is the pause before attempt+1: growing with the attempt, jittered
+// so the losers of one race do not meet again, and capped at 50 ms.
+func Backoff(attempt int) time.Duration {
+	d := time.Duration(attempt*attempt) * time.Millisecond * time.Duration(1+time.Now().UnixNano()%5)
+	return min(d, 50*time.Millisecond)
+}
+
+// InTx runs fn in a serializable transaction and commits it (inside a Scope:
+// in the scope's transaction, committed by its owner; see Scope). A serialization
 // failure or deadlock rolls back and runs fn again (with a short jittered
 // backoff) up to MaxAttempts times; fn must therefore have no side effects
 // outside the transaction. Any other error rolls back and is returned.
@@ -121,6 +144,9 @@ func InTx(ctx context.Context, pool *pgxpool.Pool, fn func(tx pgx.Tx) error) err
 
 // InTxOpts is InTx with explicit transaction options.
 func InTxOpts(ctx context.Context, pool *pgxpool.Pool, opts pgx.TxOptions, fn func(tx pgx.Tx) error) error {
+	if sc := scopeFor(ctx, pool); sc != nil {
+		return sc.run(ctx, opts, nil, fn)
+	}
 	return retryTx(ctx, func(ctx context.Context) (pgx.Tx, error) { return pool.BeginTx(ctx, opts) }, fn)
 }
 
@@ -132,6 +158,9 @@ func InTxOpts(ctx context.Context, pool *pgxpool.Pool, opts pgx.TxOptions, fn fu
 // back and is retried like any other when it is a serialization failure.
 func InTxBatch(ctx context.Context, pool *pgxpool.Pool, opts pgx.TxOptions, first func(b *pgx.Batch) error,
 	fn func(tx pgx.Tx) error) error {
+	if sc := scopeFor(ctx, pool); sc != nil {
+		return sc.run(ctx, opts, first, fn)
+	}
 	return retryTx(ctx, func(ctx context.Context) (pgx.Tx, error) {
 		b := &pgx.Batch{}
 		b.BeginTx(opts)
@@ -158,11 +187,10 @@ func retryTx(ctx context.Context, begin func(ctx context.Context) (pgx.Tx, error
 		if err == nil || !Retryable(err) {
 			return Classify(err)
 		}
-		backoff := time.Duration(attempt*attempt) * time.Millisecond * time.Duration(1+time.Now().UnixNano()%5)
 		select {
 		case <-ctx.Done():
 			return Classify(ctx.Err())
-		case <-time.After(backoff):
+		case <-time.After(Backoff(attempt)):
 		}
 	}
 	return Classify(fmt.Errorf("transaction gave up after %d attempts: %w", MaxAttempts, err))
@@ -189,9 +217,14 @@ func Retryable(err error) bool {
 	return false
 }
 
-// Classify turns database connectivity failures into valise.EUNAVAILABLE so
-// that callers answer 503 rather than 500 while the database is down. Other
-// errors pass through unchanged.
+// RetryAfter is what a 503 from Classify tells the caller to wait, in seconds.
+const RetryAfter = 1
+
+// Classify is the one place a database failure gets its meaning: one that
+// says the database is unreachable, restarting, overloaded or too contended
+// right now (Unavailable) becomes valise.EUNAVAILABLE, which the HTTP layer
+// answers 503 with Retry-After; it is never a 500. Other errors, and errors
+// that already carry a valise code, pass through unchanged.
 func Classify(err error) error {
 	if err == nil || !Unavailable(err) {
 		return err
@@ -200,29 +233,45 @@ func Classify(err error) error {
 	if errors.As(err, &ve) {
 		return err
 	}
-	return &valise.Error{Code: valise.EUNAVAILABLE, Message: "the database is unavailable; try again shortly"}
+	return &valise.Error{Code: valise.EUNAVAILABLE, Message: "the database is unavailable; try again shortly",
+		Extra: map[string]any{"retry_after_seconds": RetryAfter}}
 }
 
-// Unavailable reports whether err means the database could not be reached
-// or is shutting down (as opposed to a query that failed on its merits).
+// Unavailable reports whether err means the database could not be reached,
+// went away, is shutting down or starting up, is out of resources, or is
+// too busy right now (a statement or request timeout, a lock or
+// serialization conflict that outlived its retries) — as opposed to a query
+// that failed on its merits. The same request may succeed when retried.
 func Unavailable(err error) bool {
 	if err == nil {
 		return false
 	}
 	var pgErr *pgconn.PgError
 	if errors.As(err, &pgErr) {
-		// 57P01 admin_shutdown, 57P02 crash_shutdown, 57P03 cannot_connect_now,
-		// class 08 connection exceptions.
-		return pgErr.Code == "57P01" || pgErr.Code == "57P02" || pgErr.Code == "57P03" || pgErr.Code[:2] == "08"
+		switch code := pgErr.Code; {
+		case code == "57P01", // admin_shutdown
+			code == "57P02",               // crash_shutdown
+			code == "57P03",               // cannot_connect_now (starting up, shutting down, recovering)
+			code == "57P05",               // idle_session_timeout
+			code == "57014",               // query_canceled (statement_timeout)
+			code == "55P03",               // lock_not_available
+			code == "40001",               // serialization_failure, after InTx's retries
+			code == "40P01",               // deadlock_detected, likewise
+			strings.HasPrefix(code, "08"), // connection exceptions
+			strings.HasPrefix(code, "53"): // insufficient resources: too many connections, disk full, out of memory
+			return true
+		}
+		return false
 	}
 	var netErr net.Error
-	if errors.As(err, &netErr) {
-		return true
-	}
 	var connErr *pgconn.ConnectError
-	if errors.As(err, &connErr) {
+	switch {
+	case errors.As(err, &netErr), errors.As(err, &connErr),
+		errors.Is(err, syscall.ECONNREFUSED), errors.Is(err, syscall.ECONNRESET), errors.Is(err, syscall.ECONNABORTED),
+		errors.Is(err, syscall.EPIPE), errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF),
+		errors.Is(err, pgconn.ErrConnClosed), strings.HasSuffix(err.Error(), "closed pool"), // puddle.ErrClosedPool
+		errors.Is(err, context.DeadlineExceeded), errors.Is(err, context.Canceled):
 		return true
 	}
-	return errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.ECONNRESET) ||
-		errors.Is(err, context.DeadlineExceeded) || pgconn.SafeToRetry(err)
+	return pgconn.SafeToRetry(err) || pgconn.Timeout(err)
 }
