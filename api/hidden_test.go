@@ -112,7 +112,9 @@ func random(real string) string {
 		return randomUUID()
 	case regexp.MustCompile(`^[0-9]+$`).MatchString(real):
 		return "9" + real + "77"
-	default:
+	case strings.ToLower(real) == real: // a username
+		return "zz" + real + "q"
+	default: // a unit code
 		return "ZZ-" + strings.ToUpper(real) + "Q"
 	}
 }
