@@ -33,6 +33,8 @@ type hiddenEnv struct {
 	observer string // token: kept out by need-to-know
 	insider  string // token: kept out by clearance
 	security string // token
+	// personnel is the demo personnel officer (scope *), who sees staff records.
+	personnel string
 	// real maps a path parameter, named by the path segment before it and
 	// the parameter ("bags/{id}"), to a real resource the observer may not see.
 	real map[string]string
@@ -62,9 +64,10 @@ func newHiddenEnv(t testing.TB) *hiddenEnv {
 		t.Fatal(err)
 	}
 	h := &hiddenEnv{Env: e,
-		observer: e.User(t, "clerk.par", []string{policy.RoleRegistryClerk}, "FR-PAR", policy.Secret, ""),
-		insider:  e.User(t, "clerk.low", []string{policy.RoleRegistryClerk}, "MFA", policy.Unclassified, ""),
-		security: e.Login(t, "security", "valise-demo").AccessToken,
+		observer:  e.User(t, "clerk.par", []string{policy.RoleRegistryClerk}, "FR-PAR", policy.Secret, ""),
+		insider:   e.User(t, "clerk.low", []string{policy.RoleRegistryClerk}, "MFA", policy.Unclassified, ""),
+		security:  e.Login(t, "security", "valise-demo").AccessToken,
+		personnel: e.Login(t, "personnel", "valise-demo").AccessToken,
 		real: map[string]string{
 			"bags/{id}":     pairs[0].BagID,
 			"handoffs/{id}": ho.HandoffID,
@@ -85,6 +88,11 @@ func newHiddenEnv(t testing.TB) *hiddenEnv {
 	}
 	for key, q := range map[string]string{
 		"alerts/{id}":       `SELECT id::text FROM alerts LIMIT 1`,
+		"staff/{id}":        `SELECT id::text FROM staff LIMIT 1`,
+		"cases/{case}":      `SELECT coalesce((SELECT id::text FROM disciplinary_cases LIMIT 1), '00000000-0000-4000-8000-000000000001')`,
+		"studies/{study}":   `SELECT coalesce((SELECT id::text FROM staff_studies LIMIT 1), '00000000-0000-4000-8000-000000000002')`,
+		"reference/{kind}":  `SELECT kind FROM personnel_reference ORDER BY id LIMIT 1`,
+		"/{code}":           `SELECT code FROM personnel_reference ORDER BY id LIMIT 1`,
 		"webhooks/{id}":     `SELECT id::text FROM alert_webhooks LIMIT 1`,
 		"plans/{id}":        `SELECT id::text FROM dispatch_plans LIMIT 1`,
 		"submissions/{id}":  `SELECT id::text FROM submissions LIMIT 1`,
@@ -112,8 +120,8 @@ func random(real string) string {
 		return randomUUID()
 	case regexp.MustCompile(`^[0-9]+$`).MatchString(real):
 		return "9" + real + "77"
-	case strings.ToLower(real) == real: // a username
-		return "zz" + real + "q"
+	case strings.ToLower(real) == real: // a username, a reference code
+		return "zz" + strings.ReplaceAll(real, "_", "") + "q"
 	default: // a unit code
 		return "ZZ-" + strings.ToUpper(real) + "Q"
 	}
@@ -153,7 +161,7 @@ func (h *hiddenEnv) fill(t testing.TB, route string, hidden bool) (string, []str
 		if !ok {
 			t.Fatalf("%s: no real resource known for %q: add one to newHiddenEnv", route, seg)
 		}
-		if param == "{file}" { // a file name, not an id
+		if param == "{file}" || param == "{kind}" { // a file name or a kind of reference data, not an id
 			return prefix + "/" + v
 		}
 		if !hidden {
@@ -269,7 +277,11 @@ func TestHiddenLooksLikeMissing(t *testing.T) {
 		realPath, realIDs := h.fill(t, route, true)
 		if method == http.MethodGet {
 			// The resource is real: someone who may see it does.
-			res := send(method, route, realPath, h.security)
+			seer := h.security
+			if strings.HasPrefix(route, "/api/v1/staff") || strings.HasPrefix(route, "/api/v1/personnel") {
+				seer = h.personnel // personal data is the personnel officers'
+			}
+			res := send(method, route, realPath, seer)
 			res.Body.Close()
 			if res.StatusCode == http.StatusNotFound {
 				t.Errorf("%s: the security officer gets 404 for %s: the fixture is not real", mr, realPath)

@@ -77,6 +77,7 @@ type Server struct {
 	custody *custodyAPI     // hand-offs, custody trails, receipts (api/custody.go)
 	seals   *sealAPI        // trust list, bag seals, verification (api/seals.go)
 	alerts  *alerts.Service // alerts, subscriptions, webhooks (api/alerts.go)
+	staff   *personnelAPI   // staff records, ranks, discipline (api/personnel.go)
 
 	authz      *policy.Authorizer // every protected handler asks it (api/auth.go)
 	ident      *identity.Service  // users, units, tokens (api/auth.go)
@@ -117,6 +118,7 @@ func New(pool *pgxpool.Pool, cfg Config) *Server {
 	if s.alerts, err = alerts.New(pool, s.authz, s.ident, master, cfg.Alerts); err != nil {
 		panic(err) // a master key of the wrong size is a programming error
 	}
+	s.staff = newPersonnelAPI(pool, s.authz, s.pouch.idem)
 	s.router = s.routes()
 	return s
 }
@@ -196,6 +198,7 @@ func (s *Server) routes() chi.Router {
 			r.Group(s.custody.routes) // hand-offs, custody trails, receipts, overdue (api/custody.go)
 			r.Group(s.seals.routes)   // bag seals and seal verification (api/seals.go)
 			r.Group(s.alertRoutes)    // alerts, subscriptions, webhooks (api/alerts.go)
+			r.Group(s.staff.routes)   // personnel core (api/personnel.go)
 		})
 	})
 	return r

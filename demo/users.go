@@ -32,7 +32,7 @@ var demoUsers = []demoUser{
 	{"courier", "Kairat Career Courier", UnitDCS, []string{policy.RoleCourier}, policy.TopSecret, policy.CourierCareer, nil},
 	{"adhoc", "Asel Ad-hoc Courier", UnitBerlin, []string{policy.RoleCourier}, policy.Secret, policy.CourierAdHoc, nil},
 	{"security", "Serik Security Officer", UnitMFA, []string{policy.RoleSecurityOfficer}, policy.SpecialImportance, "", []string{"*"}},
-	{"personnel", "Perizat Personnel Officer", UnitMFA, []string{policy.RolePersonnelOfficer}, policy.Restricted, "", nil},
+	{"personnel", "Perizat Personnel Officer", UnitMFA, []string{policy.RolePersonnelOfficer}, policy.Restricted, "", []string{"*"}},
 	{"auditor", "Aidos Auditor", UnitTokyo, []string{policy.RoleAuditor}, policy.Secret, "", []string{"*"}},
 }
 

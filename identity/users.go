@@ -105,8 +105,10 @@ func (in UserInput) validate(creating bool) error {
 	case !isCourier && in.CourierKind != "":
 		fs = append(fs, valise.FieldError{Field: "courier_kind", Reason: "only couriers have a courier kind"})
 	}
-	if len(in.Scope) > 0 && !slices.Contains(in.Roles, policy.RoleSecurityOfficer) && !slices.Contains(in.Roles, policy.RoleAuditor) {
-		fs = append(fs, valise.FieldError{Field: "scope", Reason: "only security officers and auditors have an oversight scope"})
+	// A personnel officer's scope lists the units whose staff records they keep (policy/personnel.rego).
+	if len(in.Scope) > 0 && !slices.Contains(in.Roles, policy.RoleSecurityOfficer) && !slices.Contains(in.Roles, policy.RoleAuditor) &&
+		!slices.Contains(in.Roles, policy.RolePersonnelOfficer) {
+		fs = append(fs, valise.FieldError{Field: "scope", Reason: "only security officers, auditors and personnel officers have a scope"})
 	}
 	for _, u := range in.Scope {
 		if u != "*" && !unitCodeRe.MatchString(u) {

@@ -21,6 +21,15 @@ import (
 //go:embed authz.rego
 var regoSource string
 
+// personnelSource is the personal-data policy (package valise.personnel):
+// it decides every personnel resource kind (personnelKinds).
+//
+//go:embed personnel.rego
+var personnelSource string
+
+// personnelKinds are the resource and list kinds personnel.rego decides.
+var personnelKinds = map[string]bool{"staff": true, "personnel_reference": true, "personnel_reserve": true}
+
 // Source returns the embedded Rego policy text.
 func Source() string { return regoSource }
 
@@ -31,10 +40,13 @@ type Authorizer struct {
 	decide  rego.PreparedEvalQuery
 	scope   rego.PreparedEvalQuery
 	actions rego.PreparedEvalQuery
-	pool    *pgxpool.Pool
-	log     *slog.Logger
-	cache   *decisionCache
-	denies  *decisionWriter // nil without a pool
+	// personnel resources (personnel.rego)
+	staffDecide rego.PreparedEvalQuery
+	staffScope  rego.PreparedEvalQuery
+	pool        *pgxpool.Pool
+	log         *slog.Logger
+	cache       *decisionCache
+	denies      *decisionWriter // nil without a pool
 }
 
 // New compiles the policy and prepares its queries. pool receives the
@@ -44,7 +56,7 @@ func New(ctx context.Context, pool *pgxpool.Pool, log *slog.Logger) (*Authorizer
 	if log == nil {
 		log = slog.Default()
 	}
-	compiler, err := ast.CompileModulesWithOpt(map[string]string{"authz.rego": regoSource},
+	compiler, err := ast.CompileModulesWithOpt(map[string]string{"authz.rego": regoSource, "personnel.rego": personnelSource},
 		ast.CompileOpts{ParserOptions: ast.ParserOptions{RegoVersion: ast.RegoV1}})
 	if err != nil {
 		return nil, fmt.Errorf("compile the policy: %w", err)
@@ -67,6 +79,12 @@ func New(ctx context.Context, pool *pgxpool.Pool, log *slog.Logger) (*Authorizer
 		return nil, err
 	}
 	if a.actions, err = prepare("data.valise.authz.actions"); err != nil {
+		return nil, err
+	}
+	if a.staffDecide, err = prepare("data.valise.personnel.decision"); err != nil {
+		return nil, err
+	}
+	if a.staffScope, err = prepare("data.valise.personnel.list_scope"); err != nil {
 		return nil, err
 	}
 	return a, nil
@@ -93,7 +111,11 @@ func (a *Authorizer) evaluate(ctx context.Context, s Subject, action string, r R
 		ast.Item(keyAction, ast.StringTerm(action)),
 		ast.Item(keyResource, resourceTerm(r)),
 	)
-	rs, err := a.decide.Eval(ctx, rego.EvalParsedInput(input))
+	q := a.decide
+	if personnelKinds[r.Kind] {
+		q = a.staffDecide
+	}
+	rs, err := q.Eval(ctx, rego.EvalParsedInput(input))
 	if err != nil {
 		return Decision{}, fmt.Errorf("evaluate the policy for %s: %w", action, err)
 	}
@@ -190,6 +212,8 @@ type Scope struct {
 	Units    []string
 	MaxLevel Level
 	Courier  bool
+	// Self: the subject's own staff record is visible too (personnel kinds).
+	Self bool
 }
 
 // None reports whether the scope shows nothing at all.
@@ -202,7 +226,11 @@ func (a *Authorizer) ListScope(ctx context.Context, s Subject, kind string) (Sco
 		ast.Item(keySubject, subjectTerm(s)),
 		ast.Item(keyKind, ast.StringTerm(kind)),
 	)
-	rs, err := a.scope.Eval(ctx, rego.EvalParsedInput(input))
+	q := a.scope
+	if personnelKinds[kind] {
+		q = a.staffScope
+	}
+	rs, err := q.Eval(ctx, rego.EvalParsedInput(input))
 	if err != nil {
 		return Scope{}, fmt.Errorf("evaluate the list scope of %s: %w", kind, err)
 	}
@@ -214,6 +242,7 @@ func (a *Authorizer) ListScope(ctx context.Context, s Subject, kind string) (Sco
 	sc := Scope{}
 	sc.All, _ = m["all"].(bool)
 	sc.Courier, _ = m["courier"].(bool)
+	sc.Self, _ = m["self"].(bool)
 	n, ok := m["max_level"].(json.Number)
 	if !ok {
 		return none, nil
@@ -268,6 +297,7 @@ var (
 	keyClearance   = ast.StringTerm("clearance")
 	keyCourierKind = ast.StringTerm("courier_kind")
 	keyCouriers    = ast.StringTerm("couriers")
+	keyPerson      = ast.StringTerm("person")
 	keyCustodian   = ast.StringTerm("custodian")
 	keyCustKind    = ast.StringTerm("custodian_kind")
 	keyCustUnit    = ast.StringTerm("custodian_unit")
@@ -319,6 +349,7 @@ func resourceTerm(r Resource) *ast.Term {
 		ast.Item(keyCustUnit, ast.StringTerm(r.CustodianUnit)),
 		ast.Item(keyCouriers, stringsTerm(r.Couriers)),
 		ast.Item(keyAccount, ast.StringTerm(r.Account)),
+		ast.Item(keyPerson, ast.StringTerm(r.Person)),
 	)
 }
 

@@ -80,5 +80,6 @@ func decisionKey(s Subject, action string, r Resource) string {
 	field(r.CustodianUnit)
 	list(r.Couriers)
 	field(r.Account)
+	field(r.Person)
 	return b.String()
 }

@@ -149,6 +149,9 @@ type Resource struct {
 	// Account is, for a user resource, the user id of the account acted on
 	// (nobody changes their own clearance or roles).
 	Account string `json:"account,omitempty"`
+	// Person is the user id of the account linked to the staff record a
+	// personnel resource describes: the person may read their own record.
+	Person string `json:"person,omitempty"`
 }
 
 // Actions. Lifecycle stages follow the Article 7-1 order; the rest are

@@ -101,6 +101,10 @@ func TestDocumentedCommandsRun(t *testing.T) {
 			`"custodian":{"kind":"bearer","name":"Capt. Nurlan Abenov","document":"passport KZ N1234567"`,
 			`{"state":"accepted","custodian":{"kind":"registry","unit":"DE-BER"}}`,
 			"VALID",
+			`"d001_eligible":false`, `"d001_eligible":true`, // the personnel walkthrough: one day short, then eligible
+			"HR-06: before the minimum 2 years in rank",
+			`["spouse",true]`, `["parent",false]`,
+			"security officer: 404",
 		} {
 			if !strings.Contains(string(out), want) {
 				t.Errorf("run %d: the output lacks %q:\n%s", run, want, out)

@@ -1,0 +1,248 @@
+package personnel
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"regexp"
+	"slices"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"valise"
+	"valise/internal/db"
+	"valise/policy"
+)
+
+// Reference data: what the law leaves to by-laws and other acts (law-digest
+// §7), kept as versioned rows that personnel officers edit through the API.
+// The newest version of a (kind, code) is current; older ones stay as history.
+const (
+	RefPosition   = "position"             // staff position → title, staff kind, category, nominal rank (HR-01, HR-05)
+	RefExclusion  = "exclusion_ground"     // civil-service exclusion grounds (HR-15)
+	RefProbation  = "probation"            // probation length, code "months" (HR-14)
+	RefAuthority  = "appointing_authority" // position category → appointing authority (HR-35)
+	RefFluency    = "fluency"              // lowest language level counted as "freely commands" (HR-13)
+	resReference  = "personnel_reference"
+	actRefManage  = "personnel_reference.manage"
+	actRefRead    = "personnel_reference.read"
+	refCodeFormat = `^[a-z0-9_]{1,64}$`
+)
+
+var refKinds = []string{RefPosition, RefExclusion, RefProbation, RefAuthority, RefFluency}
+
+var refCodeRe = regexp.MustCompile(refCodeFormat)
+
+// Reference is one version of a reference value.
+type Reference struct {
+	Kind       string          `json:"kind"`
+	Code       string          `json:"code"`
+	Value      json.RawMessage `json:"value"`
+	Reason     string          `json:"reason"`
+	Act        Act             `json:"act"`
+	RecordedBy string          `json:"recorded_by"`
+	RecordedAt time.Time       `json:"recorded_at"`
+	Version    int64           `json:"version"`
+}
+
+// PositionRef is the value of a position entry.
+type PositionRef struct {
+	Title       string `json:"title"`
+	StaffKind   string `json:"staff_kind"`
+	Category    string `json:"category"`
+	NominalRank int    `json:"nominal_rank,omitempty"`
+	Political   bool   `json:"political,omitempty"`
+}
+
+// Position categories that decide the appointing authority (Art. 9(2)).
+var positionCategories = []string{"minister_of_foreign_affairs", "ambassador", "permanent_representative",
+	"deputy_minister", "head_of_agency", "other"}
+
+// Authorities that appoint, dismiss and assign ranks.
+var authorities = []string{"president", "government", "minister", "head_of_presidential_administration"}
+
+// Staff kinds (HR-01).
+const (
+	KindDiplomatic     = "diplomatic"
+	KindAdminTechnical = "admin_technical"
+)
+
+// ReferenceInput sets a new version of a reference value.
+type ReferenceInput struct {
+	Value json.RawMessage `json:"value"`
+	Change
+}
+
+func validateRefValue(kind string, v json.RawMessage) []valise.FieldError {
+	bad := func(r string) []valise.FieldError { return []valise.FieldError{fe("value", r)} }
+	strict := func(dst any) error {
+		d := json.NewDecoder(bytes.NewReader(v))
+		d.DisallowUnknownFields()
+		return d.Decode(dst)
+	}
+	switch kind {
+	case RefPosition:
+		var p PositionRef
+		if err := strict(&p); err != nil {
+			return bad("a position is {title, staff_kind, category, nominal_rank?, political?}")
+		}
+		var fs []valise.FieldError
+		if p.Title == "" {
+			fs = append(fs, fe("value.title", "required"))
+		}
+		if p.StaffKind != KindDiplomatic && p.StaffKind != KindAdminTechnical {
+			fs = append(fs, fe("value.staff_kind", "must be diplomatic or admin_technical (HR-01)"))
+		}
+		if !slices.Contains(positionCategories, p.Category) {
+			fs = append(fs, fe("value.category", fmt.Sprintf("must be one of %v", positionCategories)))
+		}
+		if p.NominalRank != 0 && (p.NominalRank < 1 || p.NominalRank > 11 || p.StaffKind != KindDiplomatic) {
+			fs = append(fs, fe("value.nominal_rank", "a rank 1-11, and only for a diplomatic position"))
+		}
+		return fs
+	case RefExclusion:
+		var x struct {
+			Label  string `json:"label"`
+			Active bool   `json:"active"`
+		}
+		if err := strict(&x); err != nil || x.Label == "" {
+			return bad("an exclusion ground is {label, active}")
+		}
+	case RefProbation:
+		var x struct {
+			Months int `json:"months"`
+		}
+		if err := strict(&x); err != nil || x.Months < 1 || x.Months > 24 {
+			return bad("probation is {months: 1-24}")
+		}
+	case RefAuthority:
+		var x struct {
+			Authority string `json:"authority"`
+		}
+		if err := strict(&x); err != nil || !slices.Contains(authorities, x.Authority) {
+			return bad(fmt.Sprintf("an appointing authority is {authority: one of %v}", authorities))
+		}
+	case RefFluency:
+		var x struct {
+			Level string `json:"level"`
+		}
+		if err := strict(&x); err != nil || levelRank(x.Level) < 0 {
+			return bad(fmt.Sprintf("fluency is {level: one of %v}", languageLevels))
+		}
+	}
+	return nil
+}
+
+// SetReference records a new version of a reference value.
+func (s *Service) SetReference(ctx context.Context, check Check, by policy.Subject, kind, code string, in ReferenceInput) (Reference, error) {
+	if err := check(ctx, actRefManage, policy.Resource{Kind: resReference, ID: kind}); err != nil {
+		return Reference{}, err
+	}
+	fs := in.fields()
+	if !slices.Contains(refKinds, kind) {
+		return Reference{}, valise.Errorf(valise.ENOTFOUND, "no reference list %q (lists: %v)", kind, refKinds)
+	}
+	if !refCodeRe.MatchString(code) {
+		fs = append(fs, fe("code", "1-64 lower-case letters, digits or underscores"))
+	}
+	if len(in.Value) == 0 {
+		fs = append(fs, fe("value", "required"))
+	} else {
+		fs = append(fs, validateRefValue(kind, in.Value)...)
+	}
+	if kind == RefProbation && code != "months" || kind == RefFluency && code != "min_level" {
+		fs = append(fs, fe("code", "this list has one entry: months (probation) or min_level (fluency)"))
+	}
+	if len(fs) > 0 {
+		return Reference{}, refusal("the reference value is invalid", fs...)
+	}
+	var out Reference
+	err := db.InTx(ctx, s.pool, func(tx pgx.Tx) error {
+		return scanRef(tx.QueryRow(ctx, `
+			INSERT INTO personnel_reference (kind, code, value, reason, act_number, act_date, recorded_by)
+			VALUES ($1, $2, $3, $4, $5, $6, $7)
+			RETURNING kind, code, value, reason, act_number, act_date, recorded_by, recorded_at, id`,
+			kind, code, []byte(in.Value), in.Reason, in.Act.Number, in.Act.Date, by.Username), &out)
+	})
+	return out, err
+}
+
+func scanRef(row pgx.Row, r *Reference) error {
+	return row.Scan(&r.Kind, &r.Code, &r.Value, &r.Reason, &r.Act.Number, &r.Act.Date, &r.RecordedBy, &r.RecordedAt, &r.Version)
+}
+
+// ListReference returns the current value of every entry of kind ("" = all kinds).
+func (s *Service) ListReference(ctx context.Context, check Check, kind string) ([]Reference, error) {
+	if err := check(ctx, actRefRead, policy.Resource{Kind: resReference, ID: kind}); err != nil {
+		return nil, err
+	}
+	if kind != "" && !slices.Contains(refKinds, kind) {
+		return nil, refusal("unknown reference list", fe("kind", fmt.Sprintf("must be one of %v", refKinds)))
+	}
+	rows, err := s.pool.Query(ctx, `
+		SELECT DISTINCT ON (kind, code) kind, code, value, reason, act_number, act_date, recorded_by, recorded_at, id
+		FROM personnel_reference WHERE $1 = '' OR kind = $1 ORDER BY kind, code, id DESC`, kind)
+	if err != nil {
+		return nil, err
+	}
+	return pgx.CollectRows(rows, func(row pgx.CollectableRow) (Reference, error) {
+		var r Reference
+		return r, scanRef(row, &r)
+	})
+}
+
+// ReferenceHistory returns every version of one entry, newest first.
+func (s *Service) ReferenceHistory(ctx context.Context, check Check, kind, code string) ([]Reference, error) {
+	if err := check(ctx, actRefRead, policy.Resource{Kind: resReference, ID: kind}); err != nil {
+		return nil, err
+	}
+	rows, err := s.pool.Query(ctx, `SELECT kind, code, value, reason, act_number, act_date, recorded_by, recorded_at, id
+		FROM personnel_reference WHERE kind = $1 AND code = $2 ORDER BY id DESC`, kind, code)
+	if err != nil {
+		return nil, err
+	}
+	out, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (Reference, error) {
+		var r Reference
+		return r, scanRef(row, &r)
+	})
+	if err == nil && len(out) == 0 {
+		return nil, valise.Errorf(valise.ENOTFOUND, "no reference entry %s/%s", kind, code)
+	}
+	return out, err
+}
+
+// refValue reads the current value of (kind, code) into dst; found is false
+// when there is no such entry.
+func refValue(ctx context.Context, q db.Querier, kind, code string, dst any) (bool, error) {
+	var b []byte
+	err := q.QueryRow(ctx, `SELECT value FROM personnel_reference WHERE kind = $1 AND code = $2 ORDER BY id DESC LIMIT 1`,
+		kind, code).Scan(&b)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	return true, json.Unmarshal(b, dst)
+}
+
+// appointingAuthority is the authority that appoints to (and dismisses
+// from) a position of category (HR-35, Art. 9(2), 18(2)).
+func appointingAuthority(ctx context.Context, q db.Querier, category string) (string, error) {
+	var v struct {
+		Authority string `json:"authority"`
+	}
+	ok, err := refValue(ctx, q, RefAuthority, category, &v)
+	if err != nil {
+		return "", err
+	}
+	if !ok {
+		if ok, err = refValue(ctx, q, RefAuthority, "other", &v); err != nil || !ok {
+			return "", fmt.Errorf("no appointing authority for %s: %w", category, err)
+		}
+	}
+	return v.Authority, nil
+}
