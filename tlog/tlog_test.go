@@ -169,8 +169,23 @@ func TestProofsVerifyWithTheMerkleLibrary(t *testing.T) {
 	if _, err := tlog.ConsistencyProof(ctx, l.pool, 5, 4); valise.ErrorCode(err) != valise.EINVALID {
 		t.Errorf("consistency(5, 4): %v", err)
 	}
-	if r, err := tlog.Audit(ctx, l.pool, l.key.Verifier); err != nil || !r.OK() || r.Leaves != uint64(next) || r.Checkpoints != len(cps)+1 {
+	r, err := tlog.Audit(ctx, l.pool, l.key.Verifier)
+	if err != nil || !r.OK() || r.Leaves != uint64(next) || r.Checkpoints != len(cps)+1 {
 		t.Fatalf("audit of an honest log: %+v %v %v", r, r.Problem, err)
+	}
+	// In pages of 3 rows it checks the same leaves, checkpoints and nodes.
+	var phases []string
+	small, err := tlog.AuditWith(ctx, l.pool, l.key.Verifier, tlog.AuditOptions{PageSize: 3, Progress: func(p tlog.Progress) {
+		if len(phases) == 0 || phases[len(phases)-1] != p.Phase {
+			phases = append(phases, p.Phase)
+		}
+	}})
+	if err != nil || !small.OK() || small.Leaves != r.Leaves || small.Checkpoints != r.Checkpoints || small.Nodes != r.Nodes ||
+		!bytes.Equal(small.Root, r.Root) {
+		t.Fatalf("audit in pages of 3 = %+v, want %+v (%v)", small, r, err)
+	}
+	if strings.Join(phases, ",") != "log leaves,tree nodes,unindexed entries" {
+		t.Fatalf("progress phases %v", phases)
 	}
 }
 
@@ -441,15 +456,18 @@ func TestAuditNamesTheFirstTamperedEntry(t *testing.T) {
 			l.appendN(t, 40, 5)
 			l.integrate(t)
 			tamper(t, l.pool, tc.stmts...)
-			r, err := tlog.Audit(context.Background(), l.pool, l.key.Verifier)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if r.OK() {
-				t.Fatal("audit found nothing")
-			}
-			if r.Problem.Index != tc.wantIndex || !strings.Contains(r.Problem.Message, tc.wantText) {
-				t.Fatalf("problem = %+v, want index %d and %q", r.Problem, tc.wantIndex, tc.wantText)
+			// One page, and pages of 4 rows: the answer does not depend on where pages end.
+			for _, page := range []int{0, 4} {
+				r, err := tlog.AuditWith(context.Background(), l.pool, l.key.Verifier, tlog.AuditOptions{PageSize: page})
+				if err != nil {
+					t.Fatal(err)
+				}
+				if r.OK() {
+					t.Fatalf("audit (page %d) found nothing", page)
+				}
+				if r.Problem.Index != tc.wantIndex || !strings.Contains(r.Problem.Message, tc.wantText) {
+					t.Fatalf("page %d: problem = %+v, want index %d and %q", page, r.Problem, tc.wantIndex, tc.wantText)
+				}
 			}
 		})
 	}
