@@ -64,9 +64,20 @@ func (s *Server) listAlerts(r *http.Request, sub policy.Subject) (map[string]any
 		}
 		limit = n
 	}
-	list, next, err := s.alerts.List(r.Context(), sub, q.Get("after"), limit)
+	// The cursor is sealed (api/cursor.go): a bare alert id let a caller
+	// page from an alert they may not see, which told it exists.
+	_, after, _, err := s.pouch.cursors.open("alerts", sub.UserID, "after", q.Get("after"))
 	if err != nil {
 		return nil, err
+	}
+	list, next, err := s.alerts.List(r.Context(), sub, after, limit)
+	if err != nil {
+		return nil, err
+	}
+	if next != "" {
+		if next, err = s.pouch.cursors.seal("alerts", sub.UserID, 0, next); err != nil {
+			return nil, err
+		}
 	}
 	return map[string]any{"alerts": list, "next": next}, nil
 }

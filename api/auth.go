@@ -56,6 +56,31 @@ func (s *Server) authorize(r *http.Request, action string, res policy.Resource) 
 	return s.authz.Authorize(r.Context(), sub, action, res)
 }
 
+// authorizeAs is the identity service's authorization callback for sub.
+func (s *Server) authorizeAs(sub policy.Subject) identity.Authorize {
+	return func(ctx context.Context, action string, res policy.Resource) error {
+		return s.authz.Authorize(ctx, sub, action, res)
+	}
+}
+
+// grantClearance changes a user's clearance (a security officer who is not
+// the subject; the grant is recorded with who and why).
+func (s *Server) grantClearance(r *http.Request, sub policy.Subject, in identity.GrantInput) (identity.Grant, error) {
+	return s.ident.GrantClearance(r.Context(), sub, chi.URLParam(r, "id"), in, s.authorizeAs(sub))
+}
+
+// listGrants lists clearance grants (of one user with ?user=ID).
+func (s *Server) listGrants(r *http.Request, sub policy.Subject) (map[string]any, error) {
+	if err := s.authz.Authorize(r.Context(), sub, policy.ActClearanceRead, policy.Resource{Kind: "clearance_grant"}); err != nil {
+		return nil, err
+	}
+	list, err := s.ident.ListGrants(r.Context(), r.URL.Query().Get("user"))
+	if err != nil {
+		return nil, err
+	}
+	return map[string]any{"grants": list}, nil
+}
+
 // identityRoutes are the protected identity and security routes.
 func (s *Server) identityRoutes(r chi.Router) {
 	r.Get("/me", s.me)
@@ -72,8 +97,11 @@ func (s *Server) identityRoutes(r chi.Router) {
 	r.Post("/users/{id}/suspend", handleNoBody(s.setActive(false)))
 	r.Post("/users/{id}/reinstate", handleNoBody(s.setActive(true)))
 	r.Put("/users/{id}/password", s.setPassword)
+	r.Post("/users/{id}/clearance", handle(http.StatusCreated, s.grantClearance))
+	r.Get("/security/clearance-grants", handleNoBody(s.listGrants))
 	r.Get("/security/decisions", handleNoBody(s.listDecisions))
 	r.Get("/security/lockouts", handleNoBody(s.listLockouts))
+	r.Delete("/security/lockouts/{username}", s.liftLock)
 }
 
 // publicAuthRoutes need no token: logging in and refreshing.
@@ -99,14 +127,18 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 		Error(w, r, err)
 		return
 	}
+	// One address may fail LoginRate times a minute, over all usernames;
+	// successes do not count (a whole office behind one NAT signs in).
 	addr := remoteHost(r)
-	if !s.loginLimit.allow("addr:"+addr) || !s.loginLimit.allow("user:"+strings.ToLower(strings.TrimSpace(in.Username))) {
-		w.Header().Set("Retry-After", strconv.Itoa(int(s.loginLimit.window/time.Second)))
-		Error(w, r, valise.Errorf(valise.ETOOMANY, "too many login attempts; try again later"))
+	if wait, ok := s.loginLimit.allow("addr:" + addr); !ok {
+		Error(w, r, identity.TooMany(wait))
 		return
 	}
 	t, err := s.ident.Login(r.Context(), in.Username, in.Password, addr)
 	if err != nil {
+		if valise.ErrorCode(err) == valise.EUNAUTHORIZED {
+			s.loginLimit.fail("addr:" + addr)
+		}
 		Error(w, r, err)
 		return
 	}
@@ -122,12 +154,15 @@ func (s *Server) refresh(w http.ResponseWriter, r *http.Request) {
 		Error(w, r, err)
 		return
 	}
-	if !s.loginLimit.allow("addr:" + remoteHost(r)) {
-		Error(w, r, valise.Errorf(valise.ETOOMANY, "too many attempts; try again later"))
+	if wait, ok := s.loginLimit.allow("addr:" + remoteHost(r)); !ok {
+		Error(w, r, identity.TooMany(wait))
 		return
 	}
 	t, err := s.ident.Refresh(r.Context(), in.RefreshToken, remoteHost(r))
 	if err != nil {
+		if valise.ErrorCode(err) == valise.EUNAUTHORIZED {
+			s.loginLimit.fail("addr:" + remoteHost(r))
+		}
 		Error(w, r, err)
 		return
 	}
@@ -249,7 +284,7 @@ func (s *Server) listUsers(r *http.Request, sub policy.Subject) (map[string]any,
 
 func (s *Server) getUser(r *http.Request, sub policy.Subject) (identity.User, error) {
 	id := chi.URLParam(r, "id")
-	if err := s.authz.Authorize(r.Context(), sub, policy.ActUsersRead, policy.Resource{Kind: "user", ID: id}); err != nil {
+	if err := s.authz.Authorize(r.Context(), sub, policy.ActUsersRead, identity.UserResource(id)); err != nil {
 		return identity.User{}, err
 	}
 	return s.ident.GetUser(r.Context(), id)
@@ -261,7 +296,9 @@ func (s *Server) createUser(w http.ResponseWriter, r *http.Request) {
 		Error(w, r, err)
 		return
 	}
-	if err := s.authorize(r, policy.ActUsersManage, policy.Resource{Kind: "user"}); err != nil {
+	// The level is the clearance asked for: an admin gives at most RESTRICTED
+	// (the policy's admin_clearance_ceiling); a security officer grants more.
+	if err := s.authorize(r, policy.ActUsersManage, policy.Resource{Kind: "user", Level: in.Clearance}); err != nil {
 		Error(w, r, err)
 		return
 	}
@@ -276,17 +313,17 @@ func (s *Server) createUser(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) updateUser(r *http.Request, sub policy.Subject, in identity.UserInput) (identity.User, error) {
 	id := chi.URLParam(r, "id")
-	if err := s.authz.Authorize(r.Context(), sub, policy.ActUsersManage, policy.Resource{Kind: "user", ID: id}); err != nil {
+	if err := s.authz.Authorize(r.Context(), sub, policy.ActUsersManage, identity.UserResource(id)); err != nil {
 		return identity.User{}, err
 	}
-	return s.ident.UpdateUser(r.Context(), id, in)
+	return s.ident.UpdateUser(r.Context(), id, in, s.authorizeAs(sub))
 }
 
 // setActive suspends (false) or reinstates (true) the user in the path.
 func (s *Server) setActive(active bool) func(*http.Request, policy.Subject) (identity.User, error) {
 	return func(r *http.Request, sub policy.Subject) (identity.User, error) {
 		id := chi.URLParam(r, "id")
-		if err := s.authz.Authorize(r.Context(), sub, policy.ActUsersManage, policy.Resource{Kind: "user", ID: id}); err != nil {
+		if err := s.authz.Authorize(r.Context(), sub, policy.ActUsersManage, identity.UserResource(id)); err != nil {
 			return identity.User{}, err
 		}
 		return s.ident.SetActive(r.Context(), id, active)
@@ -302,7 +339,7 @@ func (s *Server) setPassword(w http.ResponseWriter, r *http.Request) {
 		Error(w, r, err)
 		return
 	}
-	if err := s.authorize(r, policy.ActUsersManage, policy.Resource{Kind: "user", ID: id}); err != nil {
+	if err := s.authorize(r, policy.ActUsersManage, identity.UserResource(id)); err != nil {
 		Error(w, r, err)
 		return
 	}
@@ -317,14 +354,36 @@ func (s *Server) listDecisions(r *http.Request, sub policy.Subject) (map[string]
 	if err := s.authz.Authorize(r.Context(), sub, policy.ActDecisionsRead, policy.Resource{Kind: "decision_log"}); err != nil {
 		return nil, err
 	}
-	q := r.URL.Query()
-	before, _ := strconv.ParseInt(q.Get("before"), 10, 64)
-	limit, _ := strconv.Atoi(q.Get("limit"))
-	list, err := policy.ListDecisions(r.Context(), s.pool, q.Get("username"), before, limit)
+	sc, err := s.authz.ListScope(r.Context(), sub, "decision_log")
 	if err != nil {
 		return nil, err
 	}
-	return map[string]any{"decisions": list}, nil
+	// Denies are written off the request path: wait for those already made.
+	if err := s.authz.Flush(r.Context()); err != nil {
+		return nil, err
+	}
+	q := r.URL.Query()
+	// The page cursor is sealed like the bag list's: row ids would show, by
+	// their gaps, how many denies above the reader's clearance lie between.
+	before, _, _, err := s.pouch.cursors.open("decisions", sub.UserID, "before", q.Get("before"))
+	if err != nil {
+		return nil, err
+	}
+	limit, _ := strconv.Atoi(q.Get("limit"))
+	if limit <= 0 || limit > 500 {
+		limit = 100
+	}
+	list, err := policy.ListDecisions(r.Context(), s.pool, q.Get("username"), before, limit, sc.MaxLevel)
+	if err != nil {
+		return nil, err
+	}
+	next := ""
+	if len(list) == limit {
+		if next, err = s.pouch.cursors.seal("decisions", sub.UserID, list[limit-1].ID, ""); err != nil {
+			return nil, err
+		}
+	}
+	return map[string]any{"decisions": list, "next": next}, nil
 }
 
 func (s *Server) listLockouts(r *http.Request, sub policy.Subject) (map[string]any, error) {
@@ -338,9 +397,10 @@ func (s *Server) listLockouts(r *http.Request, sub policy.Subject) (map[string]a
 	return map[string]any{"lockouts": list}, nil
 }
 
-// rateLimiter is a fixed-window counter per key (an address or an account).
-// It is per process: with several instances each enforces its own share,
-// and the database lockout (identity) is the limit that holds across them.
+// rateLimiter counts failures per key (an address) in fixed windows. It is
+// per process: with several instances each enforces its own share, and the
+// database back-off and ceiling (identity) are the limits that hold across
+// them.
 type rateLimiter struct {
 	limit  int
 	window time.Duration
@@ -353,14 +413,49 @@ func newRateLimiter(limit int, window time.Duration) *rateLimiter {
 	return &rateLimiter{limit: limit, window: window, counts: map[string]int{}}
 }
 
-func (l *rateLimiter) allow(key string) bool {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if now := time.Now(); now.Sub(l.start) >= l.window {
+// roll starts a new window when the current one is over; l.mu is held.
+func (l *rateLimiter) roll(now time.Time) {
+	if now.Sub(l.start) >= l.window {
 		l.start, l.counts = now, map[string]int{}
 	}
+}
+
+// allow reports whether key may try again, and if not how long until it may.
+func (l *rateLimiter) allow(key string) (time.Duration, bool) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	now := time.Now()
+	l.roll(now)
+	if l.counts[key] < l.limit {
+		return 0, true
+	}
+	return l.start.Add(l.window).Sub(now), false
+}
+
+// fail counts one failure of key.
+func (l *rateLimiter) fail(key string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.roll(time.Now())
 	l.counts[key]++
-	return l.counts[key] <= l.limit
+}
+
+// liftLock ends a username's account lock and its addresses' back-off
+// (security officers). 204 whether or not there was one.
+func (s *Server) liftLock(w http.ResponseWriter, r *http.Request) {
+	sub, ok := subject(w, r)
+	if !ok {
+		return
+	}
+	if err := s.authz.Authorize(r.Context(), sub, policy.ActLockoutsLift, policy.Resource{Kind: "lockout"}); err != nil {
+		Error(w, r, err)
+		return
+	}
+	if err := s.ident.LiftLock(r.Context(), sub, chi.URLParam(r, "username")); err != nil {
+		Error(w, r, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
 }
 
 // Identity exposes the identity service (for tools and test helpers).

@@ -1,15 +1,18 @@
 package api_test
 
 import (
+	"bytes"
 	"context"
 	"crypto/ed25519"
 	"crypto/rand"
 	"encoding/base64"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -18,6 +21,7 @@ import (
 
 	"valise/api"
 	"valise/api/apitest"
+	"valise/crypto/password"
 	"valise/identity"
 	"valise/policy"
 )
@@ -131,44 +135,125 @@ func TestLoginRefusals(t *testing.T) {
 	}
 }
 
-func TestLockout(t *testing.T) {
+// loginFrom posts a login as if from address addr (the server reads the
+// peer address; the test calls the handler directly to vary it).
+func loginFrom(t *testing.T, h http.Handler, addr, username, pw string) *httptest.ResponseRecorder {
+	t.Helper()
+	body, _ := json.Marshal(map[string]string{"username": username, "password": pw})
+	req := httptest.NewRequest("POST", "/api/v1/auth/login", bytes.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	req.RemoteAddr = addr + ":40000"
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, req)
+	return rec
+}
+
+// TestAttackerCannotLockOutOwner: failed logins from one address back off
+// that address on that username (429 with Retry-After), while the owner at
+// another address signs in; the failing address is listed for security
+// officers. Every 429 carries Retry-After.
+func TestAttackerCannotLockOutOwner(t *testing.T) {
 	t.Parallel()
 	e := apitest.New(t)
 	sec := e.User(t, "security", []string{policy.RoleSecurityOfficer}, "MFA", policy.TopSecret, "")
-	clerk := e.User(t, "clerk", []string{policy.RoleRegistryClerk}, "MFA", policy.Secret, "")
-	for i := range 5 {
-		if c, _ := status(t, e.Do(t, "POST", "/api/v1/auth/login", "", map[string]string{"username": "clerk", "password": "wrong-password"})); c != 401 {
-			t.Fatalf("failure %d: %d", i, c)
+	e.User(t, "clerk", []string{policy.RoleRegistryClerk}, "MFA", policy.Secret, "")
+	const attacker, owner = "203.0.113.7", "198.51.100.20"
+	for i := range 4 { // three free failures, the fourth backs the pair off
+		if rec := loginFrom(t, e.Server, attacker, "clerk", "wrong-password"); rec.Code != 401 {
+			t.Fatalf("failure %d: %d %s", i, rec.Code, rec.Body)
 		}
 	}
-	// Locked: even the right password is refused for a while.
-	if c, _ := status(t, e.Do(t, "POST", "/api/v1/auth/login", "", map[string]string{"username": "clerk", "password": apitest.Password})); c != 429 {
-		t.Fatalf("locked account: %d, want 429", c)
+	for _, pw := range []string{"wrong-password", apitest.Password} { // even the right password, from there
+		rec := loginFrom(t, e.Server, attacker, "clerk", pw)
+		ra, err := strconv.Atoi(rec.Header().Get("Retry-After"))
+		if rec.Code != 429 || err != nil || ra < 1 || ra > 2 || !strings.Contains(rec.Body.String(), `"retry_after":`) {
+			t.Fatalf("the backed-off address: %d Retry-After %q %s", rec.Code, rec.Header().Get("Retry-After"), rec.Body)
+		}
 	}
-	var l struct {
-		Lockouts []identity.Lockout
+	// The owner, elsewhere, is not slowed at all.
+	if rec := loginFrom(t, e.Server, owner, "clerk", apitest.Password); rec.Code != 200 {
+		t.Fatalf("the owner at another address: %d %s", rec.Code, rec.Body)
 	}
+	var l struct{ Lockouts []identity.Lockout }
+	apitest.Decode(t, e.Do(t, "GET", "/api/v1/security/lockouts", sec, nil), &l)
+	if len(l.Lockouts) != 1 || l.Lockouts[0].Username != "clerk" || l.Lockouts[0].Active || len(l.Lockouts[0].BackedOff) != 1 ||
+		l.Lockouts[0].BackedOff[0].Remote != attacker || l.Lockouts[0].BackedOff[0].Failures != 4 {
+		t.Errorf("lockouts = %+v", l.Lockouts)
+	}
+}
+
+// TestAccountCeilingAndLift: failures from many addresses reach the
+// account's ceiling and lock it everywhere (429, Retry-After); a security
+// officer sees the lock and lifts it, and the owner signs in; nobody else
+// may list or lift locks.
+func TestAccountCeilingAndLift(t *testing.T) {
+	t.Parallel()
+	e := apitest.New(t)
+	s := api.New(e.Pool, api.Config{Logger: slog.New(slog.DiscardHandler), LoginRate: 1000, MasterKey: e.MasterKey,
+		Identity: identity.Config{MaxFailures: 4, LockFor: time.Hour, Password: password.Params{Memory: 1024, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 32}}})
+	sec := e.User(t, "security", []string{policy.RoleSecurityOfficer}, "MFA", policy.TopSecret, "")
+	clerk := e.User(t, "clerk", []string{policy.RoleRegistryClerk}, "MFA", policy.Secret, "")
+	for i := range 4 { // four addresses, one failure each
+		if rec := loginFrom(t, s, fmt.Sprintf("203.0.113.%d", i+1), "clerk", "wrong-password"); rec.Code != 401 {
+			t.Fatalf("failure %d: %d", i, rec.Code)
+		}
+	}
+	rec := loginFrom(t, s, "198.51.100.20", "clerk", apitest.Password)
+	if ra, _ := strconv.Atoi(rec.Header().Get("Retry-After")); rec.Code != 429 || ra < 3000 || ra > 3600 {
+		t.Fatalf("the locked account: %d Retry-After %q", rec.Code, rec.Header().Get("Retry-After"))
+	}
+	var l struct{ Lockouts []identity.Lockout }
 	apitest.Decode(t, e.Do(t, "GET", "/api/v1/security/lockouts", sec, nil), &l)
 	if len(l.Lockouts) != 1 || l.Lockouts[0].Username != "clerk" || !l.Lockouts[0].Active || !l.Lockouts[0].KnownUser {
 		t.Errorf("lockouts = %+v", l.Lockouts)
 	}
-	if c, _ := status(t, e.Do(t, "GET", "/api/v1/security/lockouts", clerk, nil)); c != 403 {
-		t.Errorf("a clerk read the lockouts: %d", c)
+	for _, tc := range []struct{ method, path string }{{"GET", "/api/v1/security/lockouts"}, {"DELETE", "/api/v1/security/lockouts/clerk"}} {
+		if c, _ := status(t, e.Do(t, tc.method, tc.path, clerk, nil)); c != 403 {
+			t.Errorf("a clerk: %s %s = %d", tc.method, tc.path, c)
+		}
+	}
+	if rec := loginFrom(t, s, "198.51.100.20", "clerk", apitest.Password); rec.Code != 429 {
+		t.Fatalf("a clerk lifted the lock: %d", rec.Code)
+	}
+	if c, b := status(t, e.Do(t, "DELETE", "/api/v1/security/lockouts/clerk", sec, nil)); c != 204 {
+		t.Fatalf("lift: %d %s", c, b)
+	}
+	if rec := loginFrom(t, s, "198.51.100.20", "clerk", apitest.Password); rec.Code != 200 {
+		t.Fatalf("after the lift: %d %s", rec.Code, rec.Body)
+	}
+	apitest.Decode(t, e.Do(t, "GET", "/api/v1/security/lockouts", sec, nil), &l)
+	if len(l.Lockouts) != 1 || l.Lockouts[0].Active || l.Lockouts[0].LiftedBy != "security" {
+		t.Errorf("lockouts after the lift = %+v", l.Lockouts)
 	}
 }
 
 func TestRateLimitPerAddress(t *testing.T) {
 	t.Parallel()
 	e := apitest.New(t)
-	// A server with the default limit: 20 attempts a minute per address.
-	ts := httptest.NewServer(apitest.Conform(t, api.New(e.Pool, api.Config{Logger: slog.New(slog.DiscardHandler)})))
+	// A server with the default limit: 20 failed logins a minute per address.
+	ts := httptest.NewServer(apitest.Conform(t, api.New(e.Pool, api.Config{Logger: slog.New(slog.DiscardHandler), MasterKey: e.MasterKey,
+		Identity: identity.Config{Password: password.Params{Memory: 1024, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 32}}})))
 	defer ts.Close()
-	codes := map[int]int{}
-	for i := range 25 {
+	e.User(t, "clerk", []string{policy.RoleRegistryClerk}, "MFA", policy.Secret, "")
+	login := func(user, pw string) *http.Response {
 		res, err := ts.Client().Post(ts.URL+"/api/v1/auth/login", "application/json",
-			strings.NewReader(`{"username":"u`+string(rune('a'+i))+`","password":"whatever-pass"}`))
+			strings.NewReader(`{"username":"`+user+`","password":"`+pw+`"}`))
 		if err != nil {
 			t.Fatal(err)
+		}
+		return res
+	}
+	// Successes do not count: a whole office behind one address signs in.
+	for i := range 30 {
+		if c, b := status(t, login("clerk", apitest.Password)); c != 200 {
+			t.Fatalf("success %d: %d %s", i, c, b)
+		}
+	}
+	codes := map[int]int{}
+	for i := range 25 {
+		res := login("u"+string(rune('a'+i)), "whatever-pass")
+		if res.StatusCode == 429 && res.Header.Get("Retry-After") == "" {
+			t.Error("a 429 without Retry-After")
 		}
 		c, _ := status(t, res)
 		codes[c]++
@@ -292,7 +377,7 @@ func TestNoSecretsInLogs(t *testing.T) {
 	status(t, e.Do(t, "GET", "/api/v1/security/decisions", admin, nil))
 	status(t, e.Do(t, "GET", "/api/v1/me?access_token="+admin, "garbage."+admin, nil))
 	status(t, e.Do(t, "POST", "/api/v1/users", admin, map[string]any{"username": "newbie", "full_name": "N", "unit": "MFA",
-		"roles": []string{"dispatcher"}, "clearance": "SECRET", "password": "newbie-password-42"}))
+		"roles": []string{"dispatcher"}, "clearance": "RESTRICTED", "password": "newbie-password-42"}))
 	logs := e.Logs()
 	if !strings.Contains(logs, "login failed") || !strings.Contains(logs, "authorization denied") {
 		t.Fatalf("the scenario did not log what it should:\n%s", logs)
@@ -355,20 +440,25 @@ func TestAdminRoutes(t *testing.T) {
 	// Users: create, bad input, update.
 	user := map[string]any{"username": "courier1", "full_name": "C One", "unit": "MFA", "roles": []string{"courier"},
 		"clearance": "SECRET", "courier_kind": "ad_hoc", "password": "courier-password-1"}
+	// Above RESTRICTED, a new account's clearance is a security officer's grant.
+	if c, b := status(t, e.Do(t, "POST", "/api/v1/users", admin, user)); c != 403 || !strings.Contains(b, "a security officer grants more") {
+		t.Errorf("admin creating a SECRET user: %d %s", c, b)
+	}
+	user["clearance"] = "RESTRICTED"
 	var u identity.User
 	res := e.Do(t, "POST", "/api/v1/users", admin, user)
 	if res.StatusCode != 201 {
 		t.Fatalf("create user: %d", res.StatusCode)
 	}
 	apitest.Decode(t, res, &u)
-	if u.CourierKind != "ad_hoc" || u.Clearance != policy.Secret || !u.Active {
+	if u.CourierKind != "ad_hoc" || u.Clearance != policy.Restricted || !u.Active {
 		t.Errorf("created user %+v", u)
 	}
 	for name, body := range map[string]map[string]any{
-		"courier without kind": {"username": "c2", "full_name": "C", "unit": "MFA", "roles": []string{"courier"}, "clearance": "SECRET", "password": "long-enough-pw"},
-		"short password":       {"username": "c3x", "full_name": "C", "unit": "MFA", "roles": []string{"admin"}, "clearance": "SECRET", "password": "short"},
-		"unknown unit":         {"username": "c4x", "full_name": "C", "unit": "ZZ-ZZZ", "roles": []string{"admin"}, "clearance": "SECRET", "password": "long-enough-pw"},
-		"unknown role":         {"username": "c5x", "full_name": "C", "unit": "MFA", "roles": []string{"king"}, "clearance": "SECRET", "password": "long-enough-pw"},
+		"courier without kind": {"username": "c2", "full_name": "C", "unit": "MFA", "roles": []string{"courier"}, "clearance": "RESTRICTED", "password": "long-enough-pw"},
+		"short password":       {"username": "c3x", "full_name": "C", "unit": "MFA", "roles": []string{"admin"}, "clearance": "RESTRICTED", "password": "short"},
+		"unknown unit":         {"username": "c4x", "full_name": "C", "unit": "ZZ-ZZZ", "roles": []string{"admin"}, "clearance": "RESTRICTED", "password": "long-enough-pw"},
+		"unknown role":         {"username": "c5x", "full_name": "C", "unit": "MFA", "roles": []string{"king"}, "clearance": "RESTRICTED", "password": "long-enough-pw"},
 	} {
 		if c, b := status(t, e.Do(t, "POST", "/api/v1/users", admin, body)); c != 422 {
 			t.Errorf("%s: %d %s", name, c, b)
@@ -383,8 +473,12 @@ func TestAdminRoutes(t *testing.T) {
 		t.Errorf("%d users after refused creations, want 4", len(all.Users))
 	}
 	upd := map[string]any{"full_name": "C One", "unit": "DE-BER", "roles": []string{"courier"}, "clearance": "TOP_SECRET", "courier_kind": "career"}
+	if c, b := status(t, e.Do(t, "PUT", "/api/v1/users/"+u.ID, admin, upd)); c != 422 || !strings.Contains(b, `"field":"clearance"`) {
+		t.Errorf("admin editing a clearance: %d %s", c, b)
+	}
+	upd["clearance"] = "RESTRICTED"
 	apitest.Decode(t, e.Do(t, "PUT", "/api/v1/users/"+u.ID, admin, upd), &u)
-	if u.Unit != "DE-BER" || u.CourierKind != "career" || u.Clearance != policy.TopSecret {
+	if u.Unit != "DE-BER" || u.CourierKind != "career" || u.Clearance != policy.Restricted {
 		t.Errorf("updated user %+v", u)
 	}
 	if c, _ := status(t, e.Do(t, "PUT", "/api/v1/users/"+u.ID, sec, upd)); c != 403 {

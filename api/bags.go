@@ -30,11 +30,12 @@ type pouchAPI struct {
 	couriers *courier.Service
 	authz    *policy.Authorizer
 	idem     *idempotency // Idempotency-Key on every POST (api/idempotency.go)
+	cursors  *cursors     // opaque page cursors (api/cursor.go)
 }
 
-func newPouchAPI(pool *pgxpool.Pool, authz *policy.Authorizer, kr *keyring.Keyring) *pouchAPI {
+func newPouchAPI(pool *pgxpool.Pool, authz *policy.Authorizer, kr *keyring.Keyring, cur *cursors) *pouchAPI {
 	return &pouchAPI{bags: pouch.New(pool, pouch.WithKeyring(kr)), couriers: courier.New(pool, courier.WithKeyring(kr)),
-		authz: authz, idem: &idempotency{pool: pool}}
+		authz: authz, idem: &idempotency{pool: pool}, cursors: cur}
 }
 
 // routes mounts the lifecycle under /api/v1; auth is the middleware that
@@ -180,8 +181,13 @@ func (p *pouchAPI) getSubmission(r *http.Request, s policy.Subject) (*pouch.Subm
 func (p *pouchAPI) listBags(r *http.Request, s policy.Subject) (map[string]any, error) {
 	q := r.URL.Query()
 	f := pouch.BagFilter{Origin: q.Get("origin"), Destination: q.Get("destination"), Unit: q.Get("unit"),
-		DueTo: q.Get("due_to"), After: q.Get("after"), Overdue: q.Get("overdue") == "true"}
+		DueTo: q.Get("due_to"), Overdue: q.Get("overdue") == "true"}
 	var fe []valise.FieldError
+	after, err := p.cursors.openBag(s.UserID, "after", q.Get("after"))
+	if err != nil {
+		return nil, err
+	}
+	f.After = after
 	if v := q.Get("state"); v != "" {
 		for _, st := range strings.Split(v, ",") {
 			f.States = append(f.States, pouch.State(st))
@@ -220,12 +226,16 @@ func (p *pouchAPI) listBags(r *http.Request, s policy.Subject) (map[string]any, 
 	if err != nil {
 		return nil, err
 	}
-	bags, next, err := p.bags.ListBags(r.Context(), s, sc, f)
+	bags, at, err := p.bags.ListBags(r.Context(), s, sc, f)
 	if err != nil {
 		return nil, err
 	}
 	if bags == nil {
 		bags = []*pouch.Bag{}
+	}
+	next, err := p.cursors.bag(s.UserID, at)
+	if err != nil {
+		return nil, err
 	}
 	return map[string]any{"bags": bags, "next": next}, nil
 }

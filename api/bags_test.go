@@ -66,6 +66,7 @@ func newMailEnv(t testing.TB) *mailEnv {
 		{"clerk2", "MFA", policy.TopSecret, policy.RoleRegistryClerk, "", nil},
 		{"berlin", "DE-BER", policy.TopSecret, policy.RoleRegistryClerk, "", nil},
 		{"lowber", "DE-BER", policy.Restricted, policy.RoleRegistryClerk, "", nil},
+		{"dispber", "DE-BER", policy.TopSecret, policy.RoleDispatcher, "", nil},
 		{"modclerk", "MOD", policy.TopSecret, policy.RoleRegistryClerk, "", nil},
 		{"nbclerk", "NB", policy.TopSecret, policy.RoleRegistryClerk, "", nil},
 		{"sec", "MFA", policy.SpecialImportance, policy.RoleSecurityOfficer, "", []string{"*"}},

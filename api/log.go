@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"net/http"
 	"strconv"
 	"strings"
@@ -9,6 +10,7 @@ import (
 
 	"valise"
 	"valise/policy"
+	"valise/pouch"
 	"valise/tlog"
 )
 
@@ -16,7 +18,7 @@ import (
 // (checkpoints, keys and proofs reveal hashes only); /log/entries adds the
 // leaves themselves when the caller sends a bearer token of a user cleared to
 // read custody events (log.read over every unit: security officers and
-// auditors with scope *).
+// auditors with scope *), each leaf only if their clearance covers its bag.
 func (s *Server) logRoutes(r chi.Router) {
 	r.Route("/log", func(r chi.Router) {
 		r.Get("/checkpoint", s.logCheckpoint)
@@ -114,18 +116,46 @@ func (s *Server) logEntries(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		if d.Allow {
-			leaves, err := tlog.Leaves(r.Context(), s.pool, start, end)
+			leaves, err := s.clearedLeaves(r.Context(), sub, start, end)
 			if err != nil {
 				Error(w, r, err)
 				return
-			}
-			if leaves == nil {
-				leaves = [][]byte{}
 			}
 			out["leaves"] = leaves
 		}
 	}
 	JSON(w, http.StatusOK, out)
+}
+
+// clearedLeaves returns the leaves of [start, end) in index order, each
+// only when sub may read its bag (clearance and need-to-know, oversight
+// included); null otherwise: the leaf hash beside it is all they get. Each
+// bag withheld is one logged deny.
+func (s *Server) clearedLeaves(ctx context.Context, sub policy.Subject, start, end uint64) ([][]byte, error) {
+	leaves, err := pouch.LogLeaves(ctx, s.pool, start, end)
+	if err != nil {
+		return nil, err
+	}
+	out := make([][]byte, len(leaves))
+	seen := map[string]bool{}
+	for i, l := range leaves {
+		if !l.Known {
+			continue // not a bag's event: nobody is cleared for it by a bag
+		}
+		allowed, ok := seen[l.Resource.ID]
+		if !ok {
+			err := s.authz.Authorize(ctx, sub, policy.ActLogRead, l.Resource)
+			if c := valise.ErrorCode(err); err != nil && c != valise.ENOTFOUND && c != valise.EFORBIDDEN {
+				return nil, err
+			}
+			allowed = err == nil
+			seen[l.Resource.ID] = allowed
+		}
+		if allowed {
+			out[i] = l.Leaf
+		}
+	}
+	return out, nil
 }
 
 // uintParams reads two required non-negative integer query parameters;

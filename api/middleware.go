@@ -16,6 +16,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"valise"
+	"valise/policy"
 )
 
 // accessLog writes one structured line per request and feeds the metrics.
@@ -179,4 +180,32 @@ func levelFor(status int) slog.Level {
 		return slog.LevelError
 	}
 	return slog.LevelInfo
+}
+
+// decisionLogCollector reports the decision-log writer's counts: a row
+// dropped (only in the server log) is something to alert on.
+type decisionLogCollector struct {
+	authz                     *policy.Authorizer
+	written, dropped, pending *prometheus.Desc
+}
+
+func newDecisionLogCollector(a *policy.Authorizer) *decisionLogCollector {
+	return &decisionLogCollector{authz: a,
+		written: prometheus.NewDesc("valise_decision_log_written_total", "Denies written to the decision log table.", nil, nil),
+		dropped: prometheus.NewDesc("valise_decision_log_dropped_total", "Denies the decision log table does not hold (queue full or database refused them); each is logged at error level.", nil, nil),
+		pending: prometheus.NewDesc("valise_decision_log_pending", "Denies queued for the decision log table.", nil, nil),
+	}
+}
+
+func (c *decisionLogCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- c.written
+	ch <- c.dropped
+	ch <- c.pending
+}
+
+func (c *decisionLogCollector) Collect(ch chan<- prometheus.Metric) {
+	st := c.authz.DecisionLogStats()
+	ch <- prometheus.MustNewConstMetric(c.written, prometheus.CounterValue, float64(st.Written))
+	ch <- prometheus.MustNewConstMetric(c.dropped, prometheus.CounterValue, float64(st.Dropped))
+	ch <- prometheus.MustNewConstMetric(c.pending, prometheus.GaugeValue, float64(st.Pending))
 }

@@ -133,6 +133,7 @@ func TestPersonnelAPIRefusalsAndPrivacy(t *testing.T) {
 		}
 	}
 	var n int
+	_ = e.Server.Authorizer().Flush(context.Background()) // denies reach the decision log off the request path
 	_ = e.Pool.QueryRow(context.Background(), `SELECT count(*) FROM decision_log WHERE resource_kind = 'staff' AND resource_id = $1 AND NOT allowed`, mfa.ID).Scan(&n)
 	if n < 3 {
 		t.Fatalf("denied reads in the decision log: %d", n)

@@ -22,6 +22,9 @@ import (
 // ProblemTypeBase prefixes every problem "type": stable, one per error code.
 const ProblemTypeBase = "urn:valise:problem:"
 
+// NotFoundDetail is the detail of every 404 problem body.
+const NotFoundDetail = "not found"
+
 // statusOf maps each application error code to its HTTP status, once.
 var statusOf = map[string]int{
 	valise.EBADREQUEST:   http.StatusBadRequest,
@@ -101,6 +104,21 @@ func Error(w http.ResponseWriter, r *http.Request, err error) {
 	}
 	if status == http.StatusServiceUnavailable && w.Header().Get("Retry-After") == "" {
 		w.Header().Set("Retry-After", strconv.Itoa(db.RetryAfter))
+	}
+	if status == http.StatusTooManyRequests && w.Header().Get("Retry-After") == "" {
+		// Every 429 says when to come back: the error's retry_after, else a minute.
+		secs := 60
+		if v, ok := p.Extra["retry_after"].(int); ok && v > 0 {
+			secs = v
+		}
+		w.Header().Set("Retry-After", strconv.Itoa(secs))
+	}
+	if status == http.StatusNotFound {
+		// Every 404 reads the same: a resource the caller may not see
+		// ("hidden" by the policy) and one that does not exist must be
+		// indistinguishable, so no domain's "no such bag" wording (or any
+		// member naming what was looked for) reaches the caller.
+		p.Detail, p.Errors, p.Extra = NotFoundDetail, nil, nil
 	}
 	if status == http.StatusInternalServerError {
 		loggerFrom(r.Context()).ErrorContext(r.Context(), "request failed", "request_id", p.RequestID,

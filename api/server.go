@@ -47,8 +47,8 @@ type Config struct {
 	MasterKey []byte
 	// Identity tunes token lifetimes and lockouts (zero values: defaults).
 	Identity identity.Config
-	// LoginRate is how many login attempts one address or one account may
-	// make per minute; default 20.
+	// LoginRate is how many failed logins (and refreshes) one address may
+	// make per minute, over all usernames; successes do not count. Default 20.
 	LoginRate int
 	// Seals tunes seal issuance and the trust list (crypto/keyring); the
 	// keyring uses MasterKey.
@@ -105,6 +105,7 @@ func New(pool *pgxpool.Pool, cfg Config) *Server {
 	s.reg.MustRegister(newPoolCollector(pool), newOpsCollector(pool),
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	s.authz = mustAuthorizer(pool, cfg.Logger)
+	s.reg.MustRegister(newDecisionLogCollector(s.authz))
 	s.ident = identity.New(pool, cfg.MasterKey, cfg.Identity, cfg.Logger)
 	if cfg.LoginRate == 0 {
 		cfg.LoginRate = 20
@@ -112,7 +113,7 @@ func New(pool *pgxpool.Pool, cfg Config) *Server {
 	s.loginLimit = newRateLimiter(cfg.LoginRate, time.Minute)
 	master := masterKey(cfg)
 	kr := newKeyring(cfg, master) // signs bag seals and courier sheets (api/seals.go)
-	s.pouch = newPouchAPI(pool, s.authz, kr)
+	s.pouch = newPouchAPI(pool, s.authz, kr, newCursors(master))
 	s.custody = newCustodyAPI(pool, s.authz, s.pouch.idem)
 	s.seals = newSealAPI(pool, kr, s.authz, s.pouch.bags, s.pouch.couriers)
 	s.config = newSettingsAPI(pool, s.authz, s.pouch.bags, s.pouch.idem)
@@ -129,6 +130,11 @@ func New(pool *pgxpool.Pool, cfg Config) *Server {
 	s.router = s.routes()
 	return s
 }
+
+// Close waits (until ctx ends) for the work the server does off the
+// request path: the denies queued for the decision log. Call it after the
+// HTTP server has drained.
+func (s *Server) Close(ctx context.Context) error { return s.authz.Close(ctx) }
 
 // Alerts is the alert service behind the alert routes; `valise serve` runs
 // its scan and delivery rounds (Run).

@@ -244,6 +244,15 @@ func (s *Service) Issue(ctx context.Context, actor policy.Subject, in IssueInput
 		}
 		var replaces *string
 		if in.Replaces != "" {
+			// A sheet the caller may not read answers like a missing one.
+			if old, err := sheetHeader(ctx, tx, in.Replaces); err == nil {
+				if err := check(ctx, policy.ActBagRead, old.Resource()); err != nil {
+					if c := valise.ErrorCode(err); c != valise.ENOTFOUND && c != valise.EFORBIDDEN {
+						return err
+					}
+					return valise.Invalid("no such sheet to replace", valise.FieldError{Field: "replaces", Reason: "no such sheet"})
+				}
+			}
 			// A revoked sheet is reissued once: its replacements form a line.
 			var status, successor string
 			err := tx.QueryRow(ctx, `SELECT cs.status, coalesce((SELECT r.number FROM courier_sheets r WHERE r.replaces = cs.id
@@ -296,20 +305,23 @@ const sheetSQL = `SELECT cs.id, cs.number, u.code, u.name, cs.conveyance, coales
 	coalesce(c.doc_expires::text, ''), coalesce(nullif(cu.position, ''), c.position, ''), cs.route_codes, cs.package_count,
 	cs.valid_from, cs.valid_until, cs.status, coalesce(cs.revoked_reason, ''), cs.revoked_at, coalesce(cs.replaces::text, ''),
 	cs.issued_by, coalesce(iu.full_name, ''), coalesce(iu.position, ''), cs.issued_at, u.time_zone, cs.version,
-	coalesce(c.user_id, '')
+	coalesce(c.user_id, ''),
+	coalesce((SELECT max(b.level) FROM courier_sheet_bags sb JOIN bags b ON b.id = sb.bag_id WHERE sb.sheet_id = cs.id), 0)
 	FROM courier_sheets cs JOIN units u ON u.id = cs.issuer_id LEFT JOIN couriers c ON c.id = cs.courier_id
 	LEFT JOIN users cu ON cu.id::text = c.user_id LEFT JOIN users iu ON iu.username = cs.issued_by`
 
-// scanSheet reads one row of sheetSQL.
+// scanSheet reads one row of sheetSQL: the sheet and what the policy reads
+// of it (its bags' highest level), without its QR and bags.
 func scanSheet(row pgx.Row) (*Sheet, error) {
 	var sh Sheet
 	var userID string
 	var d Document
+	var level int16
 	err := row.Scan(&sh.ID, &sh.Number, &sh.Issuer, &sh.IssuerName,
 		&sh.Conveyance, &sh.CourierID, &sh.CourierKind, &sh.BearerName, &d.Kind, &d.Number, &d.Country, &d.Expires,
 		&sh.BearerPosition, &sh.Route, &sh.PackageCount,
 		&sh.ValidFrom, &sh.ValidUntil, &sh.Status, &sh.RevokedReason, &sh.RevokedAt, &sh.Replaces, &sh.IssuedBy,
-		&sh.IssuedByName, &sh.IssuedByPosition, &sh.IssuedAt, &sh.TimeZone, &sh.Version, &userID)
+		&sh.IssuedByName, &sh.IssuedByPosition, &sh.IssuedAt, &sh.TimeZone, &sh.Version, &userID, &level)
 	if err != nil {
 		return nil, err
 	}
@@ -319,10 +331,22 @@ func scanSheet(row pgx.Row) (*Sheet, error) {
 	if userID != "" {
 		sh.couriers = []string{userID}
 	}
+	sh.level = policy.Level(level)
 	return &sh, nil
 }
 
+// getSheet loads a sheet with its QR and bags.
 func getSheet(ctx context.Context, q db.Querier, id string) (*Sheet, error) {
+	sh, err := sheetHeader(ctx, q, id)
+	if err != nil {
+		return nil, err
+	}
+	return sh, sheetDetails(ctx, q, sh)
+}
+
+// sheetHeader loads a sheet and what the policy reads of it in one round
+// trip, without its QR and bags.
+func sheetHeader(ctx context.Context, q db.Querier, id string) (*Sheet, error) {
 	sh, err := scanSheet(q.QueryRow(ctx, sheetSQL+` WHERE cs.id::text = $1`, id))
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, valise.Errorf(valise.ENOTFOUND, "no such courier sheet")
@@ -330,13 +354,18 @@ func getSheet(ctx context.Context, q db.Querier, id string) (*Sheet, error) {
 	if err != nil {
 		return nil, fmt.Errorf("load sheet: %w", err)
 	}
+	return sh, nil
+}
+
+// sheetDetails loads the sheet's QR and bags into sh.
+func sheetDetails(ctx context.Context, q db.Querier, sh *Sheet) error {
 	if err := loadQR(ctx, q, sh); err != nil {
-		return nil, err
+		return err
 	}
 	rows, err := q.Query(ctx, `SELECT b.id, b.registry_number, sb.packages, `+sealSerialsSQL+`, b.level FROM courier_sheet_bags sb
 		JOIN bags b ON b.id = sb.bag_id WHERE sb.sheet_id = $1 ORDER BY b.registry_number`, sh.ID)
 	if err != nil {
-		return nil, fmt.Errorf("load sheet bags: %w", err)
+		return fmt.Errorf("load sheet bags: %w", err)
 	}
 	sh.Bags, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (SheetBag, error) {
 		var b SheetBag
@@ -346,21 +375,23 @@ func getSheet(ctx context.Context, q db.Querier, id string) (*Sheet, error) {
 		return b, err
 	})
 	if err != nil {
-		return nil, fmt.Errorf("load sheet bags: %w", err)
+		return fmt.Errorf("load sheet bags: %w", err)
 	}
-	return sh, nil
+	return nil
 }
 
 // GetSheet returns a sheet after check authorizes reading it (bag.read on its bags).
 func (s *Service) GetSheet(ctx context.Context, id string, check pouch.Check) (*Sheet, error) {
-	sh, err := getSheet(ctx, s.pool, id)
+	sh, err := sheetHeader(ctx, s.pool, id)
 	if err != nil {
 		return nil, db.Classify(err)
 	}
 	if err := check(ctx, policy.ActBagRead, sh.Resource()); err != nil {
 		return nil, err
 	}
-	return sh, nil
+	// The QR and bags are read only once check allows: a hidden sheet costs
+	// the round trip a missing one does.
+	return sh, db.Classify(sheetDetails(ctx, s.pool, sh))
 }
 
 // Revoke revokes an issued sheet with a reason; its bags can then go on a

@@ -23,15 +23,25 @@ import (
 
 // Config tunes the service. Zero values take the defaults noted.
 type Config struct {
-	Issuer      string          // iss of access tokens; default "valise"
-	Audience    string          // aud of access tokens; default "valise-api"
-	AccessTTL   time.Duration   // access-token lifetime; default 5m
-	RefreshTTL  time.Duration   // session (refresh-token family) lifetime; default 12h
-	KeyLifetime time.Duration   // a signing key older than this is rotated; default 24h
-	MaxFailures int             // consecutive failed logins that lock a username; default 5
-	LockFor     time.Duration   // how long a lock lasts; default 15m
-	Password    password.Params // parameters of new hashes; default password.Default
-	Now         func() time.Time
+	Issuer      string        // iss of access tokens; default "valise"
+	Audience    string        // aud of access tokens; default "valise-api"
+	AccessTTL   time.Duration // access-token lifetime; default 5m
+	RefreshTTL  time.Duration // session (refresh-token family) lifetime; default 12h
+	KeyLifetime time.Duration // a signing key older than this is rotated; default 24h
+	// MaxFailures is the per-account ceiling: failed logins on one username
+	// from every address within LockFor that lock it for LockFor (a security
+	// officer may lift the lock sooner); default 50.
+	MaxFailures int
+	LockFor     time.Duration // the ceiling's window and lock; default 1h
+	// FreeFailures is how many failed logins one address may make on one
+	// username before each further one backs that pair off for BackoffBase,
+	// doubling up to BackoffMax (defaults 3, 1s, 15m). Other addresses, the
+	// owner's among them, are not slowed. A success clears the pair.
+	FreeFailures int
+	BackoffBase  time.Duration
+	BackoffMax   time.Duration
+	Password     password.Params // parameters of new hashes; default password.Default
+	Now          func() time.Time
 }
 
 // Service is the identity domain over one database pool.
@@ -66,9 +76,14 @@ func New(pool *pgxpool.Pool, master []byte, cfg Config, log *slog.Logger) *Servi
 	def(&cfg.AccessTTL, 5*time.Minute)
 	def(&cfg.RefreshTTL, 12*time.Hour)
 	def(&cfg.KeyLifetime, 24*time.Hour)
-	def(&cfg.LockFor, 15*time.Minute)
+	def(&cfg.LockFor, time.Hour)
+	def(&cfg.BackoffBase, time.Second)
+	def(&cfg.BackoffMax, 15*time.Minute)
 	if cfg.MaxFailures == 0 {
-		cfg.MaxFailures = 5
+		cfg.MaxFailures = 50
+	}
+	if cfg.FreeFailures == 0 {
+		cfg.FreeFailures = 3
 	}
 	if cfg.Password.Memory == 0 {
 		cfg.Password = password.Default

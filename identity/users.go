@@ -196,9 +196,13 @@ func (s *Service) CreateUser(ctx context.Context, in UserInput) (User, error) {
 	return s.GetUser(ctx, id)
 }
 
-// UpdateUser replaces the profile (name, unit, roles, clearance, courier
-// kind, scope) of the user with id. Changes apply to the user's next request.
-func (s *Service) UpdateUser(ctx context.Context, id string, in UserInput) (User, error) {
+// UpdateUser replaces the profile (name, unit, roles, courier kind, scope)
+// of the user with id. Changes apply to the user's next request. The
+// clearance is not changed here (GrantClearance): a different one is a 422.
+// A change of roles, courier kind, scope or unit (need-to-know follows the
+// unit) is a change of privileges, which authorize must allow
+// (users.privileges on the account: never one's own).
+func (s *Service) UpdateUser(ctx context.Context, id string, in UserInput, authorize Authorize) (User, error) {
 	if in.Username != "" || in.Password != "" {
 		return User{}, valise.Invalid("the user is not valid", valise.FieldError{Field: "username", Reason: "username and password are not changed here"})
 	}
@@ -206,8 +210,29 @@ func (s *Service) UpdateUser(ctx context.Context, id string, in UserInput) (User
 		return User{}, err
 	}
 	err := db.InTx(ctx, s.pool, func(tx pgx.Tx) error {
+		var roles, scope []string
+		var clearance int16
+		var kind, unit string
+		err := tx.QueryRow(ctx, `SELECT u.roles, u.clearance, coalesce(u.courier_kind, ''), u.scope, n.code
+			FROM users u JOIN units n ON n.id = u.unit_id WHERE u.id::text = $1 FOR UPDATE OF u`, id).
+			Scan(&roles, &clearance, &kind, &scope, &unit)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return valise.Errorf(valise.ENOTFOUND, "no such user")
+		}
+		if err != nil {
+			return err
+		}
+		if policy.Level(clearance) != in.Clearance {
+			return valise.Invalid("the clearance is granted, not edited", valise.FieldError{Field: "clearance",
+				Reason: "a security officer grants clearance: POST /api/v1/users/{id}/clearance"})
+		}
+		if !sameSet(roles, in.Roles) || !sameSet(scope, in.Scope) || kind != in.CourierKind || unit != in.Unit {
+			if err := authorize(ctx, policy.ActUsersPrivs, UserResource(id)); err != nil {
+				return err
+			}
+		}
 		var unitID string
-		err := tx.QueryRow(ctx, `SELECT id FROM units WHERE code = $1`, in.Unit).Scan(&unitID)
+		err = tx.QueryRow(ctx, `SELECT id FROM units WHERE code = $1`, in.Unit).Scan(&unitID)
 		if errors.Is(err, pgx.ErrNoRows) {
 			return valise.Invalid("the user is not valid", valise.FieldError{Field: "unit", Reason: "no such unit"})
 		}
@@ -276,6 +301,14 @@ func (s *Service) SetPassword(ctx context.Context, id, pw string) error {
 		return err
 	})
 	return userError(err, "")
+}
+
+// sameSet reports whether a and b hold the same strings, in any order.
+func sameSet(a, b []string) bool {
+	x, y := slices.Clone(a), slices.Clone(b)
+	slices.Sort(x)
+	slices.Sort(y)
+	return slices.Equal(slices.Compact(x), slices.Compact(y))
 }
 
 func nonNil(s []string) []string {

@@ -46,6 +46,7 @@ type Authorizer struct {
 	pool        *pgxpool.Pool
 	log         *slog.Logger
 	cache       *decisionCache
+	denies      *decisionWriter // nil without a pool
 }
 
 // New compiles the policy and prepares its queries. pool receives the
@@ -68,6 +69,9 @@ func New(ctx context.Context, pool *pgxpool.Pool, log *slog.Logger) (*Authorizer
 		return q, nil
 	}
 	a := &Authorizer{pool: pool, log: log, cache: newDecisionCache(8192)}
+	if pool != nil {
+		a.denies = newDecisionWriter(pool, log, 65536)
+	}
 	if a.decide, err = prepare("data.valise.authz.decision"); err != nil {
 		return nil, err
 	}
@@ -149,27 +153,53 @@ func (a *Authorizer) Authorize(ctx context.Context, s Subject, action string, r 
 	return &valise.Error{Code: valise.EFORBIDDEN, Message: d.Reason}
 }
 
-// record writes a deny to the decision log and to the server log. A failure
-// to write is logged but does not turn the deny into an allow or an error.
+// record writes a deny to the server log at once and queues it for the
+// decision log (decisionwriter.go): the request does not wait for the
+// database, so a deny costs the same time as a miss.
 func (a *Authorizer) record(ctx context.Context, s Subject, action string, r Resource, d Decision) {
 	a.log.LogAttrs(ctx, slog.LevelWarn, "authorization denied",
 		slog.String("user", s.Username), slog.String("user_id", s.UserID), slog.String("unit", s.UnitCode),
 		slog.String("action", action), slog.String("resource_kind", r.Kind), slog.String("resource_id", r.ID),
-		slog.Bool("hidden", d.Hidden), slog.String("detail", d.Detail))
-	if a.pool == nil {
+		slog.String("resource_level", r.Level.String()), slog.Bool("hidden", d.Hidden),
+		slog.String("reason", d.Reason), slog.String("detail", d.Detail))
+	if a.denies == nil {
 		return
 	}
-	// The deny is recorded even when the request's context is cancelled.
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 3*time.Second)
-	defer cancel()
-	_, err := a.pool.Exec(ctx, `
-		INSERT INTO decision_log (user_id, username, unit_code, action, resource_kind, resource_id,
-		                          resource_level, allowed, hidden, reason, detail)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, false, $8, $9, $10)`,
-		s.UserID, s.Username, s.UnitCode, action, r.Kind, r.ID, int(r.Level), d.Hidden, d.Reason, d.Detail)
-	if err != nil {
-		a.log.ErrorContext(ctx, "write decision log", "err", err, "action", action, "user_id", s.UserID)
+	a.denies.add(decisionRow{at: time.Now(), userID: s.UserID, username: s.Username, unit: s.UnitCode,
+		action: action, kind: r.Kind, resID: r.ID, level: r.Level, hidden: d.Hidden, reason: d.Reason, detail: d.Detail})
+}
+
+// Flush waits until every deny recorded so far is in the decision log
+// table (or, when the database refused it, logged as lost), or ctx ends.
+// Readers of the decision log flush first; the server flushes on shutdown.
+func (a *Authorizer) Flush(ctx context.Context) error {
+	if a.denies == nil {
+		return nil
 	}
+	return a.denies.flush(ctx)
+}
+
+// Close flushes the decision log (Flush); when ctx ends first, every deny
+// still queued is written to the server log as lost, so a stopping process
+// loses none silently.
+func (a *Authorizer) Close(ctx context.Context) error {
+	err := a.Flush(ctx)
+	if err != nil && a.denies != nil {
+		a.denies.abandon()
+	}
+	return err
+}
+
+// DecisionLogStats reports the decision-log writer's counts (for metrics).
+func (a *Authorizer) DecisionLogStats() DecisionLogStats {
+	if a.denies == nil {
+		return DecisionLogStats{}
+	}
+	w := a.denies
+	w.mu.Lock()
+	pending := len(w.queue)
+	w.mu.Unlock()
+	return DecisionLogStats{Written: w.written.Load(), Dropped: w.dropped.Load(), Pending: pending}
 }
 
 // Scope is what a list may show a subject: rows whose unit (origin,
@@ -262,6 +292,7 @@ func single(rs rego.ResultSet) (map[string]any, bool) {
 
 // Input keys, built once.
 var (
+	keyAccount     = ast.StringTerm("account")
 	keyAction      = ast.StringTerm("action")
 	keyClearance   = ast.StringTerm("clearance")
 	keyCourierKind = ast.StringTerm("courier_kind")
@@ -317,6 +348,7 @@ func resourceTerm(r Resource) *ast.Term {
 		ast.Item(keyCustKind, ast.StringTerm(r.CustodianKind)),
 		ast.Item(keyCustUnit, ast.StringTerm(r.CustodianUnit)),
 		ast.Item(keyCouriers, stringsTerm(r.Couriers)),
+		ast.Item(keyAccount, ast.StringTerm(r.Account)),
 		ast.Item(keyPerson, ast.StringTerm(r.Person)),
 	)
 }

@@ -95,6 +95,9 @@ func TestAuthorize(t *testing.T) {
 			if strings.Contains(ve.Message, "clearance") || strings.Contains(ve.Message, "roles") {
 				t.Errorf("the caller's message leaks the reason: %q", ve.Message)
 			}
+			if err := a.Flush(ctx); err != nil { // denies are written off the request path
+				t.Fatal(err)
+			}
 			var detail string
 			err = d.Pool.QueryRow(ctx, `SELECT detail FROM decision_log WHERE username = $1 AND action = $2`,
 				tc.s.Username, tc.action).Scan(&detail)
@@ -104,11 +107,53 @@ func TestAuthorize(t *testing.T) {
 		})
 	}
 	var n int
+	_ = a.Flush(ctx)
 	if err := d.Pool.QueryRow(ctx, `SELECT count(*) FROM decision_log`).Scan(&n); err != nil || n != 2 {
 		t.Errorf("decision log holds %d rows (%v), want the 2 denies", n, err)
 	}
 	if c := strings.Count(logs.String(), "authorization denied"); c != 2 {
 		t.Errorf("logged %d denies, want 2", c)
+	}
+}
+
+// TestDecisionLogNeverLosesSilently: a deny the database will not take
+// (here: its table is gone) is retried, then written in full to the server
+// log at error level and counted; the deny itself still answers at once.
+func TestDecisionLogNeverLosesSilently(t *testing.T) {
+	t.Parallel()
+	a, d, logs := newAuthorizer(t)
+	ctx := context.Background()
+	if _, err := d.Pool.Exec(ctx, `ALTER TABLE decision_log RENAME TO decision_log_gone`); err != nil {
+		t.Fatal(err)
+	}
+	topSecret := secretBag
+	topSecret.Level, topSecret.ID = policy.TopSecret, "bag-lost-1"
+	if err := a.Authorize(ctx, clerkBerlin, policy.ActBagRead, topSecret); valise.ErrorCode(err) != valise.ENOTFOUND {
+		t.Fatalf("Authorize = %v, want not found", err)
+	}
+	if err := a.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if st := a.DecisionLogStats(); st.Dropped != 1 || st.Written != 0 || st.Pending != 0 {
+		t.Errorf("stats = %+v, want one dropped", st)
+	}
+	out := logs.String()
+	if !strings.Contains(out, `"msg":"decision log row not written: this line is its record"`) ||
+		!strings.Contains(out, `"resource_id":"bag-lost-1"`) || !strings.Contains(out, `"level":"ERROR"`) ||
+		!strings.Contains(out, "clearance 2 is below the resource level 3") {
+		t.Errorf("the lost deny is not in the server log in full:\n%s", out)
+	}
+	// Once the table is back, denies reach it again.
+	if _, err := d.Pool.Exec(ctx, `ALTER TABLE decision_log_gone RENAME TO decision_log`); err != nil {
+		t.Fatal(err)
+	}
+	_ = a.Authorize(ctx, clerkBerlin, policy.ActBagRead, topSecret)
+	if err := a.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	var n int
+	if err := d.Pool.QueryRow(ctx, `SELECT count(*) FROM decision_log WHERE resource_id = 'bag-lost-1'`).Scan(&n); err != nil || n != 1 {
+		t.Errorf("decision log holds %d rows for the bag (%v), want 1", n, err)
 	}
 }
 

@@ -27,7 +27,7 @@ issuing_kinds := ministry_kinds | foreign_institution_kinds
 # Actions that change nothing: the only ones an auditor may take.
 read_actions := {
 	"bag.read", "senders.read", "incident.read", "units.read", "users.read",
-	"decisions.read", "lockouts.read", "log.read", "staff.read", "settings.read",
+	"decisions.read", "lockouts.read", "log.read", "staff.read", "settings.read", "clearance.read",
 }
 
 # Roles that may see diplomatic mail at all (subject to clearance and need-to-know). The admin is
@@ -110,13 +110,16 @@ role_grants := {
 	"dispatcher": {"bag.read", "bag.plan", "units.read", "senders.read", "users.read"},
 	"security_officer": {
 		"bag.read", "bag.examine", "bag.report_loss", "sheet.revoke", "incident.read", "incident.manage",
-		"units.read", "users.read", "decisions.read", "lockouts.read", "keys.manage", "log.read",
-		"senders.read", "staff.read", "alerts.manage", "devices.manage",
+		"units.read", "users.read", "decisions.read", "lockouts.read", "lockouts.manage", "keys.manage", "log.read",
+		"senders.read", "staff.read", "clearance.grant", "clearance.read", "alerts.manage", "devices.manage",
 	},
 	# Auditors read everything their clearance allows (and change nothing: see the veto below).
 	"auditor": read_actions,
 	"personnel_officer": {"staff.read", "staff.manage", "units.read", "users.read"},
-	"admin": {"units.manage", "units.read", "users.manage", "users.read", "senders.manage", "senders.read"},
+	"admin": {
+		"units.manage", "units.read", "users.manage", "users.privileges", "users.read",
+		"senders.manage", "senders.read",
+	},
 }
 
 # A career courier also plans, assembles, formalises, sends and accepts; never stores (DM-06).
@@ -262,6 +265,58 @@ veto contains sprintf("a courier sheet may only be issued by a ministry or forei
 	not issuing_unit
 }
 
+# ---- clearance and privileges: two people, never oneself (issue 10) ---------------------------
+
+# The highest clearance an admin may give a new account (RESTRICTED); anything above, and every later
+# change of clearance, is a clearance.grant by a security officer.
+admin_clearance_ceiling := 1
+
+# The resource is the caller's own account.
+own_account if {
+	input.resource.kind == "user"
+	input.subject.user_id != ""
+	input.resource.account == input.subject.user_id
+}
+
+# Roles, scope and clearance: nobody changes their own, admins and security officers included.
+self_vetoed_actions := {"users.privileges", "clearance.grant"}
+
+vetoed if {
+	self_vetoed_actions[input.action]
+	own_account
+}
+
+public_veto contains "nobody changes their own clearance, roles or oversight scope" if {
+	self_vetoed_actions[input.action]
+	own_account
+}
+
+# users.manage with a level is the creation of an account with that clearance.
+vetoed if {
+	input.action == "users.manage"
+	input.resource.kind == "user"
+	input.resource.level > admin_clearance_ceiling
+}
+
+public_veto contains "an account is created with clearance RESTRICTED at most; a security officer grants more (POST /api/v1/users/{id}/clearance)" if {
+	input.action == "users.manage"
+	input.resource.kind == "user"
+	input.resource.level > admin_clearance_ceiling
+}
+
+# A security officer grants at most their own clearance.
+vetoed if {
+	input.action == "clearance.grant"
+	input.resource.level > input.subject.clearance
+}
+
+public_veto contains "you may grant at most your own clearance" if {
+	input.action == "clearance.grant"
+	input.resource.level > input.subject.clearance
+}
+
+veto contains v if some v in public_veto
+
 # ---- the decision ------------------------------------------------------------------------------
 
 # hidden: the resource carries mail the subject may not see at all, so it must stay invisible.
@@ -308,13 +363,22 @@ decision := {"allow": true, "hidden": false, "reason": "", "detail": ""} if {
 } if {
 	hidden
 } else := {
-	"allow": false, "hidden": false, "reason": "you are not allowed to do this",
+	"allow": false, "hidden": false, "reason": veto_reason,
 	"detail": concat("; ", sort(veto)),
 } if {
 	vetoed
 } else := {
 	"allow": false, "hidden": false, "reason": "you are not allowed to do this",
 	"detail": sprintf("deny by default: none of the roles %v may %s", [input.subject.roles, input.action]),
+}
+
+# A veto about the caller's own request (public_veto) is told to a caller who holds the right;
+# others hear the general reason.
+default veto_reason := "you are not allowed to do this"
+
+veto_reason := concat("; ", sort(public_veto)) if {
+	count(public_veto) > 0
+	may
 }
 
 # ---- list scopes -------------------------------------------------------------------------------
@@ -324,7 +388,7 @@ list_action := {
 	"bag": "bag.read", "sheet": "bag.read", "submission": "bag.read", "log_entry": "log.read",
 	"incident": "incident.read", "unit": "units.read", "user": "users.read",
 	"decision_log": "decisions.read", "lockout": "lockouts.read", "staff": "staff.read",
-	"sender": "senders.read",
+	"sender": "senders.read", "clearance_grant": "clearance.read",
 }
 
 default list_scope := {"all": false, "units": [], "max_level": -1, "courier": false}

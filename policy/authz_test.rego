@@ -328,3 +328,31 @@ test_alerts_manage_security_officer_only if {
 	forbidden(clerk_ber, "alerts.manage", {"kind": "alert_webhook"})
 	forbidden(object.union(security, {"roles": ["security_officer", "auditor"]}), "alerts.manage", {"kind": "alert_webhook"})
 }
+
+# ---- clearance and privileges (issue 10): two people, never oneself ----------------------------
+
+test_nobody_changes_own_privileges if {
+	x := d(admin, "users.privileges", {"kind": "user", "id": "u-adm", "account": "u-adm"})
+	x.allow == false
+	x.hidden == false
+	contains(x.reason, "nobody changes their own")
+	not allowed(security, "clearance.grant", {"kind": "user", "id": "u-sec", "account": "u-sec", "level": 4})
+}
+
+test_admin_changes_others_roles if allowed(admin, "users.privileges", {"kind": "user", "id": "u-x", "account": "u-x"})
+
+test_admin_creates_at_most_restricted if {
+	allowed(admin, "users.manage", {"kind": "user", "level": 1})
+	x := d(admin, "users.manage", {"kind": "user", "level": 2})
+	x.allow == false
+	contains(x.reason, "security officer grants")
+}
+
+test_security_officer_grants_up_to_own_clearance if {
+	allowed(security, "clearance.grant", {"kind": "user", "id": "u-x", "account": "u-x", "level": 4})
+	x := d(object.union(security, {"clearance": 2}), "clearance.grant", {"kind": "user", "id": "u-x", "account": "u-x", "level": 3})
+	x.reason == "you may grant at most your own clearance"
+	not allowed(admin, "clearance.grant", {"kind": "user", "id": "u-x", "account": "u-x", "level": 1})
+	not allowed(auditor, "clearance.grant", {"kind": "user", "id": "u-x", "account": "u-x", "level": 1})
+	allowed(auditor, "clearance.read", {"kind": "clearance_grant"})
+}

@@ -45,7 +45,7 @@ func (c *decisionCache) put(k string, d Decision) {
 // covers: every field the policy may read.
 var (
 	cachedSubjectFields  = []string{"user_id", "roles", "unit_code", "unit_kind", "parent_unit", "clearance", "courier_kind", "scope"}
-	cachedResourceFields = []string{"kind", "level", "origin", "destination", "route", "custodian", "custodian_kind", "custodian_unit", "couriers"}
+	cachedResourceFields = []string{"kind", "level", "origin", "destination", "route", "custodian", "custodian_kind", "custodian_unit", "couriers", "account"}
 )
 
 // decisionKey encodes the fields above unambiguously (NUL between fields,
@@ -79,6 +79,7 @@ func decisionKey(s Subject, action string, r Resource) string {
 	field(r.CustodianKind)
 	field(r.CustodianUnit)
 	list(r.Couriers)
+	field(r.Account)
 	field(r.Person)
 	return b.String()
 }

@@ -146,6 +146,9 @@ type Resource struct {
 	// Couriers lists the user ids of the couriers named on the bag's courier
 	// sheet: they have need-to-know for what they carry.
 	Couriers []string `json:"couriers,omitempty"`
+	// Account is, for a user resource, the user id of the account acted on
+	// (nobody changes their own clearance or roles).
+	Account string `json:"account,omitempty"`
 	// Person is the user id of the account linked to the staff record a
 	// personnel resource describes: the person may read their own record.
 	Person string `json:"person,omitempty"`
@@ -178,6 +181,10 @@ const (
 	ActUsersRead     = "users.read"
 	ActDecisionsRead = "decisions.read"
 	ActLockoutsRead  = "lockouts.read"
+	ActLockoutsLift  = "lockouts.manage"
+	ActUsersPrivs    = "users.privileges" // change another account's roles or oversight scope
+	ActClearance     = "clearance.grant"
+	ActClearanceRead = "clearance.read"
 	ActKeysManage    = "keys.manage"
 	ActDevicesManage = "devices.manage" // enrol, list, suspend, revoke couriers' phones
 	ActLogRead       = "log.read"

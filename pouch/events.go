@@ -130,6 +130,9 @@ func PrepareEvent(b *pgx.Batch, e *Event) {
 		FROM bags b JOIN bag_custody c ON c.bag_id = b.id WHERE b.id = $1`, e.BagID).QueryRow(func(row pgx.Row) error {
 		var state string
 		err := row.Scan(append([]any{&e.ID, &e.RecordedAt, &e.PrevHash, &state}, custodianDest(&e.custodian)...)...)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return nil // no such bag: the caller's look-up answers 404 (e.ID stays 0, QueueEvent refuses it)
+		}
 		if err != nil {
 			return fmt.Errorf("bag event id: %w", err)
 		}

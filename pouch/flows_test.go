@@ -544,7 +544,7 @@ func TestListsForRegistryAndSecurity(t *testing.T) {
 	// Paging: one at a time, the cursor walks every bag once.
 	sc, _ := w.authz.ListScope(ctx, w.sec, "bag")
 	var seen []string
-	for after := ""; ; {
+	for after := (*pouch.BagCursor)(nil); ; {
 		page, next, err := w.svc.ListBags(ctx, w.sec, sc, pouch.BagFilter{Limit: 1, After: after})
 		if err != nil {
 			t.Fatal(err)
@@ -552,7 +552,7 @@ func TestListsForRegistryAndSecurity(t *testing.T) {
 		for _, b := range page {
 			seen = append(seen, b.ID)
 		}
-		if next == "" {
+		if next == nil {
 			break
 		}
 		after = next

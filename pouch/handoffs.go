@@ -492,7 +492,7 @@ func (s *Service) confirm(ctx context.Context, actor policy.Subject, handoffID, 
 			return valise.Errorf(valise.ENOTFOUND, "no such bag")
 		}
 		r := b.Resource()
-		if h.To.Kind == CustodianPerson {
+		if h.To.Kind == CustodianPerson && h.To.User == actor.UserID {
 			r.Custodian = actor.UserID // the named receiver has need-to-know of what they are handed
 		}
 		if err := check(ctx, policy.ActBagHandOff, r); err != nil {

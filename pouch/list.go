@@ -3,12 +3,10 @@ package pouch
 import (
 	"context"
 	"fmt"
-	"strconv"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 
-	"valise"
 	"valise/internal/db"
 	"valise/policy"
 )
@@ -56,15 +54,23 @@ type BagFilter struct {
 	OlderThan   time.Duration // last changed longer ago than this
 	// DueTo lists bags on their way to this unit (dispatched, in transit, delivered).
 	DueTo   string
-	Overdue bool // only bags past their due time and not yet accepted
-	After   string
+	Overdue bool       // only bags past their due time and not yet accepted
+	After   *BagCursor // the page after this position (from the previous page's next)
 	Limit   int
+}
+
+// BagCursor is a position in a bag list (its sort key and the bag id). It
+// holds the bag's place in the global registry sequence, so it must never
+// reach a caller as it is: the API seals it (api/cursor.go).
+type BagCursor struct {
+	Seq int64
+	ID  string
 }
 
 // ListBags returns bags in scope matching f, newest change first, with a
 // cursor for the next page. The scope comes from the policy, so a bag above
 // the caller's clearance or outside their need-to-know is never selected.
-func (s *Service) ListBags(ctx context.Context, actor policy.Subject, sc policy.Scope, f BagFilter) ([]*Bag, string, error) {
+func (s *Service) ListBags(ctx context.Context, actor policy.Subject, sc policy.Scope, f BagFilter) ([]*Bag, *BagCursor, error) {
 	where, args := scopeWhere(sc, actor.UserID, 1)
 	add := func(cond string, v any) {
 		args = append(args, v)
@@ -101,12 +107,8 @@ func (s *Service) ListBags(ctx context.Context, actor policy.Subject, sc policy.
 	if f.Overdue {
 		where += " AND b.due_at < now() AND b.state IN ('dispatched', 'in_transit', 'delivered', 'missing')"
 	}
-	if f.After != "" {
-		seq, err := strconv.ParseInt(f.After, 10, 64)
-		if err != nil {
-			return nil, "", valise.Invalid("bad cursor", valise.FieldError{Field: "after", Reason: "not a cursor from a previous page"})
-		}
-		add("b.registry_seq < $%d", seq)
+	if f.After != nil {
+		add("b.registry_seq < $%d", f.After.Seq)
 	}
 	if f.Limit <= 0 || f.Limit > 200 {
 		f.Limit = 50
@@ -115,30 +117,60 @@ func (s *Service) ListBags(ctx context.Context, actor policy.Subject, sc policy.
 		fmt.Sprintf(` ORDER BY b.registry_seq DESC LIMIT %d`, f.Limit+1)
 	rows, err := s.pool.Query(ctx, sql, args...)
 	if err != nil {
-		return nil, "", db.Classify(fmt.Errorf("list bags: %w", err))
+		return nil, nil, db.Classify(fmt.Errorf("list bags: %w", err))
 	}
 	var seqs []int64
 	bags, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (*Bag, error) {
 		var seq int64
-		b, err := scanBag(seqRow{r, &seq})
+		b, err := scanBag(extraRow{r, []any{&seq}})
 		seqs = append(seqs, seq)
 		return b, err
 	})
 	if err != nil {
-		return nil, "", db.Classify(fmt.Errorf("list bags: %w", err))
+		return nil, nil, db.Classify(fmt.Errorf("list bags: %w", err))
 	}
-	next := ""
+	var next *BagCursor
 	if len(bags) > f.Limit {
 		bags = bags[:f.Limit]
-		next = strconv.FormatInt(seqs[f.Limit-1], 10)
+		next = &BagCursor{Seq: seqs[f.Limit-1], ID: bags[f.Limit-1].ID}
 	}
 	return bags, next, nil
 }
 
-// seqRow scans a bag row followed by its list sequence.
-type seqRow struct {
-	pgx.Row
-	seq *int64
+// LogLeaf is one integrated custody log entry with the bag it records, as
+// the policy sees it (Kind "log_entry"). Known is false for an entry that is
+// no bag's event: nobody is cleared for it by a bag.
+type LogLeaf struct {
+	Leaf     []byte
+	Resource policy.Resource
+	Known    bool
 }
 
-func (r seqRow) Scan(dest ...any) error { return r.Row.Scan(append(dest, r.seq)...) }
+// LogLeaves returns the leaves of indices [start, end) that the newest
+// checkpoint covers, in index order, each with its bag's level and units.
+// The range must already be checked (tlog.LeafHashes checks it).
+func LogLeaves(ctx context.Context, q db.Querier, start, end uint64) ([]LogLeaf, error) {
+	rows, err := q.Query(ctx, `
+		SELECT e.leaf, coalesce(b.id::text, ''), coalesce(b.level, 0), coalesce(o.code, ''), coalesce(d.code, ''),
+		       coalesce(b.route_codes, '{}')
+		FROM tlog_index i JOIN tlog_entries e ON e.id = i.entry_id
+		LEFT JOIN bag_events be ON be.log_entry = e.id
+		LEFT JOIN bags b ON b.id = be.bag_id
+		LEFT JOIN units o ON o.id = b.origin_id LEFT JOIN units d ON d.id = b.destination_id
+		WHERE i.idx >= $1 AND i.idx < $2 AND i.idx < (SELECT coalesce(max(size), 0) FROM tlog_checkpoints)
+		ORDER BY i.idx`, int64(start), int64(end))
+	if err != nil {
+		return nil, db.Classify(fmt.Errorf("read leaves: %w", err))
+	}
+	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (LogLeaf, error) {
+		var l LogLeaf
+		var level int16
+		err := r.Scan(&l.Leaf, &l.Resource.ID, &level, &l.Resource.Origin, &l.Resource.Destination, &l.Resource.Route)
+		l.Resource.Kind, l.Resource.Level, l.Known = "log_entry", policy.Level(level), l.Resource.ID != ""
+		return l, err
+	})
+	if err != nil {
+		return nil, db.Classify(fmt.Errorf("read leaves: %w", err))
+	}
+	return out, nil
+}

@@ -119,26 +119,43 @@ func getLoss(ctx context.Context, q db.Querier, id string, forUpdate bool) (*Los
 	if forUpdate {
 		sql += ` FOR UPDATE`
 	}
-	var l LossReport
-	err := q.QueryRow(ctx, sql, id).Scan(&l.ID, &l.BagID, &l.IncidentID, &l.Territory, &l.Country, &l.LastSeenAt,
-		&l.LastSeenPlace, &l.Circumstances, &l.Workflow, &l.Status, &l.AgreementBody, &l.AgreementRef, &l.AgreementAt,
-		&l.ReportedBy, &l.ReportedAt, &l.Version)
+	l, err := scanLoss(q.QueryRow(ctx, sql, id))
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, valise.Errorf(valise.ENOTFOUND, "no such loss report")
 	}
 	if err != nil {
 		return nil, fmt.Errorf("load loss report: %w", err)
 	}
-	return &l, nil
+	return l, nil
+}
+
+func scanLoss(row pgx.Row) (*LossReport, error) {
+	var l LossReport
+	err := row.Scan(&l.ID, &l.BagID, &l.IncidentID, &l.Territory, &l.Country, &l.LastSeenAt,
+		&l.LastSeenPlace, &l.Circumstances, &l.Workflow, &l.Status, &l.AgreementBody, &l.AgreementRef, &l.AgreementAt,
+		&l.ReportedBy, &l.ReportedAt, &l.Version)
+	return &l, err
 }
 
 // GetLoss returns a loss report after check authorizes reading its incident.
+// The report and its bag's policy fields come in one query (resource.go), so
+// a hidden report costs what a missing one does.
 func (s *Service) GetLoss(ctx context.Context, id string, check Check) (*LossReport, error) {
-	l, err := getLoss(ctx, s.pool, id, false)
-	if err != nil {
-		return nil, db.Classify(err)
+	if !db.ValidUUID(id) {
+		return nil, valise.Errorf(valise.ENOTFOUND, "no such loss report")
 	}
-	if _, err := incidentBag(ctx, s.pool, l.BagID, l.IncidentID, policy.ActIncidentRead, false, check); err != nil {
+	var r policy.Resource
+	var level int16
+	l, err := scanLoss(extraRow{s.pool.QueryRow(ctx, `WITH l AS (SELECT `+lossColumns+` FROM loss_reports WHERE id = $1)
+		SELECT l.*, `+bagResourceCols+` FROM l`+bagResourceJoin("l"), id), bagResourceDest(&r, &level)})
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, valise.Errorf(valise.ENOTFOUND, "no such loss report")
+	}
+	if err != nil {
+		return nil, db.Classify(fmt.Errorf("load loss report: %w", err))
+	}
+	r.Level, r.Kind, r.ID = policy.Level(level), "incident", l.IncidentID
+	if err := check(ctx, policy.ActIncidentRead, r); err != nil {
 		return nil, err
 	}
 	return l, nil

@@ -85,6 +85,10 @@ type Plan struct {
 	ReviewedAt   *time.Time  `json:"reviewed_at,omitempty"`
 	Version      int         `json:"version"`
 	Events       []PlanEvent `json:"events"`
+
+	// level is the highest level of the bags planned on it: the plan names
+	// their flights and carriers, so clearance bounds it like them.
+	level policy.Level
 }
 
 // PlanInput creates a plan. Route lists the relays between origin and destination.
@@ -221,35 +225,57 @@ func (s *Service) CreatePlan(ctx context.Context, actor policy.Subject, in PlanI
 	return out, err
 }
 
+// getPlan loads a plan with its legs and events.
 func getPlan(ctx context.Context, q db.Querier, id string) (*Plan, error) {
 	return loadPlan(ctx, q, id, "")
 }
 
 // loadPlan loads a plan with its legs and events (lock: "" or " FOR UPDATE OF p").
 func loadPlan(ctx context.Context, q db.Querier, id, lock string) (*Plan, error) {
+	p, err := planHeader(ctx, q, id, lock)
+	if err != nil {
+		return nil, err
+	}
+	return p, loadLegs(ctx, q, p)
+}
+
+// planHeader loads a plan without its legs and events (one round trip),
+// with what the policy reads of it.
+func planHeader(ctx context.Context, q db.Querier, id, lock string) (*Plan, error) {
 	if !db.ValidUUID(id) {
 		return nil, valise.Errorf(valise.ENOTFOUND, "no such plan")
 	}
 	var p Plan
 	var window *int64
+	var level int16
 	err := q.QueryRow(ctx, `SELECT p.id, o.code, d.code, p.route_codes, p.route_kind, p.needs_review, p.review_note, p.conveyance,
 		p.planned_departure, p.planned_arrival, p.created_by, p.created_at, extract(epoch FROM p.custody_window)::bigint,
-		coalesce(p.review_status, ''), coalesce(p.reviewed_by, ''), p.reviewed_at, p.version
+		coalesce(p.review_status, ''), coalesce(p.reviewed_by, ''), p.reviewed_at, p.version,
+		coalesce((SELECT max(b.level) FROM bags b WHERE b.plan_id = p.id), 0)
 		FROM dispatch_plans p JOIN units o ON o.id = p.origin_id JOIN units d ON d.id = p.destination_id WHERE p.id = $1`+lock, id).
 		Scan(&p.ID, &p.Origin, &p.Destination, &p.Route, &p.RouteKind, &p.NeedsReview, &p.ReviewNote, &p.Conveyance,
 			&p.PlannedDeparture, &p.PlannedArrival, &p.CreatedBy, &p.CreatedAt, &window, &p.ReviewStatus, &p.ReviewedBy,
-			&p.ReviewedAt, &p.Version)
+			&p.ReviewedAt, &p.Version, &level)
+	p.level = policy.Level(level)
+	if window != nil {
+		p.CustodyWindow = settings.FormatDuration(time.Duration(*window) * time.Second)
+	}
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, valise.Errorf(valise.ENOTFOUND, "no such plan")
 	}
 	if err != nil {
 		return nil, fmt.Errorf("load plan: %w", err)
 	}
+	return &p, nil
+}
+
+// loadLegs reads the plan's legs into p.
+func loadLegs(ctx context.Context, q db.Querier, p *Plan) error {
 	rows, err := q.Query(ctx, `SELECT l.seq, l.from_city, l.to_city, l.conveyance, l.flight, coalesce(c.code, ''), l.captain_name,
 		l.planned_departure, l.planned_arrival FROM plan_legs l LEFT JOIN units c ON c.id = l.carrier_id
-		WHERE l.plan_id = $1 ORDER BY l.seq`, id)
+		WHERE l.plan_id = $1 ORDER BY l.seq`, p.ID)
 	if err != nil {
-		return nil, fmt.Errorf("load legs: %w", err)
+		return fmt.Errorf("load legs: %w", err)
 	}
 	p.Legs, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (Leg, error) {
 		var l Leg
@@ -257,25 +283,24 @@ func loadPlan(ctx context.Context, q db.Querier, id, lock string) (*Plan, error)
 			&l.PlannedDeparture, &l.PlannedArrival)
 	})
 	if err != nil {
-		return nil, fmt.Errorf("load legs: %w", err)
-	}
-	if window != nil {
-		p.CustodyWindow = settings.FormatDuration(time.Duration(*window) * time.Second)
+		return fmt.Errorf("load legs: %w", err)
 	}
 	if p.Events, err = planEvents(ctx, q, p.ID); err != nil {
-		return nil, err
+		return err
 	}
-	return &p, nil
+	return nil
 }
 
 // GetPlan returns a plan after check authorizes reading bags on its route.
+// The legs are read only once check allows: a hidden plan costs the round
+// trip a missing one does.
 func (s *Service) GetPlan(ctx context.Context, id string, check Check) (*Plan, error) {
-	p, err := getPlan(ctx, s.pool, id)
+	p, err := planHeader(ctx, s.pool, id, "")
 	if err != nil {
 		return nil, db.Classify(err)
 	}
-	if err := check(ctx, policy.ActBagRead, policy.Resource{Kind: "bag", ID: p.ID, Origin: p.Origin, Destination: p.Destination, Route: p.Route}); err != nil {
+	if err := check(ctx, policy.ActBagRead, policy.Resource{Kind: "bag", ID: p.ID, Level: p.level, Origin: p.Origin, Destination: p.Destination, Route: p.Route}); err != nil {
 		return nil, err
 	}
-	return p, nil
+	return p, db.Classify(loadLegs(ctx, s.pool, p))
 }

@@ -69,6 +69,7 @@ func New(t testing.TB) *Env {
 		// Cheap hashes keep tests fast; production uses password.Default.
 		Identity: identity.Config{Password: password.Params{Memory: 1024, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 32}},
 	})
+	t.Cleanup(func() { _ = s.Close(context.Background()) }) // before the database is dropped
 	// Every answer of the test is checked against the OpenAPI document.
 	ts := httptest.NewServer(Conform(t, s))
 	t.Cleanup(ts.Close)

@@ -8,6 +8,8 @@ import (
 	"os"
 	"strings"
 	"time"
+
+	"valise/identity"
 )
 
 // config is every setting of `valise serve` and the database tools. Each
@@ -32,6 +34,13 @@ type config struct {
 	TLSKey          string
 	AllowPlainHTTP  bool
 	MetricsAddr     string
+	// Login throttling (identity.Config, api.Config.LoginRate).
+	LoginRate           int64
+	LoginFreeFailures   int64
+	LoginBackoffBase    time.Duration
+	LoginBackoffMax     time.Duration
+	LoginAccountCeiling int64
+	LoginAccountWindow  time.Duration
 }
 
 // setting documents one variable; the table drives flags, --help and the README.
@@ -76,6 +85,12 @@ var settings = []setting{
 	{"VALISE_SMTP_FROM", "smtp-from", "", "sender address of alert e-mails", str(func(c *config) *string { return &c.Alerts.SMTPFrom })},
 	{"VALISE_SMTP_USERNAME", "smtp-username", "", "optional SMTP PLAIN auth user (the password only from the environment: VALISE_SMTP_PASSWORD); needs STARTTLS unless the relay is on loopback", str(func(c *config) *string { return &c.Alerts.SMTPUsername })},
 	{"VALISE_ALERT_INTERVAL", "alert-interval", "30s", "pause between alert scans and delivery rounds", dur(func(c *config) *time.Duration { return &c.Alerts.Interval })},
+	{"VALISE_LOGIN_RATE", "login-rate", "20", "failed logins one address may make per minute, over all usernames (successes do not count)", num(func(c *config) *int64 { return &c.LoginRate })},
+	{"VALISE_LOGIN_FREE_FAILURES", "login-free-failures", "3", "failed logins one address may make on one username before it is backed off", num(func(c *config) *int64 { return &c.LoginFreeFailures })},
+	{"VALISE_LOGIN_BACKOFF_BASE", "login-backoff-base", "1s", "first back-off of an address on a username; doubles with each further failure", dur(func(c *config) *time.Duration { return &c.LoginBackoffBase })},
+	{"VALISE_LOGIN_BACKOFF_MAX", "login-backoff-max", "15m", "longest back-off of an address on a username", dur(func(c *config) *time.Duration { return &c.LoginBackoffMax })},
+	{"VALISE_LOGIN_ACCOUNT_CEILING", "login-account-ceiling", "50", "failed logins on one username from all addresses within the window that lock it (a security officer can lift the lock)", num(func(c *config) *int64 { return &c.LoginAccountCeiling })},
+	{"VALISE_LOGIN_ACCOUNT_WINDOW", "login-account-window", "1h", "window of the account ceiling, and how long its lock lasts", dur(func(c *config) *time.Duration { return &c.LoginAccountWindow })},
 	{"VALISE_TLS_CERT", "tls-cert", "", "PEM certificate chain; with tls-key the server speaks HTTPS only (TLS 1.2+) and sends HSTS", str(func(c *config) *string { return &c.TLSCert })},
 	{"VALISE_TLS_KEY", "tls-key", "", "PEM private key of tls-cert", str(func(c *config) *string { return &c.TLSKey })},
 	{"VALISE_ALLOW_PLAIN_HTTP", "allow-plain-http", "false", "serve plain HTTP on a non-loopback address (TLS ends at a proxy in front; responses then carry HSTS for it to pass on)", boolean(func(c *config) *bool { return &c.AllowPlainHTTP })},
@@ -176,6 +191,22 @@ func (s cli) parse(args []string, stderr io.Writer) (*config, *flag.FlagSet, err
 	if c.MaxBodyBytes < 1024 {
 		return nil, fs, fmt.Errorf("max-body-bytes must be at least 1024")
 	}
+	for _, n := range []struct {
+		name string
+		v    int64
+	}{{"login-rate", c.LoginRate}, {"login-free-failures", c.LoginFreeFailures}, {"login-account-ceiling", c.LoginAccountCeiling}} {
+		if n.v < 1 || n.v > 1_000_000 {
+			return nil, fs, fmt.Errorf("%s must be between 1 and 1000000", n.name)
+		}
+	}
+	for _, d := range []struct {
+		name string
+		v    time.Duration
+	}{{"login-backoff-base", c.LoginBackoffBase}, {"login-backoff-max", c.LoginBackoffMax}, {"login-account-window", c.LoginAccountWindow}} {
+		if d.v <= 0 {
+			return nil, fs, fmt.Errorf("%s must be a positive duration", d.name)
+		}
+	}
 	if err := c.Alerts.validate(); err != nil {
 		return nil, fs, err
 	}
@@ -185,6 +216,12 @@ func (s cli) parse(args []string, stderr io.Writer) (*config, *flag.FlagSet, err
 		return nil, fs, fmt.Errorf("demo must be auto, true or false, not %q", c.Demo)
 	}
 	return c, fs, nil
+}
+
+// identity is the identity service's login throttling from the settings.
+func (c *config) identity() identity.Config {
+	return identity.Config{MaxFailures: int(c.LoginAccountCeiling), LockFor: c.LoginAccountWindow,
+		FreeFailures: int(c.LoginFreeFailures), BackoffBase: c.LoginBackoffBase, BackoffMax: c.LoginBackoffMax}
 }
 
 func (c *config) logger(w io.Writer) *slog.Logger {

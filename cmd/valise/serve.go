@@ -79,7 +79,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	srv := api.New(d.Pool, api.Config{RequestTimeout: c.RequestTimeout, MaxBodyBytes: c.MaxBodyBytes, Logger: log,
 		MasterKey: master, Seals: keyring.Options{StaleAfter: c.TrustStale, SealLifetime: c.SealLifetime},
 		HSTS: tlsConf == nil && !loopback(c.Addr), MetricsToken: metricsToken, MetricsElsewhere: c.MetricsAddr != "",
-		Alerts: c.Alerts.options()})
+		Alerts: c.Alerts.options(), Identity: c.identity(), LoginRate: int(c.LoginRate)})
 	alertCtx, stopAlerts := context.WithCancel(ctx)
 	waitAlerts := startAlerts(alertCtx, c, srv, log)
 	defer func() { stopAlerts(); waitAlerts() }()
@@ -133,6 +133,9 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		if err := hs.Shutdown(sctx); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			log.Warn("shutdown did not drain in time", "err", err)
 		}
+	}
+	if err := srv.Close(sctx); err != nil {
+		log.Error("shutdown: the decision log queue was not written in time; its rows are logged above as lost", "err", err)
 	}
 	stopLog()
 	waitLog()
