@@ -86,7 +86,13 @@ func newHiddenEnv(t testing.TB) *hiddenEnv {
 		map[string]any{"url": "https://alerts.example.org/hook", "kinds": []string{"bag_overdue"}}, http.StatusCreated, nil); err != nil {
 		t.Fatal(err)
 	}
+	// A courier's phone, enrolled (mobile-api/).
+	if _, err := e.Pool.Exec(ctx, `INSERT INTO devices (user_id, public_key, enrolled_by)
+		SELECT id, decode(md5(random()::text) || md5(random()::text), 'hex'), 'security' FROM users WHERE username = 'courier'`); err != nil {
+		t.Fatal(err)
+	}
 	for key, q := range map[string]string{
+		"devices/{id}":      `SELECT id::text FROM devices LIMIT 1`,
 		"alerts/{id}":       `SELECT id::text FROM alerts LIMIT 1`,
 		"staff/{id}":        `SELECT id::text FROM staff LIMIT 1`,
 		"cases/{case}":      `SELECT coalesce((SELECT id::text FROM disciplinary_cases LIMIT 1), '00000000-0000-4000-8000-000000000001')`,
@@ -178,6 +184,10 @@ func (h *hiddenEnv) fill(t testing.TB, route string, hidden bool) (string, []str
 var openRoutes = map[string]string{
 	"GET /api/v1/units/{code}":           "every signed-in user lists the units",
 	"GET /api/v1/senders/{unit}/history": "the authorized-sender list is readable by every holder of senders.read",
+	// Settings are reference data, not mail: their keys are documented.
+	"GET /api/v1/settings/{key}":         "setting keys are public reference data (docs, OpenAPI)",
+	"PUT /api/v1/settings/{key}":         "setting keys are public reference data (docs, OpenAPI)",
+	"GET /api/v1/settings/{key}/history": "setting keys are public reference data (docs, OpenAPI)",
 }
 
 // validBodies are bodies that pass each operation's input checks, so that
