@@ -23,9 +23,9 @@ func TestMain(m *testing.M) { dbtest.Main(m) }
 // TestUnknownUserCostsAsMuchAsWrongPassword checks that a login for a user
 // who does not exist does the same argon2id work as a wrong password for one
 // who does, so response time does not tell an attacker which usernames
-// exist. Without the dummy hash an unknown user answers ~100× faster; the
-// test allows a factor of 2 between the medians, which machine noise does
-// not reach.
+// exist: each does exactly one derivation (password.Derivations), and
+// password's own test proves the dummy hash has the Default parameters. The
+// medians are logged, not compared: a busy machine must not fail the test.
 func TestUnknownUserCostsAsMuchAsWrongPassword(t *testing.T) {
 	d := dbtest.New(t)
 	ctx := context.Background()
@@ -46,9 +46,12 @@ func TestUnknownUserCostsAsMuchAsWrongPassword(t *testing.T) {
 	}
 	// Alternate the two kinds of attempt so both see the same machine load.
 	attempt := func(name string) time.Duration {
-		start := time.Now()
+		start, before := time.Now(), password.Derivations()
 		_, err := svc.Login(ctx, name, "wrong password entirely", "test")
 		d := time.Since(start)
+		if n := password.Derivations() - before; n != 1 {
+			t.Fatalf("login %s did %d argon2id derivations, want 1 like every other failed login", name, n)
+		}
 		var ve *valise.Error
 		if !errors.As(err, &ve) || ve.Code != valise.EUNAUTHORIZED {
 			t.Fatalf("login %s: %v, want unauthorized", name, err)
@@ -63,8 +66,5 @@ func TestUnknownUserCostsAsMuchAsWrongPassword(t *testing.T) {
 	slices.Sort(wrongs)
 	slices.Sort(unknowns)
 	wrong, unknown := wrongs[n/2], unknowns[n/2]
-	if unknown < wrong/2 || unknown > wrong*2 {
-		t.Fatalf("unknown user took %v, wrong password %v: the difference tells which usernames exist", unknown, wrong)
-	}
 	t.Logf("median login: wrong password %v, unknown user %v", wrong, unknown)
 }
