@@ -137,11 +137,11 @@ type DispatchInput struct {
 
 // dispatchSheet is what dispatch needs of the sheet covering a bag.
 type dispatchSheet struct {
-	id, number, conveyance, bearer, courierKind string
-	userID, username, docKind, docNumber        string
-	docCountry                                  string
-	clearance                                   *int16
-	active                                      bool // the courier's account (userID set) is active
+	id, number, conveyance, bearer       string
+	userID, username, docKind, docNumber string
+	docCountry                           string
+	clearance                            *int16
+	active                               bool // the courier's account (userID set) is active
 }
 
 // Dispatch sends a sealed bag: the registry that holds it (its origin, or a
@@ -249,7 +249,7 @@ func findSheet(ctx context.Context, q db.Querier, bagID, id string) (*dispatchSh
 	}
 	var sh dispatchSheet
 	err := q.QueryRow(ctx, `
-		SELECT cs.id, cs.number, cs.conveyance, cs.bearer_name, coalesce(c.kind, ''), coalesce(u.id::text, ''),
+		SELECT cs.id, cs.number, cs.conveyance, cs.bearer_name, coalesce(u.id::text, ''),
 		       coalesce(u.username, ''), coalesce(c.doc_kind, ''), coalesce(c.doc_number, ''), coalesce(c.doc_country, ''),
 		       u.clearance, coalesce(u.active, false)
 		FROM courier_sheets cs JOIN courier_sheet_bags sb ON sb.sheet_id = cs.id
@@ -258,7 +258,7 @@ func findSheet(ctx context.Context, q db.Querier, bagID, id string) (*dispatchSh
 		WHERE sb.bag_id = $1 AND cs.status = 'issued' AND cs.valid_from <= now() AND now() < cs.valid_until
 		  AND ($2 = '' OR cs.id::text = $2)
 		ORDER BY cs.issued_at DESC LIMIT 1`, bagID, id).Scan(&sh.id, &sh.number, &sh.conveyance, &sh.bearer,
-		&sh.courierKind, &sh.userID, &sh.username, &sh.docKind, &sh.docNumber, &sh.docCountry, &sh.clearance, &sh.active)
+		&sh.userID, &sh.username, &sh.docKind, &sh.docNumber, &sh.docCountry, &sh.clearance, &sh.active)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, nil
 	}
