@@ -78,7 +78,7 @@ func (b *Bag) Resource() policy.Resource {
 const bagColumns = `b.id, b.registry_number, o.code, d.code, b.route_codes, b.plan_id, b.state, b.level,
 	coalesce(b.container, ''), coalesce(b.package_count, 0), b.protective_means, b.due_at, b.dispatched_at,
 	coalesce(b.storage_place, ''), coalesce(b.storage_custodian, ''), b.created_at, b.updated_at, b.version,
-	b.origin_id, b.destination_id, coalesce(b.resume_state, ''), ` + custodianColumns
+	b.origin_id, b.destination_id, coalesce(b.resume_state, ''), ` + CustodianColumns
 
 const bagFrom = ` FROM bags b JOIN units o ON o.id = b.origin_id JOIN units d ON d.id = b.destination_id
 	JOIN bag_custody c ON c.bag_id = b.id`
@@ -90,7 +90,7 @@ func scanBag(row pgx.Row) (*Bag, error) {
 	err := row.Scan(append([]any{&b.ID, &b.RegistryNumber, &b.Origin, &b.Destination, &b.Route, &b.PlanID, &state, &level,
 		&b.Container, &b.PackageCount, &b.ProtectiveMeans, &b.DueAt, &b.DispatchedAt, &b.StoragePlace,
 		&b.StorageCustodian, &b.CreatedAt, &b.UpdatedAt, &b.Version, &b.originID, &b.destinationID, &b.resumeState},
-		custodianDest(&b.Custodian)...)...)
+		CustodianDest(&b.Custodian)...)...)
 	if err != nil {
 		return nil, err
 	}

@@ -126,10 +126,10 @@ func PrepareEvent(b *pgx.Batch, e *Event) {
 	b.Queue(`SELECT nextval(pg_get_serial_sequence('bag_events', 'id')), clock_timestamp(),
 		coalesce((SELECT p.leaf_hash FROM bag_events p WHERE p.bag_id = $1 ORDER BY p.id DESC LIMIT 1),
 		         decode(repeat('00', 32), 'hex')),
-		b.state, `+custodianColumns+`
+		b.state, `+CustodianColumns+`
 		FROM bags b JOIN bag_custody c ON c.bag_id = b.id WHERE b.id = $1`, e.BagID).QueryRow(func(row pgx.Row) error {
 		var state string
-		err := row.Scan(append([]any{&e.ID, &e.RecordedAt, &e.PrevHash, &state}, custodianDest(&e.custodian)...)...)
+		err := row.Scan(append([]any{&e.ID, &e.RecordedAt, &e.PrevHash, &state}, CustodianDest(&e.custodian)...)...)
 		if errors.Is(err, pgx.ErrNoRows) {
 			return nil // no such bag: the caller's look-up answers 404 (e.ID stays 0, QueueEvent refuses it)
 		}
@@ -141,12 +141,14 @@ func PrepareEvent(b *pgx.Batch, e *Event) {
 	})
 }
 
-// custodianColumns are bag_custody c's columns as a Party (custodianDest).
-const custodianColumns = `c.custodian_kind, c.custodian_unit, coalesce(c.custodian_user::text, ''),
+// CustodianColumns are the columns of bag_custody c that CustodianDest scans
+// into a Party (also for readers outside pouch that join bag_custody).
+const CustodianColumns = `c.custodian_kind, c.custodian_unit, coalesce(c.custodian_user::text, ''),
 	coalesce(c.custodian_username, ''), coalesce(c.bearer_name, ''), coalesce(c.bearer_document, ''),
 	coalesce(c.sheet_id::text, '')`
 
-func custodianDest(p *Party) []any {
+// CustodianDest is the scan destination of CustodianColumns.
+func CustodianDest(p *Party) []any {
 	return []any{&p.Kind, &p.Unit, &p.User, &p.Username, &p.Name, &p.Document, &p.SheetID}
 }
 

@@ -69,17 +69,10 @@ func (p Party) json() json.RawMessage {
 	return b
 }
 
-// CustodianColumns are the columns of bag_custody c that CustodianDest
-// scans into a Party, for readers that join bag_custody themselves.
-const CustodianColumns = custodianColumns
-
-// CustodianDest is the scan destination of CustodianColumns.
-func CustodianDest(p *Party) []any { return custodianDest(p) }
-
 // CurrentCustodian reads a bag's custodian (the projection of its last event).
 func CurrentCustodian(ctx context.Context, q db.Querier, bagID string) (Party, error) {
 	var p Party
-	err := q.QueryRow(ctx, `SELECT `+custodianColumns+` FROM bag_custody c WHERE c.bag_id = $1`, bagID).Scan(custodianDest(&p)...)
+	err := q.QueryRow(ctx, `SELECT `+CustodianColumns+` FROM bag_custody c WHERE c.bag_id = $1`, bagID).Scan(CustodianDest(&p)...)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return p, valise.Errorf(valise.ENOTFOUND, "no such bag")
 	}
