@@ -568,13 +568,16 @@ func (s *Service) confirm(ctx context.Context, actor policy.Subject, handoffID, 
 				h.ID, ev.ID, res.OK, mustJSON(res), incident).
 				QueryRow(func(row pgx.Row) (err error) { out, err = scanHandoff(row); return err })
 		}
-		if res.OK && h.To.Kind == CustodianPerson {
-			complete(batch, nil) // the usual case: every write in one round trip
+		// The usual case (a person's clean confirmation) needs no receipt
+		// and no incident: every write in one round trip.
+		simple := res.OK && h.To.Kind == CustodianPerson
+		if simple {
+			complete(batch, nil)
 		}
 		if err := tx.SendBatch(ctx, batch).Close(); err != nil {
 			return fmt.Errorf("complete hand-off: %w", err)
 		}
-		if res.OK && h.To.Kind == CustodianPerson {
+		if simple {
 			return nil
 		}
 		var incident *string
