@@ -188,6 +188,7 @@ var openRoutes = map[string]string{
 	"GET /api/v1/settings/{key}":         "setting keys are public reference data (docs, OpenAPI)",
 	"PUT /api/v1/settings/{key}":         "setting keys are public reference data (docs, OpenAPI)",
 	"GET /api/v1/settings/{key}/history": "setting keys are public reference data (docs, OpenAPI)",
+	"GET /app/{file}":                    "the scanner app's static files are public; there is nothing to hide",
 }
 
 // validBodies are bodies that pass each operation's input checks, so that
