@@ -340,9 +340,9 @@ export async function verifySeal(text, list, now = Date.now()) {
 
 // parseVerifierKey reads a note verifier key "name+hash+base64(1||key)".
 async function parseVerifierKey(vkey) {
-  const parts = vkey.split("+");
-  if (parts.length !== 3) throw new Error("log key: malformed");
-  const [name, hashHex, keyB64] = parts;
+  const m = /^([^+\s]+)\+([0-9a-f]{8})\+(\S+)$/.exec(vkey || "");
+  if (!m) throw new Error("log key: malformed");
+  const [, name, hashHex, keyB64] = m;
   const key = b64decode(keyB64);
   if (key.length !== 33 || key[0] !== 1) throw new Error("log key: not an Ed25519 note key");
   const h = await sha256(concat(enc.encode(name + "\n"), key));
