@@ -60,9 +60,14 @@ func appHandler() http.Handler { return scanner.Handler(http.NotFound) }
 
 func run(t *testing.T, ctx context.Context, what string, steps ...chromedp.Action[chromedp.Void]) {
 	t.Helper()
-	if err := chromedp.Do(ctx, steps...); err != nil {
-		dump, _ := chromedp.Run(ctx, chromedp.Evaluate[string](`document.body.innerText.slice(0, 3000)`))
-		t.Fatalf("%s: %v\npage text:\n%s", what, err, dump)
+	for i, step := range steps {
+		sctx, cancel := context.WithTimeout(ctx, 60*time.Second)
+		err := chromedp.Do(sctx, step)
+		cancel()
+		if err != nil {
+			dump, _ := chromedp.Run(ctx, chromedp.Evaluate[string](`document.body.dataset.view + "\n" + document.body.innerText.slice(0, 3000)`))
+			t.Fatalf("%s (step %d): %v\npage text:\n%s", what, i+1, err, dump)
+		}
 	}
 }
 

@@ -26,6 +26,7 @@ function show(name) {
   for (const s of document.querySelectorAll("main > section")) s.hidden = s.id !== "view-" + name;
   view = name;
   document.body.dataset.view = name;
+  window.scrollTo(0, 0);
   if (name === "home") renderHome();
   if (name === "queue") renderQueue();
   if (name === "scan") { resetScan(); startCamera($("video"), onSealText); }
@@ -147,7 +148,7 @@ async function renderHome() {
     info.textContent = "";
     info.append(el("span", { text: `${t("bundleAge")}: ${duration(now - gen)} · ` }),
       el("strong", { text: now > until ? t("bundleExpired") : `${t("offlineLeft")}: ${duration(until - now)}` }),
-      el("br"), el("span", { className: "muted", text: `${b.bundle.bags.length} · ${b.bundle.sheets.map((s) => s.number).join(", ")}` }));
+      el("br"), el("span", { className: "muted", text: `${t("bags")}: ${b.bundle.bags.map((g) => g.registry_number).join(", ") || "—"} · ${t("sheets")}: ${b.bundle.sheets.map((s) => s.number).join(", ") || "—"}` }));
   }
   const unsent = (await dev.records()).filter((r) => r.status === "unsent").length;
   $("queue-count").textContent = unsent ? String(unsent) : "";

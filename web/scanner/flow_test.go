@@ -1,0 +1,226 @@
+package scanner_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/cdproto/network"
+	"github.com/chromedp/chromedp"
+
+	"valise/api/apitest"
+	"valise/crypto/keyring"
+	"valise/crypto/seal"
+	"valise/internal/bench"
+	"valise/policy"
+	"valise/tlog"
+)
+
+// server is the whole API (the app mounted at /app/) over a test database
+// with a courier pair (the courier "second" holds a bag in transit; both
+// are on sheets for it), a security officer, and the custody log
+// integrating in the background so receipts come.
+type server struct {
+	*apitest.Env
+	pair *bench.Pair
+	sec  string
+}
+
+func newServer(t *testing.T) *server {
+	t.Helper()
+	ctx := context.Background()
+	e := apitest.New(t)
+	key, err := tlog.LoadOrCreateKey(ctx, e.Pool, "valise.test/custody", e.MasterKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pairs, err := bench.Setup(ctx, e.Pool, e.Server.Identity(), e.MasterKey, "app", 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ictx, cancel := context.WithCancel(ctx)
+	bg := tlog.NewIntegrator(e.Pool, key, tlog.IntegratorOptions{Interval: 50 * time.Millisecond})
+	done := make(chan struct{})
+	go func() { defer close(done); bg.Run(ictx) }()
+	t.Cleanup(func() { cancel(); <-done })
+	return &server{Env: e, pair: pairs[0],
+		sec: e.User(t, "sec", []string{policy.RoleSecurityOfficer}, "MFA", policy.SpecialImportance, "")}
+}
+
+// code has the security officer create an enrolment code for username.
+func (s *server) code(t *testing.T, username string) string {
+	t.Helper()
+	res := s.Do(t, "POST", "/api/v1/devices/enrolments", s.sec, map[string]any{"username": username, "valid_minutes": 10})
+	defer res.Body.Close()
+	var out map[string]any
+	raw, _ := io.ReadAll(res.Body)
+	if res.StatusCode != 201 || json.Unmarshal(raw, &out) != nil {
+		t.Fatalf("create an enrolment code: %d %s", res.StatusCode, raw)
+	}
+	return out["qr_text"].(string)
+}
+
+// revoke revokes a seal's serial and publishes a trust list carrying it
+// (as a supervised opening's re-seal does).
+func (s *server) revoke(t *testing.T, text string) {
+	t.Helper()
+	ctx := context.Background()
+	sl, err := seal.Parse(text)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Pool.Exec(ctx, `INSERT INTO seal_revocations (serial, reason, revoked_by, revoked_at) VALUES ($1, 'test', 'sec', now())`,
+		sl.Claims.Serial[:]); err != nil {
+		t.Fatal(err)
+	}
+	kr, err := keyring.New(s.MasterKey, keyring.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := kr.Publish(ctx, s.Pool); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func offline(on bool) chromedp.Action[chromedp.Void] {
+	return chromedp.Func(func(ctx context.Context, _ *chromedp.Target) error {
+		if _, err := chromedp.Call(ctx, network.Enable, network.EnableParams{}); err != nil {
+			return err
+		}
+		t := true
+		if _, err := chromedp.Call(ctx, network.EmulateNetworkConditionsByRule, network.EmulateNetworkConditionsByRuleParams{
+			EmulateOfflineServiceWorker: &t,
+			MatchedNetworkConditions:    []*network.Conditions{{Offline: on, DownloadThroughput: -1, UploadThroughput: -1}},
+		}); err != nil {
+			return err
+		}
+		_, err := chromedp.Call(ctx, network.OverrideNetworkState, network.OverrideNetworkStateParams{Offline: on, DownloadThroughput: -1, UploadThroughput: -1})
+		return err
+	})
+}
+
+// waitJS waits until a JavaScript expression is true.
+func waitJS(expr string) chromedp.Action[chromedp.Void] {
+	return chromedp.Func(func(ctx context.Context, target *chromedp.Target) error {
+		_, err := chromedp.Poll[bool](expr, chromedp.WithPollingTimeout(45*time.Second))(ctx, target)
+		if err != nil {
+			dump, _ := chromedp.Evaluate[string](`import("/app/store.js").then(async (s) => JSON.stringify((await s.records()).map((r) => [r.counter, r.kind, r.status, r.reason]))).catch(String)`,
+				chromedp.EvalAwaitPromise)(ctx, target)
+			view, _ := chromedp.Evaluate[string](`document.body.dataset.view + " " + navigator.onLine`)(ctx, target)
+			return fmt.Errorf("waiting for %s: %w (records %s, view %s)", expr, err, dump, view)
+		}
+		return nil
+	})
+}
+
+// TestCourierFlow: a courier enrols the phone with the officer's code,
+// scans a real seal through Chromium's fake camera (a video made from the
+// seal's QR), goes offline, records the release to the next courier (and a
+// checkpoint that the test then tampers with), comes back online and
+// syncs: the release is accepted with a receipt that verifies offline, the
+// tampered record is refused by the server and shown so. A revoked seal is
+// shown INVALID.
+func TestCourierFlow(t *testing.T) {
+	s := newServer(t)
+	p := s.pair
+	png, err := seal.PNG(p.Seals[0], 440)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := chrome(t, y4m(t, png))
+	app := s.URL + "/app/"
+
+	// Enrolment: the officer's QR text typed (or scanned) into the app.
+	run(t, ctx, "open the app", chromedp.Navigate(app), chromedp.WaitReady(chromedp.CSS(`body[data-ready][data-view=enrol]`)))
+	shot(t, ctx, "enrol")
+	run(t, ctx, "enrol", chromedp.SendKeys(chromedp.CSS(`#enrol-code`), s.code(t, p.Second)),
+		chromedp.Click(chromedp.CSS(`#enrol-go`)),
+		chromedp.WaitVisible(chromedp.CSS(`#bundle-info[data-state=ok]`)))
+	var devices int
+	if err := s.Pool.QueryRow(context.Background(), `SELECT count(*) FROM devices d JOIN users u ON u.id = d.user_id
+		WHERE u.username = $1 AND d.status = 'active'`, p.Second).Scan(&devices); err != nil || devices != 1 {
+		t.Fatalf("enrolled devices of %s: %d (%v)", p.Second, devices, err)
+	}
+	if ext := eval[bool](t, ctx, `import("/app/store.js").then(async (s) => (await s.get("keys")).privateKey.extractable)`); ext {
+		t.Error("the device's private key is extractable")
+	}
+	shot(t, ctx, "home")
+
+	// A seal through the camera: VALID, registry number, package 1 of 2,
+	// a bag the courier carries.
+	run(t, ctx, "scan the seal with the camera", chromedp.Click(chromedp.CSS(`#go-scan`)),
+		chromedp.WaitVisible(chromedp.CSS(`#verdict[data-ok=true][data-carried=true]`)))
+	verdict := eval[string](t, ctx, `document.getElementById("verdict").innerText`)
+	for _, want := range []string{"VALID", p.Registry, "1 of 2", "On your sheets", "You hold this bag"} {
+		if !strings.Contains(verdict, want) {
+			t.Errorf("verdict %q lacks %q", verdict, want)
+		}
+	}
+	t.Logf("decoder: %s", eval[string](t, ctx, `document.body.dataset.decoder`))
+	shot(t, ctx, "valid")
+
+	// Offline: a checkpoint and the release to the next courier.
+	run(t, ctx, "go offline", offline(true), waitJS(`!navigator.onLine`))
+	run(t, ctx, "record a checkpoint offline", chromedp.SetValue(chromedp.CSS(`#place`), "Frankfurt, gate B22"),
+		chromedp.Click(chromedp.CSS(`#do-checkpoint`)))
+	run(t, ctx, "release offline", chromedp.SendKeys(chromedp.CSS(`#release-to`), p.Courier),
+		chromedp.Click(chromedp.CSS(`#do-release`)), chromedp.WaitVisible(chromedp.CSS(`#release-qr-svg`)))
+	shot(t, ctx, "release")
+	run(t, ctx, "the queue shows two unsent records", chromedp.Click(chromedp.CSS(`#view-scan button.back`)),
+		chromedp.Click(chromedp.CSS(`#go-queue`)),
+		waitJS(`document.querySelectorAll("#records li[data-status=unsent]").length === 2`))
+	shot(t, ctx, "queue-offline")
+
+	// Tamper with the checkpoint's signed payload in storage (the packages
+	// counted), keeping its signature.
+	tampered := eval[bool](t, ctx, `import("/app/store.js").then(async (s) => {
+		const r = (await s.records()).find((r) => r.kind === "scan");
+		const p = JSON.parse(atob(r.signed.payload));
+		p.packages_counted = 1;
+		r.signed.payload = btoa(JSON.stringify(p));
+		await s.putRecord(r);
+		return true;
+	})`)
+	if !tampered {
+		t.Fatal("could not tamper with the record")
+	}
+
+	// Online again: the app syncs by itself.
+	run(t, ctx, "back online, synced", offline(false),
+		waitJS(`document.querySelector("#records li[data-kind=release][data-status=accepted]") !== null`),
+		waitJS(`document.querySelector("#records li[data-kind=scan][data-status=refused][data-reason=bad_signature]") !== null`))
+	var state, custodian string
+	if err := s.Pool.QueryRow(context.Background(), `SELECT h.status, h.to_username FROM handoffs h WHERE h.bag_id = $1
+		ORDER BY h.released_at DESC LIMIT 1`, p.BagID).Scan(&state, &custodian); err != nil || state != "released" || custodian != p.Courier {
+		t.Errorf("the bag's newest hand-off: %s to %s (%v), want released to %s", state, custodian, err, p.Courier)
+	}
+	// The receipt comes with the sync (or the next one) and verifies offline.
+	run(t, ctx, "the receipt verifies offline", chromedp.Click(chromedp.CSS(`#sync-now`)),
+		chromedp.WaitVisible(chromedp.CSS(`#records li[data-kind=release] button.verify-receipt`)),
+		offline(true), chromedp.Click(chromedp.CSS(`#records li[data-kind=release] button.verify-receipt`)),
+		chromedp.WaitVisible(chromedp.CSS(`#records li[data-kind=release] .receipt[data-ok=true]`)), offline(false))
+	shot(t, ctx, "queue-synced")
+	refusal := eval[string](t, ctx, `document.querySelector("#records li[data-kind=scan]").innerText`)
+	if !strings.Contains(strings.ToLower(refusal), "refused") || !strings.Contains(refusal, "bad_signature") {
+		t.Errorf("the tampered record shows %q", refusal)
+	}
+
+	// A revoked seal: INVALID once the new trust list is downloaded.
+	s.revoke(t, p.Seals[1])
+	run(t, ctx, "download the new bundle", chromedp.Click(chromedp.CSS(`#view-queue button.back`)),
+		chromedp.Click(chromedp.CSS(`#bundle-refresh`)), chromedp.Sleep(500*time.Millisecond),
+		chromedp.Click(chromedp.CSS(`#go-scan`)), chromedp.WaitVisible(chromedp.CSS(`#verdict`)),
+		chromedp.SetValue(chromedp.CSS(`#seal-text`), p.Seals[1]), chromedp.Click(chromedp.CSS(`#seal-check`)),
+		chromedp.WaitVisible(chromedp.CSS(`#verdict[data-ok=false][data-code=seal_revoked]`)))
+	verdict = eval[string](t, ctx, `document.getElementById("verdict").innerText`)
+	for _, want := range []string{"INVALID", "revoked", p.Registry, "2 of 2"} {
+		if !strings.Contains(verdict, want) {
+			t.Errorf("revoked verdict %q lacks %q", verdict, want)
+		}
+	}
+	shot(t, ctx, "revoked")
+}
