@@ -187,40 +187,38 @@ func TestJSVerifiesTheGoVectors(t *testing.T) {
 	}
 }
 
-// y4m writes a YUV4MPEG2 video (what Chromium's fake camera plays) of the
-// PNG centred on a white 640×480 frame, a few frames long (it loops).
-func y4m(t *testing.T, pngBytes []byte) string {
+// y4m writes a YUV4MPEG2 video (what Chromium's fake camera plays, in a
+// loop) of w×h frames, each one of the PNGs centred on white, in turn.
+func y4m(t *testing.T, w, h int, pngs ...[]byte) string {
 	t.Helper()
-	img, err := png.Decode(bytes.NewReader(pngBytes))
-	if err != nil {
-		t.Fatal(err)
-	}
-	const w, h = 640, 480
-	luma := make([]byte, w*h)
-	for i := range luma {
-		luma[i] = 235
-	}
-	b := img.Bounds()
-	ox, oy := (w-b.Dx())/2, (h-b.Dy())/2
-	for y := b.Min.Y; y < b.Max.Y; y++ {
-		for x := b.Min.X; x < b.Max.X; x++ {
-			g := color.GrayModel.Convert(img.At(x, y)).(color.Gray).Y
-			px, py := ox+x-b.Min.X, oy+y-b.Min.Y
-			if px >= 0 && px < w && py >= 0 && py < h {
-				luma[py*w+px] = 16 + byte(int(g)*219/255)
-			}
-		}
-	}
-	chroma := bytes.Repeat([]byte{128}, w*h/4)
 	var out bytes.Buffer
 	fmt.Fprintf(&out, "YUV4MPEG2 W%d H%d F10:1 Ip A1:1 C420jpeg\n", w, h)
-	for range 10 {
-		out.WriteString("FRAME\n")
-		out.Write(luma)
-		out.Write(chroma)
-		out.Write(chroma)
+	chroma := bytes.Repeat([]byte{128}, w*h/4)
+	for _, p := range pngs {
+		img, err := png.Decode(bytes.NewReader(p))
+		if err != nil {
+			t.Fatal(err)
+		}
+		luma := bytes.Repeat([]byte{235}, w*h)
+		b := img.Bounds()
+		ox, oy := (w-b.Dx())/2, (h-b.Dy())/2
+		for y := b.Min.Y; y < b.Max.Y; y++ {
+			for x := b.Min.X; x < b.Max.X; x++ {
+				g := color.GrayModel.Convert(img.At(x, y)).(color.Gray).Y
+				px, py := ox+x-b.Min.X, oy+y-b.Min.Y
+				if px >= 0 && px < w && py >= 0 && py < h {
+					luma[py*w+px] = 16 + byte(int(g)*219/255)
+				}
+			}
+		}
+		for range 5 { // half a second of each
+			out.WriteString("FRAME\n")
+			out.Write(luma)
+			out.Write(chroma)
+			out.Write(chroma)
+		}
 	}
-	f := filepath.Join(t.TempDir(), "seal.y4m")
+	f := filepath.Join(t.TempDir(), "camera.y4m")
 	if err := os.WriteFile(f, out.Bytes(), 0o644); err != nil {
 		t.Fatal(err)
 	}

@@ -1,9 +1,13 @@
 package scanner_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
+	"image"
+	"image/color"
+	"image/png"
 	"io"
 	"strings"
 	"testing"
@@ -11,6 +15,7 @@ import (
 
 	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/chromedp"
+	"github.com/skip2/go-qrcode"
 
 	"valise/api/apitest"
 	"valise/crypto/keyring"
@@ -103,6 +108,36 @@ func offline(on bool) chromedp.Action[chromedp.Void] {
 	})
 }
 
+// qrPNG draws text as a QR code with whole-pixel modules (scaling to an
+// arbitrary size makes uneven modules that decoders misread).
+func qrPNG(t *testing.T, text string, module int) []byte {
+	t.Helper()
+	q, err := qrcode.New(text, qrcode.Medium)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bm := q.Bitmap()
+	img := image.NewGray(image.Rect(0, 0, len(bm)*module, len(bm)*module))
+	for y, row := range bm {
+		for x, dark := range row {
+			c := color.Gray{Y: 255}
+			if dark {
+				c.Y = 0
+			}
+			for dy := range module {
+				for dx := range module {
+					img.SetGray(x*module+dx, y*module+dy, c)
+				}
+			}
+		}
+	}
+	var b bytes.Buffer
+	if err := png.Encode(&b, img); err != nil {
+		t.Fatal(err)
+	}
+	return b.Bytes()
+}
+
 // waitJS waits until a JavaScript expression is true.
 func waitJS(expr string) chromedp.Action[chromedp.Void] {
 	return chromedp.Func(func(ctx context.Context, target *chromedp.Target) error {
@@ -127,18 +162,19 @@ func waitJS(expr string) chromedp.Action[chromedp.Void] {
 func TestCourierFlow(t *testing.T) {
 	s := newServer(t)
 	p := s.pair
-	png, err := seal.PNG(p.Seals[0], 440)
+	sealPNG, err := seal.PNG(p.Seals[0], 440)
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx := chrome(t, y4m(t, png))
+	enrolPNG := qrPNG(t, s.code(t, p.Second), 8)
+	// The fake camera sees the officer's enrolment QR, then the seal, in a loop.
+	ctx := chrome(t, y4m(t, 640, 480, enrolPNG, sealPNG))
 	app := s.URL + "/app/"
 
-	// Enrolment: the officer's QR text typed (or scanned) into the app.
+	// Enrolment: the officer's QR read through the camera.
 	run(t, ctx, "open the app", chromedp.Navigate(app), chromedp.WaitReady(chromedp.CSS(`body[data-ready][data-view=enrol]`)))
 	shot(t, ctx, "enrol")
-	run(t, ctx, "enrol", chromedp.SendKeys(chromedp.CSS(`#enrol-code`), s.code(t, p.Second)),
-		chromedp.Click(chromedp.CSS(`#enrol-go`)),
+	run(t, ctx, "enrol by scanning the officer's QR", chromedp.Click(chromedp.CSS(`#enrol-scan`)),
 		chromedp.WaitVisible(chromedp.CSS(`#bundle-info[data-state=ok]`)))
 	var devices int
 	if err := s.Pool.QueryRow(context.Background(), `SELECT count(*) FROM devices d JOIN users u ON u.id = d.user_id
@@ -170,6 +206,7 @@ func TestCourierFlow(t *testing.T) {
 	run(t, ctx, "release offline", chromedp.SendKeys(chromedp.CSS(`#release-to`), p.Courier),
 		chromedp.Click(chromedp.CSS(`#do-release`)), chromedp.WaitVisible(chromedp.CSS(`#release-qr-svg`)))
 	shot(t, ctx, "release")
+	releaseQR := eval[string](t, ctx, `import("/app/device.js").then(async (d) => d.recordQR((await d.records()).find((r) => r.kind === "release").signed))`)
 	run(t, ctx, "the queue shows two unsent records", chromedp.Click(chromedp.CSS(`#view-scan button.back`)),
 		chromedp.Click(chromedp.CSS(`#go-queue`)),
 		waitJS(`document.querySelectorAll("#records li[data-status=unsent]").length === 2`))
@@ -223,4 +260,32 @@ func TestCourierFlow(t *testing.T) {
 		}
 	}
 	shot(t, ctx, "revoked")
+
+	// The receiving courier's phone reads the release QR off the first
+	// phone's screen and confirms; the confirmation carries both signatures.
+	ctx2 := chrome(t, y4m(t, 1280, 720, qrPNG(t, releaseQR, 6)))
+	run(t, ctx2, "enrol the receiving phone", chromedp.Navigate(app), chromedp.WaitReady(chromedp.CSS(`body[data-ready][data-view=enrol]`)),
+		chromedp.SendKeys(chromedp.CSS(`#enrol-code`), s.code(t, p.Courier)), chromedp.Click(chromedp.CSS(`#enrol-go`)),
+		chromedp.WaitVisible(chromedp.CSS(`#bundle-info[data-state=ok]`)))
+	run(t, ctx2, "read the release QR", chromedp.Click(chromedp.CSS(`#go-confirm`)), chromedp.WaitVisible(chromedp.CSS(`#confirm-what`)))
+	if what := eval[string](t, ctx2, `document.getElementById("confirm-what").innerText`); !strings.Contains(what, p.Registry) || !strings.Contains(what, p.Courier) {
+		t.Errorf("the confirmation screen shows %q", what)
+	}
+	shot(t, ctx2, "confirm")
+	run(t, ctx2, "confirm and sync", chromedp.Click(chromedp.CSS(`#do-confirm`)),
+		waitJS(`document.querySelector("#records li[data-kind=confirm][data-status=accepted]") !== null`))
+	// Kazakh, high contrast.
+	run(t, ctx2, "Kazakh and high contrast", chromedp.Click(chromedp.CSS(`#view-queue button.back`)),
+		chromedp.Click(chromedp.CSS(`#go-settings`)), chromedp.SetValue(chromedp.CSS(`#lang`), "kk"),
+		chromedp.Evaluate[chromedp.Void](`document.getElementById("lang").dispatchEvent(new Event("change"))`),
+		chromedp.Click(chromedp.CSS(`#contrast`)), waitJS(`document.documentElement.classList.contains("contrast") && document.documentElement.lang === "kk"`),
+		chromedp.Click(chromedp.CSS(`#view-settings button.back`)), chromedp.WaitVisible(chromedp.CSS(`#bundle-info`)))
+	if h := eval[string](t, ctx2, `document.querySelector("#go-scan").innerText`); h != "Мөрді сканерлеу" {
+		t.Errorf("the scan button in Kazakh reads %q", h)
+	}
+	shot(t, ctx2, "home-kk-contrast")
+	var holder string
+	if err := s.Pool.QueryRow(context.Background(), `SELECT coalesce(custodian_username, '') FROM bag_custody WHERE bag_id = $1`, p.BagID).Scan(&holder); err != nil || holder != p.Courier {
+		t.Errorf("the bag's custodian after the confirmation: %q (%v), want %s", holder, err, p.Courier)
+	}
 }

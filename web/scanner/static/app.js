@@ -129,7 +129,7 @@ function duration(ms) {
   const neg = ms < 0;
   ms = Math.abs(ms);
   const d = Math.floor(ms / 86400000), h = Math.floor(ms / 3600000) % 24, m = Math.floor(ms / 60000) % 60;
-  const s = d ? `${d} d ${h} h` : h ? `${h} h ${m} min` : `${m} min`;
+  const s = d ? `${d} ${t("u_d")} ${h} ${t("u_h")}` : h ? `${h} ${t("u_h")} ${m} ${t("u_min")}` : `${m} ${t("u_min")}`;
   return neg ? "−" + s : s;
 }
 
@@ -194,6 +194,7 @@ function renderVerdict(res) {
     row("", `${c.origin} → ${c.destination}`);
     row("", res.bag ? t("carried") : t("notCarried"));
     if (res.bag) row(t("heldBy"), res.bag.held ? t("youHold") : res.bag.custodian);
+    if (res.bag && res.bag.open_handoff) row(t("openRelease"), "→ " + res.bag.open_handoff.to);
     v.append(dl);
     v.dataset.carried = String(!!res.bag);
   }
@@ -242,6 +243,7 @@ async function doRelease() {
   box.textContent = "";
   box.append(svgQR(qr));
   $("release-qr").hidden = false;
+  $("release-qr").scrollIntoView({ block: "center" });
   await queueAndMaybeSync(rec);
 }
 
