@@ -16,6 +16,7 @@ import (
 
 	"golang.org/x/mod/sumdb/note"
 
+	"valise/crypto/keyring"
 	"valise/crypto/seal"
 	"valise/crypto/trust"
 	"valise/tlog"
@@ -34,29 +35,14 @@ var updateVectors = flag.Bool("update-vectors", false, "rewrite testdata/vectors
 // TrustRoot) at Now; want Code ("" when the seal is valid) and, when the
 // seal parses, its Claims.
 type SealVector struct {
-	Name      string          `json:"name"`
-	Note      string          `json:"note"`
-	Text      string          `json:"text"`
-	TrustRoot string          `json:"trust_root"` // base64 Ed25519 public key
-	TrustList json.RawMessage `json:"trust_list"` // DSSE envelope
-	Now       time.Time       `json:"now"`
-	Code      string          `json:"code"` // seal.Code of the verification error; "" for valid
-	Claims    *VectorClaims   `json:"claims,omitempty"`
-}
-
-// VectorClaims are the claims as the app shows them.
-type VectorClaims struct {
-	BagID        string    `json:"bag_id"`
-	Registry     string    `json:"registry_number"`
-	Origin       string    `json:"origin"`
-	Destination  string    `json:"destination"`
-	Package      int       `json:"package"`
-	Packages     int       `json:"packages"`
-	PhysicalSeal string    `json:"physical_seal,omitempty"`
-	ManifestHash string    `json:"manifest_hash"` // hex
-	IssuedAt     time.Time `json:"issued_at"`
-	Expires      time.Time `json:"expires"`
-	Serial       string    `json:"serial"` // hex
+	Name      string              `json:"name"`
+	Note      string              `json:"note"`
+	Text      string              `json:"text"`
+	TrustRoot string              `json:"trust_root"` // base64 Ed25519 public key
+	TrustList json.RawMessage     `json:"trust_list"` // DSSE envelope
+	Now       time.Time           `json:"now"`
+	Code      string              `json:"code"`             // seal.Code of the verification error; "" for valid
+	Claims    *keyring.ClaimsView `json:"claims,omitempty"` // as the API and the app show them
 }
 
 // ReceiptVector is one C2SP tlog-proof receipt and the log key that must
@@ -74,12 +60,6 @@ type ReceiptVector struct {
 
 func vectorKey(n byte) ed25519.PrivateKey {
 	return ed25519.NewKeyFromSeed(bytes.Repeat([]byte{n}, ed25519.SeedSize))
-}
-
-func vectorClaims(c seal.Claims) *VectorClaims {
-	return &VectorClaims{BagID: c.BagID.String(), Registry: c.Registry, Origin: c.Origin, Destination: c.Destination,
-		Package: c.Package, Packages: c.Packages, PhysicalSeal: c.PhysicalSeal,
-		ManifestHash: fmt.Sprintf("%x", c.ManifestHash), IssuedAt: c.IssuedAt, Expires: c.Expires, Serial: c.Serial.String()}
 }
 
 // makeSealVectors builds the seal cases from fixed keys and times.
@@ -134,7 +114,7 @@ func makeSealVectors(t *testing.T) []SealVector {
 	for i := range vs {
 		vs[i].TrustRoot, vs[i].TrustList = rootB64, list
 		if s, err := seal.Parse(vs[i].Text); err == nil {
-			vs[i].Claims = vectorClaims(s.Claims)
+			vs[i].Claims = keyring.View(s)
 		}
 	}
 	return vs
@@ -317,7 +297,7 @@ func TestVectors(t *testing.T) {
 			t.Errorf("%s: Go says %q (%v), the vector says %q", f, got, err, v.Code)
 		}
 		if s, err := seal.Parse(v.Text); err == nil {
-			if got, _ := json.Marshal(vectorClaims(s.Claims)); v.Claims == nil || string(got) != string(mustJSON(v.Claims)) {
+			if got, _ := json.Marshal(keyring.View(s)); v.Claims == nil || string(got) != string(mustJSON(v.Claims)) {
 				t.Errorf("%s: claims %s, the vector says %s", f, got, mustJSON(v.Claims))
 			}
 		} else if v.Claims != nil {

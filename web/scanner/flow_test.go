@@ -22,7 +22,6 @@ import (
 	"valise/crypto/seal"
 	"valise/internal/bench"
 	"valise/policy"
-	"valise/tlog"
 )
 
 // server is the whole API (the app mounted at /app/) over a test database
@@ -39,19 +38,11 @@ func newServer(t *testing.T) *server {
 	t.Helper()
 	ctx := context.Background()
 	e := apitest.New(t)
-	key, err := tlog.LoadOrCreateKey(ctx, e.Pool, "valise.test/custody", e.MasterKey)
-	if err != nil {
-		t.Fatal(err)
-	}
+	e.CustodyLog(t)
 	pairs, err := bench.Setup(ctx, e.Pool, e.Server.Identity(), e.MasterKey, "app", 1)
 	if err != nil {
 		t.Fatal(err)
 	}
-	ictx, cancel := context.WithCancel(ctx)
-	bg := tlog.NewIntegrator(e.Pool, key, tlog.IntegratorOptions{Interval: 50 * time.Millisecond})
-	done := make(chan struct{})
-	go func() { defer close(done); bg.Run(ictx) }()
-	t.Cleanup(func() { cancel(); <-done })
 	return &server{Env: e, pair: pairs[0],
 		sec: e.User(t, "sec", []string{policy.RoleSecurityOfficer}, "MFA", policy.SpecialImportance, "")}
 }

@@ -253,14 +253,14 @@ export function uuid(b) {
   return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`;
 }
 
-// showClaims is the claims as the app shows them (and as the vectors
-// state them).
-export function showClaims(c) {
+// showClaims is a seal's claims as the app shows them, in the form of
+// keyring.ClaimsView (the API's, and the vectors').
+export function showClaims(c, kid) {
   const iso = (s) => new Date(s * 1000).toISOString().replace(".000Z", "Z");
   const out = {
     bag_id: uuid(c.bagID), registry_number: c.registry, origin: c.origin, destination: c.destination,
     package: c.package, packages: c.packages, manifest_hash: hex(c.manifestHash),
-    issued_at: iso(c.issuedAt), expires: iso(c.expires), serial: hex(c.serial),
+    issued_at: iso(c.issuedAt), expires_at: iso(c.expires), serial: hex(c.serial), kid: b64url(kid),
   };
   if (c.physicalSeal) out.physical_seal = c.physicalSeal;
   return out;
@@ -320,7 +320,7 @@ export async function parseTrustList(envelope, rootB64, now = Date.now()) {
 export async function verifySeal(text, list, now = Date.now()) {
   let s;
   try { s = parseSeal(text); } catch (e) { return { ok: false, code: e.code || "error", detail: e.message }; }
-  const claims = showClaims(s.claims);
+  const claims = showClaims(s.claims, s.kid);
   const out = (code, detail) => ({ ok: code === "", code, detail, claims });
   const k = list.keys.get(b64url(s.kid));
   if (!k) return out("unknown_key", "the trust list has no key " + b64url(s.kid));
