@@ -190,8 +190,18 @@ func TestCourierFlow(t *testing.T) {
 	t.Logf("decoder: %s", eval[string](t, ctx, `document.body.dataset.decoder`))
 	shot(t, ctx, "valid")
 
+	// Offline: the app itself opens from the service worker's cache, and
+	// the seal checks again with no network.
+	run(t, ctx, "the service worker controls the app", waitJS(`navigator.serviceWorker.controller !== null`))
+	run(t, ctx, "go offline and reopen the app", offline(true), waitJS(`!navigator.onLine`),
+		chromedp.Navigate(app), chromedp.WaitReady(chromedp.CSS(`body[data-ready][data-view=home]`)))
+	if state := eval[string](t, ctx, `document.getElementById("net").dataset.state`); state != "offline" {
+		t.Errorf("the network badge says %q offline", state)
+	}
+	run(t, ctx, "scan the seal offline", chromedp.Click(chromedp.CSS(`#go-scan`)),
+		chromedp.WaitVisible(chromedp.CSS(`#verdict[data-ok=true][data-carried=true]`)))
+
 	// Offline: a checkpoint and the release to the next courier.
-	run(t, ctx, "go offline", offline(true), waitJS(`!navigator.onLine`))
 	run(t, ctx, "record a checkpoint offline", chromedp.SetValue(chromedp.CSS(`#place`), "Frankfurt, gate B22"),
 		chromedp.Click(chromedp.CSS(`#do-checkpoint`)))
 	run(t, ctx, "release offline", chromedp.SendKeys(chromedp.CSS(`#release-to`), p.Courier),

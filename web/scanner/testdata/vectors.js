@@ -42,6 +42,14 @@ async function run() {
     cbor_trailing: refuses(() => cborDecode(new Uint8Array([0x01, 0x01]))),
     cbor_float: refuses(() => cborDecode(new Uint8Array([0xf9, 0x3c, 0x00]))),
   } });
+  // How long one offline seal check takes here (trust list parsed once).
+  const v = await (await fetch("/vectors/valid.json")).json();
+  const list = await parseTrustList(v.trust_list, v.trust_root, Date.parse(v.now));
+  const n = 200, t0 = performance.now();
+  for (let i = 0; i < n; i++) await verifySeal(v.text, list, Date.parse(v.now));
+  const t1 = performance.now();
+  for (let i = 0; i < 20; i++) await parseTrustList(v.trust_list, v.trust_root, Date.parse(v.now));
+  results.push({ file: "timing", seal_ms: (t1 - t0) / n, trust_list_ms: (performance.now() - t1) / 20 });
   window.vectorResults = results;
   document.getElementById("out").textContent = JSON.stringify(results, null, 2);
   document.body.dataset.done = "1";
