@@ -285,8 +285,32 @@ func TestCourierFlow(t *testing.T) {
 		t.Errorf("the scan button in Kazakh reads %q", h)
 	}
 	shot(t, ctx2, "home-kk-contrast")
-	var holder string
-	if err := s.Pool.QueryRow(context.Background(), `SELECT coalesce(custodian_username, '') FROM bag_custody WHERE bag_id = $1`, p.BagID).Scan(&holder); err != nil || holder != p.Courier {
-		t.Errorf("the bag's custodian after the confirmation: %q (%v), want %s", holder, err, p.Courier)
+	holder := func() string {
+		var h string
+		if err := s.Pool.QueryRow(context.Background(), `SELECT coalesce(custodian_username, '') FROM bag_custody WHERE bag_id = $1`, p.BagID).Scan(&h); err != nil {
+			t.Fatal(err)
+		}
+		return h
+	}
+	if h := holder(); h != p.Courier {
+		t.Errorf("the bag's custodian after the confirmation: %q, want %s", h, p.Courier)
+	}
+
+	// Back the other way, online: the second phone releases to the first,
+	// whose bundle then shows the open release; the first phone confirms it
+	// by scanning a seal of the bag.
+	run(t, ctx2, "release back online", chromedp.Click(chromedp.CSS(`#go-scan`)),
+		chromedp.SetValue(chromedp.CSS(`#seal-text`), p.Seals[0]), chromedp.Click(chromedp.CSS(`#seal-check`)),
+		chromedp.WaitVisible(chromedp.CSS(`#verdict[data-ok=true]`)), chromedp.WaitVisible(chromedp.CSS(`#do-release`)),
+		chromedp.SendKeys(chromedp.CSS(`#release-to`), p.Second), chromedp.Click(chromedp.CSS(`#do-release`)),
+		chromedp.Click(chromedp.CSS(`#view-scan button.back`)), chromedp.Click(chromedp.CSS(`#go-queue`)),
+		waitJS(`document.querySelector("#records li[data-kind=release][data-status=accepted]") !== null`))
+	run(t, ctx, "confirm by a seal", chromedp.Click(chromedp.CSS(`#view-scan button.back`)),
+		chromedp.Click(chromedp.CSS(`#bundle-refresh`)), chromedp.Sleep(500*time.Millisecond),
+		chromedp.Click(chromedp.CSS(`#go-confirm`)), chromedp.WaitVisible(chromedp.CSS(`#confirm-what`)),
+		chromedp.Click(chromedp.CSS(`#do-confirm`)),
+		waitJS(`document.querySelector("#records li[data-kind=confirm][data-status=accepted]") !== null`))
+	if h := holder(); h != p.Second {
+		t.Errorf("the bag's custodian after the second confirmation: %q, want %s", h, p.Second)
 	}
 }

@@ -25,9 +25,9 @@ import (
 var static embed.FS
 
 // CSP is the app's Content-Security-Policy: scripts, styles, the manifest,
-// the service worker and API calls from the server only; camera frames and
-// the drawn release QR are local.
-const CSP = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; " +
+// the service worker and API calls from the server only; camera frames are
+// local (a MediaStream), the release QR is drawn as DOM SVG.
+const CSP = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; " +
 	"media-src 'self' blob: mediastream:; connect-src 'self'; manifest-src 'self'; worker-src 'self'; " +
 	"frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
 

@@ -272,6 +272,20 @@ let pendingConfirm = null;
 async function onConfirmText(text) {
   text = text.trim();
   const b = await dev.bundle();
+  if (text.startsWith("VS1:")) {
+    // A registry (or anyone online) released the bag to this courier: the
+    // bundle names the open release; the courier confirms it by a seal.
+    const res = await checkSeal(text);
+    const me = (await dev.device()).username;
+    const open = res.bag && res.bag.open_handoff;
+    if (!res.ok || !open || open.to !== me) return false;
+    pendingConfirm = { bag: res.bag, handoffID: open.id, seals: [res.text], payload: { bag_id: res.bag.id, to: me } };
+    const box = $("confirm-what");
+    box.hidden = false;
+    box.textContent = `${t("kind_release")}: ${res.bag.registry_number} → ${me} (${res.bag.custodian})`;
+    $("confirm-count").value = String(res.bag.packages);
+    return true;
+  }
   try {
     const { record, payload } = dev.parseRecordQR(text);
     const bag = b && b.bundle.bags.find((g) => g.id === payload.bag_id);
@@ -289,9 +303,10 @@ async function onConfirmText(text) {
 async function doConfirm() {
   if (!pendingConfirm) await onConfirmText($("confirm-text").value);
   if (!pendingConfirm) { toast(t("confirmHint")); return; }
-  const { release, bag, payload } = pendingConfirm;
-  const rec = await dev.record({ kind: "confirm", bag_id: payload.bag_id, release, packages_counted: counted("confirm-count"),
-    seals_intact: $("confirm-intact").checked }, { registry: bag ? bag.registry_number : "" });
+  const { release, bag, payload, handoffID, seals } = pendingConfirm;
+  const rec = await dev.record({ kind: "confirm", bag_id: handoffID ? undefined : payload.bag_id, handoff_id: handoffID, release,
+    seals, packages_counted: counted("confirm-count"), seals_intact: $("confirm-intact").checked },
+  { registry: bag ? bag.registry_number : "" });
   pendingConfirm = null;
   await queueAndMaybeSync(rec);
   show("queue");
