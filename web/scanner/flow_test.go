@@ -13,7 +13,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/cdp"
 	"github.com/chromedp/cdproto/network"
+	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
 	"github.com/skip2/go-qrcode"
 
@@ -193,6 +195,15 @@ func TestCourierFlow(t *testing.T) {
 	// Offline: the app itself opens from the service worker's cache, and
 	// the seal checks again with no network.
 	run(t, ctx, "the service worker controls the app", waitJS(`navigator.serviceWorker.controller !== null`))
+	// Chromium's own verdict: the manifest, icons, service worker and
+	// secure origin make an installable app.
+	if inst, err := chromedp.Call(ctx, page.GetInstallabilityErrors, cdp.Empty{}); err != nil {
+		t.Errorf("installability: %v", err)
+	} else {
+		for _, e := range inst.InstallabilityErrors {
+			t.Errorf("Chromium says the app is not installable: %s %v", e.ErrorID, e.ErrorArguments)
+		}
+	}
 	run(t, ctx, "go offline and reopen the app", offline(true), waitJS(`!navigator.onLine`),
 		chromedp.Navigate(app), chromedp.WaitReady(chromedp.CSS(`body[data-ready][data-view=home]`)))
 	if state := eval[string](t, ctx, `document.getElementById("net").dataset.state`); state != "offline" {

@@ -38,6 +38,7 @@ var types = map[string]string{
 	".css":         "text/css; charset=utf-8",
 	".webmanifest": "application/manifest+json",
 	".svg":         "image/svg+xml",
+	".png":         "image/png",
 	".txt":         "text/plain; charset=utf-8",
 }
 

@@ -4,7 +4,8 @@
 // app keeps its own data in IndexedDB).
 const CACHE = "valise-scanner-v1";
 const SHELL = ["/app/", "/app/app.css", "/app/app.js", "/app/verify.js", "/app/device.js", "/app/store.js", "/app/i18n.js",
-  "/app/jsqr.js", "/app/qrcode.mjs", "/app/manifest.webmanifest", "/app/icon.svg"];
+  "/app/jsqr.js", "/app/qrcode.mjs", "/app/manifest.webmanifest", "/app/icon.svg",
+  "/app/icon-192.png", "/app/icon-512.png"];
 
 self.addEventListener("install", (e) => {
   e.waitUntil(caches.open(CACHE).then((c) => c.addAll(SHELL)).then(() => self.skipWaiting()));
