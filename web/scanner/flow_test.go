@@ -324,4 +324,19 @@ func TestCourierFlow(t *testing.T) {
 	if h := holder(); h != p.Second {
 		t.Errorf("the bag's custodian after the second confirmation: %q, want %s", h, p.Second)
 	}
+
+	// A release withdrawn before anyone confirms it.
+	run(t, ctx, "release, then withdraw", chromedp.Click(chromedp.CSS(`#view-queue button.back`)), chromedp.Click(chromedp.CSS(`#go-scan`)),
+		chromedp.SetValue(chromedp.CSS(`#seal-text`), p.Seals[0]), chromedp.Click(chromedp.CSS(`#seal-check`)),
+		chromedp.WaitVisible(chromedp.CSS(`#do-release`)), chromedp.SetValue(chromedp.CSS(`#release-to`), p.Courier),
+		chromedp.Click(chromedp.CSS(`#do-release`)),
+		waitJS(`import("/app/device.js").then(async (d) => (await d.records()).filter((r) => r.kind === "release" && r.status === "accepted").length === 2)`),
+		chromedp.Click(chromedp.CSS(`#view-scan button.back`)), chromedp.Click(chromedp.CSS(`#bundle-refresh`)), chromedp.Sleep(500*time.Millisecond),
+		chromedp.Click(chromedp.CSS(`#go-scan`)), chromedp.SetValue(chromedp.CSS(`#seal-text`), p.Seals[0]), chromedp.Click(chromedp.CSS(`#seal-check`)),
+		chromedp.WaitVisible(chromedp.CSS(`#do-cancel`)), chromedp.Click(chromedp.CSS(`#do-cancel`)),
+		waitJS(`import("/app/device.js").then(async (d) => (await d.records()).some((r) => r.kind === "cancel" && r.status === "accepted"))`))
+	var open int
+	if err := s.Pool.QueryRow(context.Background(), `SELECT count(*) FROM handoffs WHERE bag_id = $1 AND status = 'released'`, p.BagID).Scan(&open); err != nil || open != 0 {
+		t.Errorf("open releases after the withdrawal: %d (%v)", open, err)
+	}
 }

@@ -207,6 +207,7 @@ async function onSealText(text) {
   scanned = res;
   renderVerdict(res);
   $("bag-actions").hidden = !(res.ok && res.bag && res.bag.held);
+  $("do-cancel").hidden = !(res.bag && res.bag.held && res.bag.open_handoff);
   if (res.bag) $("count").value = String(res.bag.packages);
   return true;
 }
@@ -244,6 +245,15 @@ async function doRelease() {
   box.append(svgQR(qr));
   $("release-qr").hidden = false;
   $("release-qr").scrollIntoView({ block: "center" });
+  await queueAndMaybeSync(rec);
+}
+
+// doCancel withdraws the bag's unconfirmed release (the custodian only).
+async function doCancel() {
+  if (!scanned || !scanned.bag || !scanned.bag.open_handoff) return;
+  const rec = await dev.record({ kind: "cancel", handoff_id: scanned.bag.open_handoff.id, place: $("place").value.trim() },
+    { registry: scanned.bag.registry_number });
+  $("do-cancel").hidden = true;
   await queueAndMaybeSync(rec);
 }
 
@@ -416,6 +426,7 @@ async function main() {
   $("seal-check").addEventListener("click", () => onSealText($("seal-text").value.trim() || "VS?"));
   $("do-checkpoint").addEventListener("click", doCheckpoint);
   $("do-release").addEventListener("click", doRelease);
+  $("do-cancel").addEventListener("click", doCancel);
   $("do-confirm").addEventListener("click", doConfirm);
   $("sync-now").addEventListener("click", () => syncNow(true));
   $("lang").addEventListener("change", saveSettings);

@@ -5,7 +5,7 @@ export const LANGS = { kk: "Қазақша", ru: "Русский", en: "English"
 
 const T = {
   en: {
-    title: "Courier's scanner", bags: "Bags", sheets: "Courier sheets", openRelease: "Released, not yet confirmed", u_d: "d", u_h: "h", u_min: "min", enrol: "Enrol this phone", enrolHint: "Scan the enrolment QR the security officer shows, or type its code.",
+    title: "Courier's scanner", bags: "Bags", sheets: "Courier sheets", openRelease: "Released, not yet confirmed", cancelRelease: "Withdraw the release", u_d: "d", u_h: "h", u_min: "min", enrol: "Enrol this phone", enrolHint: "Scan the enrolment QR the security officer shows, or type its code.",
     code: "Enrolment code", label: "Phone name", enrolBtn: "Enrol", scanQR: "Scan QR code", enrolled: "Enrolled as",
     online: "Online", offline: "Offline", bundle: "Trust bundle", bundleAge: "Downloaded", offlineLeft: "Usable offline for",
     bundleExpired: "Expired for offline use: download a new one", noBundle: "No trust bundle yet: download it while online",
@@ -28,7 +28,7 @@ const T = {
     r_key_not_yet_valid: "signed before its key was valid", r_key_expired: "signed after its key expired",
   },
   ru: {
-    title: "Сканер фельдъегеря", bags: "Вализы", sheets: "Курьерские листы", openRelease: "Передана, не подтверждена", u_d: "д", u_h: "ч", u_min: "мин", enrol: "Регистрация телефона", enrolHint: "Отсканируйте QR-код регистрации, который показывает офицер безопасности, или введите код.",
+    title: "Сканер фельдъегеря", bags: "Вализы", sheets: "Курьерские листы", openRelease: "Передана, не подтверждена", cancelRelease: "Отозвать передачу", u_d: "д", u_h: "ч", u_min: "мин", enrol: "Регистрация телефона", enrolHint: "Отсканируйте QR-код регистрации, который показывает офицер безопасности, или введите код.",
     code: "Код регистрации", label: "Имя телефона", enrolBtn: "Зарегистрировать", scanQR: "Сканировать QR-код", enrolled: "Зарегистрирован как",
     online: "В сети", offline: "Нет сети", bundle: "Пакет доверия", bundleAge: "Загружен", offlineLeft: "Можно использовать без сети ещё",
     bundleExpired: "Срок работы без сети истёк: загрузите новый", noBundle: "Пакета доверия нет: загрузите его в сети",
@@ -51,7 +51,7 @@ const T = {
     r_key_not_yet_valid: "подписана до начала действия ключа", r_key_expired: "подписана после окончания действия ключа",
   },
   kk: {
-    title: "Фельдъегерь сканері", bags: "Вализалар", sheets: "Курьерлік парақтар", openRelease: "Тапсырылды, әлі расталмаған", u_d: "тәул.", u_h: "сағ", u_min: "мин", enrol: "Телефонды тіркеу", enrolHint: "Қауіпсіздік офицері көрсеткен тіркеу QR-кодын сканерлеңіз немесе кодты енгізіңіз.",
+    title: "Фельдъегерь сканері", bags: "Вализалар", sheets: "Курьерлік парақтар", openRelease: "Тапсырылды, әлі расталмаған", cancelRelease: "Тапсыруды кері қайтару", u_d: "тәул.", u_h: "сағ", u_min: "мин", enrol: "Телефонды тіркеу", enrolHint: "Қауіпсіздік офицері көрсеткен тіркеу QR-кодын сканерлеңіз немесе кодты енгізіңіз.",
     code: "Тіркеу коды", label: "Телефон атауы", enrolBtn: "Тіркеу", scanQR: "QR-кодты сканерлеу", enrolled: "Тіркелген:",
     online: "Желіде", offline: "Желі жоқ", bundle: "Сенім пакеті", bundleAge: "Жүктелді", offlineLeft: "Желісіз пайдалану мерзімі",
     bundleExpired: "Желісіз пайдалану мерзімі өтті: жаңасын жүктеңіз", noBundle: "Сенім пакеті жоқ: желіде жүктеңіз",
