@@ -1,0 +1,82 @@
+package personnel
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"valise/internal/db"
+)
+
+// Alert kinds of secondment (issue 14): every deadline of a running file.
+const (
+	AlertSecondmentEnding  = "secondment_ending"            // the term (with extensions) ends
+	AlertSecondmentStep    = "secondment_step_due"          // a step of the workflow is due (R1 §13-§17, §19, §20; R2 §14-§18, §22; R3 ...)
+	AlertSecondmentReport  = "secondment_report_due"        // R2 §12: KPIs or a performance report due
+	AlertSecondmentDocs    = "secondment_documents_missing" // R1 §17: the order copy and personal file not yet sent
+	AlertSecondmentReplace = "secondment_replacement_due"   // R1 §14, R2 §15: another candidate due after a refusal
+)
+
+func init() { RegisterAlertSource("secondment", SecondmentAlerts) }
+
+// SecondmentAlerts lists the deadlines of every open secondment as of a
+// date: each pending step with its due date, the end of the term, and the
+// replacement a refusal calls for. Lead times are the alert list's (the
+// Decree sets none); an alert carries its due date, and a past one is overdue.
+func SecondmentAlerts(ctx context.Context, q db.Querier, cal *Calendar, asOf time.Time) ([]Alert, error) {
+	rows, err := q.Query(ctx, `SELECT s.id::text FROM secondments s WHERE s.state NOT IN ('closed', 'coordination_refused')
+		AND NOT (s.state = 'refused' AND (s.rule_set = 'r3' OR EXISTS (SELECT 1 FROM secondments r WHERE r.replaces = s.id)))
+		ORDER BY s.proposed_on, s.id`)
+	if err != nil {
+		return nil, err
+	}
+	ids, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return nil, err
+	}
+	today := Today(asOf)
+	var out []Alert
+	for _, id := range ids {
+		r, err := loadSecondmentRow(ctx, q, id, false)
+		if err != nil {
+			return nil, err
+		}
+		var pj []byte
+		if err := q.QueryRow(ctx, `SELECT person FROM secondments WHERE id = $1`, id).Scan(&pj); err != nil {
+			return nil, err
+		}
+		var p ExternalPerson
+		_ = json.Unmarshal(pj, &p)
+		R := up(r.rs)
+		add := func(kind, rule, subject string, due Date) {
+			out = append(out, Alert{Kind: kind, Rule: rule, StaffID: r.staffID, StaffName: p.FullName, Subject: subject,
+				Due: due.Time, Ref: "secondment/" + id})
+		}
+		if r.state == SRefused {
+			ref, _ := r.last(map[string]string{RuleR1: "receiver_decision", RuleR2: "mfa_decision"}[r.rs])
+			add(AlertSecondmentReplace, R+map[string]string{RuleR1: " §14", RuleR2: " §15"}[r.rs],
+				"another candidate is due after the refusal", dueDate(cal, ref.On, Deadline{WD: 5}))
+			continue
+		}
+		for _, n := range r.pending(cal, today) {
+			if n.Due.IsZero() {
+				continue
+			}
+			kind := AlertSecondmentStep
+			switch n.Step {
+			case "kpi_approved", "report":
+				kind = AlertSecondmentReport
+			case "order_dispatched":
+				kind = AlertSecondmentDocs
+			}
+			add(kind, R+" "+n.Para, fmt.Sprintf("%s (%s)", n.Step, n.Actor), n.Due)
+		}
+		if (r.state == SServing || r.state == SExpiryNoticed) && !r.extended.IsZero() {
+			add(AlertSecondmentEnding, R+" §8", "the secondment term ends", r.extended)
+		}
+	}
+	return out, nil
+}
