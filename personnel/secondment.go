@@ -265,11 +265,11 @@ func (s *Service) Propose(ctx context.Context, check Check, by policy.Subject, i
 		} else if !slices.Contains(recvKinds, in.Receiving.Kind) {
 			fs = append(fs, fe("receiving.kind", fmt.Sprintf("one of %v", recvKinds)))
 		}
+		if in.RuleSet == RuleR3 && in.StaffID != "" {
+			in.Sending = Body{Name: "Ministry of Foreign Affairs", Kind: BodyMFA}
+		}
 		if in.RuleSet != RuleR1 && strings.TrimSpace(in.Sending.Name) == "" {
 			fs = append(fs, fe("sending.name", "required"))
-		}
-		if in.RuleSet == RuleR3 && in.StaffID != "" {
-			in.Sending.Kind = BodyMFA
 		}
 		if in.RuleSet == RuleR3 && in.StaffID == "" && in.Receiving.Kind != BodyState && in.Receiving.Kind != BodyCentralExecutive {
 			fs = append(fs, fe("receiving.kind", "R3 into the MFA: the MFA is the receiving (central executive) body"))
@@ -525,7 +525,7 @@ func (s *Service) RecordStep(ctx context.Context, check Check, by policy.Subject
 		if err != nil {
 			return err
 		}
-		dj, _ := json.Marshal(map[string]any{"input": data, "warnings": warnings})
+		dj, _ := json.Marshal(map[string]any{"input": data, "act": in.Act, "warnings": warnings})
 		if _, err := tx.Exec(ctx, `INSERT INTO secondment_steps (secondment_id, step, on_date, due, late, outcome, data, event_id)
 			VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`, id, step, in.On, due, late, in.Outcome, dj, ev); err != nil {
 			return err
@@ -634,12 +634,10 @@ func (s *Service) stepRules(ctx context.Context, tx pgx.Tx, cal *Calendar, r sec
 		upd["start_date"], upd["term_end"], upd["extended_to"] = start, in.TermEnd, in.TermEnd
 	case "sending_body_order":
 		o, _ := r.last("mfa_order")
-		var mo StepInput
-		var wrap struct {
-			Input StepInput `json:"input"`
+		var mo struct {
+			Act Act `json:"act"`
 		}
-		_ = json.Unmarshal(o.Data, &wrap)
-		mo = wrap.Input
+		_ = json.Unmarshal(o.Data, &mo)
 		if in.MFAOrder == nil || in.MFAOrder.Number != mo.Act.Number {
 			fs = append(fs, fe("mfa_order", fmt.Sprintf("R2 §19: the sending body's order rests on a copy or extract of the MFA order (%s)", mo.Act.Number)))
 		}
