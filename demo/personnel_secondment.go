@@ -63,7 +63,7 @@ func loadSecondments(ctx context.Context, pool *pgxpool.Pool, _ Options) error {
 	recv := personnel.Body{Name: "Ministry of Trade and Integration", Kind: personnel.BodyCentralExecutive}
 	s1, err := svc.Propose(ctx, trust, by, personnel.SecondmentInput{RuleSet: personnel.RuleR1, StaffID: staffID, Receiving: recv,
 		Position: personnel.TargetPosition{Title: "Director of the Department of Trade Policy", Vacant: true}, On: on, Documents: docs(on),
-		Facts: personnel.Facts{Assessments: effective(on), QualificationsMet: true, Consent: &personnel.Consent{To: recv.Name, Date: on.AddDate(0, 0, -7)}},
+		Facts:  personnel.Facts{Assessments: effective(on), QualificationsMet: true, Consent: &personnel.Consent{To: recv.Name, Date: on.AddDate(0, 0, -7)}},
 		Change: act("MFA letter 12-1/2041", on)})
 	if err != nil {
 		return fmt.Errorf("secondment R1: %w", err)
