@@ -34,6 +34,9 @@ func (p *personnelAPI) listSecondments(r *http.Request, s policy.Subject) (map[s
 	if rs != "" && !slices.Contains([]string{personnel.RuleR1, personnel.RuleR2, personnel.RuleR3}, rs) {
 		return nil, valise.Invalid("bad query parameter", valise.FieldError{Field: "rule_set", Reason: "r1, r2 or r3"})
 	}
+	if st := q.Get("state"); st != "" && !slices.Contains(personnel.SecondmentStates, st) {
+		return nil, valise.Invalid("bad query parameter", valise.FieldError{Field: "state", Reason: "one of the workflow states"})
+	}
 	sc, err := p.authz.ListScope(r.Context(), s, "staff")
 	if err != nil {
 		return nil, err

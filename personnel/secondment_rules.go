@@ -75,6 +75,10 @@ const (
 	extensionCapDays = 365
 )
 
+// SecondmentStates lists the states of a file, in workflow order.
+var SecondmentStates = []string{SProposed, SRefused, SUnderReview, SAgreed, SSubmitted, SCoordAgreed, SCoordRefused,
+	SAppointed, SOrdered, SServing, SExpiryNoticed, SReleased, SEarlyRecall, SClosed}
+
 // Deadline is when a step is due: working days (or months) after the date
 // of an earlier step.
 type Deadline struct {
