@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"slices"
-	"time"
 
 	"valise"
 	"valise/internal/db"
@@ -478,30 +477,7 @@ func eligibility(ctx context.Context, q db.Querier, in SecondmentInput, staffUni
 // mfaPeriods are a person's counted periods of service in the MFA and its
 // foreign institutions (R1 §10(1): civil service in the authorized body).
 func mfaPeriods(ctx context.Context, q db.Querier, staffID string) ([]period, error) {
-	all, err := periodsOfTypes(ctx, q, staffID, []string{PeriodMFA, PeriodForeignInstitution})
-	return all, err
-}
-
-func periodsOfTypes(ctx context.Context, q db.Querier, staffID string, types []string) ([]period, error) {
-	rows, err := q.Query(ctx, `SELECT start_date, end_date FROM service_periods WHERE staff_id = $1 AND counted
-		AND period_type = ANY($2) ORDER BY start_date`, staffID, types)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []period
-	for rows.Next() {
-		var p period
-		var end Date
-		if err := rows.Scan(&p.from, &end); err != nil {
-			return nil, err
-		}
-		if !end.IsZero() {
-			p.to = end.AddDate(0, 0, 1)
-		}
-		out = append(out, p)
-	}
-	return out, rows.Err()
+	return periodsOfTypes(ctx, q, staffID, []string{PeriodMFA, PeriodForeignInstitution})
 }
 
 // unexpunged counts a person's penalties still in force on a date: a
@@ -594,5 +570,3 @@ func init() {
 		return nil
 	}
 }
-
-var _ = time.Now
