@@ -367,6 +367,7 @@ func (s *Service) Propose(ctx context.Context, check Check, by policy.Subject, i
 // secondmentRow is what a step needs of the file.
 type secondmentRow struct {
 	id, rs, state, unit, person, staffID string
+	who                                  ExternalPerson
 	sending, receiving                   Body
 	position                             TargetPosition
 	override                             *Override
@@ -376,54 +377,79 @@ type secondmentRow struct {
 }
 
 func loadSecondmentRow(ctx context.Context, q db.Querier, id string, lock bool) (secondmentRow, error) {
-	r := secondmentRow{id: id}
 	if !db.ValidUUID(id) {
-		return r, valise.Errorf(valise.ENOTFOUND, "not found")
+		return secondmentRow{}, valise.Errorf(valise.ENOTFOUND, "not found")
 	}
+	rs, err := loadSecondmentRows(ctx, q, `s.id = $1`, lock, id)
+	if err == nil && len(rs) == 0 {
+		err = valise.Errorf(valise.ENOTFOUND, "not found")
+	}
+	if err != nil {
+		return secondmentRow{}, err
+	}
+	return rs[0], nil
+}
+
+// loadSecondmentRows loads the files matching where (on secondments s) with
+// their steps, in two queries (lock: FOR UPDATE of the files).
+func loadSecondmentRows(ctx context.Context, q db.Querier, where string, lock bool, args ...any) ([]secondmentRow, error) {
 	l := ""
 	if lock {
 		l = " FOR UPDATE OF s"
 	}
-	var sj, rj, pj, ov []byte
-	var person, staffID *string
-	err := q.QueryRow(ctx, `SELECT s.rule_set, s.state, u.code, st.user_id::text, s.staff_id::text, s.sending, s.receiving, s.position,
-		s.override, s.proposed_on, s.start_date, s.term_end, s.extended_to, s.reporting
-		FROM secondments s JOIN units u ON u.id = s.unit_id LEFT JOIN staff st ON st.id = s.staff_id WHERE s.id = $1`+l, id).Scan(
-		&r.rs, &r.state, &r.unit, &person, &staffID, &sj, &rj, &pj, &ov, &r.proposed, &r.start, &r.termEnd, &r.extended, &r.reporting)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return r, valise.Errorf(valise.ENOTFOUND, "not found")
-	}
+	rows, err := q.Query(ctx, `SELECT s.id::text, s.rule_set, s.state, u.code, coalesce(st.user_id::text, ''), coalesce(s.staff_id::text, ''),
+		s.person, s.sending, s.receiving, s.position, s.override, s.proposed_on, s.start_date, s.term_end, s.extended_to, s.reporting
+		FROM secondments s JOIN units u ON u.id = s.unit_id LEFT JOIN staff st ON st.id = s.staff_id WHERE `+where+`
+		ORDER BY s.proposed_on, s.id`+l, args...)
 	if err != nil {
-		return r, err
+		return nil, err
 	}
-	if person != nil {
-		r.person = *person
+	out, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (secondmentRow, error) {
+		var r secondmentRow
+		var pe, sj, rj, pj, ov []byte
+		if err := row.Scan(&r.id, &r.rs, &r.state, &r.unit, &r.person, &r.staffID, &pe, &sj, &rj, &pj, &ov, &r.proposed, &r.start,
+			&r.termEnd, &r.extended, &r.reporting); err != nil {
+			return r, err
+		}
+		_ = json.Unmarshal(pe, &r.who)
+		_ = json.Unmarshal(sj, &r.sending)
+		_ = json.Unmarshal(rj, &r.receiving)
+		_ = json.Unmarshal(pj, &r.position)
+		if len(ov) > 0 {
+			r.override = &Override{}
+			_ = json.Unmarshal(ov, r.override)
+		}
+		return r, nil
+	})
+	if err != nil || len(out) == 0 {
+		return out, err
 	}
-	if staffID != nil {
-		r.staffID = *staffID
+	ids := make([]string, len(out))
+	at := map[string]int{}
+	for i, r := range out {
+		ids[i], at[r.id] = r.id, i
 	}
-	_ = json.Unmarshal(sj, &r.sending)
-	_ = json.Unmarshal(rj, &r.receiving)
-	_ = json.Unmarshal(pj, &r.position)
-	if len(ov) > 0 {
-		r.override = &Override{}
-		_ = json.Unmarshal(ov, r.override)
-	}
-	rows, err := q.Query(ctx, `SELECT step, on_date, due, late, outcome, data, event_id::text FROM secondment_steps WHERE secondment_id = $1 ORDER BY id`, id)
+	srows, err := q.Query(ctx, `SELECT secondment_id::text, step, on_date, due, late, outcome, data, event_id::text
+		FROM secondment_steps WHERE secondment_id = ANY($1::uuid[]) ORDER BY id`, ids)
 	if err != nil {
-		return r, err
+		return nil, err
 	}
-	r.steps, err = pgx.CollectRows(rows, func(row pgx.CollectableRow) (Step, error) {
+	defer srows.Close()
+	for srows.Next() {
+		var id string
 		var st Step
-		err := row.Scan(&st.Step, &st.On, &st.Due, &st.Late, &st.Outcome, &st.Data, &st.EventID)
+		if err := srows.Scan(&id, &st.Step, &st.On, &st.Due, &st.Late, &st.Outcome, &st.Data, &st.EventID); err != nil {
+			return nil, err
+		}
+		r := &out[at[id]]
 		if spec, ok := RuleSets[r.rs].spec(st.Step); ok {
 			st.Para = spec.Para
 		} else {
 			st.Para = map[string]string{RuleR1: "§12", RuleR2: "§13", RuleR3: "§12"}[r.rs]
 		}
-		return st, err
-	})
-	return r, err
+		r.steps = append(r.steps, st)
+	}
+	return out, srows.Err()
 }
 
 // last returns the latest recorded step of that name.
@@ -835,12 +861,11 @@ func (s *Service) GetSecondment(ctx context.Context, check Check, id string) (Se
 		if err := check(ctx, policy.ActStaffRead, secondmentResource(id, r.unit, r.person)); err != nil {
 			return err
 		}
-		var pj []byte
 		var replaces *string
-		if err := tx.QueryRow(ctx, `SELECT person, replaces::text, version FROM secondments WHERE id = $1`, id).Scan(&pj, &replaces, &out.Version); err != nil {
+		if err := tx.QueryRow(ctx, `SELECT replaces::text, version FROM secondments WHERE id = $1`, id).Scan(&replaces, &out.Version); err != nil {
 			return err
 		}
-		_ = json.Unmarshal(pj, &out.Person)
+		out.Person = r.who
 		if replaces != nil {
 			out.Replaces = *replaces
 		}

@@ -2,11 +2,8 @@ package personnel
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"time"
-
-	"github.com/jackc/pgx/v5"
 
 	"valise/internal/db"
 )
@@ -27,29 +24,15 @@ func init() { RegisterAlertSource("secondment", SecondmentAlerts) }
 // replacement a refusal calls for. Lead times are the alert list's (the
 // Decree sets none); an alert carries its due date, and a past one is overdue.
 func SecondmentAlerts(ctx context.Context, q db.Querier, cal *Calendar, asOf time.Time) ([]Alert, error) {
-	rows, err := q.Query(ctx, `SELECT s.id::text FROM secondments s WHERE s.state NOT IN ('closed', 'coordination_refused')
-		AND NOT (s.state = 'refused' AND (s.rule_set = 'r3' OR EXISTS (SELECT 1 FROM secondments r WHERE r.replaces = s.id)))
-		ORDER BY s.proposed_on, s.id`)
-	if err != nil {
-		return nil, err
-	}
-	ids, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	files, err := loadSecondmentRows(ctx, q, `s.state NOT IN ('closed', 'coordination_refused')
+		AND NOT (s.state = 'refused' AND (s.rule_set = 'r3' OR EXISTS (SELECT 1 FROM secondments r WHERE r.replaces = s.id)))`, false)
 	if err != nil {
 		return nil, err
 	}
 	today := Today(asOf)
 	var out []Alert
-	for _, id := range ids {
-		r, err := loadSecondmentRow(ctx, q, id, false)
-		if err != nil {
-			return nil, err
-		}
-		var pj []byte
-		if err := q.QueryRow(ctx, `SELECT person FROM secondments WHERE id = $1`, id).Scan(&pj); err != nil {
-			return nil, err
-		}
-		var p ExternalPerson
-		_ = json.Unmarshal(pj, &p)
+	for _, r := range files {
+		id, p := r.id, r.who
 		R := up(r.rs)
 		add := func(kind, rule, subject string, due Date) {
 			out = append(out, Alert{Kind: kind, Rule: rule, StaffID: r.staffID, StaffName: p.FullName, Subject: subject,
