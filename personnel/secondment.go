@@ -126,29 +126,32 @@ type Pending struct {
 
 // Secondment is a secondment file.
 type Secondment struct {
-	ID          string          `json:"id"`
-	RuleSet     string          `json:"rule_set"`
-	Title       string          `json:"title"`
-	StaffID     string          `json:"staff_id,omitempty"`
-	Person      ExternalPerson  `json:"person"`
-	Unit        string          `json:"unit"`
-	Sending     Body            `json:"sending"`
-	Receiving   Body            `json:"receiving"`
-	Position    TargetPosition  `json:"position"`
-	Coordinator string          `json:"coordinator"`
-	LegalBasis  string          `json:"legal_basis"`
-	State       string          `json:"state"`
-	Replaces    string          `json:"replaces,omitempty"`
-	ProposedOn  Date            `json:"proposed_on"`
-	StartDate   Date            `json:"start_date"`
-	TermEnd     Date            `json:"term_end"`
-	ExtendedTo  Date            `json:"extended_to"`
-	Override    *Override       `json:"override"`
-	Reporting   json.RawMessage `json:"reporting"`
-	Steps       []Step          `json:"steps"`
-	Next        []Pending       `json:"next"`
-	Warnings    []string        `json:"warnings"`
-	Version     int             `json:"version"`
+	ID          string         `json:"id"`
+	RuleSet     string         `json:"rule_set"`
+	Title       string         `json:"title"`
+	StaffID     string         `json:"staff_id,omitempty"`
+	Person      ExternalPerson `json:"person"`
+	Unit        string         `json:"unit"`
+	Sending     Body           `json:"sending"`
+	Receiving   Body           `json:"receiving"`
+	Position    TargetPosition `json:"position"`
+	Coordinator string         `json:"coordinator"`
+	Pay         Pay            `json:"pay"`
+	// HomePosition: the position the person keeps (R1 §4, R2 §4, R3 §4; HR-29), for MFA staff.
+	HomePosition *Position       `json:"home_position"`
+	LegalBasis   string          `json:"legal_basis"`
+	State        string          `json:"state"`
+	Replaces     string          `json:"replaces,omitempty"`
+	ProposedOn   Date            `json:"proposed_on"`
+	StartDate    Date            `json:"start_date"`
+	TermEnd      Date            `json:"term_end"`
+	ExtendedTo   Date            `json:"extended_to"`
+	Override     *Override       `json:"override"`
+	Reporting    json.RawMessage `json:"reporting"`
+	Steps        []Step          `json:"steps"`
+	Next         []Pending       `json:"next"`
+	Warnings     []string        `json:"warnings"`
+	Version      int             `json:"version"`
 }
 
 // SecondmentEvent is one entry of a secondment's history.
@@ -877,6 +880,18 @@ func (s *Service) GetSecondment(ctx context.Context, check Check, id string) (Se
 			out.Reporting = json.RawMessage("null")
 		}
 		out.Coordinator = Coordinator(r.rs, r.receiving.Kind)
+		out.Pay = PayOf(r.rs, r.receiving, r.who)
+		if r.staffID != "" {
+			ps, err := loadPositions(ctx, tx, r.staffID)
+			if err != nil {
+				return err
+			}
+			for i := range ps {
+				if ps[i].EndDate.IsZero() {
+					out.HomePosition = &ps[i]
+				}
+			}
+		}
 		if r.rs == RuleR2 {
 			out.Coordinator = "president"
 		}

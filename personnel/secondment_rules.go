@@ -570,3 +570,35 @@ func init() {
 		return nil
 	}
 }
+
+// Pay is who pays what during a secondment (R1 §6-§7, R2 §6-§7, R3 §6-§7):
+// the Decree names payers and the salary base, not amounts.
+type Pay struct {
+	NewPosition    string `json:"new_position"`              // who pays the salary of the seconded position
+	FormerPosition string `json:"former_position,omitempty"` // who pays the payments kept for the former position
+	Base           string `json:"base,omitempty"`            // what they are calculated on
+	Para           string `json:"paragraph"`
+}
+
+// PayOf is the pay routing of a file.
+func PayOf(rs string, receiving Body, person ExternalPerson) Pay {
+	last := "the official salary of the last position in the %s, in national currency"
+	stateBody := receiving.Kind == BodyCentralExecutive || receiving.Kind == BodyPresidential || receiving.Kind == BodyState
+	switch rs {
+	case RuleR1:
+		if stateBody {
+			return Pay{NewPosition: "receiving_body", FormerPosition: "mfa (Law Art. 29 payments)", Base: fmt.Sprintf(last, "MFA"), Para: "R1 §6"}
+		}
+		return Pay{NewPosition: "mfa", Base: fmt.Sprintf(last, "MFA"), Para: "R1 §7"}
+	case RuleR2:
+		if person.Category == PersonNB {
+			return Pay{NewPosition: "national_bank (budget estimate)", Para: "R2 §7"}
+		}
+		return Pay{NewPosition: "mfa (without Law Art. 29 payments)", FormerPosition: "sending_body (sectoral legislation)", Para: "R2 §6"}
+	default:
+		if stateBody {
+			return Pay{NewPosition: "receiving_body", FormerPosition: "sending_body (sectoral legislation)", Base: fmt.Sprintf(last, "sending body"), Para: "R3 §6"}
+		}
+		return Pay{NewPosition: "sending_body, unless a ratified treaty provides otherwise", Base: fmt.Sprintf(last, "sending body"), Para: "R3 §7"}
+	}
+}

@@ -198,6 +198,13 @@ func TestSecondmentR1Workflow(t *testing.T) {
 	if s.State != personnel.SServing || lastStep(s).Late || !s.ExtendedTo.Equal(start.AddDate(3, 0, 0)) {
 		t.Fatalf("order: %+v", s)
 	}
+	// HR-29, R1 §4: the person keeps the status and the former position; R1 §6: who pays.
+	if s.HomePosition == nil || s.HomePosition.Position != "counsellor" || s.Pay.Para != "R1 §6" || s.Pay.NewPosition != "receiving_body" {
+		t.Fatalf("retained position and pay: %+v %+v", s.HomePosition, s.Pay)
+	}
+	if kept, err := w.svc.Get(context.Background(), w.check(w.po), st.ID); err != nil || kept.Status != "serving" || kept.Position == nil || kept.Position.Position != "counsellor" {
+		t.Fatalf("HR-29: the staff record after the order: %+v %v", kept, err)
+	}
 	// R1 §17: dispatch within 5 working days of signing; one day over is late.
 	dispatchDue := wdays(c, orderOn.String(), 5)
 	s = w.mustStep(s.ID, "order_dispatched", personnel.StepInput{On: dispatchDue.AddDate(0, 0, 1)})
