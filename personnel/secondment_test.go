@@ -561,3 +561,27 @@ func TestSecondmentAlerts(t *testing.T) {
 		t.Fatalf("expiry notice alert missing: %v", kinds)
 	}
 }
+
+// TestSecondmentReference: the values taken from other acts are reference
+// data, validated, with history, and the rules read the current one.
+func TestSecondmentReference(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	ctx := context.Background()
+	for _, bad := range []string{`{"months": 0}`, `{"weeks": 3}`} {
+		_, err := w.svc.SetReference(ctx, w.check(w.po), w.po, personnel.RefPenaltyTerm, "reprimand", personnel.ReferenceInput{Value: []byte(bad), Change: act})
+		refused(t, err, valise.EINVALID, "a penalty term is {months: 1-120}")
+	}
+	_, err := w.svc.SetReference(ctx, w.check(w.po), w.po, personnel.RefSecondTerm, "other", personnel.ReferenceInput{Value: []byte(`{"years": 0}`), Change: act})
+	refused(t, err, valise.EINVALID, "a term is {years: 1-10")
+	if _, err := w.svc.SetReference(ctx, w.check(w.po), w.po, personnel.RefPenaltyTerm, "reprimand", personnel.ReferenceInput{Value: []byte(`{"months": 3}`), Change: act}); err != nil {
+		t.Fatal(err)
+	}
+	st := w.admit(w.candidate("counsellor", "MFA", "2015-01-05"))
+	if _, err := w.svc.Impose(ctx, w.check(w.po), w.po, st.ID, personnel.PenaltyInput{Kind: "reprimand", ImposedOn: d("2023-01-10"), Change: act}); err != nil {
+		t.Fatal(err)
+	}
+	_, err = w.svc.Propose(ctx, w.check(w.po), w.po, r1(st.ID, "2023-04-09"))
+	refused(t, err, valise.EINVALID, "R1 §10(2)")
+	w.propose(r1(st.ID, "2023-04-10")) // expunged 3 months after, under the edited term
+}
