@@ -51,9 +51,10 @@ var poolSteps = []struct {
 	name string
 	run  func(ctx context.Context, pool *pgxpool.Pool, o Options) error
 }{
-	{"bags", loadBags},               // after users: the demo users act
-	{"personnel", loadPersonnel},     // staff records, ranks, discipline, family (demo/personnel.go)
-	{"secondments", loadSecondments}, // one secondment under each rule set of Decree 755 (demo/personnel_secondment.go)
+	{"bags", loadBags},                            // after users: the demo users act
+	{"personnel", loadPersonnel},                  // staff records, ranks, discipline, family (demo/personnel.go)
+	{"personnel rotation", loadPersonnelRotation}, // calendar, postings, rotation plan (demo/personnel_rotation.go)
+	{"secondments", loadSecondments},              // one secondment under each rule set of Decree 755 (demo/personnel_secondment.go)
 }
 
 // Load writes the demo data in one transaction, then runs the pool steps,

@@ -839,7 +839,7 @@ func (r secondmentRow) pending(cal *Calendar, today Date) []Pending {
 			// The notice goes 10 working days before the release decision,
 			// taken at the end of the term at the latest.
 			if !r.extended.IsZero() {
-				due = workingDaysBefore(cal, r.extended, 10)
+				due = Date{cal.AddWorkingDays(r.extended.Time, -10)}
 			}
 		case "extension", "misconduct_materials", "early_recall":
 			continue // on events, not on a schedule
@@ -964,16 +964,4 @@ func (s *Service) SecondmentEvents(ctx context.Context, check Check, id string) 
 		return err
 	})
 	return out, err
-}
-
-// workingDaysBefore is the working day n working days before d.
-func workingDaysBefore(cal *Calendar, d Date, n int) Date {
-	t := d.Time
-	for n > 0 {
-		t = t.AddDate(0, 0, -1)
-		if cal.IsWorkingDay(t) {
-			n--
-		}
-	}
-	return Date{t}
 }

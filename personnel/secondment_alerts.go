@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+
 	"valise/internal/db"
 )
 
@@ -17,15 +19,35 @@ const (
 	AlertSecondmentReplace = "secondment_replacement_due"   // R1 §14, R2 §15: another candidate due after a refusal
 )
 
-func init() { RegisterAlertSource("secondment", SecondmentAlerts) }
+func init() {
+	RegisterAlertSource("secondment", SecondmentAlerts)
+	alertRefFacts["secondment"] = func(ctx context.Context, q db.Querier, ids []string) (map[string]resource, error) {
+		rows, err := q.Query(ctx, `SELECT s.id::text, u.code, coalesce(st.user_id::text, '') FROM secondments s
+			JOIN units u ON u.id = s.unit_id LEFT JOIN staff st ON st.id = s.staff_id WHERE s.id = ANY($1::uuid[])`, ids)
+		if err != nil {
+			return nil, err
+		}
+		out := map[string]resource{}
+		var r resource
+		_, err = pgx.ForEachRow(rows, []any{&r.id, &r.unit, &r.userID}, func() error {
+			out[r.id] = r
+			return nil
+		})
+		return out, err
+	}
+}
 
 // SecondmentAlerts lists the deadlines of every open secondment as of a
 // date: each pending step with its due date, the end of the term, and the
-// replacement a refusal calls for. Lead times are the alert list's (the
-// Decree sets none); an alert carries its due date, and a past one is overdue.
+// replacement a refusal calls for, from the lead time on (the Decree sets
+// none: the setting personnel.alert_lead); a past one is overdue.
 func SecondmentAlerts(ctx context.Context, q db.Querier, cal *Calendar, asOf time.Time) ([]Alert, error) {
 	files, err := loadSecondmentRows(ctx, q, `s.state NOT IN ('closed', 'coordination_refused')
 		AND NOT (s.state = 'refused' AND (s.rule_set = 'r3' OR EXISTS (SELECT 1 FROM secondments r WHERE r.replaces = s.id)))`, false)
+	if err != nil {
+		return nil, err
+	}
+	lead, err := LeadTime(ctx, q, "personnel.alert_lead")
 	if err != nil {
 		return nil, err
 	}
@@ -35,6 +57,9 @@ func SecondmentAlerts(ctx context.Context, q db.Querier, cal *Calendar, asOf tim
 		id, p := r.id, r.who
 		R := up(r.rs)
 		add := func(kind, rule, subject string, due Date) {
+			if !Within(due.Time, asOf, lead) {
+				return
+			}
 			out = append(out, Alert{Kind: kind, Rule: rule, StaffID: r.staffID, StaffName: p.FullName, Subject: subject,
 				Due: due.Time, Ref: "secondment/" + id})
 		}

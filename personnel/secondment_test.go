@@ -543,22 +543,34 @@ func TestSecondmentAlerts(t *testing.T) {
 	c := w.cal()
 	st := w.admit(w.candidate("counsellor", "MFA", "2018-01-08"))
 	s := w.serveR1(st.ID)
-	alerts, err := personnel.SecondmentAlerts(context.Background(), w.db.Pool, c, d("2023-04-06").Time)
-	if err != nil {
-		t.Fatal(err)
-	}
-	kinds := map[string]time.Time{}
-	for _, a := range alerts {
-		if a.StaffID != st.ID || a.Ref != "secondment/"+s.ID {
-			t.Fatalf("alert %+v", a)
+	at := func(on string) map[string]time.Time {
+		alerts, err := personnel.SecondmentAlerts(context.Background(), w.db.Pool, c, d(on).Time)
+		if err != nil {
+			t.Fatal(err)
 		}
-		kinds[a.Kind+" "+a.Rule] = a.Due
+		kinds := map[string]time.Time{}
+		for _, a := range alerts {
+			if a.StaffID != st.ID || a.Ref != "secondment/"+s.ID {
+				t.Fatalf("alert %+v", a)
+			}
+			kinds[a.Kind+" "+a.Rule] = a.Due
+		}
+		return kinds
 	}
-	if !kinds["secondment_ending R1 §8"].Equal(d("2025-05-02").Time) || !kinds["secondment_documents_missing R1 §17"].Equal(wdays(c, "2023-04-05", 5).Time) {
-		t.Fatalf("alerts %v", kinds)
+	// The documents are due on the 5th working day after the order: in the list from the start (lead 30 days).
+	if k := at("2023-04-06"); !k["secondment_documents_missing R1 §17"].Equal(wdays(c, "2023-04-05", 5).Time) || len(k) != 1 {
+		t.Fatalf("alerts %v", k)
 	}
-	if _, ok := kinds["secondment_step_due R1 §19 p1"]; !ok {
-		t.Fatalf("expiry notice alert missing: %v", kinds)
+	// The term ends on 2 May 2025: its alert starts 30 days before (the setting personnel.alert_lead), not 31.
+	if _, ok := at("2025-04-01")["secondment_ending R1 §8"]; ok {
+		t.Fatal("the term-end alert 31 days before")
+	}
+	k := at("2025-04-02")
+	if !k["secondment_ending R1 §8"].Equal(d("2025-05-02").Time) {
+		t.Fatalf("alerts %v", k)
+	}
+	if due, ok := k["secondment_step_due R1 §19 p1"]; !ok || !due.Equal(c.AddWorkingDays(d("2025-05-02").Time, -10)) {
+		t.Fatalf("expiry notice alert: %v", k)
 	}
 }
 
@@ -584,4 +596,40 @@ func TestSecondmentReference(t *testing.T) {
 	_, err = w.svc.Propose(ctx, w.check(w.po), w.po, r1(st.ID, "2023-04-09"))
 	refused(t, err, valise.EINVALID, "R1 §10(2)")
 	w.propose(r1(st.ID, "2023-04-10")) // expunged 3 months after, under the edited term
+}
+
+// TestSecondmentAlertsPolicy: an alert about a secondee without a staff
+// record is kept like a staff record's, by the unit that keeps the file: the
+// Berlin officer sees the R2 file's alert of Berlin, the Tokyo officer none.
+func TestSecondmentAlertsPolicy(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	ctx := context.Background()
+	on := personnel.Today(time.Now()).AddDate(0, 0, -3)
+	in := r2(on.String(), "counsellor")
+	s := w.propose(in)
+	ber := w.user("po.ber", "DE-BER", []string{policy.RolePersonnelOfficer}, nil)
+	tyo := w.user("po.tyo", "JP-TYO", []string{policy.RolePersonnelOfficer}, nil)
+	for _, c := range []struct {
+		who  policy.Subject
+		want int
+	}{{ber, 1}, {tyo, 0}, {w.po, 1}} {
+		who, want := c.who, c.want
+		alerts, err := w.svc.Alerts(ctx, who, w.check(who), time.Now())
+		if err != nil {
+			t.Fatal(err)
+		}
+		n := 0
+		for _, a := range alerts {
+			if a.Ref == "secondment/"+s.ID {
+				n++
+				if a.StaffName != "Outside Person" {
+					t.Fatalf("alert %+v", a)
+				}
+			}
+		}
+		if n != want {
+			t.Fatalf("%s sees %d alerts of the file, want %d: %+v", who.Username, n, want, alerts)
+		}
+	}
 }
