@@ -11,12 +11,12 @@ import (
 	"valise/policy"
 )
 
-// DemoSecondedStaff is the department director seconded under R1 whose term ends in two months.
+// DemoSecondedStaff is the department director seconded under R1 whose term ends in three weeks.
 const DemoSecondedStaff = "D-024"
 
 // loadSecondments files one secondment under each rule set of Decree 755,
 // driven through the personnel service so each has its real events:
-//   - R1: a department director seconded to a ministry, serving, the term ending in two months;
+//   - R1: a department director seconded to a ministry, serving, the term ending in three weeks;
 //   - R2: a Ministry of Finance civil servant sent to the embassy in Berlin three weeks ago, KPIs due;
 //   - R3: a civil servant of the Ministry of Justice proposed to the MFA, the MFA's decision due.
 //
@@ -78,7 +78,7 @@ func loadSecondments(ctx context.Context, pool *pgxpool.Pool, _ Options) error {
 			Documents: []personnel.Doc{{Kind: "receiver_letter_copy", Number: "MTI 04-11", Date: on.AddDate(0, 0, 7)}}}},
 		{"coordination_decision", personnel.StepInput{On: on.AddDate(0, 1, 0), Outcome: "agreed", Coordinator: "prime_minister"}},
 		{"appointment_confirmed", personnel.StepInput{On: on.AddDate(0, 1, 2), StartDate: start}},
-		{"order_issued", personnel.StepInput{On: on.AddDate(0, 1, 4), StartDate: start, TermEnd: today.AddDate(0, 2, 0)}},
+		{"order_issued", personnel.StepInput{On: on.AddDate(0, 1, 4), StartDate: start, TermEnd: today.AddDate(0, 0, 21)}},
 		{"order_dispatched", personnel.StepInput{On: on.AddDate(0, 1, 8)}},
 	} {
 		if err := step(s1.ID, x.name, x.in); err != nil {
