@@ -1,13 +1,10 @@
 package demo_test
 
 import (
-	"bytes"
 	"context"
 	"testing"
 	"time"
 
-	"valise/demo"
-	"valise/internal/dbtest"
 	"valise/personnel"
 )
 
@@ -15,13 +12,8 @@ import (
 // however often the demo loads, and their alerts firing.
 func TestDemoSecondments(t *testing.T) {
 	t.Parallel()
-	d := dbtest.New(t)
+	d := loadedTwice(t)
 	ctx := context.Background()
-	for range 2 {
-		if _, err := demo.Load(ctx, d.Pool, demo.Options{Password: "demo-password-1", MasterKey: bytes.Repeat([]byte{7}, 32)}); err != nil {
-			t.Fatal(err)
-		}
-	}
 	rows, err := d.Pool.Query(ctx, `SELECT rule_set || ':' || state FROM secondments ORDER BY rule_set`)
 	if err != nil {
 		t.Fatal(err)
