@@ -188,7 +188,7 @@ func secondmentResource(id, unit, person string) policy.Resource {
 // Propose records a proposal (R1 §12, R2 §13, R3 §12): every eligibility
 // and scope condition is evaluated, and a refusal names each failed one.
 func (s *Service) Propose(ctx context.Context, check Check, by policy.Subject, in SecondmentInput) (Secondment, error) {
-	rs, ok := RuleSets[in.RuleSet]
+	_, ok := RuleSets[in.RuleSet]
 	fs := in.fields()
 	if !ok {
 		return Secondment{}, refusal("the proposal is invalid", append(fs, fe("rule_set", "one of r1, r2, r3 (Decree 755)"))...)
@@ -293,7 +293,7 @@ func (s *Service) Propose(ctx context.Context, check Check, by policy.Subject, i
 		}
 		fs = append(fs, overrideFailures(in.RuleSet, in.Receiving, in.Override)...)
 		if len(fs) == 0 {
-			el, err := eligibility(ctx, tx, in, unit)
+			el, err := eligibility(ctx, tx, in)
 			if err != nil {
 				return err
 			}
@@ -358,7 +358,6 @@ func (s *Service) Propose(ctx context.Context, check Check, by policy.Subject, i
 		if err == nil && in.StaffID != "" {
 			_, err = record(ctx, tx, in.StaffID, "secondment_proposed", map[string]string{"secondment_id": id, "rule_set": in.RuleSet}, in.Change, "", by)
 		}
-		_ = rs
 		return err
 	})
 	if err != nil {
@@ -748,7 +747,7 @@ func (s *Service) stepRules(ctx context.Context, tx pgx.Tx, cal *Calendar, r sec
 			}
 		case "offence":
 			o := in.Offence
-			nb := r.rs == RuleR2 && personCategory(tx, ctx, r.id) == PersonNB
+			nb := r.rs == RuleR2 && r.who.Category == PersonNB
 			if o == nil || o.CommittedOn.IsZero() {
 				fs = append(fs, fe("offence", "the offence (committed_on, severity)"))
 			} else if !nb && o.Severity != "significant" && o.Severity != "gross" {
@@ -803,12 +802,6 @@ func nextReport(cal *Calendar, r secondmentRow, months int) Date {
 		a, _ = r.last("reporting_procedure")
 	}
 	return dueDate(cal, a.On, Deadline{Months: months})
-}
-
-func personCategory(tx pgx.Tx, ctx context.Context, id string) string {
-	var c string
-	_ = tx.QueryRow(ctx, `SELECT person->>'category' FROM secondments WHERE id = $1`, id).Scan(&c)
-	return c
 }
 
 // pending is what the file expects next, with deadlines.

@@ -363,7 +363,7 @@ type Doc struct {
 
 // eligibility evaluates every condition of R1 §10, R2 §11 or R3 §10 (and
 // the scope rules §2, §3) and returns each failed one.
-func eligibility(ctx context.Context, q db.Querier, in SecondmentInput, staffUnit string) ([]valise.FieldError, error) {
+func eligibility(ctx context.Context, q db.Querier, in SecondmentInput) ([]valise.FieldError, error) {
 	var fs []valise.FieldError
 	rs, on := in.RuleSet, in.On
 	p := func(r1, r2, r3 string) string { return map[string]string{RuleR1: r1, RuleR2: r2, RuleR3: r3}[rs] }
@@ -470,7 +470,6 @@ func eligibility(ctx context.Context, q db.Querier, in SecondmentInput, staffUni
 			fs = append(fs, fe("documents", fmt.Sprintf("%s: the %s (number and date)", p("R1 §12", "R2 §13", "R3 §12"), k)))
 		}
 	}
-	_ = staffUnit
 	return fs, nil
 }
 
