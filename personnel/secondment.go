@@ -292,13 +292,12 @@ func (s *Service) Propose(ctx context.Context, check Check, by policy.Subject, i
 			fs = append(fs, fe("unit", "the MFA unit that keeps the file"))
 		}
 		fs = append(fs, overrideFailures(in.RuleSet, in.Receiving, in.Override)...)
-		if len(fs) == 0 {
-			el, err := eligibility(ctx, tx, in)
-			if err != nil {
-				return err
-			}
-			fs = append(fs, el...)
+		// Every condition is evaluated, whatever else is wrong, so a refusal names them all.
+		el, err := eligibility(ctx, tx, in)
+		if err != nil {
+			return err
 		}
+		fs = append(fs, el...)
 		var late bool
 		if in.Replaces != "" {
 			var state, prs string
@@ -339,7 +338,7 @@ func (s *Service) Propose(ctx context.Context, check Check, by policy.Subject, i
 		if in.Override != nil {
 			ov, _ = json.Marshal(in.Override)
 		}
-		err := tx.QueryRow(ctx, `INSERT INTO secondments (rule_set, staff_id, person, unit_id, sending, receiving, position,
+		err = tx.QueryRow(ctx, `INSERT INTO secondments (rule_set, staff_id, person, unit_id, sending, receiving, position,
 			legal_basis, state, replaces, proposed_on, override)
 			VALUES ($1, nullif($2, '')::uuid, $3, $4, $5, $6, $7, $8, $9, nullif($10, '')::uuid, $11, $12) RETURNING id`,
 			in.RuleSet, in.StaffID, pj, unitID, sj, rj, posj, LegalBasis, SProposed, in.Replaces, in.On, ov).Scan(&id)

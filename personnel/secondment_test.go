@@ -135,10 +135,11 @@ func TestSecondmentR1Eligibility(t *testing.T) {
 	bad.Facts.Acting, bad.Facts.Substituting, bad.Facts.QualificationsMet = true, true, false
 	bad.Facts.Assessments = []personnel.Assessment{{Year: 2022, Result: "effective"}, {Year: 2021, Result: "satisfactory"}}
 	bad.Documents = bad.Documents[:4]
+	bad.Change = personnel.Change{}
 	before = w.secSnapshot()
 	_, err = w.svc.Propose(context.Background(), w.check(w.po), w.po, bad)
 	for _, want := range []string{"HR-29", "R1 §3 p2", "R1 §2", "R1 §10(2): 1 unexpunged", "R1 §10(3): temporarily acting", "substituting",
-		"for 2021 must have been assessed", "R1 §10(5)", "R1 §10(6)", "R1 §12: the written_consent"} {
+		"for 2021 must have been assessed", "R1 §10(5)", "R1 §10(6)", "R1 §12: the written_consent", "say why", "name the legal act"} {
 		refused(t, err, valise.EINVALID, want)
 	}
 	if w.secSnapshot() != before {
