@@ -17,6 +17,7 @@ import (
 
 	"valise/crypto/secret"
 	"valise/custody"
+	"valise/pouch"
 	"valise/tlog"
 )
 
@@ -125,7 +126,7 @@ func auditVerify(ctx context.Context, args []string, stdout, stderr io.Writer) i
 		fmt.Fprintln(stderr, "valise audit:", err)
 		return 1
 	}
-	opts, finish := tlog.AuditOptions{}, func() {}
+	opts, finish := tlog.AuditOptions{Leaves: pouch.LeafSource}, func() {}
 	if showProgress || isTerminal(stderr) {
 		p := newProgress(stderr, isTerminal(stderr))
 		opts.Progress, finish = p.report, p.done
