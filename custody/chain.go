@@ -521,7 +521,13 @@ func checkRow(e *eventRow) *ChainProblem {
 		return fail("its log entry is missing")
 	}
 	if !bytes.Equal(tlog.LeafHash(e.leaf), e.leafHash) {
+		if e.regenerated && bytes.Equal(tlog.LeafHash(e.leaf), e.rowHash) {
+			return fail("the log entry it names keeps another leaf hash than the row gives: the row was altered (its log_entry) or the log entry was altered")
+		}
 		if e.regenerated {
+			// The row is the only copy of the event's facts: which field
+			// changed cannot be told, only that the row no longer gives
+			// the hash the log (and the next event's prev link) kept.
 			return fail("the row does not hash to the leaf hash the log keeps for it: the row was altered")
 		}
 		return fail("the logged bytes do not hash to their stored leaf hash: the log entry was altered")

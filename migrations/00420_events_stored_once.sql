@@ -25,6 +25,19 @@ ANALYZE tlog_nodes;
 
 -- +goose Down
 SET LOCAL statement_timeout = 0;
+-- Events recorded since keep their facts in their rows only; the schema
+-- before cannot hold them (its Up of 00403 would rebuild rows from leaf
+-- bytes that do not exist). Going below is refused rather than lossy:
+-- restore the backup taken before the upgrade instead.
+-- +goose StatementBegin
+DO $$
+BEGIN
+    IF EXISTS (SELECT 1 FROM tlog_entries WHERE leaf IS NULL) THEN
+        RAISE EXCEPTION 'migration 00420 down refused: % custody log entries keep only their leaf hash (their events are stored once, in bag_events); restore the backup taken before the upgrade',
+            (SELECT count(*) FROM tlog_entries WHERE leaf IS NULL);
+    END IF;
+END $$;
+-- +goose StatementEnd
 ALTER TABLE tlog_nodes DROP CONSTRAINT tlog_nodes_interior;
 INSERT INTO tlog_nodes (level, idx, hash)
 SELECT 0, i.idx, e.leaf_hash FROM tlog_index i JOIN tlog_entries e ON e.id = i.entry_id;
@@ -32,7 +45,5 @@ ALTER TABLE bag_events DISABLE TRIGGER bag_events_append_only;
 UPDATE bag_events SET custody = jsonb_build_object('custodian', custodian_before) WHERE custody IS NULL;
 ALTER TABLE bag_events ENABLE TRIGGER bag_events_append_only;
 ALTER TABLE bag_events ALTER COLUMN custody SET NOT NULL;
--- Bytes regenerated from rows cannot be rebuilt in SQL: the column stays
--- nullable, and the previous schema's readers see such an entry as a leaf
--- without bytes (run this version's `valise audit verify` before going down).
+ALTER TABLE tlog_entries ALTER COLUMN leaf SET NOT NULL;
 ANALYZE tlog_nodes;

@@ -25,6 +25,10 @@ type Inconsistency struct {
 	// Checkpoint is the size of the checkpoint at fault, or -1.
 	Checkpoint int64
 	Message    string
+	// Regenerated: the leaf at fault is one the log keeps by hash only; its
+	// bytes came from the LeafSource, whose caller can name the record
+	// they were regenerated from.
+	Regenerated bool
 }
 
 func (i *Inconsistency) String() string { return i.Message }
@@ -315,14 +319,18 @@ func (a *auditor) leaf(ctx context.Context, idx, entry int64, found bool, leaf [
 	case !found:
 		return a.fail(idx, entry, -1, "leaf %d: its entry %d is missing", idx, entry)
 	case leaf == nil:
-		return a.fail(idx, entry, -1, "leaf %d (entry %d): it stores no bytes and the leaf source regenerates none: the row it is regenerated from is missing", idx, entry)
+		err := a.fail(idx, entry, -1, "leaf %d (entry %d): it stores no bytes and the leaf source regenerates none: the row it is regenerated from is missing", idx, entry)
+		a.r.Problem.Regenerated = true
+		return err
 	}
 	h := LeafHash(leaf)
 	switch {
 	case !bytes.Equal(h, stored) && kept:
 		return a.fail(idx, entry, -1, "leaf %d (entry %d): its bytes do not hash to the leaf hash stored with them: the entry was altered", idx, entry)
 	case !bytes.Equal(h, stored):
-		return a.fail(idx, entry, -1, "leaf %d (entry %d): the bytes regenerated from its source do not hash to the entry's leaf hash: the row they are regenerated from was altered", idx, entry)
+		err := a.fail(idx, entry, -1, "leaf %d (entry %d): the bytes regenerated from its source do not hash to the entry's leaf hash: the row they are regenerated from was altered", idx, entry)
+		a.r.Problem.Regenerated = true
+		return err
 	case idx%2 == 1 && !bytes.Equal(node1, hasher.HashChildren(a.pair, h)):
 		return a.fail(idx-1, entry, -1, "leaves %d and %d: their hashes do not give the tree's stored node over them: an entry was altered or leaves were reordered", idx-1, idx)
 	}

@@ -139,6 +139,15 @@ func auditVerify(ctx context.Context, args []string, stdout, stderr io.Writer) i
 		fmt.Fprintln(stderr, "valise audit:", err)
 		return 1
 	}
+	if !r.OK() && r.Problem.Regenerated {
+		// The leaf is a bag event's row (stored once): the chain audit
+		// names the event and its bag.
+		if cr, err := custody.AuditChainsWith(ctx, tx, tlog.AuditOptions{Leaves: opts.Leaves}); err == nil && cr.Problem != nil {
+			fmt.Fprintf(stdout, "INCONSISTENT: %s\n", cr.Problem.Message)
+			fmt.Fprintf(stdout, "first entry at fault: event %d of bag %s (log entry %d, index %d)\n", cr.Problem.EventID, cr.Problem.BagID, cr.Problem.LogEntry, r.Problem.Index)
+			return 1
+		}
+	}
 	if !r.OK() {
 		fmt.Fprintf(stdout, "INCONSISTENT: %s\n", r.Problem.Message)
 		if r.Problem.Index >= 0 {
