@@ -393,7 +393,6 @@ func TestOneHistoryMigratesExistingData(t *testing.T) {
 	events++
 	audit("after a one-history event on a migrated bag", events+2*len(bags))
 
-
 	// That event is stored once (the log keeps its hash, its row the
 	// facts): going below 00420 is now refused, and changes nothing.
 	mig, err = migrations.New(d.Pool)
