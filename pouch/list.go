@@ -3,6 +3,7 @@ package pouch
 import (
 	"context"
 	"fmt"
+	"strconv"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -159,7 +160,8 @@ func LogLeaves(ctx context.Context, q db.Querier, start, end uint64) ([]LogLeaf,
 		SELECT i.entry_id, t.leaf, coalesce(b.id::text, ''), coalesce(b.level, 0), coalesce(o.code, ''), coalesce(d.code, ''),
 		       coalesce(b.route_codes, '{}')
 		FROM (SELECT idx, entry_id FROM tlog_index
-		      WHERE idx >= $1 AND idx < $2 AND idx < (SELECT coalesce(max(size), 0) FROM tlog_checkpoints) ORDER BY idx) i
+		      WHERE idx >= $1 AND idx < $2 AND idx < (SELECT coalesce(max(size), 0) FROM tlog_checkpoints) ORDER BY idx
+		      LIMIT `+strconv.Itoa(tlog.MaxEntries)+`) i
 		CROSS JOIN LATERAL (SELECT leaf FROM tlog_entries t WHERE t.id = i.entry_id LIMIT 1) t
 		LEFT JOIN LATERAL (SELECT bag_id FROM bag_events e WHERE e.log_entry = i.entry_id ORDER BY e.id LIMIT 1) x ON true
 		LEFT JOIN LATERAL (SELECT * FROM bags b WHERE b.id = x.bag_id LIMIT 1) b ON true

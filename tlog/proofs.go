@@ -208,8 +208,10 @@ func Leaves(ctx context.Context, q db.Querier, start, end uint64, src LeafSource
 // range scan of tlog_index's primary key. Readers look each entry up by
 // primary key in a LATERAL ... LIMIT 1, which no planner statistics (fresh,
 // stale or none) can turn into a hash or merge join over the whole log.
+// The LIMIT (the most a range holds) keeps a planner without statistics
+// from a parallel bitmap scan.
 const indexRange = `SELECT idx, entry_id FROM tlog_index
-	WHERE idx >= $1 AND idx < $2 AND idx < (SELECT coalesce(max(size), 0) FROM tlog_checkpoints) ORDER BY idx`
+	WHERE idx >= $1 AND idx < $2 AND idx < (SELECT coalesce(max(size), 0) FROM tlog_checkpoints) ORDER BY idx LIMIT 1000`
 
 // LeafEntries returns the entry ids of indices [start, end), clipped as
 // LeafHashes, with the bytes stored for each (nil for an entry appended by
@@ -243,7 +245,8 @@ func LeafEntries(ctx context.Context, q db.Querier, start, end uint64) ([]EntryI
 	return ids, leaves, nil
 }
 
-// MaxEntries is the most entries one LeafHashes or Leaves call returns.
+// MaxEntries is the most entries one LeafHashes or Leaves call returns
+// (indexRange's LIMIT says it again).
 const MaxEntries = 1000
 
 func checkRange(start, end uint64) error {
