@@ -16,8 +16,9 @@
 // advisory lock (so among all processes exactly one integrates at a time;
 // the others skip the round), picks the committed leaves that have no index
 // yet, numbers them contiguously after the current tree size (tlog_index),
-// stores every new perfect-subtree node hash (tlog_nodes, which makes any
-// proof a handful of primary-key lookups), and signs a checkpoint of the new
+// stores every new interior node hash (tlog_nodes; a leaf node is its
+// entry's leaf hash, not stored twice; any proof is a handful of primary-key
+// lookups), and signs a checkpoint of the new
 // tree (tlog_checkpoints). The round commits all of it or nothing, so the
 // newest checkpoint always describes exactly the indexed leaves.
 //
@@ -27,6 +28,14 @@
 // every leaf written by an older transaction was visible then, hence
 // integrated. The next round only examines entries of transactions at or
 // above that floor, an index range that stays small.
+//
+// # Leaf bytes stored once
+//
+// A caller whose own rows hold the facts a leaf encodes, and can rebuild
+// its bytes from them, appends the leaf hash only (AppendHashWith) and
+// hands readers a LeafSource that regenerates the bytes; the log never
+// keeps a second copy. Leaves, EntryReceipt and Audit take the source; the
+// audit hashes what it gives against the hash the log kept.
 //
 // Every table refuses UPDATE, DELETE and TRUNCATE (a trigger raises), so
 // history can only grow; Audit recomputes everything from the leaves to
