@@ -147,7 +147,7 @@ func record(ctx context.Context, tx pgx.Tx, actor policy.Subject, e *Event) erro
 // round trip with its own statements.
 func PrepareEvent(b *pgx.Batch, e *Event) {
 	b.Queue(`SELECT nextval(pg_get_serial_sequence('bag_events', 'id')), clock_timestamp(),
-		coalesce((SELECT p.leaf_hash FROM bag_events p WHERE p.bag_id = $1 ORDER BY p.id DESC LIMIT 1),
+		coalesce((SELECT p.leaf_hash FROM bag_events p WHERE p.bag_id = $1 ORDER BY p.bag_id DESC, p.id DESC LIMIT 1),
 		         decode(repeat('00', 32), 'hex')),
 		b.state, b.id::text, `+CustodianColumns+`
 		FROM bags b JOIN bag_custody c ON c.bag_id = b.id WHERE b.id = $1`, e.BagID).QueryRow(func(row pgx.Row) error {
@@ -229,23 +229,24 @@ func QueueEvent(b *pgx.Batch, actor policy.Subject, e *Event) error {
 	if d, _, _ := normalJSON(defaultCustody(e.CustodianBefore)); bytes.Equal(d, mustNormal(e.Custody)) {
 		custody = nil
 	}
-	// The row regenerates the leaf (LeafSource): the log keeps its hash only.
-	// Otherwise (rare: a number jsonb would rewrite) it keeps the bytes too.
-	appendWith := func(stmt string, args ...any) (string, []any, error) {
-		return tlog.AppendHashWith(tlog.LeafHash(leaf), stmt, args...)
-	}
-	if !regenerable {
-		appendWith = func(stmt string, args ...any) (string, []any, error) { return tlog.AppendWith(leaf, stmt, args...) }
-	}
-	sql, args, err := appendWith(`
+	stmt := `
 		INSERT INTO bag_events (id, bag_id, kind, stage, from_state, to_state, actor_id, actor_username, actor_unit,
 		                        place, reason, data, occurred_at, recorded_at, corrects, correction_reason, log_entry,
 		                        prev_hash, leaf_hash, custody, custodian_before, custodian_after)
 		SELECT $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, entry.id, $19, $20, $21, $22, $23
-		FROM entry RETURNING log_entry`,
-		e.ID, e.BagID, e.Kind, e.Stage, from, to, e.ActorID, e.ActorUsername, e.ActorUnit, e.Place, e.Reason,
+		FROM entry RETURNING log_entry`
+	cols := []any{e.ID, e.BagID, e.Kind, e.Stage, from, to, e.ActorID, e.ActorUsername, e.ActorUnit, e.Place, e.Reason,
 		e.Data, e.OccurredAt, e.RecordedAt, e.Corrects, reason, e.PrevHash, tlog.LeafHash(leaf), custody,
-		e.CustodianBefore.json(), e.CustodianAfter.json())
+		e.CustodianBefore.json(), e.CustodianAfter.json()}
+	// The row regenerates the leaf (LeafSource): the log keeps its hash only.
+	// Otherwise (rare: a number jsonb would rewrite) it keeps the bytes too.
+	var sql string
+	var args []any
+	if regenerable {
+		sql, args, err = tlog.AppendHashWith(tlog.LeafHash(leaf), stmt, cols...)
+	} else {
+		sql, args, err = tlog.AppendWith(leaf, stmt, cols...)
+	}
 	if err != nil {
 		return fmt.Errorf("append bag event to the custody log: %w", err)
 	}

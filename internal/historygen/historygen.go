@@ -402,7 +402,7 @@ func AppendEvent(ctx context.Context, pool *pgxpool.Pool, e Event) (int64, error
 	err := pgx.BeginTxFunc(ctx, pool, pgx.TxOptions{}, func(tx pgx.Tx) error {
 		var prev []byte
 		if err := tx.QueryRow(ctx, `SELECT nextval(pg_get_serial_sequence('bag_events', 'id')),
-			coalesce((SELECT leaf_hash FROM bag_events WHERE bag_id = $1 ORDER BY id DESC LIMIT 1), decode(repeat('00', 32), 'hex'))`,
+			coalesce((SELECT leaf_hash FROM bag_events WHERE bag_id = $1 ORDER BY bag_id DESC, id DESC LIMIT 1), decode(repeat('00', 32), 'hex'))`,
 			e.BagID).Scan(&id, &prev); err != nil {
 			return err
 		}
