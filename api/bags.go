@@ -289,11 +289,28 @@ func (p *pouchAPI) bagEvents(r *http.Request, s policy.Subject) (map[string]any,
 	if err != nil {
 		return nil, err
 	}
-	ev, err := pouch.History(r.Context(), p.bags.Pool(), b.ID)
+	after, limit, err := p.cursors.historyPage(r, "events", s.UserID, b.ID)
 	if err != nil {
 		return nil, err
 	}
-	return map[string]any{"events": ev}, nil
+	if limit == 0 {
+		limit = pouch.DefaultHistoryPage
+	}
+	// One more than the page says whether another follows.
+	ev, err := pouch.HistoryPage(r.Context(), p.bags.Pool(), b.ID, after, limit+1)
+	if err != nil {
+		return nil, err
+	}
+	last := int64(0)
+	if len(ev) > limit {
+		ev = ev[:limit]
+		last = ev[limit-1].ID
+	}
+	next, err := p.cursors.historyNext("events", s.UserID, b.ID, last)
+	if err != nil {
+		return nil, err
+	}
+	return map[string]any{"events": ev, "next": next}, nil
 }
 
 func (p *pouchAPI) correct(r *http.Request, s policy.Subject, in pouch.CorrectionInput) (pouch.Event, error) {

@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/binary"
+	"net/http"
 
 	"valise"
 	"valise/crypto/secret"
@@ -80,4 +81,32 @@ func (c *cursors) openBag(userID, field, v string) (*pouch.BagCursor, error) {
 		return nil, err
 	}
 	return &pouch.BagCursor{Seq: seq, ID: id}, nil
+}
+
+// historyPage reads the after (cursor) and limit parameters of a page of a
+// bag's history; list names the list ("custody", "events"). The cursor is
+// sealed for the caller, the list and the bag: another bag's is refused.
+func (c *cursors) historyPage(r *http.Request, list, userID, bagID string) (int64, int, error) {
+	q := r.URL.Query()
+	limit, err := limitParam(q.Get("limit"))
+	if err != nil {
+		return 0, 0, err
+	}
+	after, bag, ok, err := c.open(list, userID, "after", q.Get("after"))
+	if err != nil {
+		return 0, 0, err
+	}
+	if ok && (bag != bagID || after < 1) {
+		return 0, 0, valise.Invalid("bad cursor", valise.FieldError{Field: "after", Reason: "not a cursor this server gave you for this list"})
+	}
+	return after, limit, nil
+}
+
+// historyNext seals the cursor of the page after event id after of a bag's
+// history ("" when after is 0: the last page).
+func (c *cursors) historyNext(list, userID, bagID string, after int64) (string, error) {
+	if after == 0 {
+		return "", nil
+	}
+	return c.seal(list, userID, after, bagID)
 }

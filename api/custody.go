@@ -21,13 +21,14 @@ type custodyAPI struct {
 	bags  *pouch.Service
 	authz *policy.Authorizer
 	idem  *idempotency // shared with the bag routes (api/idempotency.go)
+	cur   *cursors     // page cursors of the trail (api/cursor.go)
 	// receiptWait is how long a receipt request waits for the integrator
 	// before answering 409 with Retry-After.
 	receiptWait time.Duration
 }
 
-func newCustodyAPI(pool *pgxpool.Pool, authz *policy.Authorizer, idem *idempotency) *custodyAPI {
-	return &custodyAPI{svc: custody.New(pool), bags: pouch.New(pool), authz: authz, idem: idem, receiptWait: 2 * time.Second}
+func newCustodyAPI(pool *pgxpool.Pool, authz *policy.Authorizer, idem *idempotency, cur *cursors) *custodyAPI {
+	return &custodyAPI{svc: custody.New(pool), bags: pouch.New(pool), authz: authz, idem: idem, cur: cur, receiptWait: 2 * time.Second}
 }
 
 // routes: every POST honours Idempotency-Key, as the bag routes do: a
@@ -155,9 +156,10 @@ func (c *custodyAPI) scan(r *http.Request, s policy.Subject, in pouch.ScanInput)
 	return c.bags.Scan(r.Context(), s, chi.URLParam(r, "id"), in, c.check(s))
 }
 
-// trail serves a bag's custody trail with inclusion proofs to those who may
-// read both the bag and its custody log (security officers, auditors,
-// registry clerks of its units).
+// trail serves a page of a bag's custody trail (after: cursor, limit:
+// 1..200, default 50) with inclusion proofs to those who may read both the
+// bag and its custody log (security officers, auditors, registry clerks of
+// its units).
 func (c *custodyAPI) trail(r *http.Request, s policy.Subject) (*custody.Trail, error) {
 	b, err := c.bags.Get(r.Context(), chi.URLParam(r, "id"), c.check(s))
 	if err != nil {
@@ -168,7 +170,18 @@ func (c *custodyAPI) trail(r *http.Request, s policy.Subject) (*custody.Trail, e
 	if err := c.authz.Authorize(r.Context(), s, policy.ActLogRead, res); err != nil {
 		return nil, err
 	}
-	return c.svc.BagTrail(r.Context(), b.ID)
+	after, limit, err := c.cur.historyPage(r, "custody", s.UserID, b.ID)
+	if err != nil {
+		return nil, err
+	}
+	t, err := c.svc.BagTrail(r.Context(), b.ID, after, limit)
+	if err != nil {
+		return nil, err
+	}
+	if t.Next, err = c.cur.historyNext("custody", s.UserID, b.ID, t.After); err != nil {
+		return nil, err
+	}
+	return t, nil
 }
 
 func (c *custodyAPI) overdue(r *http.Request, s policy.Subject) (map[string]any, error) {

@@ -115,7 +115,7 @@ func New(pool *pgxpool.Pool, cfg Config) *Server {
 	master := masterKey(cfg)
 	kr := newKeyring(cfg, master) // signs bag seals and courier sheets (api/seals.go)
 	s.pouch = newPouchAPI(pool, s.authz, kr, newCursors(master))
-	s.custody = newCustodyAPI(pool, s.authz, s.pouch.idem)
+	s.custody = newCustodyAPI(pool, s.authz, s.pouch.idem, s.pouch.cursors)
 	s.seals = newSealAPI(pool, kr, s.authz, s.pouch.bags, s.pouch.couriers)
 	s.config = newSettingsAPI(pool, s.authz, s.pouch.bags, s.pouch.idem)
 	if cfg.Alerts.Logger == nil {

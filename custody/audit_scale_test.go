@@ -12,6 +12,7 @@ import (
 	"valise/internal/db"
 	"valise/internal/dbtest"
 	"valise/internal/historygen"
+	"valise/pouch"
 	"valise/tlog"
 )
 
@@ -69,7 +70,7 @@ func TestAuditReadsInPages(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer func() { _ = tx.Rollback(ctx) }()
-	o := tlog.AuditOptions{PageSize: page}
+	o := tlog.AuditOptions{PageSize: page, Leaves: pouch.LeafSource}
 	r, err := tlog.AuditWith(ctx, tx, key.Verifier, o)
 	if err != nil || !r.OK() || r.Leaves != events || r.Checkpoints != 5 {
 		t.Fatalf("log audit = %+v %v %v", r, r.Problem, err)

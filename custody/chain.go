@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"valise/internal/db"
+	"valise/pouch"
 	"valise/tlog"
 )
 
@@ -92,6 +93,7 @@ type eventRow struct {
 	before, after         []byte
 	prevHash, rowHash     []byte
 	leaf, leafHash        []byte
+	regenerated           bool // the log keeps leafHash only; leaf is the row's canonical form
 }
 
 // bagRow is one bags row with its bag_custody row, as far as the audit
@@ -142,6 +144,7 @@ func AuditChainsWith(ctx context.Context, q db.Querier, o tlog.AuditOptions) (Ch
 	a.cols = eventColumns
 	if !a.v2 {
 		a.cols = strings.Replace(eventColumns, "e.custodian_before, e.custodian_after", "NULL::jsonb, NULL::jsonb", 1)
+		a.cols = strings.Replace(a.cols, custodyColumn, "e.custody", 1)
 	}
 	if err := q.QueryRow(ctx, `SELECT coalesce(max(idx) + 1, 0) FROM tlog_index`).Scan(&a.total); err != nil {
 		return a.r, fmt.Errorf("audit chains: read the log size: %w", err)
@@ -232,7 +235,11 @@ const nilUUID = "00000000-0000-0000-0000-000000000000"
 // The event columns the audit reads; the row's leaf is read in log order only.
 const eventColumns = `e.id, e.bag_id, e.kind, e.stage, coalesce(e.from_state, ''), coalesce(e.to_state, ''), e.actor_id,
 	e.actor_unit, e.place, e.occurred_at, e.recorded_at, e.corrects, e.data, coalesce(e.prev_hash, ''),
-	e.custody, e.custodian_before, e.custodian_after, e.log_entry, coalesce(e.leaf_hash, '')`
+	` + custodyColumn + `, e.custodian_before, e.custodian_after, e.log_entry, coalesce(e.leaf_hash, '')`
+
+// custodyColumn is the event's custody block: NULL is the default one
+// (pouch: the custodian before the event).
+const custodyColumn = `coalesce(e.custody, jsonb_build_object('custodian', e.custodian_before))`
 
 func scanEvent(scan func(...any) error, e *eventRow, more ...any) error {
 	return scan(append([]any{&e.id, &e.bagID, &e.kind, &e.stage, &e.from, &e.to, &e.actor, &e.unit, &e.place, &e.occurred,
@@ -276,6 +283,26 @@ func (a *chainAuditor) eventsByEntry() *pager[eventRow] {
 		})
 		if err != nil {
 			return nil, fmt.Errorf("audit chains: read events after log entry %d: %w", entry, err)
+		}
+		// Entries kept by hash only: their bytes are regenerated from the
+		// rows (one query for the page); checkRow then hashes them.
+		var ids []tlog.EntryID
+		for _, e := range rs {
+			if e.leaf == nil && e.leafHash != nil {
+				ids = append(ids, tlog.EntryID(e.entry))
+			}
+		}
+		if len(ids) > 0 {
+			got, err := pouch.LeafSource.LeafBytes(ctx, a.q, ids)
+			if err != nil {
+				return nil, fmt.Errorf("audit chains: regenerate leaves after log entry %d: %w", entry, err)
+			}
+			for i := range rs {
+				if rs[i].leaf == nil && rs[i].leafHash != nil {
+					rs[i].leaf, got = got[0], got[1:]
+					rs[i].regenerated = true
+				}
+			}
 		}
 		return rs, nil
 	}}
@@ -324,7 +351,11 @@ func (a *chainAuditor) rowsAgainstLeaves(ctx context.Context) (*ChainProblem, er
 					return nil, fmt.Errorf("audit chains: read log entry %d: %w", *l, err)
 				}
 				var le loggedEvent
-				if json.Unmarshal(leaf, &le) == nil && le.Type == "valise.bag_event" {
+				if leaf == nil {
+					// Kept by hash only: its bytes were its row's.
+					orphan = &ChainProblem{LogEntry: *l,
+						Message: fmt.Sprintf("log entry %d keeps only the hash of a bag event whose row is missing from bag_events: the event row was deleted", *l)}
+				} else if json.Unmarshal(leaf, &le) == nil && le.Type == "valise.bag_event" {
 					orphan = &ChainProblem{BagID: le.BagID, EventID: le.EventID, LogEntry: *l,
 						Message: fmt.Sprintf("log entry %d records event %d of bag %s, which is missing from bag_events: the event row was deleted", *l, le.EventID, le.BagID)}
 				}
@@ -490,6 +521,15 @@ func checkRow(e *eventRow) *ChainProblem {
 		return fail("its log entry is missing")
 	}
 	if !bytes.Equal(tlog.LeafHash(e.leaf), e.leafHash) {
+		if e.regenerated && bytes.Equal(tlog.LeafHash(e.leaf), e.rowHash) {
+			return fail("the log entry it names keeps another leaf hash than the row gives: the row was altered (its log_entry) or the log entry was altered")
+		}
+		if e.regenerated {
+			// The row is the only copy of the event's facts: which field
+			// changed cannot be told, only that the row no longer gives
+			// the hash the log (and the next event's prev link) kept.
+			return fail("the row does not hash to the leaf hash the log keeps for it: the row was altered")
+		}
 		return fail("the logged bytes do not hash to their stored leaf hash: the log entry was altered")
 	}
 	if !bytes.Equal(e.rowHash, e.leafHash) {

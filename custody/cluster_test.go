@@ -30,6 +30,7 @@ import (
 	"valise/internal/bench"
 	"valise/internal/db"
 	"valise/internal/dbtest"
+	"valise/pouch"
 	"valise/tlog"
 )
 
@@ -63,7 +64,7 @@ func checkOneLog(t *testing.T, pool *pgxpool.Pool, v note.Verifier) (entries int
 	}
 	// The newest checkpoint covers all of them.
 	time.Sleep(100 * time.Millisecond)
-	r, err := tlog.Audit(ctx, pool, v)
+	r, err := tlog.AuditWith(ctx, pool, v, tlog.AuditOptions{Leaves: pouch.LeafSource})
 	if err != nil || !r.OK() {
 		t.Fatalf("log audit: %+v %v", r.Problem, err)
 	}

@@ -59,7 +59,7 @@ func (s *Service) ListOverdue(ctx context.Context, sc policy.Scope, limit int) (
 		JOIN bag_custody c ON c.bag_id = b.id
 		LEFT JOIN dispatch_plans p ON p.id = b.plan_id
 		CROSS JOIN LATERAL (SELECT e.id, e.kind, e.recorded_at FROM bag_events e WHERE e.bag_id = b.id
-		                    ORDER BY e.id DESC LIMIT 1) l
+		                    ORDER BY e.bag_id DESC, e.id DESC LIMIT 1) l
 		WHERE b.state IN ('dispatched', 'in_transit') AND `+where+`
 		  AND l.recorded_at < now() - coalesce(p.custody_window, w.value)
 		ORDER BY l.recorded_at LIMIT $`+fmt.Sprint(len(args)), args...)

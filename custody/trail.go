@@ -28,19 +28,32 @@ type TrailEvent struct {
 	ChainOK bool `json:"chain_ok"`
 }
 
-// Trail is a bag's full custody trail, verifiable against Checkpoint (the
-// signed note) with the log's public key.
+// Trail is one page of a bag's custody trail, verifiable against
+// Checkpoint (the signed note) with the log's public key.
 type Trail struct {
 	BagID      string       `json:"bag_id"`
 	Custodian  Party        `json:"custodian"`
 	Checkpoint string       `json:"checkpoint"`
 	TreeSize   uint64       `json:"tree_size"`
 	Events     []TrailEvent `json:"events"`
+	// After is the id of the last event of this page when there are more
+	// (the API seals it into Next, the next page's cursor); 0 on the last.
+	After int64  `json:"-"`
+	Next  string `json:"next"`
 }
 
-// BagTrail returns the trail of a bag; the caller has authorized reading
-// the bag's custody log.
-func (s *Service) BagTrail(ctx context.Context, bagID string) (*Trail, error) {
+// BagTrail returns the page of a bag's trail after event id after (0: its
+// first event), of at most limit events (0: pouch.DefaultHistoryPage; at most
+// pouch.MaxHistoryPage), each with its leaf, index and inclusion proof. A
+// page is a fixed number of queries in one snapshot (the checkpoint, the
+// custodian, the events with their entries, the proofs' nodes), whatever
+// the bag's age or the log's size. The caller has authorized reading the
+// bag's custody log.
+func (s *Service) BagTrail(ctx context.Context, bagID string, after int64, limit int) (*Trail, error) {
+	if limit <= 0 {
+		limit = pouch.DefaultHistoryPage
+	}
+	limit = min(limit, pouch.MaxHistoryPage)
 	// One snapshot: the checkpoint, the events and their indices agree.
 	var t *Trail
 	err := pgx.BeginTxFunc(ctx, s.pool, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}, func(tx pgx.Tx) error {
@@ -56,34 +69,77 @@ func (s *Service) BagTrail(ctx context.Context, bagID string) (*Trail, error) {
 			return err
 		}
 		t.Custodian = c
-		evs, err := pouch.History(ctx, tx, bagID)
+		// One more than the page says whether another follows.
+		evs, err := pouch.HistoryPage(ctx, tx, bagID, after, limit+1)
 		if err != nil {
 			return err
 		}
-		prev := make([]byte, 32)
-		for _, e := range evs {
-			te := TrailEvent{Event: e}
-			var idx *int64
+		if len(evs) > limit {
+			evs = evs[:limit]
+			t.After = evs[limit-1].ID
+		}
+		// Each event's log entry (its stored bytes, if any, its hash and
+		// index), and the leaf hash of the event before the page (its
+		// first event's chain link), in one query.
+		entries := make([]int64, len(evs))
+		for i, e := range evs {
 			if e.LogEntry != nil {
-				err := tx.QueryRow(ctx, `SELECT t.leaf, t.leaf_hash, i.idx FROM tlog_entries t
-					LEFT JOIN tlog_index i ON i.entry_id = t.id WHERE t.id = $1`, *e.LogEntry).Scan(&te.Leaf, &te.LeafHash, &idx)
-				if err != nil && err != pgx.ErrNoRows {
-					return fmt.Errorf("load leaf of event %d: %w", e.ID, err)
-				}
+				entries[i] = *e.LogEntry
 			}
-			te.ChainOK = bytes.Equal(e.PrevHash, prev)
-			prev = te.LeafHash
-			if idx != nil && uint64(*idx) < t.TreeSize {
-				i := uint64(*idx)
-				te.Index = &i
-				if te.Proof, err = tlog.InclusionProof(ctx, tx, i, t.TreeSize); err != nil {
+		}
+		var prev []byte
+		rows, err := tx.Query(ctx, `
+			SELECT t.leaf, t.leaf_hash, i.idx, (SELECT p.leaf_hash FROM bag_events p WHERE p.bag_id = $2 AND p.id <= $3
+			                                    ORDER BY p.bag_id DESC, p.id DESC LIMIT 1)
+			FROM unnest($1::bigint[]) WITH ORDINALITY u(id, n)
+			LEFT JOIN LATERAL (SELECT leaf, leaf_hash FROM tlog_entries t WHERE t.id = u.id LIMIT 1) t ON true
+			LEFT JOIN LATERAL (SELECT idx FROM tlog_index i WHERE i.entry_id = u.id LIMIT 1) i ON true
+			ORDER BY u.n`, entries, bagID, after)
+		if err != nil {
+			return fmt.Errorf("load the trail's log entries: %w", err)
+		}
+		idxs := make([]*int64, len(evs))
+		for i := 0; rows.Next(); i++ {
+			te := TrailEvent{Event: evs[i]}
+			if err := rows.Scan(&te.Leaf, &te.LeafHash, &idxs[i], &prev); err != nil {
+				rows.Close()
+				return fmt.Errorf("load the trail's log entries: %w", err)
+			}
+			if te.Leaf == nil && te.LeafHash != nil {
+				// Kept by hash only: the bytes are the row's canonical form.
+				if te.Leaf, err = evs[i].Canonical(); err != nil {
+					rows.Close()
 					return err
-				}
-				if te.Proof == nil {
-					te.Proof = [][]byte{}
 				}
 			}
 			t.Events = append(t.Events, te)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return fmt.Errorf("load the trail's log entries: %w", err)
+		}
+		if after == 0 || prev == nil {
+			prev = make([]byte, 32)
+		}
+		// The inclusion proofs of the integrated events, one query for all.
+		var at []int
+		var indices []uint64
+		for i := range t.Events {
+			te := &t.Events[i]
+			te.ChainOK = bytes.Equal(te.PrevHash, prev)
+			prev = te.LeafHash
+			if idxs[i] != nil && uint64(*idxs[i]) < t.TreeSize {
+				u := uint64(*idxs[i])
+				te.Index = &u
+				at, indices = append(at, i), append(indices, u)
+			}
+		}
+		proofs, err := tlog.InclusionProofs(ctx, tx, indices, t.TreeSize)
+		if err != nil {
+			return err
+		}
+		for j, i := range at {
+			t.Events[i].Proof = proofs[j]
 		}
 		return nil
 	})
@@ -118,7 +174,7 @@ func (s *Service) EventReceipt(ctx context.Context, eventID int64, wait time.Dur
 	}
 	deadline := time.Now().Add(wait)
 	for {
-		rec, idx, err := tlog.EntryReceipt(ctx, s.pool, tlog.EntryID(entry))
+		rec, idx, err := tlog.EntryReceipt(ctx, s.pool, tlog.EntryID(entry), pouch.LeafSource)
 		if err == nil {
 			return rec, idx, nil
 		}

@@ -1,6 +1,7 @@
 package pouch
 
 import (
+	"bytes"
 	"context"
 	"encoding/hex"
 	"encoding/json"
@@ -85,14 +86,36 @@ type leaf struct {
 	Custody    json.RawMessage `json:"custody,omitempty"`
 }
 
-// Canonical returns the bytes appended to the custody log for e.
+// Canonical returns the bytes appended to the custody log for e. It is a
+// function of e's row as bag_events gives it back (see leaves.go): times to
+// the microsecond, the data and custody blocks with sorted keys.
 func (e *Event) Canonical() ([]byte, error) {
-	return json.Marshal(leaf{V: 2, Type: "valise.bag_event", EventID: e.ID, BagID: e.BagID, Kind: e.Kind,
+	b, _, err := e.canonical()
+	return b, err
+}
+
+// canonical is Canonical, and whether the row gives those bytes back (the
+// log may then keep only their hash).
+func (e *Event) canonical() ([]byte, bool, error) {
+	data, okData, err := normalJSON(e.Data)
+	if err != nil {
+		return nil, false, fmt.Errorf("event data: %w", err)
+	}
+	custody := e.Custody
+	if len(custody) == 0 && e.CustodianBefore != nil {
+		custody = defaultCustody(e.CustodianBefore)
+	}
+	custody, okCustody, err := normalJSON(custody)
+	if err != nil {
+		return nil, false, fmt.Errorf("event custody block: %w", err)
+	}
+	b, err := json.Marshal(leaf{V: 2, Type: "valise.bag_event", EventID: e.ID, BagID: e.BagID, Kind: e.Kind,
 		Stage: e.Stage, FromState: e.FromState, ToState: e.ToState, Before: e.CustodianBefore,
 		After: e.CustodianAfter, Actor: e.ActorID, Unit: e.ActorUnit,
-		Place: e.Place, OccurredAt: e.OccurredAt.UTC().Format(time.RFC3339Nano),
-		RecordedAt: e.RecordedAt.UTC().Format(time.RFC3339Nano), Corrects: e.Corrects, Data: e.Data,
-		Prev: hex.EncodeToString(e.PrevHash), Custody: e.Custody})
+		Place: e.Place, OccurredAt: e.OccurredAt.Truncate(time.Microsecond).UTC().Format(time.RFC3339Nano),
+		RecordedAt: e.RecordedAt.Truncate(time.Microsecond).UTC().Format(time.RFC3339Nano), Corrects: e.Corrects, Data: data,
+		Prev: hex.EncodeToString(e.PrevHash), Custody: custody})
+	return b, okData && okCustody, err
 }
 
 // record inserts e for actor in tx and appends its canonical bytes to the
@@ -124,12 +147,13 @@ func record(ctx context.Context, tx pgx.Tx, actor policy.Subject, e *Event) erro
 // round trip with its own statements.
 func PrepareEvent(b *pgx.Batch, e *Event) {
 	b.Queue(`SELECT nextval(pg_get_serial_sequence('bag_events', 'id')), clock_timestamp(),
-		coalesce((SELECT p.leaf_hash FROM bag_events p WHERE p.bag_id = $1 ORDER BY p.id DESC LIMIT 1),
+		coalesce((SELECT p.leaf_hash FROM bag_events p WHERE p.bag_id = $1 ORDER BY p.bag_id DESC, p.id DESC LIMIT 1),
 		         decode(repeat('00', 32), 'hex')),
-		b.state, `+CustodianColumns+`
+		b.state, b.id::text, `+CustodianColumns+`
 		FROM bags b JOIN bag_custody c ON c.bag_id = b.id WHERE b.id = $1`, e.BagID).QueryRow(func(row pgx.Row) error {
 		var state string
-		err := row.Scan(append([]any{&e.ID, &e.RecordedAt, &e.PrevHash, &state}, CustodianDest(&e.custodian)...)...)
+		// The bag id as the row will give it back (the leaf names it so).
+		err := row.Scan(append([]any{&e.ID, &e.RecordedAt, &e.PrevHash, &state, &e.BagID}, CustodianDest(&e.custodian)...)...)
 		if errors.Is(err, pgx.ErrNoRows) {
 			return nil // no such bag: the caller's look-up answers 404 (e.ID stays 0, QueueEvent refuses it)
 		}
@@ -191,22 +215,38 @@ func QueueEvent(b *pgx.Batch, actor policy.Subject, e *Event) error {
 	if e.CorrectionReason != "" {
 		reason = &e.CorrectionReason
 	}
+	// PostgreSQL keeps microseconds: the event is what its row will say.
+	e.OccurredAt, e.RecordedAt = e.OccurredAt.Truncate(time.Microsecond), e.RecordedAt.Truncate(time.Microsecond)
 	if len(e.Custody) == 0 {
-		e.Custody = mustJSON(map[string]any{"custodian": e.CustodianBefore})
+		e.Custody = defaultCustody(e.CustodianBefore)
 	}
-	leaf, err := e.Canonical()
+	leaf, regenerable, err := e.canonical()
 	if err != nil {
 		return fmt.Errorf("canonical bag event: %w", err)
 	}
-	sql, args, err := tlog.AppendWith(leaf, `
+	// The default custody block is not stored: custodyColumn rebuilds it.
+	var custody any = e.Custody
+	if d, _, _ := normalJSON(defaultCustody(e.CustodianBefore)); bytes.Equal(d, mustNormal(e.Custody)) {
+		custody = nil
+	}
+	stmt := `
 		INSERT INTO bag_events (id, bag_id, kind, stage, from_state, to_state, actor_id, actor_username, actor_unit,
 		                        place, reason, data, occurred_at, recorded_at, corrects, correction_reason, log_entry,
 		                        prev_hash, leaf_hash, custody, custodian_before, custodian_after)
 		SELECT $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, entry.id, $19, $20, $21, $22, $23
-		FROM entry RETURNING log_entry`,
-		e.ID, e.BagID, e.Kind, e.Stage, from, to, e.ActorID, e.ActorUsername, e.ActorUnit, e.Place, e.Reason,
-		e.Data, e.OccurredAt, e.RecordedAt, e.Corrects, reason, e.PrevHash, tlog.LeafHash(leaf), e.Custody,
-		e.CustodianBefore.json(), e.CustodianAfter.json())
+		FROM entry RETURNING log_entry`
+	cols := []any{e.ID, e.BagID, e.Kind, e.Stage, from, to, e.ActorID, e.ActorUsername, e.ActorUnit, e.Place, e.Reason,
+		e.Data, e.OccurredAt, e.RecordedAt, e.Corrects, reason, e.PrevHash, tlog.LeafHash(leaf), custody,
+		e.CustodianBefore.json(), e.CustodianAfter.json()}
+	// The row regenerates the leaf (LeafSource): the log keeps its hash only.
+	// Otherwise (rare: a number jsonb would rewrite) it keeps the bytes too.
+	var sql string
+	var args []any
+	if regenerable {
+		sql, args, err = tlog.AppendHashWith(tlog.LeafHash(leaf), stmt, cols...)
+	} else {
+		sql, args, err = tlog.AppendWith(leaf, stmt, cols...)
+	}
 	if err != nil {
 		return fmt.Errorf("append bag event to the custody log: %w", err)
 	}
@@ -223,7 +263,7 @@ func QueueEvent(b *pgx.Batch, actor policy.Subject, e *Event) error {
 
 const eventColumns = `e.id, e.bag_id, e.kind, e.stage, coalesce(e.from_state, ''), coalesce(e.to_state, ''), e.actor_id,
 	e.actor_username, e.actor_unit, e.place, e.reason, e.data, e.occurred_at, e.recorded_at, e.corrects,
-	coalesce(e.correction_reason, ''), e.log_entry, coalesce(e.prev_hash, ''), e.custody, e.custodian_before,
+	coalesce(e.correction_reason, ''), e.log_entry, coalesce(e.prev_hash, ''), ` + custodyColumn + `, e.custodian_before,
 	e.custodian_after`
 
 func scanEvent(row pgx.Row) (Event, error) {
@@ -237,16 +277,41 @@ func scanEvent(row pgx.Row) (Event, error) {
 }
 
 // History returns a bag's events, oldest first. The caller has authorized
-// reading the bag.
+// reading the bag. It reads the whole history: readers that serve it page
+// it with HistoryPage.
 func History(ctx context.Context, q db.Querier, bagID string) ([]Event, error) {
-	rows, err := q.Query(ctx, `SELECT `+eventColumns+`  FROM bag_events e
-		WHERE e.bag_id = $1 ORDER BY e.id`, bagID)
+	return HistoryPage(ctx, q, bagID, 0, 0)
+}
+
+// DefaultHistoryPage and MaxHistoryPage are the events of a page of a
+// bag's history (its events, its custody trail) unless asked otherwise,
+// and the most one page holds.
+const (
+	DefaultHistoryPage = 50
+	MaxHistoryPage     = 200
+)
+
+// HistoryPage returns up to limit of a bag's events after event id after
+// (0: from the first), oldest first; limit 0 reads them all. It is one
+// range scan of bag_events_bag_idx, which costs the same whatever the bag's
+// age or the log's size. The caller has authorized reading the bag.
+func HistoryPage(ctx context.Context, q db.Querier, bagID string, after int64, limit int) ([]Event, error) {
+	sql := `SELECT ` + eventColumns + ` FROM bag_events e WHERE e.bag_id = $1 AND e.id > $2 ORDER BY e.bag_id, e.id`
+	args := []any{bagID, after}
+	if limit > 0 {
+		sql += ` LIMIT $3`
+		args = append(args, limit)
+	}
+	rows, err := q.Query(ctx, sql, args...)
 	if err != nil {
 		return nil, fmt.Errorf("bag history: %w", err)
 	}
 	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (Event, error) { return scanEvent(r) })
 	if err != nil {
 		return nil, fmt.Errorf("bag history: %w", err)
+	}
+	if out == nil {
+		out = []Event{}
 	}
 	return out, nil
 }

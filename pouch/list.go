@@ -3,12 +3,14 @@ package pouch
 import (
 	"context"
 	"fmt"
+	"strconv"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 
 	"valise/internal/db"
 	"valise/policy"
+	"valise/tlog"
 )
 
 // scopeWhere turns a policy list scope into SQL on bags b: the bag's level
@@ -148,29 +150,55 @@ type LogLeaf struct {
 
 // LogLeaves returns the leaves of indices [start, end) that the newest
 // checkpoint covers, in index order, each with its bag's level and units.
-// The range must already be checked (tlog.LeafHashes checks it).
+// The range must already be checked (tlog.LeafHashes checks it). A leaf the
+// log keeps by hash only is regenerated from its event's row (LeafSource,
+// one more query for the page). Every row is looked up on an index
+// (LATERAL ... LIMIT 1), so a page costs the same with or without planner
+// statistics.
 func LogLeaves(ctx context.Context, q db.Querier, start, end uint64) ([]LogLeaf, error) {
 	rows, err := q.Query(ctx, `
-		SELECT e.leaf, coalesce(b.id::text, ''), coalesce(b.level, 0), coalesce(o.code, ''), coalesce(d.code, ''),
+		SELECT i.entry_id, t.leaf, coalesce(b.id::text, ''), coalesce(b.level, 0), coalesce(o.code, ''), coalesce(d.code, ''),
 		       coalesce(b.route_codes, '{}')
-		FROM tlog_index i JOIN tlog_entries e ON e.id = i.entry_id
-		LEFT JOIN bag_events be ON be.log_entry = e.id
-		LEFT JOIN bags b ON b.id = be.bag_id
+		FROM (SELECT idx, entry_id FROM tlog_index
+		      WHERE idx >= $1 AND idx < $2 AND idx < (SELECT coalesce(max(size), 0) FROM tlog_checkpoints) ORDER BY idx
+		      LIMIT `+strconv.Itoa(tlog.MaxEntries)+`) i
+		CROSS JOIN LATERAL (SELECT leaf FROM tlog_entries t WHERE t.id = i.entry_id LIMIT 1) t
+		LEFT JOIN LATERAL (SELECT bag_id FROM bag_events e WHERE e.log_entry = i.entry_id ORDER BY e.id LIMIT 1) x ON true
+		LEFT JOIN LATERAL (SELECT * FROM bags b WHERE b.id = x.bag_id LIMIT 1) b ON true
 		LEFT JOIN units o ON o.id = b.origin_id LEFT JOIN units d ON d.id = b.destination_id
-		WHERE i.idx >= $1 AND i.idx < $2 AND i.idx < (SELECT coalesce(max(size), 0) FROM tlog_checkpoints)
 		ORDER BY i.idx`, int64(start), int64(end))
 	if err != nil {
 		return nil, db.Classify(fmt.Errorf("read leaves: %w", err))
 	}
+	var ids []tlog.EntryID
 	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (LogLeaf, error) {
 		var l LogLeaf
 		var level int16
-		err := r.Scan(&l.Leaf, &l.Resource.ID, &level, &l.Resource.Origin, &l.Resource.Destination, &l.Resource.Route)
+		var id int64
+		err := r.Scan(&id, &l.Leaf, &l.Resource.ID, &level, &l.Resource.Origin, &l.Resource.Destination, &l.Resource.Route)
 		l.Resource.Kind, l.Resource.Level, l.Known = "log_entry", policy.Level(level), l.Resource.ID != ""
+		ids = append(ids, tlog.EntryID(id))
 		return l, err
 	})
 	if err != nil {
 		return nil, db.Classify(fmt.Errorf("read leaves: %w", err))
+	}
+	var want []tlog.EntryID
+	for i, l := range out {
+		if l.Leaf == nil {
+			want = append(want, ids[i])
+		}
+	}
+	if len(want) > 0 {
+		got, err := LeafSource.LeafBytes(ctx, q, want)
+		if err != nil {
+			return nil, db.Classify(err)
+		}
+		for i := range out {
+			if out[i].Leaf == nil {
+				out[i].Leaf, got = got[0], got[1:]
+			}
+		}
 	}
 	return out, nil
 }

@@ -158,10 +158,13 @@ func (g *Integrator) integrate(ctx context.Context, tx pgx.Tx) (int, error) {
 			return 0, fmt.Errorf("stored nodes give root %x for size %d, checkpoint says %x: run `valise audit verify`", got, size, root)
 		}
 	}
-	nodes := make([][]any, 0, 2*len(ids))
+	nodes := make([][]any, 0, len(ids))
 	index := make([][]any, 0, len(ids))
+	// Leaf nodes are not stored again: a leaf's hash is its entry's.
 	visit := func(id compact.NodeID, h []byte) {
-		nodes = append(nodes, []any{int16(id.Level), int64(id.Index), h})
+		if id.Level > 0 {
+			nodes = append(nodes, []any{int16(id.Level), int64(id.Index), h})
+		}
 	}
 	for i, h := range hashes {
 		index = append(index, []any{size + int64(i), ids[i]})

@@ -51,16 +51,24 @@ func Receipt(ctx context.Context, q db.Querier, index uint64, extra []byte) ([]b
 
 // EntryReceipt returns the receipt of an appended entry, with the leaf
 // itself as extra data (so the holder needs nothing else), and its leaf
-// index. ENOTFOUND while the integrator has not indexed it yet (at most
-// about a second after commit): retry.
-func EntryReceipt(ctx context.Context, q db.Querier, id EntryID) ([]byte, uint64, error) {
+// index; src gives the bytes of an entry appended by hash only. ENOTFOUND
+// while the integrator has not indexed it yet (at most about a second after
+// commit): retry.
+func EntryReceipt(ctx context.Context, q db.Querier, id EntryID, src LeafSource) ([]byte, uint64, error) {
 	idx, err := IndexOf(ctx, q, id)
 	if err != nil {
 		return nil, 0, err
 	}
-	var leaf []byte
-	if err := q.QueryRow(ctx, `SELECT leaf FROM tlog_entries WHERE id = $1`, int64(id)).Scan(&leaf); err != nil {
+	leaves := [][]byte{nil}
+	if err := q.QueryRow(ctx, `SELECT leaf FROM tlog_entries WHERE id = $1`, int64(id)).Scan(&leaves[0]); err != nil {
 		return nil, 0, fmt.Errorf("read leaf: %w", err)
+	}
+	if err := fillLeaves(ctx, q, src, []EntryID{id}, leaves); err != nil {
+		return nil, 0, err
+	}
+	leaf := leaves[0]
+	if leaf == nil {
+		return nil, 0, fmt.Errorf("read leaf: entry %d stores no bytes and its source gives none", id)
 	}
 	rec, err := Receipt(ctx, q, idx, leaf)
 	return rec, idx, err

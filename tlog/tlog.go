@@ -16,8 +16,9 @@
 // advisory lock (so among all processes exactly one integrates at a time;
 // the others skip the round), picks the committed leaves that have no index
 // yet, numbers them contiguously after the current tree size (tlog_index),
-// stores every new perfect-subtree node hash (tlog_nodes, which makes any
-// proof a handful of primary-key lookups), and signs a checkpoint of the new
+// stores every new interior node hash (tlog_nodes; a leaf node is its
+// entry's leaf hash, not stored twice; any proof is a handful of primary-key
+// lookups), and signs a checkpoint of the new
 // tree (tlog_checkpoints). The round commits all of it or nothing, so the
 // newest checkpoint always describes exactly the indexed leaves.
 //
@@ -27,6 +28,14 @@
 // every leaf written by an older transaction was visible then, hence
 // integrated. The next round only examines entries of transactions at or
 // above that floor, an index range that stays small.
+//
+// # Leaf bytes stored once
+//
+// A caller whose own rows hold the facts a leaf encodes, and can rebuild
+// its bytes from them, appends the leaf hash only (AppendHashWith) and
+// hands readers a LeafSource that regenerates the bytes; the log never
+// keeps a second copy. Leaves, EntryReceipt and Audit take the source; the
+// audit hashes what it gives against the hash the log kept.
 //
 // Every table refuses UPDATE, DELETE and TRUNCATE (a trigger raises), so
 // history can only grow; Audit recomputes everything from the leaves to
@@ -40,6 +49,8 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/transparency-dev/merkle/rfc6962"
+
+	"valise/internal/db"
 )
 
 // EntryID identifies an appended leaf before it has a leaf index (the
@@ -90,4 +101,55 @@ func AppendWith(leaf []byte, stmt string, args ...any) (string, []any, error) {
 		return "", nil, fmt.Errorf("tlog append: leaf of %d bytes (want 1..%d)", len(leaf), MaxLeafBytes)
 	}
 	return "WITH entry AS (" + appendSQL + ") " + stmt, append([]any{leaf, LeafHash(leaf)}, args...), nil
+}
+
+// AppendHashWith is AppendWith for a caller that keeps the leaf's bytes
+// itself: the entry stores only leafHash (its bytes column is NULL), and
+// whoever reads the leaf's bytes back (Leaves, EntryReceipt, Audit) asks
+// the caller's LeafSource for them. stmt's parameters are numbered from $3,
+// as for AppendWith ($1 is NULL, $2 the hash). The bytes are then stored
+// once, where the caller keeps the facts they encode; the audit recomputes
+// their hash from what the source gives and compares it with leafHash.
+func AppendHashWith(leafHash []byte, stmt string, args ...any) (string, []any, error) {
+	if len(leafHash) != 32 {
+		return "", nil, fmt.Errorf("tlog append: leaf hash of %d bytes (want 32)", len(leafHash))
+	}
+	return "WITH entry AS (" + appendSQL + ") " + stmt, append([]any{nil, leafHash}, args...), nil
+}
+
+// A LeafSource gives back the bytes of leaves appended by hash only
+// (AppendHashWith): the caller regenerates them from what it stores. tlog
+// asks it only for entries whose bytes it does not hold, a page at a time.
+type LeafSource interface {
+	// LeafBytes returns the bytes of each entry of ids, in order (nil for
+	// an entry it does not know), reading with q in at most a few queries.
+	LeafBytes(ctx context.Context, q db.Querier, ids []EntryID) ([][]byte, error)
+}
+
+// fillLeaves asks src for every leaf of leaves that is nil (its entry of
+// ids stored no bytes), in one call.
+func fillLeaves(ctx context.Context, q db.Querier, src LeafSource, ids []EntryID, leaves [][]byte) error {
+	if src == nil {
+		return nil
+	}
+	var want []EntryID
+	var at []int
+	for i, l := range leaves {
+		if l == nil && ids[i] != 0 {
+			want, at = append(want, ids[i]), append(at, i)
+		}
+	}
+	if len(want) == 0 {
+		return nil
+	}
+	got, err := src.LeafBytes(ctx, q, want)
+	if err != nil {
+		return fmt.Errorf("regenerate leaves: %w", err)
+	}
+	for j, i := range at {
+		if j < len(got) {
+			leaves[i] = got[j]
+		}
+	}
+	return nil
 }

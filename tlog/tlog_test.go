@@ -156,7 +156,7 @@ func TestProofsVerifyWithTheMerkleLibrary(t *testing.T) {
 	if err != nil || len(hs) != 4 || !bytes.Equal(hs[0], tlog.LeafHash(leafOf(5))) {
 		t.Fatalf("LeafHashes = %d, %v", len(hs), err)
 	}
-	ls, err := tlog.Leaves(ctx, l.pool, 128, 1000)
+	ls, err := tlog.Leaves(ctx, l.pool, 128, 1000, nil)
 	if err != nil || len(ls) != next-128 || !bytes.Equal(ls[0], leafOf(128)) {
 		t.Fatalf("Leaves = %d, %v", len(ls), err)
 	}
@@ -215,7 +215,7 @@ func TestRolledBackAppendLeavesNoLeaf(t *testing.T) {
 	if _, err := tlog.IndexOf(ctx, l.pool, id); valise.ErrorCode(err) != valise.ENOTFOUND {
 		t.Fatalf("index before integration: %v", err)
 	}
-	if _, _, err := tlog.EntryReceipt(ctx, l.pool, id); valise.ErrorCode(err) != valise.ENOTFOUND {
+	if _, _, err := tlog.EntryReceipt(ctx, l.pool, id, nil); valise.ErrorCode(err) != valise.ENOTFOUND {
 		t.Fatalf("receipt before integration: %v", err)
 	}
 	l.integrate(t)
@@ -225,7 +225,7 @@ func TestRolledBackAppendLeavesNoLeaf(t *testing.T) {
 	if idx, err := tlog.IndexOf(ctx, l.pool, id); err != nil || idx != 2 {
 		t.Fatalf("IndexOf = %d, %v", idx, err)
 	}
-	rec, idx, err := tlog.EntryReceipt(ctx, l.pool, id)
+	rec, idx, err := tlog.EntryReceipt(ctx, l.pool, id, nil)
 	if err != nil || idx != 2 {
 		t.Fatalf("EntryReceipt = %d, %v", idx, err)
 	}
@@ -429,11 +429,12 @@ func TestAuditNamesTheFirstTamperedEntry(t *testing.T) {
 		{"entry bytes and leaf hash changed", []string{
 			`UPDATE tlog_entries SET leaf = 'forged', leaf_hash = sha256('\x00'::bytea || 'forged'::bytea)
 			 FROM tlog_index i WHERE i.entry_id = tlog_entries.id AND i.idx = 23`},
-			23, "altered"},
+			22, "altered"}, // leaf nodes are the entries' hashes: the pair (22, 23) no longer gives its node
 		{"entry, leaf hash and tree rewritten", []string{
 			`UPDATE tlog_entries SET leaf = 'forged', leaf_hash = sha256('\x00'::bytea || 'forged'::bytea)
 			 FROM tlog_index i WHERE i.entry_id = tlog_entries.id AND i.idx = 30`,
-			`UPDATE tlog_nodes SET hash = sha256('\x00'::bytea || 'forged'::bytea) WHERE level = 0 AND idx = 30`},
+			`UPDATE tlog_nodes SET hash = sha256('\x01'::bytea || (SELECT leaf_hash FROM tlog_entries e JOIN tlog_index i ON i.entry_id = e.id AND i.idx = 30)
+			 || (SELECT leaf_hash FROM tlog_entries e JOIN tlog_index i ON i.entry_id = e.id AND i.idx = 31)) WHERE level = 1 AND idx = 15`},
 			20, "differs from what was signed"}, // the checkpoint covering [20, 40) no longer matches
 		{"row deleted", []string{
 			`DELETE FROM tlog_index WHERE idx = 9`},

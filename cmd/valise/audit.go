@@ -17,6 +17,7 @@ import (
 
 	"valise/crypto/secret"
 	"valise/custody"
+	"valise/pouch"
 	"valise/tlog"
 )
 
@@ -125,7 +126,7 @@ func auditVerify(ctx context.Context, args []string, stdout, stderr io.Writer) i
 		fmt.Fprintln(stderr, "valise audit:", err)
 		return 1
 	}
-	opts, finish := tlog.AuditOptions{}, func() {}
+	opts, finish := tlog.AuditOptions{Leaves: pouch.LeafSource}, func() {}
 	if showProgress || isTerminal(stderr) {
 		p := newProgress(stderr, isTerminal(stderr))
 		opts.Progress, finish = p.report, p.done
@@ -137,6 +138,15 @@ func auditVerify(ctx context.Context, args []string, stdout, stderr io.Writer) i
 	if err != nil {
 		fmt.Fprintln(stderr, "valise audit:", err)
 		return 1
+	}
+	if !r.OK() && r.Problem.Regenerated {
+		// The leaf is a bag event's row (stored once): the chain audit
+		// names the event and its bag.
+		if cr, err := custody.AuditChainsWith(ctx, tx, tlog.AuditOptions{Leaves: opts.Leaves}); err == nil && cr.Problem != nil {
+			fmt.Fprintf(stdout, "INCONSISTENT: %s\n", cr.Problem.Message)
+			fmt.Fprintf(stdout, "first entry at fault: event %d of bag %s (log entry %d, index %d)\n", cr.Problem.EventID, cr.Problem.BagID, cr.Problem.LogEntry, r.Problem.Index)
+			return 1
+		}
 	}
 	if !r.OK() {
 		fmt.Fprintf(stdout, "INCONSISTENT: %s\n", r.Problem.Message)

@@ -25,12 +25,14 @@ import (
 func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	var dur time.Duration
 	var clientsArg string
+	var storageEvents int
 	c, _, err := cli{name: "bench", synopsis: "[--duration 3s] [--clients 1,16,64] [flags]",
 		about:    "Creates a scratch database on the configured server (or the private cluster), measures raw\ninserts, log appends, phone syncs (batches of 100 signed records), hand-offs through a real API,\npolicy decisions and seal checks, prints\nthe figures and ratios, and drops the scratch database.",
 		settings: append([]string{"db-max-conns"}, dbSettings...),
 		own: func(fs *flag.FlagSet) {
 			fs.DurationVar(&dur, "duration", 3*time.Second, "how long each figure is measured")
 			fs.StringVar(&clientsArg, "clients", "1,16,64", "comma-separated client counts (1..256) for the hand-off figures")
+			fs.IntVar(&storageEvents, "storage-events", 100000, "events bulk-loaded for the storage figure (bytes per million events); 0 skips it")
 		}}.parse(args, stderr)
 	if err != nil {
 		return flagExit(err, stderr)
@@ -117,5 +119,11 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	}
 	sv, ed := byName["seal verify (VS1, trust list)"], byName["raw ed25519.Verify"]
 	fmt.Fprintf(stdout, "  seal verify / raw ed25519.Verify time  %.2f\n", ed.PerSec()/sv.PerSec())
+	if storageEvents > 0 {
+		if err := benchStorage(ctx, d.Pool, base, storageEvents, stdout); err != nil {
+			fmt.Fprintln(stderr, "valise bench: storage:", err)
+			return 1
+		}
+	}
 	return 0
 }

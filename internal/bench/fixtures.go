@@ -124,6 +124,10 @@ func Setup(ctx context.Context, pool *pgxpool.Pool, ident *identity.Service, mas
 		}
 		out[i] = p
 	}
+	// Fresh planner statistics after the fixtures' bulk load.
+	if _, err := pool.Exec(ctx, `ANALYZE`); err != nil {
+		return nil, fmt.Errorf("analyze: %w", err)
+	}
 	return out, nil
 }
 
