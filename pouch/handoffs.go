@@ -446,7 +446,7 @@ func (s *Service) confirm(ctx context.Context, actor policy.Subject, handoffID, 
 		return nil, nil, nil // no open hand-off: the caller reads the bag and explains
 	}
 	if bagID == "" {
-		if err := s.pool.QueryRow(ctx, `SELECT bag_id::text FROM handoffs WHERE id = $1`, handoffID).Scan(&bagID); err != nil {
+		if err := db.Q(ctx, s.pool).QueryRow(ctx, `SELECT bag_id::text FROM handoffs WHERE id = $1`, handoffID).Scan(&bagID); err != nil {
 			if errors.Is(err, pgx.ErrNoRows) {
 				return nil, nil, valise.Errorf(valise.ENOTFOUND, "no such hand-off")
 			}
@@ -638,7 +638,7 @@ func (s *Service) Cancel(ctx context.Context, actor policy.Subject, handoffID st
 	// (the hand-off's lock, then the bag's) and one of writes, in the bag's
 	// write group.
 	var bagID string
-	if err := s.pool.QueryRow(ctx, `SELECT bag_id::text FROM handoffs WHERE id = $1`, handoffID).Scan(&bagID); err != nil {
+	if err := db.Q(ctx, s.pool).QueryRow(ctx, `SELECT bag_id::text FROM handoffs WHERE id = $1`, handoffID).Scan(&bagID); err != nil {
 		if errors.Is(err, pgx.ErrNoRows) {
 			return nil, valise.Errorf(valise.ENOTFOUND, "no such hand-off")
 		}

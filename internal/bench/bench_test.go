@@ -1,0 +1,87 @@
+package bench
+
+import (
+	"context"
+	"testing"
+
+	"valise/internal/dbtest"
+	"valise/mobile-api/client"
+)
+
+func TestMain(m *testing.M) { dbtest.Main(m) }
+
+// BenchmarkPhoneSync syncs batches of 100 signed checkpoint scans from one
+// phone per parallel goroutine (b.N batches in all), through the real API.
+// The figures that matter are `valise bench`'s; this is for profiles:
+//
+//	go test ./internal/bench -run '^$' -bench PhoneSync -cpuprofile /tmp/cpu.out
+func BenchmarkPhoneSync(b *testing.B) {
+	ctx := context.Background()
+	d := dbtest.New(b)
+	const phones = 8
+	env, err := startBenchServer(ctx, d.URL, 16, phones)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer env.close()
+	ps, err := EnrolPhones(ctx, env.client, env.url, env.ident, env.pairs[:phones])
+	if err != nil {
+		b.Fatal(err)
+	}
+	next := make(chan int, phones)
+	for i := range phones {
+		next <- i
+	}
+	b.ResetTimer()
+	b.SetParallelism(1)
+	b.RunParallel(func(pb *testing.PB) {
+		w := <-next
+		for pb.Next() {
+			recs := make([]client.Record, 100)
+			for i := range recs {
+				recs[i] = ps[w].Sign(client.Payload{Kind: client.KindScan, BagID: env.pairs[w].BagID, Seals: env.pairs[w].Seals, Place: "bench"})
+			}
+			res, err := ps[w].Sync(ctx, recs)
+			if err != nil {
+				b.Error(err)
+				return
+			}
+			for _, x := range res {
+				if x.Status != "accepted" {
+					b.Errorf("record %d refused: %s %s", x.Index, x.Reason, x.Detail)
+					return
+				}
+			}
+		}
+	})
+	b.ReportMetric(float64(b.N*100)/b.Elapsed().Seconds(), "records/s")
+}
+
+// BenchmarkHandOffs runs complete two-party hand-offs (release + accept)
+// through the real API from 16 clients.
+func BenchmarkHandOffs(b *testing.B) {
+	ctx := context.Background()
+	d := dbtest.New(b)
+	const clients = 16
+	env, err := startBenchServer(ctx, d.URL, 16, clients)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer env.close()
+	next := make(chan int, clients)
+	for i := range clients {
+		next <- i
+	}
+	b.ResetTimer()
+	b.SetParallelism((clients + 1) / 2)
+	b.RunParallel(func(pb *testing.PB) {
+		w := <-next
+		for pb.Next() {
+			if _, err := env.pairs[w].HandOffNext(ctx, env.client, env.url); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
+	b.ReportMetric(2*float64(b.N)/b.Elapsed().Seconds(), "requests/s")
+}
