@@ -66,6 +66,48 @@ type chain struct {
 	// pending are the device records of the batch, written with the chain's
 	// new position in one statement at its end (flush).
 	pending []pendingRecord
+	// run are consecutive checkpoint scans of one bag waiting to be
+	// recorded together (flushRun, pouch.ScanMany); index is the record
+	// being verified, results the batch's answers.
+	run     []deferred
+	index   int
+	results []client.Result
+	// fresh are the records this sync recorded (by index).
+	fresh map[int]bool
+}
+
+// deferred is a verified scan record of a run: its place in the chain is
+// taken, its result waits for the run.
+type deferred struct {
+	index int
+	p     client.Payload
+	sum   []byte
+	flags []string
+	// before is the chain's position before the record.
+	before position
+}
+
+type position struct {
+	counter    int64
+	hash       []byte
+	deviceTime *time.Time
+}
+
+func (c *chain) position() position { return position{c.counter, c.hash, c.deviceTime} }
+
+func (c *chain) moveTo(p position) { c.counter, c.hash, c.deviceTime = p.counter, p.hash, p.deviceTime }
+
+// joins reports whether record p may join the run waiting.
+func (c *chain) joins(p client.Payload) bool {
+	if p.Kind != client.KindScan || p.Release != nil || validAction(p) != "" {
+		return false
+	}
+	for _, r := range c.run {
+		if r.p.BagID != p.BagID || r.p.IdempotencyKey == p.IdempotencyKey {
+			return false
+		}
+	}
+	return true
 }
 
 type pendingRecord struct {
@@ -90,7 +132,7 @@ type storedRecord struct {
 // its chain and the settings; and the stored results of every idempotency
 // key of the batch.
 func queueBegin(b *pgx.Batch, device string, c *chain, records []json.RawMessage) {
-	c.stored, c.sheets, c.relayed = map[string]storedRecord{}, map[string]bool{}, map[string]storedRecord{}
+	c.stored, c.sheets, c.relayed, c.fresh = map[string]storedRecord{}, map[string]bool{}, map[string]storedRecord{}, map[int]bool{}
 	keys := make([]string, 0, len(records))
 	for _, raw := range records {
 		var rec client.Record
@@ -202,7 +244,7 @@ func (a *API) sync(w http.ResponseWriter, r *http.Request) {
 				"index", res.Index, "counter", res.Counter, "reason", res.Reason)
 		}
 	}
-	a.addReceipts(r.Context(), results)
+	a.addReceipts(r.Context(), results, c.fresh)
 	a.JSON(w, http.StatusOK, client.SyncResponse{Results: results})
 }
 
@@ -212,14 +254,19 @@ func (a *API) sync(w http.ResponseWriter, r *http.Request) {
 // records before it stay.
 func (a *API) syncBatch(ctx context.Context, sc *db.Scope, q pgx.Tx, d *device, c *chain, records []json.RawMessage) ([]client.Result, error) {
 	results := make([]client.Result, len(records))
+	c.results = results
 	stopped := false
 	for i, raw := range records {
+		c.index = i
 		if stopped {
 			results[i] = client.Result{Index: i, Status: "refused", Reason: ReasonNotProcessed,
 				Detail: "a server error stopped the batch before this record; re-send it"}
 			continue
 		}
 		res, err := a.one(ctx, q, d, c, raw)
+		if err == nil && res.Status == statusDeferred {
+			continue // its result comes with its run
+		}
 		if err != nil {
 			if sc.Failed() != nil {
 				return nil, sc.Failed()
@@ -230,6 +277,12 @@ func (a *API) syncBatch(ctx context.Context, sc *db.Scope, q pgx.Tx, d *device, 
 		}
 		res.Index = i
 		results[i] = res
+	}
+	if err := a.flushRun(ctx, q, d, c); err != nil {
+		if sc.Failed() != nil {
+			return nil, sc.Failed()
+		}
+		a.Log.ErrorContext(ctx, "sync records failed", "device", d.ID, "err", err)
 	}
 	if err := flush(ctx, q, d.ID, c); err != nil {
 		return nil, err
@@ -275,6 +328,13 @@ func (a *API) one(ctx context.Context, q db.Querier, d *device, c *chain, raw js
 	}
 	sum := sha256.Sum256(payload)
 	base := client.Result{IdempotencyKey: p.IdempotencyKey, Counter: p.Counter}
+	// The scans waiting are recorded before anything of another kind or
+	// bag (the bag's history keeps the records' order).
+	if !c.joins(p) {
+		if err := a.flushRun(ctx, q, d, c); err != nil {
+			return client.Result{}, err
+		}
+	}
 	// A record already seen: its stored result, whatever happened since.
 	st, seen := c.stored[p.IdempotencyKey]
 	storedHash, stored := st.hash, st.result
@@ -309,6 +369,13 @@ func (a *API) one(ctx context.Context, q db.Querier, d *device, c *chain, raw js
 	// The chain: counter and link.
 	var flags []string
 	var anomaly string
+	switch {
+	case p.Counter <= c.counter || p.Counter == c.counter+1 && p.Prev != hex.EncodeToString(c.hash) || p.Counter > c.counter+1:
+		// An anomaly opens an incident on the bag: after the scans waiting.
+		if err := a.flushRun(ctx, q, d, c); err != nil {
+			return client.Result{}, err
+		}
+	}
 	switch {
 	case p.Counter <= c.counter:
 		anomaly = fmt.Sprintf("device %s: record counter %d is not after the last recorded %d (replayed or reordered)", d.ID, p.Counter, c.counter)
@@ -353,8 +420,15 @@ func (a *API) one(ctx context.Context, q db.Querier, d *device, c *chain, raw js
 			p.HandoffID = handoff
 		}
 	}
+	if err == nil && res.Status == "" && anomaly == "" && c.joins(p) {
+		c.run = append(c.run, deferred{index: c.index, p: p, sum: sum[:], flags: flags,
+			before: position{prev.counter, prev.hash, prev.deviceTime}})
+		return client.Result{Status: statusDeferred}, nil
+	}
 	if err == nil && res.Status == "" {
-		res, err = a.apply(ctx, q, d, p, hex.EncodeToString(sum[:]), flags, c.sheets)
+		if err = a.flushRun(ctx, q, d, c); err == nil {
+			res, err = a.apply(ctx, q, d, p, hex.EncodeToString(sum[:]), flags, c.sheets)
+		}
 	}
 	if err != nil {
 		c.counter, c.hash, c.deviceTime = prev.counter, prev.hash, prev.deviceTime
@@ -369,7 +443,80 @@ func (a *API) one(ctx context.Context, q db.Querier, d *device, c *chain, raw js
 	b, _ := json.Marshal(res)
 	c.keep(d.ID, p.IdempotencyKey, p.Counter, sum[:], b)
 	c.stored[p.IdempotencyKey] = storedRecord{hash: sum[:], result: b}
+	c.fresh[c.index] = true
 	return res, nil
+}
+
+// statusDeferred marks a scan record whose result comes with its run.
+const statusDeferred = "deferred"
+
+// flushRun records the run of scans waiting (pouch.ScanMany: two round
+// trips for the run; a scan it leaves goes through apply alone) and gives
+// each its result. After a server failure the records not recorded are
+// answered not_processed and leave the chain where it was before the first
+// of them.
+func (a *API) flushRun(ctx context.Context, q db.Querier, d *device, c *chain) error {
+	run := c.run
+	c.run = nil
+	for len(run) > 0 {
+		dr := run[0]
+		n, err := a.applyRun(ctx, q, d, c, run)
+		if err == nil && n == 0 { // the first is refused or needs an incident: alone
+			var res client.Result
+			if res, err = a.apply(ctx, q, d, dr.p, hex.EncodeToString(dr.sum), dr.flags, c.sheets); err == nil {
+				a.finish(c, dr, res)
+				n = 1
+			}
+		}
+		if err != nil {
+			for _, r := range run {
+				c.results[r.index] = client.Result{Index: r.index, Status: "refused", Reason: ReasonNotProcessed,
+					Detail: "a server error stopped the batch before this record; re-send it"}
+			}
+			c.moveTo(dr.before)
+			return err
+		}
+		run = run[n:]
+	}
+	return nil
+}
+
+// applyRun records the longest prefix of run that pouch.ScanMany records
+// and returns its length.
+func (a *API) applyRun(ctx context.Context, q db.Querier, d *device, c *chain, run []deferred) (int, error) {
+	if len(run) == 1 {
+		return 0, nil
+	}
+	bagID := run[0].p.BagID
+	onSheet, err := a.onSheet(ctx, q, d, bagID, c.sheets)
+	if err != nil || !onSheet {
+		return 0, err
+	}
+	ins := make([]pouch.ScanInput, len(run))
+	for i, r := range run {
+		ins[i] = pouch.ScanInput{SealScan: scanOf(r.p), Where: whereOf(d, r.p, hex.EncodeToString(r.sum), r.flags)}
+	}
+	sub := d.Subject
+	evs, err := a.bags.ScanMany(ctx, sub, bagID, ins, func(ctx context.Context, action string, res policy.Resource) error {
+		return a.Authz.Authorize(ctx, sub, action, res)
+	})
+	if err != nil {
+		return 0, err
+	}
+	for i, ev := range evs {
+		a.finish(c, run[i], client.Result{Status: "accepted", EventID: ev.ID})
+	}
+	return len(evs), nil
+}
+
+// finish gives a recorded record of a run its result and keeps it.
+func (a *API) finish(c *chain, dr deferred, res client.Result) {
+	res.Index, res.IdempotencyKey, res.Counter, res.Flags = dr.index, dr.p.IdempotencyKey, dr.p.Counter, dr.flags
+	b, _ := json.Marshal(res)
+	c.keep(dr.p.DeviceID, dr.p.IdempotencyKey, dr.p.Counter, dr.sum, b)
+	c.stored[dr.p.IdempotencyKey] = storedRecord{hash: dr.sum, result: b}
+	c.results[dr.index] = res
+	c.fresh[dr.index] = true
 }
 
 // advance moves the device's chain to record p (hash sum) out of the usual
@@ -539,16 +686,9 @@ func (a *API) apply(ctx context.Context, q db.Querier, d *device, p client.Paylo
 	if !db.ValidUUID(bagID) {
 		return refused(ReasonNotOnSheet, "no valid courier sheet of yours names this bag"), nil
 	}
-	onSheet, known := sheets[bagID]
-	if !known {
-		if err := q.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM courier_sheet_bags sb JOIN courier_sheets cs ON cs.id = sb.sheet_id
-			JOIN couriers c ON c.id = cs.courier_id WHERE sb.bag_id = $1 AND c.user_id = $2 AND cs.status = 'issued'
-			AND cs.valid_from <= now() AND now() < cs.valid_until)`, bagID, d.UserID).Scan(&onSheet); err != nil {
-			return client.Result{}, err
-		}
-		if sheets != nil {
-			sheets[bagID] = onSheet
-		}
+	onSheet, err := a.onSheet(ctx, q, d, bagID, sheets)
+	if err != nil {
+		return client.Result{}, err
 	}
 	if !onSheet {
 		return refused(ReasonNotOnSheet, "no valid courier sheet of yours names this bag"), nil
@@ -562,18 +702,8 @@ func (a *API) apply(ctx context.Context, q db.Querier, d *device, p client.Paylo
 			return client.Result{}, err
 		}
 	}
-	where := pouch.Where{Place: p.Place, Note: p.Note,
-		Device: &pouch.DeviceMark{ID: d.ID, Counter: p.Counter, DeviceTime: p.DeviceTime.UTC(), PayloadSHA256: hash, Flags: flags}}
-	if p.Coordinates != nil {
-		where.Coordinates = &pouch.Coordinates{Lat: p.Coordinates.Lat, Lon: p.Coordinates.Lon}
-	}
-	if !slices.ContainsFunc(flags, func(f string) bool { return f != FlagCounterGap && f != FlagRelayed }) {
-		t := p.DeviceTime.UTC()
-		where.OccurredAt = &t // a trusted device time; a flagged one stays in the device block only
-	}
-	scan := pouch.SealScan{Seals: p.Seals, PhysicalSeals: p.PhysicalSeals, SealsIntact: p.SealsIntact, PackagesCounted: p.PackagesCounted}
+	where, scan := whereOf(d, p, hash, flags), scanOf(p)
 	var res client.Result
-	var err error
 	switch p.Kind {
 	case client.KindScan:
 		var ev *pouch.Event
@@ -627,6 +757,43 @@ func (a *API) apply(ctx context.Context, q db.Querier, d *device, p client.Paylo
 	return res, nil
 }
 
+// onSheet reports whether a valid courier sheet of d's courier names the
+// bag (cached in sheets for the batch).
+func (a *API) onSheet(ctx context.Context, q db.Querier, d *device, bagID string, sheets map[string]bool) (bool, error) {
+	onSheet, known := sheets[bagID]
+	if known {
+		return onSheet, nil
+	}
+	if err := q.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM courier_sheet_bags sb JOIN courier_sheets cs ON cs.id = sb.sheet_id
+		JOIN couriers c ON c.id = cs.courier_id WHERE sb.bag_id = $1 AND c.user_id = $2 AND cs.status = 'issued'
+		AND cs.valid_from <= now() AND now() < cs.valid_until)`, bagID, d.UserID).Scan(&onSheet); err != nil {
+		return false, err
+	}
+	if sheets != nil {
+		sheets[bagID] = onSheet
+	}
+	return onSheet, nil
+}
+
+// whereOf is where and when a record says it happened, and the device
+// block its event keeps.
+func whereOf(d *device, p client.Payload, hash string, flags []string) pouch.Where {
+	where := pouch.Where{Place: p.Place, Note: p.Note,
+		Device: &pouch.DeviceMark{ID: d.ID, Counter: p.Counter, DeviceTime: p.DeviceTime.UTC(), PayloadSHA256: hash, Flags: flags}}
+	if p.Coordinates != nil {
+		where.Coordinates = &pouch.Coordinates{Lat: p.Coordinates.Lat, Lon: p.Coordinates.Lon}
+	}
+	if !slices.ContainsFunc(flags, func(f string) bool { return f != FlagCounterGap && f != FlagRelayed }) {
+		t := p.DeviceTime.UTC()
+		where.OccurredAt = &t // a trusted device time; a flagged one stays in the device block only
+	}
+	return where
+}
+
+func scanOf(p client.Payload) pouch.SealScan {
+	return pouch.SealScan{Seals: p.Seals, PhysicalSeals: p.PhysicalSeals, SealsIntact: p.SealsIntact, PackagesCounted: p.PackagesCounted}
+}
+
 // incident opens an incident for security officers on the record's bag
 // (a counter or chain anomaly of the device) and returns its id; without a
 // bag it is only logged.
@@ -666,15 +833,18 @@ const onlineWait = 2 * time.Second
 
 // addReceipts adds the log index and the C2SP receipt of every accepted
 // record whose event the log has integrated (the others get theirs on a
-// later re-send); a batch of one waits up to onlineWait for it.
-func (a *API) addReceipts(ctx context.Context, results []client.Result) {
+// later re-send); a batch of one waits up to onlineWait for it. In a larger
+// batch the events this sync recorded (fresh) are not looked for: the log
+// integrates them after the commit, so they are not there yet (two
+// queries each for nothing); a re-send brings their receipts.
+func (a *API) addReceipts(ctx context.Context, results []client.Result, fresh map[int]bool) {
 	wait := time.Duration(0)
 	if len(results) == 1 {
 		wait = onlineWait
 	}
 	for i := range results {
 		r := &results[i]
-		if r.Status != "accepted" || r.EventID == 0 {
+		if r.Status != "accepted" || r.EventID == 0 || len(results) > 1 && fresh[i] {
 			continue
 		}
 		rec, idx, err := a.trail.EventReceipt(ctx, r.EventID, wait)

@@ -58,6 +58,9 @@ type Event struct {
 	// state and custodian are the bag's current ones, read by PrepareEvent.
 	state     State
 	custodian Party
+	// leafHash is the event's log leaf hash, set by QueueEvent (the next
+	// event's chain link).
+	leafHash []byte
 }
 
 // leaf is the canonical form of an event appended to the custody log: a
@@ -198,6 +201,7 @@ func QueueEvent(b *pgx.Batch, actor policy.Subject, e *Event) error {
 	if err != nil {
 		return fmt.Errorf("canonical bag event: %w", err)
 	}
+	e.leafHash = tlog.LeafHash(leaf)
 	sql, args, err := tlog.AppendWith(leaf, `
 		INSERT INTO bag_events (id, bag_id, kind, stage, from_state, to_state, actor_id, actor_username, actor_unit,
 		                        place, reason, data, occurred_at, recorded_at, corrects, correction_reason, log_entry,
@@ -205,7 +209,7 @@ func QueueEvent(b *pgx.Batch, actor policy.Subject, e *Event) error {
 		SELECT $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, entry.id, $19, $20, $21, $22, $23
 		FROM entry RETURNING log_entry`,
 		e.ID, e.BagID, e.Kind, e.Stage, from, to, e.ActorID, e.ActorUsername, e.ActorUnit, e.Place, e.Reason,
-		e.Data, e.OccurredAt, e.RecordedAt, e.Corrects, reason, e.PrevHash, tlog.LeafHash(leaf), e.Custody,
+		e.Data, e.OccurredAt, e.RecordedAt, e.Corrects, reason, e.PrevHash, e.leafHash, e.Custody,
 		e.CustodianBefore.json(), e.CustodianAfter.json())
 	if err != nil {
 		return fmt.Errorf("append bag event to the custody log: %w", err)

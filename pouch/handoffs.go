@@ -877,3 +877,108 @@ func (s *Service) clock() time.Time {
 	}
 	return time.Now()
 }
+
+// ScanMany records consecutive checkpoint scans of one bag by actor (a
+// phone's batch) as Scan does, in one transaction with two round trips
+// whatever their number: the bag's lock and every read once, the events'
+// ids in the same round trip, then every event (each chained to the one
+// before it in Go) in one pipelined batch. It records the longest prefix of
+// ins that passes every check with a clean seal check and returns its
+// events; the scans after it (from the first that is refused or whose seal
+// check fails, which opens an incident) are left to Scan, one at a time, so
+// each gets Scan's own answer.
+func (s *Service) ScanMany(ctx context.Context, actor policy.Subject, bagID string, ins []ScanInput, check Check) ([]*Event, error) {
+	n := 0
+	for n < len(ins) && len(ins[n].Where.validate()) == 0 && len(validateScan(ins[n].SealScan)) == 0 {
+		n++
+	}
+	if n == 0 || !db.ValidUUID(bagID) {
+		return nil, nil
+	}
+	ins = ins[:n]
+	// The seals: one verification per distinct set of texts.
+	type checked struct {
+		vs  []verified
+		seq uint64
+	}
+	memo := map[string]checked{}
+	vss := make([]checked, n)
+	for i, in := range ins {
+		k := strings.Join(in.Seals, "\n")
+		v, ok := memo[k]
+		if !ok {
+			vs, seq, err := s.verifyScanned(ctx, in.Seals, s.clock())
+			if err != nil {
+				return nil, err
+			}
+			v = checked{vs, seq}
+			memo[k] = v
+		}
+		vss[i] = v
+	}
+	var (
+		out    []*Event
+		b      *Bag
+		issued []*keyring.Seal
+		first  *Event
+		ids    []int64
+	)
+	err := db.InTxBatch(db.Grouped(ctx, bagID), s.pool, lockedTx, func(batch *pgx.Batch) error {
+		out = nil
+		if err := QueueLockBag(batch, bagID, &b); err != nil {
+			return err
+		}
+		keyring.QueueBagSeals(batch, bagID, &issued)
+		first = &Event{BagID: bagID, Kind: "checkpoint_scan"}
+		PrepareEvent(batch, first)
+		batch.Queue(`SELECT ARRAY(SELECT nextval(pg_get_serial_sequence('bag_events', 'id')) FROM generate_series(2, $1))`, n).
+			QueryRow(func(row pgx.Row) error { return row.Scan(&ids) })
+		return nil
+	}, func(tx pgx.Tx) error {
+		// A scan changes neither the custodian nor what the policy decides
+		// on: one check stands for all.
+		if b == nil || first.ID == 0 || !holds(b.Custodian, actor) || check(ctx, policy.ActBagHandOff, b.Resource()) != nil {
+			return nil // Scan explains
+		}
+		batch := &pgx.Batch{}
+		state, prev := first.state, first.PrevHash
+		for i, in := range ins {
+			res, err := checkSeals(ctx, tx, b, issued, in.SealScan, vss[i].vs, vss[i].seq, false)
+			if err != nil {
+				return err
+			}
+			if !res.OK {
+				break
+			}
+			ev := &Event{ID: first.ID, BagID: bagID, Kind: "checkpoint_scan", Place: in.Place, Reason: in.Note,
+				Stage: stageFor(state), RecordedAt: first.RecordedAt, PrevHash: prev, state: state, custodian: first.custodian}
+			if i > 0 {
+				ev.ID = ids[i-1]
+			}
+			if state == Dispatched && b.Custodian.Kind == CustodianPerson {
+				ev.ToState = InTransit
+			}
+			if in.OccurredAt != nil {
+				ev.OccurredAt = *in.OccurredAt
+			}
+			cur := b.Custodian
+			ev.Custody = mustJSON(Block{Custodian: &cur, Packages: b.PackageCount, Seals: res, Coordinates: in.Coordinates, Note: in.Note, Device: in.Device})
+			if err := QueueEvent(batch, actor, ev); err != nil {
+				return err
+			}
+			state, prev = ev.ToState, ev.leafHash
+			out = append(out, ev)
+		}
+		if len(out) == 0 {
+			return nil
+		}
+		if err := tx.SendBatch(ctx, batch).Close(); err != nil {
+			return fmt.Errorf("record checkpoint scans: %w", err)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}

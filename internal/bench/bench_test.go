@@ -32,6 +32,7 @@ func BenchmarkPhoneSync(b *testing.B) {
 	for i := range phones {
 		next <- i
 	}
+	t0, s0 := env.trips.read()
 	b.ResetTimer()
 	b.SetParallelism(1)
 	b.RunParallel(func(pb *testing.PB) {
@@ -55,6 +56,9 @@ func BenchmarkPhoneSync(b *testing.B) {
 		}
 	})
 	b.ReportMetric(float64(b.N*100)/b.Elapsed().Seconds(), "records/s")
+	t1, s1 := env.trips.read()
+	b.ReportMetric(float64(t1-t0)/float64(b.N), "roundtrips/batch")
+	b.ReportMetric(float64(s1-s0)/float64(b.N), "statements/batch")
 }
 
 // BenchmarkHandOffs runs complete two-party hand-offs (release + accept)
