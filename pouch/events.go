@@ -342,11 +342,15 @@ func queueBag(b *pgx.Batch, id string, lock bool, out **Bag) error {
 	if !db.ValidUUID(id) {
 		return valise.Errorf(valise.ENOTFOUND, "no such bag")
 	}
-	sql := `SELECT ` + bagColumns + bagFrom + ` WHERE b.id = $1`
 	if lock {
-		sql += ` FOR UPDATE OF b`
+		// The lock is a statement of its own: a locking read that waited
+		// for the row returns the new version of the locked row only (its
+		// joined rows, the custody among them, stay as the statement's
+		// snapshot saw them: a hand-off committed meanwhile would be missed).
+		// The read after it has a fresh snapshot.
+		b.Queue(`SELECT FROM bags WHERE id = $1 FOR UPDATE`, id)
 	}
-	b.Queue(sql, id).QueryRow(func(row pgx.Row) error {
+	b.Queue(`SELECT `+bagColumns+bagFrom+` WHERE b.id = $1`, id).QueryRow(func(row pgx.Row) error {
 		bag, err := scanBag(row)
 		if errors.Is(err, pgx.ErrNoRows) {
 			return nil
