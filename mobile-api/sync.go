@@ -131,19 +131,8 @@ type storedRecord struct {
 // locked so that one sync of a device runs at a time across processes, with
 // its chain and the settings; and the stored results of every idempotency
 // key of the batch.
-func queueBegin(b *pgx.Batch, device string, c *chain, records []json.RawMessage) {
+func queueBegin(b *pgx.Batch, device string, c *chain, keys []string) {
 	c.stored, c.sheets, c.relayed, c.fresh = map[string]storedRecord{}, map[string]bool{}, map[string]storedRecord{}, map[int]bool{}
-	keys := make([]string, 0, len(records))
-	for _, raw := range records {
-		var rec client.Record
-		var p client.Payload
-		if json.Unmarshal(raw, &rec) != nil {
-			continue
-		}
-		if b, err := base64.StdEncoding.DecodeString(rec.Payload); err == nil && json.Unmarshal(b, &p) == nil && p.IdempotencyKey != "" {
-			keys = append(keys, p.IdempotencyKey)
-		}
-	}
 	b.Queue(`SELECT d.last_counter, d.last_hash, d.last_device_time,
 			(SELECT extract(epoch FROM value::interval) FROM mobile_settings WHERE key = 'clock.tolerance'),
 			(SELECT extract(epoch FROM value::interval) FROM mobile_settings WHERE key = 'bundle.offline_for')
@@ -220,18 +209,26 @@ func (a *API) sync(w http.ResponseWriter, r *http.Request) {
 	// answer is sent only after the group's commit. It runs to its end even
 	// if the phone goes away (the phone re-sends; the answer is the same).
 	ctx := context.WithoutCancel(r.Context())
+	parsed := make([]checked, len(in.Records))
+	keys := make([]string, 0, len(in.Records))
+	for i, raw := range in.Records {
+		parsed[i] = parse(d, raw)
+		if parsed[i].refusal == nil {
+			keys = append(keys, parsed[i].p.IdempotencyKey)
+		}
+	}
 	var (
 		c       chain
 		results []client.Result
 	)
 	err := db.InTxBatch(db.Grouped(ctx, d.ID), a.Pool, db.ReadCommitted, func(b *pgx.Batch) error {
 		c = chain{}
-		queueBegin(b, d.ID, &c, in.Records)
+		queueBegin(b, d.ID, &c, keys)
 		return nil
 	}, func(tx pgx.Tx) error {
 		sc := db.ScopeOn(a.Pool, tx)
 		var err error
-		results, err = a.syncBatch(db.WithScope(ctx, sc), sc, tx, d, &c, in.Records)
+		results, err = a.syncBatch(db.WithScope(ctx, sc), sc, tx, d, &c, parsed)
 		return err
 	})
 	if err != nil {
@@ -252,18 +249,18 @@ func (a *API) sync(w http.ResponseWriter, r *http.Request) {
 // dooms the batch (the caller rolls it back); a server failure of one
 // record that leaves the transaction usable stops the batch there, and the
 // records before it stay.
-func (a *API) syncBatch(ctx context.Context, sc *db.Scope, q pgx.Tx, d *device, c *chain, records []json.RawMessage) ([]client.Result, error) {
+func (a *API) syncBatch(ctx context.Context, sc *db.Scope, q pgx.Tx, d *device, c *chain, records []checked) ([]client.Result, error) {
 	results := make([]client.Result, len(records))
 	c.results = results
 	stopped := false
-	for i, raw := range records {
+	for i, pr := range records {
 		c.index = i
 		if stopped {
 			results[i] = client.Result{Index: i, Status: "refused", Reason: ReasonNotProcessed,
 				Detail: "a server error stopped the batch before this record; re-send it"}
 			continue
 		}
-		res, err := a.one(ctx, q, d, c, raw)
+		res, err := a.one(ctx, q, d, c, pr)
 		if err == nil && res.Status == statusDeferred {
 			continue // its result comes with its run
 		}
@@ -294,39 +291,58 @@ func refused(reason, detail string) client.Result {
 	return client.Result{Status: "refused", Reason: reason, Detail: detail}
 }
 
-// one verifies and applies one record in the batch's transaction q. An
-// error is a server failure: the record leaves no trace (its device record
-// is not kept, the chain does not move), so re-sending it is safe.
-func (a *API) one(ctx context.Context, q db.Querier, d *device, c *chain, raw json.RawMessage) (client.Result, error) {
+// checked is a record as parse found it: its payload, or why it is
+// refused before it has a place in the chain.
+type checked struct {
+	p       client.Payload
+	sum     [32]byte
+	refusal *client.Result
+}
+
+// parse decodes a record and verifies its signature: the work of a record
+// that needs no database, done for the whole batch before its transaction
+// (and on every core) rather than in it.
+func parse(d *device, raw json.RawMessage) checked {
+	no := func(r client.Result) checked { return checked{refusal: &r} }
 	var rec client.Record
 	dec := json.NewDecoder(bytes.NewReader(raw))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&rec); err != nil {
-		return refused(ReasonMalformed, "a record is {\"payload\": base64, \"signature\": base64}"), nil
+		return no(refused(ReasonMalformed, "a record is {\"payload\": base64, \"signature\": base64}"))
 	}
 	payload, err1 := base64.StdEncoding.DecodeString(rec.Payload)
 	sig, err2 := base64.StdEncoding.DecodeString(rec.Signature)
 	if err1 != nil || err2 != nil || len(payload) == 0 {
-		return refused(ReasonMalformed, "payload and signature must be standard base64"), nil
+		return no(refused(ReasonMalformed, "payload and signature must be standard base64"))
 	}
 	var p client.Payload
 	dec = json.NewDecoder(bytes.NewReader(payload))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&p); err != nil {
-		return refused(ReasonMalformed, "the payload is not a record: "+jsonProblem(err)), nil
+		return no(refused(ReasonMalformed, "the payload is not a record: "+jsonProblem(err)))
 	}
 	if p.DeviceID != d.ID {
-		return refused(ReasonWrongDevice, "the record names another device; a device syncs only its own records"), nil
+		return no(refused(ReasonWrongDevice, "the record names another device; a device syncs only its own records"))
 	}
 	if !ed25519.Verify(d.Key, payload, sig) {
-		return refused(ReasonBadSignature, "the signature does not verify with this device's key"), nil
+		return no(refused(ReasonBadSignature, "the signature does not verify with this device's key"))
 	}
 	if detail := validPayload(p); detail != "" {
 		r := refused(ReasonMalformed, detail)
 		r.IdempotencyKey, r.Counter = p.IdempotencyKey, p.Counter
-		return r, nil
+		return no(r)
 	}
-	sum := sha256.Sum256(payload)
+	return checked{p: p, sum: sha256.Sum256(payload)}
+}
+
+// one applies one parsed record in the batch's transaction q. An error is
+// a server failure: the record leaves no trace (its device record is not
+// kept, the chain does not move), so re-sending it is safe.
+func (a *API) one(ctx context.Context, q db.Querier, d *device, c *chain, pr checked) (client.Result, error) {
+	if pr.refusal != nil {
+		return *pr.refusal, nil
+	}
+	p, sum := pr.p, pr.sum
 	base := client.Result{IdempotencyKey: p.IdempotencyKey, Counter: p.Counter}
 	// The scans waiting are recorded before anything of another kind or
 	// bag (the bag's history keeps the records' order).
