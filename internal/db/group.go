@@ -46,6 +46,10 @@ type GroupOptions struct {
 	LockTimeout time.Duration // default GroupLockTimeout
 }
 
+// GroupDeadline bounds a group's transaction (its requests ran with no
+// deadline of their own once queued).
+const GroupDeadline = time.Minute
+
 // GroupLockTimeout is how long a grouped request waits for a row lock held
 // elsewhere before it leaves its group to run alone.
 const GroupLockTimeout = 200 * time.Millisecond
@@ -187,7 +191,11 @@ func (g *group) work(w int) {
 func (g *group) commit(batch []*groupReq) {
 	GroupStats.Groups.Add(1)
 	GroupStats.Requests.Add(int64(len(batch)))
-	ctx := context.Background()
+	// The group's own deadline: its requests' contexts lost theirs (a
+	// request queued must learn its outcome), and a server that stops
+	// answering must not hold the worker for ever.
+	ctx, cancel := context.WithTimeout(context.Background(), GroupDeadline)
+	defer cancel()
 	// Requests of another isolation than the first's run alone.
 	var late []*groupReq
 	opts := batch[0].opts
@@ -225,10 +233,10 @@ func (g *group) commit(batch []*groupReq) {
 		}
 		var br pgx.BatchResults
 		if tx == nil {
-			br = conn.SendBatch(r.ctx, b)
+			br = conn.SendBatch(ctx, b)
 			tx = br.Tx()
 		} else {
-			br = tx.SendBatch(r.ctx, b)
+			br = tx.SendBatch(ctx, b)
 		}
 		err := br.Close()
 		if err == nil {
