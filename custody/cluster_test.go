@@ -79,10 +79,12 @@ func checkOneLog(t *testing.T, pool *pgxpool.Pool, v note.Verifier) (entries int
 // TestTwoServersOneLog runs hand-offs through two API servers, each with
 // its own pool and its own integrator, on one database: one consistent log,
 // contiguous indices, no duplicates, every chain intact.
-func TestTwoServersOneLog(t *testing.T) {
-	d := dbtest.New(t)
+// twoServers starts two API servers on d, each with its own pool (and so
+// its own group committer) and its own integrator, until the test ends,
+// and n fixture pairs tagged tag.
+func twoServers(t *testing.T, d *dbtest.Database, tag string, n int) ([]string, *tlog.Key, []*bench.Pair) {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
 	if err := demo.LoadUnits(ctx, d.Pool); err != nil {
 		t.Fatal(err)
 	}
@@ -91,6 +93,7 @@ func TestTwoServersOneLog(t *testing.T) {
 	quiet := slog.New(slog.DiscardHandler)
 	var urls []string
 	var wg sync.WaitGroup
+	t.Cleanup(func() { cancel(); wg.Wait() })
 	var key *tlog.Key
 	for i := 0; i < 2; i++ {
 		pool, err := db.Open(ctx, d.URL, db.Options{MaxConns: 16})
@@ -108,13 +111,18 @@ func TestTwoServersOneLog(t *testing.T) {
 		t.Cleanup(ts.Close)
 		urls = append(urls, ts.URL)
 	}
-	defer wg.Wait()
-	defer cancel()
 	ident := identity.New(d.Pool, master, cheap, quiet)
-	pairs, err := bench.Setup(ctx, d.Pool, ident, master, "c", 8)
+	pairs, err := bench.Setup(ctx, d.Pool, ident, master, tag, n)
 	if err != nil {
 		t.Fatal(err)
 	}
+	return urls, key, pairs
+}
+
+func TestTwoServersOneLog(t *testing.T) {
+	d := dbtest.New(t)
+	ctx := context.Background()
+	urls, key, pairs := twoServers(t, d, "c", 8)
 	const rounds = 6
 	errs := make(chan error, len(pairs))
 	for i, p := range pairs {
@@ -149,40 +157,8 @@ func TestTwoServersOneLog(t *testing.T) {
 // history and the log stay one chain each, and the audit recomputes them.
 func TestTwoServersRaceOnOneBag(t *testing.T) {
 	d := dbtest.New(t)
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	if err := demo.LoadUnits(ctx, d.Pool); err != nil {
-		t.Fatal(err)
-	}
-	master := make([]byte, 32)
-	_, _ = rand.Read(master)
-	quiet := slog.New(slog.DiscardHandler)
-	var urls []string
-	var wg sync.WaitGroup
-	var key *tlog.Key
-	for i := 0; i < 2; i++ {
-		pool, err := db.Open(ctx, d.URL, db.Options{MaxConns: 16})
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(pool.Close)
-		if key, err = tlog.LoadOrCreateKey(ctx, pool, "valise.test/custody", master); err != nil {
-			t.Fatal(err)
-		}
-		g := tlog.NewIntegrator(pool, key, tlog.IntegratorOptions{Interval: 20 * time.Millisecond, Logger: quiet})
-		wg.Add(1)
-		go func() { defer wg.Done(); g.Run(ctx) }()
-		ts := httptest.NewServer(api.New(pool, api.Config{MasterKey: master, Logger: quiet, Identity: cheap, LoginRate: 10000}))
-		t.Cleanup(ts.Close)
-		urls = append(urls, ts.URL)
-	}
-	defer wg.Wait()
-	defer cancel()
-	ident := identity.New(d.Pool, master, cheap, quiet)
-	pairs, err := bench.Setup(ctx, d.Pool, ident, master, "r", 4)
-	if err != nil {
-		t.Fatal(err)
-	}
+	ctx := context.Background()
+	urls, key, pairs := twoServers(t, d, "r", 4)
 	const rounds, racers = 4, 4
 	for r := 0; r < rounds; r++ {
 		var won atomic.Int32

@@ -17,20 +17,11 @@ func TestMain(m *testing.M) { dbtest.Main(m) }
 //	go test ./internal/bench -run '^$' -bench PhoneSync -cpuprofile /tmp/cpu.out
 func BenchmarkPhoneSync(b *testing.B) {
 	ctx := context.Background()
-	d := dbtest.New(b)
 	const phones = 8
-	env, err := startBenchServer(ctx, d.URL, 16, phones)
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer env.close()
+	env, next := benchServer(b, phones)
 	ps, err := EnrolPhones(ctx, env.client, env.url, env.ident, env.pairs[:phones])
 	if err != nil {
 		b.Fatal(err)
-	}
-	next := make(chan int, phones)
-	for i := range phones {
-		next <- i
 	}
 	t0, s0 := env.trips.read()
 	b.ResetTimer()
@@ -65,17 +56,8 @@ func BenchmarkPhoneSync(b *testing.B) {
 // turn, Pair.Step) through the real API from 16 clients, for profiles.
 func BenchmarkHandOffs(b *testing.B) {
 	ctx := context.Background()
-	d := dbtest.New(b)
 	const clients = 16
-	env, err := startBenchServer(ctx, d.URL, 16, clients)
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer env.close()
-	next := make(chan int, clients)
-	for i := range clients {
-		next <- i
-	}
+	env, next := benchServer(b, clients)
 	b.ResetTimer()
 	b.SetParallelism((clients + 1) / 2)
 	b.RunParallel(func(pb *testing.PB) {
@@ -88,4 +70,21 @@ func BenchmarkHandOffs(b *testing.B) {
 		}
 	})
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "requests/s")
+}
+
+// benchServer starts the bench's API server on a fresh database with n
+// fixture pairs until b ends, and hands out the pairs' numbers to the
+// parallel goroutines.
+func benchServer(b *testing.B, n int) (*benchEnv, chan int) {
+	d := dbtest.New(b)
+	env, err := startBenchServer(context.Background(), d.URL, 16, n)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(env.close)
+	next := make(chan int, n)
+	for i := range n {
+		next <- i
+	}
+	return env, next
 }
