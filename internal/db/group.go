@@ -197,20 +197,20 @@ func (g *group) commit(batch []*groupReq) {
 	ctx, cancel := context.WithTimeout(context.Background(), GroupDeadline)
 	defer cancel()
 	// Requests of another isolation than the first's run alone.
-	var late []*groupReq
+	var other, late []*groupReq
 	opts := batch[0].opts
 	kept := batch[:0]
 	for _, r := range batch {
 		if r.opts == opts {
 			kept = append(kept, r)
 		} else {
-			late = append(late, r)
+			other = append(other, r)
 		}
 	}
 	batch = kept
 	conn, err := g.pool.Acquire(ctx)
 	if err != nil {
-		g.alone(append(batch, late...))
+		g.alone(append(batch, other...))
 		return
 	}
 	defer conn.Release()
@@ -271,13 +271,13 @@ func (g *group) commit(batch []*groupReq) {
 		if tx != nil {
 			_ = tx.Rollback(ctx)
 		}
-		g.alone(append(batch, late...))
+		g.alone(append(batch, other...))
 		return
 	}
 	for i, r := range ran {
 		r.done <- Classify(errs[i])
 	}
-	g.alone(late)
+	g.alone(append(late, other...))
 }
 
 // alone runs each request in its own transaction, as InTxBatch does.

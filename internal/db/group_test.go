@@ -128,3 +128,54 @@ func TestGroupDoomedRunsAlone(t *testing.T) {
 		t.Errorf("%d requests ran alone after the group failed, want every request of the group", db.GroupStats.Solo.Load()-solo)
 	}
 }
+
+// TestGroupLockHeldElsewhere: a grouped request that waits for a row lock
+// another process's group holds leaves its group (which commits without
+// it) and runs alone once that lock is free; both succeed.
+func TestGroupLockHeldElsewhere(t *testing.T) {
+	t.Parallel()
+	d := dbtest.New(t)
+	ctx := context.Background()
+	if _, err := d.Pool.Exec(ctx, `CREATE TABLE g (k int PRIMARY KEY, v int NOT NULL); INSERT INTO g VALUES (1, 0), (2, 0)`); err != nil {
+		t.Fatal(err)
+	}
+	other, err := db.Open(ctx, d.URL, db.Options{MaxConns: 4}) // a second API process
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close()
+	locked := make(chan struct{})
+	solo := db.GroupStats.Solo.Load()
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() { // the other process holds row 1 for longer than the lock timeout
+		defer wg.Done()
+		err := db.InTxOpts(db.Grouped(ctx, "a"), other, db.ReadCommitted, func(tx pgx.Tx) error {
+			if _, err := tx.Exec(ctx, `UPDATE g SET v = v + 1 WHERE k = 1`); err != nil {
+				return err
+			}
+			close(locked)
+			time.Sleep(3 * db.GroupLockTimeout)
+			return nil
+		})
+		if err != nil {
+			t.Error(err)
+		}
+	}()
+	<-locked
+	err = db.InTxOpts(db.Grouped(ctx, "b"), d.Pool, db.ReadCommitted, func(tx pgx.Tx) error {
+		_, err := tx.Exec(ctx, `UPDATE g SET v = v + 10 WHERE k = 1`)
+		return err
+	})
+	wg.Wait()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var v int
+	if err := d.Pool.QueryRow(ctx, `SELECT v FROM g WHERE k = 1`).Scan(&v); err != nil || v != 11 {
+		t.Fatalf("row 1 = %d (%v), want both updates", v, err)
+	}
+	if db.GroupStats.Solo.Load() == solo {
+		t.Error("the waiting request did not leave its group")
+	}
+}
