@@ -254,6 +254,12 @@ func (s *Service) Issue(ctx context.Context, actor policy.Subject, in IssueInput
 				}
 			}
 			// A revoked sheet is reissued once: its replacements form a line.
+			// Its row is locked first, in a statement of its own, so that a
+			// second reissue waits for the first and then (a fresh snapshot)
+			// sees its successor.
+			if _, err := tx.Exec(ctx, `SELECT FROM courier_sheets WHERE id::text = $1 FOR UPDATE`, in.Replaces); err != nil {
+				return fmt.Errorf("lock the sheet to replace: %w", err)
+			}
 			var status, successor string
 			err := tx.QueryRow(ctx, `SELECT cs.status, coalesce((SELECT r.number FROM courier_sheets r WHERE r.replaces = cs.id
 				ORDER BY r.issued_at LIMIT 1), '') FROM courier_sheets cs WHERE cs.id::text = $1`, in.Replaces).Scan(&status, &successor)

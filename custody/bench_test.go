@@ -10,9 +10,9 @@ import (
 	"valise/internal/dbtest"
 )
 
-// BenchmarkHandoffs measures, in one run on one fresh database, hand-offs
-// end to end through the API (authentication, policy, VS1 seal check,
-// serializable transaction, log append) at 1, 16 and 64 clients with p50
+// BenchmarkHandoffs measures, in one run on one fresh database, hand-off
+// requests end to end through the API (authentication, policy, VS1 seal
+// check, the grouped write path, log append) at 1, 16 and 64 clients with p50
 // and p99, and the raw single-row insert rate with 64 connections, so the
 // ratio can be quoted. It ignores b.N (each figure is a timed run):
 //
@@ -33,9 +33,9 @@ func BenchmarkHandoffs(b *testing.B) {
 		switch {
 		case strings.HasPrefix(r.Name, "raw single-row"):
 			raw = r.PerSec()
-		case strings.HasPrefix(r.Name, "hand-offs"):
-			n := strings.TrimSuffix(strings.TrimPrefix(r.Name, "hand-offs via API ("), " clients)")
-			b.ReportMetric(r.PerSec(), "handoffs/s@"+n)
+		case strings.HasPrefix(r.Name, "hand-off requests"):
+			n := strings.TrimSuffix(strings.TrimPrefix(r.Name, "hand-off requests via API ("), " clients)")
+			b.ReportMetric(r.PerSec(), "requests/s@"+n)
 			b.ReportMetric(float64(r.P99.Microseconds())/1000, "p99ms@"+n)
 			if n == "64" && raw > 0 {
 				b.ReportMetric(r.PerSec()/raw, "ratio@64")

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"crypto/rand"
+	"errors"
 	"io"
 	"log/slog"
 	"net/http"
@@ -13,6 +14,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -78,10 +80,12 @@ func checkOneLog(t *testing.T, pool *pgxpool.Pool, v note.Verifier) (entries int
 // TestTwoServersOneLog runs hand-offs through two API servers, each with
 // its own pool and its own integrator, on one database: one consistent log,
 // contiguous indices, no duplicates, every chain intact.
-func TestTwoServersOneLog(t *testing.T) {
-	d := dbtest.New(t)
+// twoServers starts two API servers on d, each with its own pool (and so
+// its own group committer) and its own integrator, until the test ends,
+// and n fixture pairs tagged tag.
+func twoServers(t *testing.T, d *dbtest.Database, tag string, n int) ([]string, *tlog.Key, []*bench.Pair) {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
 	if err := demo.LoadUnits(ctx, d.Pool); err != nil {
 		t.Fatal(err)
 	}
@@ -90,6 +94,7 @@ func TestTwoServersOneLog(t *testing.T) {
 	quiet := slog.New(slog.DiscardHandler)
 	var urls []string
 	var wg sync.WaitGroup
+	t.Cleanup(func() { cancel(); wg.Wait() })
 	var key *tlog.Key
 	for i := 0; i < 2; i++ {
 		pool, err := db.Open(ctx, d.URL, db.Options{MaxConns: 16})
@@ -107,13 +112,18 @@ func TestTwoServersOneLog(t *testing.T) {
 		t.Cleanup(ts.Close)
 		urls = append(urls, ts.URL)
 	}
-	defer wg.Wait()
-	defer cancel()
 	ident := identity.New(d.Pool, master, cheap, quiet)
-	pairs, err := bench.Setup(ctx, d.Pool, ident, master, "c", 8)
+	pairs, err := bench.Setup(ctx, d.Pool, ident, master, tag, n)
 	if err != nil {
 		t.Fatal(err)
 	}
+	return urls, key, pairs
+}
+
+func TestTwoServersOneLog(t *testing.T) {
+	d := dbtest.New(t)
+	ctx := context.Background()
+	urls, key, pairs := twoServers(t, d, "c", 8)
 	const rounds = 6
 	errs := make(chan error, len(pairs))
 	for i, p := range pairs {
@@ -137,6 +147,62 @@ func TestTwoServersOneLog(t *testing.T) {
 	// Fixture: planned and dispatched events per bag; then two events per hand-off.
 	if want := int64(len(pairs) * (2 + 2*rounds)); n != want {
 		t.Fatalf("%d log entries, want %d", n, want)
+	}
+}
+
+// TestTwoServersRaceOnOneBag: two API processes (pools, group committers,
+// integrators) on one database; for every bag, four clients (two per
+// server) try the same hand-off at once, round after round. Exactly one
+// release wins each round (the others are refused: the bag is already
+// released, or no longer theirs), its receiver confirms it, the bag's
+// history and the log stay one chain each, and the audit recomputes them.
+func TestTwoServersRaceOnOneBag(t *testing.T) {
+	d := dbtest.New(t)
+	ctx := context.Background()
+	urls, key, pairs := twoServers(t, d, "r", 4)
+	const rounds, racers = 4, 4
+	for r := 0; r < rounds; r++ {
+		var won atomic.Int32
+		var rg sync.WaitGroup
+		errs := make(chan error, len(pairs)*racers)
+		for _, p := range pairs {
+			for i := 0; i < racers; i++ {
+				rg.Add(1)
+				go func() {
+					defer rg.Done()
+					_, err := p.HandOff(ctx, http.DefaultClient, urls[i%2], r)
+					var se *bench.StatusError
+					switch {
+					case err == nil:
+						won.Add(1)
+					case errors.As(err, &se) && se.Status == http.StatusConflict && strings.HasPrefix(err.Error(), "release:"):
+					default:
+						errs <- err
+					}
+				}()
+			}
+		}
+		rg.Wait()
+		close(errs)
+		for err := range errs {
+			t.Fatalf("round %d: %v", r, err)
+		}
+		if int(won.Load()) != len(pairs) {
+			t.Fatalf("round %d: %d hand-offs completed, want one per bag (%d)", r, won.Load(), len(pairs))
+		}
+	}
+	v, _ := note.NewVerifier(key.VerifierKey)
+	if n, want := checkOneLog(t, d.Pool, v), int64(len(pairs)*(2+2*rounds)); n != want {
+		t.Fatalf("%d log entries, want %d", n, want)
+	}
+	for _, p := range pairs {
+		var holder string
+		if err := d.Pool.QueryRow(ctx, `SELECT coalesce(custodian_username, '') FROM bag_custody WHERE bag_id = $1`, p.BagID).Scan(&holder); err != nil {
+			t.Fatal(err)
+		}
+		if holder != p.Second { // an even number of rounds hands it back
+			t.Errorf("bag %s is held by %q, want %s", p.BagID, holder, p.Second)
+		}
 	}
 }
 

@@ -51,6 +51,10 @@ type API struct {
 	trail      *custody.Service // receipts
 	enrolLimit *limiter
 	devLocks   sync.Map // device id → *sync.Mutex: one sync per device at a time
+	// syncSlots bounds the batches in flight (each holds a connection for
+	// its transaction) to half the pool, so that the reads a batch makes on
+	// the pool (a relayed release's courier) always find a connection.
+	syncSlots chan struct{}
 	// now is the server clock (tests may move it).
 	now func() time.Time
 }
@@ -60,7 +64,11 @@ func New(d Deps) *API {
 	if d.EnrolRate == 0 {
 		d.EnrolRate = 10
 	}
-	return &API{Deps: d, bags: pouch.New(d.Pool), trail: custody.New(d.Pool), enrolLimit: &limiter{limit: d.EnrolRate, window: time.Minute}, now: time.Now}
+	slots := 1
+	if d.Pool != nil {
+		slots = max(1, int(d.Pool.Config().MaxConns)/2)
+	}
+	return &API{Deps: d, syncSlots: make(chan struct{}, slots), bags: pouch.New(d.Pool), trail: custody.New(d.Pool), enrolLimit: &limiter{limit: d.EnrolRate, window: time.Minute}, now: time.Now}
 }
 
 // PhoneRoutes are mounted at /mobile/v1: enrolment is public (the one-time

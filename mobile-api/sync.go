@@ -60,6 +60,66 @@ type chain struct {
 	offlineFor time.Duration
 	stored     map[string]storedRecord
 	sheets     map[string]bool
+	// relayed are the stored results of other devices' records embedded in
+	// this batch (device id + "/" + key).
+	relayed map[string]storedRecord
+	// pending are the device records of the batch, written with the chain's
+	// new position in one statement at its end (flush).
+	pending []pendingRecord
+	// run are consecutive checkpoint scans of one bag waiting to be
+	// recorded together (flushRun, pouch.ScanMany); index is the record
+	// being verified, results the batch's answers.
+	run     []deferred
+	index   int
+	results []client.Result
+	// fresh are the records this sync recorded (by index).
+	fresh map[int]bool
+}
+
+// deferred is a verified scan record of a run: its place in the chain is
+// taken, its result waits for the run.
+type deferred struct {
+	index int
+	p     client.Payload
+	sum   []byte
+	flags []string
+	// before is the chain's position before the record.
+	before position
+}
+
+type position struct {
+	counter    int64
+	hash       []byte
+	deviceTime *time.Time
+}
+
+func (c *chain) position() position { return position{c.counter, c.hash, c.deviceTime} }
+
+func (c *chain) moveTo(p position) { c.counter, c.hash, c.deviceTime = p.counter, p.hash, p.deviceTime }
+
+// joins reports whether record p may join the run waiting.
+func (c *chain) joins(p client.Payload) bool {
+	if p.Kind != client.KindScan || p.Release != nil || validAction(p) != "" {
+		return false
+	}
+	for _, r := range c.run {
+		if r.p.BagID != p.BagID || r.p.IdempotencyKey == p.IdempotencyKey {
+			return false
+		}
+	}
+	return true
+}
+
+type pendingRecord struct {
+	device, key string
+	counter     int64
+	hash        []byte
+	result      []byte
+}
+
+// keep queues the device record of key (with its result) for flush.
+func (c *chain) keep(device, key string, counter int64, hash, result []byte) {
+	c.pending = append(c.pending, pendingRecord{device: device, key: key, counter: counter, hash: hash, result: result})
 }
 
 type storedRecord struct {
@@ -67,35 +127,53 @@ type storedRecord struct {
 	result []byte // nil: claimed, not yet applied
 }
 
-// preload reads the stored results of every idempotency key of the batch.
-func (a *API) preload(ctx context.Context, device string, c *chain, records []json.RawMessage) error {
-	c.stored, c.sheets = map[string]storedRecord{}, map[string]bool{}
-	keys := make([]string, 0, len(records))
-	for _, raw := range records {
-		var rec client.Record
-		var p client.Payload
-		if json.Unmarshal(raw, &rec) != nil {
-			continue
-		}
-		if b, err := base64.StdEncoding.DecodeString(rec.Payload); err == nil && json.Unmarshal(b, &p) == nil && p.IdempotencyKey != "" {
-			keys = append(keys, p.IdempotencyKey)
-		}
-	}
-	rows, err := a.Pool.Query(ctx, `SELECT idempotency_key, payload_sha256, result FROM device_records
-		WHERE device_id = $1 AND idempotency_key = ANY($2)`, device, keys)
-	if err != nil {
-		return err
-	}
-	defer rows.Close()
-	for rows.Next() {
-		var k string
-		var st storedRecord
-		if err := rows.Scan(&k, &st.hash, &st.result); err != nil {
+// queueBegin queues in b the reads that begin the batch: the device's row,
+// locked so that one sync of a device runs at a time across processes, with
+// its chain and the settings; and the stored results of every idempotency
+// key of the batch.
+func queueBegin(b *pgx.Batch, device string, c *chain, keys []string) {
+	c.stored, c.sheets, c.relayed, c.fresh = map[string]storedRecord{}, map[string]bool{}, map[string]storedRecord{}, map[int]bool{}
+	b.Queue(`SELECT d.last_counter, d.last_hash, d.last_device_time,
+			(SELECT extract(epoch FROM value::interval) FROM mobile_settings WHERE key = 'clock.tolerance'),
+			(SELECT extract(epoch FROM value::interval) FROM mobile_settings WHERE key = 'bundle.offline_for')
+			FROM devices d WHERE d.id = $1 FOR UPDATE`, device).QueryRow(func(row pgx.Row) error {
+		var tol, off float64
+		if err := row.Scan(&c.counter, &c.hash, &c.deviceTime, &tol, &off); err != nil {
 			return err
 		}
-		c.stored[k] = st
+		c.tolerance, c.offlineFor = time.Duration(tol)*time.Second, time.Duration(off)*time.Second
+		return nil
+	})
+	b.Queue(`SELECT idempotency_key, payload_sha256, result FROM device_records
+			WHERE device_id = $1 AND idempotency_key = ANY($2)`, device, keys).Query(func(rows pgx.Rows) error {
+		for rows.Next() {
+			var k string
+			var st storedRecord
+			if err := rows.Scan(&k, &st.hash, &st.result); err != nil {
+				return err
+			}
+			c.stored[k] = st
+		}
+		return rows.Err()
+	})
+}
+
+// flush writes the batch's device records and the chain's new position
+// (one round trip), in the batch's transaction.
+func flush(ctx context.Context, q db.Querier, device string, c *chain) error {
+	b := &pgx.Batch{}
+	if n := len(c.pending); n > 0 {
+		devs, keys, counters, hashes, results := make([]string, n), make([]string, n), make([]int64, n), make([][]byte, n), make([]string, n)
+		for i, r := range c.pending {
+			devs[i], keys[i], counters[i], hashes[i], results[i] = r.device, r.key, r.counter, r.hash, string(r.result)
+		}
+		b.Queue(`INSERT INTO device_records (device_id, idempotency_key, counter, payload_sha256, result)
+			SELECT * FROM unnest($1::uuid[], $2::text[], $3::bigint[], $4::bytea[], $5::jsonb[]) ON CONFLICT DO NOTHING`,
+			devs, keys, counters, hashes, results)
 	}
-	return rows.Err()
+	b.Queue(`UPDATE devices SET last_counter = $2, last_hash = $3, last_device_time = $4, last_seen_at = now() WHERE id = $1`,
+		device, c.counter, c.hash, c.deviceTime)
+	return q.SendBatch(ctx, b).Close()
 }
 
 // sync verifies and applies a batch of the device's signed records, in
@@ -120,90 +198,159 @@ func (a *API) sync(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	// One sync per device at a time in this process; across processes the
-	// chain moves only by a conditional update (see claim).
+	// device's row lock (begin) orders them.
 	mu, _ := a.devLocks.LoadOrStore(d.ID, &sync.Mutex{})
 	mu.(*sync.Mutex).Lock()
 	defer mu.(*sync.Mutex).Unlock()
-	var c chain
-	var tol, off float64
-	err := a.Pool.QueryRow(r.Context(), `SELECT d.last_counter, d.last_hash, d.last_device_time,
-		(SELECT extract(epoch FROM value::interval) FROM mobile_settings WHERE key = 'clock.tolerance'),
-		(SELECT extract(epoch FROM value::interval) FROM mobile_settings WHERE key = 'bundle.offline_for')
-		FROM devices d WHERE d.id = $1`, d.ID).Scan(&c.counter, &c.hash, &c.deviceTime, &tol, &off)
+	// The whole batch is one request of the write group (db.Grouped, keyed
+	// by the device): it runs in the group's transaction, every record's
+	// work in a savepoint of its own (a db.Scope on that transaction), so a
+	// refused or failed record leaves no trace and the others stay; the
+	// answer is sent only after the group's commit. It runs to its end even
+	// if the phone goes away (the phone re-sends; the answer is the same).
+	ctx := context.WithoutCancel(r.Context())
+	parsed := make([]checked, len(in.Records))
+	keys := make([]string, 0, len(in.Records))
+	for i, raw := range in.Records {
+		parsed[i] = parse(d, raw)
+		if parsed[i].refusal == nil {
+			keys = append(keys, parsed[i].p.IdempotencyKey)
+		}
+	}
+	var (
+		c       chain
+		results []client.Result
+	)
+	err := db.InTxBatch(db.Grouped(ctx, d.ID), a.Pool, db.ReadCommitted, func(b *pgx.Batch) error {
+		c = chain{}
+		queueBegin(b, d.ID, &c, keys)
+		return nil
+	}, func(tx pgx.Tx) error {
+		sc := db.ScopeOn(a.Pool, tx)
+		var err error
+		results, err = a.syncBatch(db.WithScope(ctx, sc), sc, tx, d, &c, parsed)
+		return err
+	})
 	if err != nil {
 		a.Error(w, r, err)
 		return
 	}
-	c.tolerance, c.offlineFor = time.Duration(tol)*time.Second, time.Duration(off)*time.Second
-	if err := a.preload(r.Context(), d.ID, &c, in.Records); err != nil {
-		a.Error(w, r, err)
-		return
+	for _, res := range results {
+		if res.Status != "accepted" {
+			a.Log.InfoContext(r.Context(), "sync record refused", "device", d.ID, "courier", d.Subject.Username,
+				"index", res.Index, "counter", res.Counter, "reason", res.Reason)
+		}
 	}
-	results := make([]client.Result, len(in.Records))
+	a.addReceipts(r.Context(), results, c.fresh)
+	a.JSON(w, http.StatusOK, client.SyncResponse{Results: results})
+}
+
+// syncBatch verifies and applies records in sc's transaction. An error
+// dooms the batch (the caller rolls it back); a server failure of one
+// record that leaves the transaction usable stops the batch there, and the
+// records before it stay.
+func (a *API) syncBatch(ctx context.Context, sc *db.Scope, q pgx.Tx, d *device, c *chain, records []checked) ([]client.Result, error) {
+	results := make([]client.Result, len(records))
+	c.results = results
 	stopped := false
-	for i, raw := range in.Records {
+	for i, pr := range records {
+		c.index = i
 		if stopped {
 			results[i] = client.Result{Index: i, Status: "refused", Reason: ReasonNotProcessed,
 				Detail: "a server error stopped the batch before this record; re-send it"}
 			continue
 		}
-		res, err := a.one(r.Context(), d, &c, raw)
+		res, err := a.one(ctx, q, d, c, pr)
+		if err == nil && res.Status == statusDeferred {
+			continue // its result comes with its run
+		}
 		if err != nil {
-			a.Log.ErrorContext(r.Context(), "sync record failed", "device", d.ID, "index", i, "err", err)
+			if sc.Failed() != nil {
+				return nil, sc.Failed()
+			}
+			a.Log.ErrorContext(ctx, "sync record failed", "device", d.ID, "index", i, "err", err)
 			res = client.Result{Status: "refused", Reason: ReasonServer, Detail: "the server could not record this; re-send it"}
 			stopped = true
 		}
 		res.Index = i
 		results[i] = res
-		if res.Status != "accepted" {
-			a.Log.InfoContext(r.Context(), "sync record refused", "device", d.ID, "courier", d.Subject.Username,
-				"index", i, "counter", res.Counter, "reason", res.Reason)
+	}
+	if err := a.flushRun(ctx, q, d, c); err != nil {
+		if sc.Failed() != nil {
+			return nil, sc.Failed()
 		}
+		a.Log.ErrorContext(ctx, "sync records failed", "device", d.ID, "err", err)
 	}
-	if _, err := a.Pool.Exec(r.Context(), `UPDATE devices SET last_seen_at = now() WHERE id = $1`, d.ID); err != nil {
-		a.Log.WarnContext(r.Context(), "device last seen", "err", err)
+	if err := flush(ctx, q, d.ID, c); err != nil {
+		return nil, err
 	}
-	a.addReceipts(r.Context(), results)
-	a.JSON(w, http.StatusOK, client.SyncResponse{Results: results})
+	return results, nil
 }
 
 func refused(reason, detail string) client.Result {
 	return client.Result{Status: "refused", Reason: reason, Detail: detail}
 }
 
-// one verifies and applies one record. An error is a server failure: the
-// record's claim is undone so that re-sending it is safe.
-func (a *API) one(ctx context.Context, d *device, c *chain, raw json.RawMessage) (client.Result, error) {
+// checked is a record as parse found it: its payload, or why it is
+// refused before it has a place in the chain.
+type checked struct {
+	p       client.Payload
+	sum     [32]byte
+	refusal *client.Result
+}
+
+// parse decodes a record and verifies its signature: the work of a record
+// that needs no database, done for the whole batch before its transaction
+// (and on every core) rather than in it.
+func parse(d *device, raw json.RawMessage) checked {
+	no := func(r client.Result) checked { return checked{refusal: &r} }
 	var rec client.Record
 	dec := json.NewDecoder(bytes.NewReader(raw))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&rec); err != nil {
-		return refused(ReasonMalformed, "a record is {\"payload\": base64, \"signature\": base64}"), nil
+		return no(refused(ReasonMalformed, "a record is {\"payload\": base64, \"signature\": base64}"))
 	}
 	payload, err1 := base64.StdEncoding.DecodeString(rec.Payload)
 	sig, err2 := base64.StdEncoding.DecodeString(rec.Signature)
 	if err1 != nil || err2 != nil || len(payload) == 0 {
-		return refused(ReasonMalformed, "payload and signature must be standard base64"), nil
+		return no(refused(ReasonMalformed, "payload and signature must be standard base64"))
 	}
 	var p client.Payload
 	dec = json.NewDecoder(bytes.NewReader(payload))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&p); err != nil {
-		return refused(ReasonMalformed, "the payload is not a record: "+jsonProblem(err)), nil
+		return no(refused(ReasonMalformed, "the payload is not a record: "+jsonProblem(err)))
 	}
 	if p.DeviceID != d.ID {
-		return refused(ReasonWrongDevice, "the record names another device; a device syncs only its own records"), nil
+		return no(refused(ReasonWrongDevice, "the record names another device; a device syncs only its own records"))
 	}
 	if !ed25519.Verify(d.Key, payload, sig) {
-		return refused(ReasonBadSignature, "the signature does not verify with this device's key"), nil
+		return no(refused(ReasonBadSignature, "the signature does not verify with this device's key"))
 	}
 	if detail := validPayload(p); detail != "" {
 		r := refused(ReasonMalformed, detail)
 		r.IdempotencyKey, r.Counter = p.IdempotencyKey, p.Counter
-		return r, nil
+		return no(r)
 	}
-	sum := sha256.Sum256(payload)
+	return checked{p: p, sum: sha256.Sum256(payload)}
+}
+
+// one applies one parsed record in the batch's transaction q. An error is
+// a server failure: the record leaves no trace (its device record is not
+// kept, the chain does not move), so re-sending it is safe.
+func (a *API) one(ctx context.Context, q db.Querier, d *device, c *chain, pr checked) (client.Result, error) {
+	if pr.refusal != nil {
+		return *pr.refusal, nil
+	}
+	p, sum := pr.p, pr.sum
 	base := client.Result{IdempotencyKey: p.IdempotencyKey, Counter: p.Counter}
+	// The scans waiting are recorded before anything of another kind or
+	// bag (the bag's history keeps the records' order).
+	if !c.joins(p) {
+		if err := a.flushRun(ctx, q, d, c); err != nil {
+			return client.Result{}, err
+		}
+	}
 	// A record already seen: its stored result, whatever happened since.
 	st, seen := c.stored[p.IdempotencyKey]
 	storedHash, stored := st.hash, st.result
@@ -229,9 +376,7 @@ func (a *API) one(ctx context.Context, d *device, c *chain, raw json.RawMessage)
 		// its confirmation, accepted or refused) takes its place in this
 		// device's chain now.
 		if p.Counter > c.counter && r.Reason != ReasonChainBroken && r.Reason != ReasonCounter {
-			if err := a.advance(ctx, d, c, p, sum[:]); err != nil {
-				return client.Result{}, err
-			}
+			a.advance(ctx, q, d, c, p, sum[:])
 		}
 		return r, nil
 	case !errors.Is(err, pgx.ErrNoRows):
@@ -241,18 +386,25 @@ func (a *API) one(ctx context.Context, d *device, c *chain, raw json.RawMessage)
 	var flags []string
 	var anomaly string
 	switch {
+	case p.Counter <= c.counter || p.Counter == c.counter+1 && p.Prev != hex.EncodeToString(c.hash) || p.Counter > c.counter+1:
+		// An anomaly opens an incident on the bag: after the scans waiting.
+		if err := a.flushRun(ctx, q, d, c); err != nil {
+			return client.Result{}, err
+		}
+	}
+	switch {
 	case p.Counter <= c.counter:
 		anomaly = fmt.Sprintf("device %s: record counter %d is not after the last recorded %d (replayed or reordered)", d.ID, p.Counter, c.counter)
 		r := refused(ReasonCounter, fmt.Sprintf("counter %d is not after the device's last record (%d)", p.Counter, c.counter))
 		r.IdempotencyKey, r.Counter = p.IdempotencyKey, p.Counter
-		r.IncidentID = a.incident(ctx, d, p, anomaly)
-		return r, a.remember(ctx, d.ID, c, p, sum[:], r)
+		r.IncidentID = a.incident(ctx, q, d, p, anomaly)
+		return r, a.remember(d.ID, c, p, sum[:], r)
 	case p.Counter == c.counter+1 && p.Prev != hex.EncodeToString(c.hash):
 		anomaly = fmt.Sprintf("device %s: record %d does not chain to record %d (forged or lost link)", d.ID, p.Counter, c.counter)
 		r := refused(ReasonChainBroken, "prev is not the hash of the device's previous record")
 		r.IdempotencyKey, r.Counter = p.IdempotencyKey, p.Counter
-		r.IncidentID = a.incident(ctx, d, p, anomaly)
-		return r, a.remember(ctx, d.ID, c, p, sum[:], r)
+		r.IncidentID = a.incident(ctx, q, d, p, anomaly)
+		return r, a.remember(d.ID, c, p, sum[:], r)
 	case p.Counter > c.counter+1:
 		flags = append(flags, FlagCounterGap)
 		anomaly = fmt.Sprintf("device %s: records %d to %d are missing before record %d", d.ID, c.counter+1, p.Counter-1, p.Counter)
@@ -268,89 +420,131 @@ func (a *API) one(ctx context.Context, d *device, c *chain, raw json.RawMessage)
 	if p.DeviceTime.Before(now.Add(-c.offlineFor)) {
 		flags = append(flags, FlagTimeOutsideStale)
 	}
-	// Claim the record and advance the chain in one statement: the record
-	// is inserted only if the chain is still where this sync read it.
-	tag, err := a.Pool.Exec(ctx, `WITH u AS (UPDATE devices SET last_counter = $3, last_hash = $4, last_device_time = $5
-			WHERE id = $1 AND last_counter = $6 AND last_hash = $7 RETURNING id)
-		INSERT INTO device_records (device_id, idempotency_key, counter, payload_sha256) SELECT id, $2, $3, $4 FROM u`,
-		d.ID, p.IdempotencyKey, p.Counter, sum[:], p.DeviceTime, c.counter, c.hash)
-	if err == nil && tag.RowsAffected() != 1 {
-		err = errChainMoved
-	}
-	if err != nil {
-		return client.Result{}, err
-	}
+	// The record takes its place in the chain (written with the batch at
+	// flush, in the same transaction as its event).
 	prev := *c
 	c.counter, c.hash, c.deviceTime = p.Counter, sum[:], &p.DeviceTime
 	var res client.Result
+	err = nil
 	if detail := validAction(p); detail != "" {
 		res = refused(ReasonMalformed, detail)
 	} else if p.Release != nil {
 		// A phone-to-phone hand-off: the releasing phone's signed release
 		// lands first (if it has not yet), then this confirmation of it.
 		var handoff string
-		if handoff, res, err = a.relayed(ctx, d, c, *p.Release); err == nil && handoff != "" {
+		if handoff, res, err = a.relayed(ctx, q, d, c, *p.Release); err == nil && handoff != "" {
 			p.HandoffID = handoff
 		}
 	}
+	if err == nil && res.Status == "" && anomaly == "" && c.joins(p) {
+		c.run = append(c.run, deferred{index: c.index, p: p, sum: sum[:], flags: flags,
+			before: position{prev.counter, prev.hash, prev.deviceTime}})
+		return client.Result{Status: statusDeferred}, nil
+	}
 	if err == nil && res.Status == "" {
-		res, err = a.apply(ctx, d, p, hex.EncodeToString(sum[:]), flags, c.sheets)
+		if err = a.flushRun(ctx, q, d, c); err == nil {
+			res, err = a.apply(ctx, q, d, p, hex.EncodeToString(sum[:]), flags, c.sheets)
+		}
 	}
 	if err != nil {
-		// Undo the claim: the record was not applied and may be re-sent.
-		_ = db.InTx(context.WithoutCancel(ctx), a.Pool, func(tx pgx.Tx) error {
-			if _, err := tx.Exec(ctx, `DELETE FROM device_records WHERE device_id = $1 AND idempotency_key = $2`, d.ID, p.IdempotencyKey); err != nil {
-				return err
-			}
-			_, err := tx.Exec(ctx, `UPDATE devices SET last_counter = $2, last_hash = $3, last_device_time = $4
-				WHERE id = $1 AND last_counter = $5`, d.ID, prev.counter, prev.hash, prev.deviceTime, p.Counter)
-			return err
-		})
-		*c = prev
+		c.counter, c.hash, c.deviceTime = prev.counter, prev.hash, prev.deviceTime
+		c.pending = prev.pending
 		return client.Result{}, err
 	}
 	res.IdempotencyKey, res.Counter = base.IdempotencyKey, base.Counter
 	res.Flags = flags
 	if anomaly != "" {
-		res.IncidentID = a.incident(ctx, d, p, anomaly)
+		res.IncidentID = a.incident(ctx, q, d, p, anomaly)
 	}
 	b, _ := json.Marshal(res)
-	if _, err := a.Pool.Exec(ctx, `UPDATE device_records SET result = $3 WHERE device_id = $1 AND idempotency_key = $2`,
-		d.ID, p.IdempotencyKey, b); err != nil {
-		return client.Result{}, err
-	}
+	c.keep(d.ID, p.IdempotencyKey, p.Counter, sum[:], b)
 	c.stored[p.IdempotencyKey] = storedRecord{hash: sum[:], result: b}
+	c.fresh[c.index] = true
 	return res, nil
 }
 
-// errChainMoved: another process advanced the device's chain meanwhile.
-var errChainMoved = errors.New("the device's chain moved during the sync (a concurrent sync elsewhere)")
+// statusDeferred marks a scan record whose result comes with its run.
+const statusDeferred = "deferred"
 
-// moveChain advances the device's chain from c to record p, only if it is
-// still at c.
-func moveChain(ctx context.Context, q db.Querier, device string, c *chain, p client.Payload, sum []byte) error {
-	tag, err := q.Exec(ctx, `UPDATE devices SET last_counter = $2, last_hash = $3, last_device_time = $4
-		WHERE id = $1 AND last_counter = $5 AND last_hash = $6`, device, p.Counter, sum, p.DeviceTime, c.counter, c.hash)
-	if err == nil && tag.RowsAffected() != 1 {
-		err = errChainMoved
+// flushRun records the run of scans waiting (pouch.ScanMany: two round
+// trips for the run; a scan it leaves goes through apply alone) and gives
+// each its result. After a server failure the records not recorded are
+// answered not_processed and leave the chain where it was before the first
+// of them.
+func (a *API) flushRun(ctx context.Context, q db.Querier, d *device, c *chain) error {
+	run := c.run
+	c.run = nil
+	for len(run) > 0 {
+		dr := run[0]
+		n, err := a.applyRun(ctx, q, d, c, run)
+		if err == nil && n == 0 { // the first is refused or needs an incident: alone
+			var res client.Result
+			if res, err = a.apply(ctx, q, d, dr.p, hex.EncodeToString(dr.sum), dr.flags, c.sheets); err == nil {
+				a.finish(c, dr, res)
+				n = 1
+			}
+		}
+		if err != nil {
+			for _, r := range run {
+				c.results[r.index] = client.Result{Index: r.index, Status: "refused", Reason: ReasonNotProcessed,
+					Detail: "a server error stopped the batch before this record; re-send it"}
+			}
+			c.moveTo(dr.before)
+			return err
+		}
+		run = run[n:]
 	}
-	return err
+	return nil
+}
+
+// applyRun records the longest prefix of run that pouch.ScanMany records
+// and returns its length.
+func (a *API) applyRun(ctx context.Context, q db.Querier, d *device, c *chain, run []deferred) (int, error) {
+	if len(run) == 1 {
+		return 0, nil
+	}
+	bagID := run[0].p.BagID
+	onSheet, err := a.onSheet(ctx, q, d, bagID, c.sheets)
+	if err != nil || !onSheet {
+		return 0, err
+	}
+	ins := make([]pouch.ScanInput, len(run))
+	for i, r := range run {
+		ins[i] = pouch.ScanInput{SealScan: scanOf(r.p), Where: whereOf(d, r.p, hex.EncodeToString(r.sum), r.flags)}
+	}
+	sub := d.Subject
+	evs, err := a.bags.ScanMany(ctx, sub, bagID, ins, func(ctx context.Context, action string, res policy.Resource) error {
+		return a.Authz.Authorize(ctx, sub, action, res)
+	})
+	if err != nil {
+		return 0, err
+	}
+	for i, ev := range evs {
+		a.finish(c, run[i], client.Result{Status: "accepted", EventID: ev.ID})
+	}
+	return len(evs), nil
+}
+
+// finish gives a recorded record of a run its result and keeps it.
+func (a *API) finish(c *chain, dr deferred, res client.Result) {
+	res.Index, res.IdempotencyKey, res.Counter, res.Flags = dr.index, dr.p.IdempotencyKey, dr.p.Counter, dr.flags
+	b, _ := json.Marshal(res)
+	c.keep(dr.p.DeviceID, dr.p.IdempotencyKey, dr.p.Counter, dr.sum, b)
+	c.stored[dr.p.IdempotencyKey] = storedRecord{hash: dr.sum, result: b}
+	c.results[dr.index] = res
+	c.fresh[dr.index] = true
 }
 
 // advance moves the device's chain to record p (hash sum) out of the usual
 // order: a record already applied; a gap opens an incident.
-func (a *API) advance(ctx context.Context, d *device, c *chain, p client.Payload, sum []byte) error {
+func (a *API) advance(ctx context.Context, q db.Querier, d *device, c *chain, p client.Payload, sum []byte) {
 	switch {
 	case p.Counter > c.counter+1:
-		a.incident(ctx, d, p, fmt.Sprintf("device %s: records %d to %d are missing before record %d", d.ID, c.counter+1, p.Counter-1, p.Counter))
+		a.incident(ctx, q, d, p, fmt.Sprintf("device %s: records %d to %d are missing before record %d", d.ID, c.counter+1, p.Counter-1, p.Counter))
 	case p.Prev != hex.EncodeToString(c.hash):
-		a.incident(ctx, d, p, fmt.Sprintf("device %s: record %d (synced by the receiver) does not chain to record %d", d.ID, p.Counter, c.counter))
-	}
-	if err := moveChain(ctx, a.Pool, d.ID, c, p, sum); err != nil {
-		return err
+		a.incident(ctx, q, d, p, fmt.Sprintf("device %s: record %d (synced by the receiver) does not chain to record %d", d.ID, p.Counter, c.counter))
 	}
 	c.counter, c.hash, c.deviceTime = p.Counter, sum, &p.DeviceTime
-	return nil
 }
 
 // relayed lands the releasing phone's signed release embedded in the
@@ -358,7 +552,7 @@ func (a *API) advance(ctx context.Context, d *device, c *chain, p client.Payload
 // returns its hand-off. A release that cannot land refuses the
 // confirmation (res is that refusal). The releasing device's chain is not
 // checked now: its record takes its place there when that phone syncs.
-func (a *API) relayed(ctx context.Context, receiver *device, c *chain, rec client.Record) (string, client.Result, error) {
+func (a *API) relayed(ctx context.Context, q db.Querier, receiver *device, c *chain, rec client.Record) (string, client.Result, error) {
 	bad := func(reason, detail string) (string, client.Result, error) {
 		return "", refused(reason, "the embedded release: "+detail), nil
 	}
@@ -378,7 +572,7 @@ func (a *API) relayed(ctx context.Context, receiver *device, c *chain, rec clien
 	}
 	var key []byte
 	var status, userID string
-	err := a.Pool.QueryRow(ctx, `SELECT public_key, status, user_id FROM devices WHERE id = $1`, p.DeviceID).Scan(&key, &status, &userID)
+	err := q.QueryRow(ctx, `SELECT public_key, status, user_id FROM devices WHERE id = $1`, p.DeviceID).Scan(&key, &status, &userID)
 	if err != nil && !errors.Is(err, pgx.ErrNoRows) {
 		return "", client.Result{}, err
 	}
@@ -388,9 +582,14 @@ func (a *API) relayed(ctx context.Context, receiver *device, c *chain, rec clien
 	}
 	sum := sha256.Sum256(payload)
 	var storedHash, stored []byte
-	err = a.Pool.QueryRow(ctx, `SELECT payload_sha256, result FROM device_records WHERE device_id = $1 AND idempotency_key = $2`,
-		p.DeviceID, p.IdempotencyKey).Scan(&storedHash, &stored)
-	if err == nil {
+	st, seen := c.relayed[p.DeviceID+"/"+p.IdempotencyKey]
+	if seen {
+		storedHash, stored = st.hash, st.result
+	} else {
+		err = q.QueryRow(ctx, `SELECT payload_sha256, result FROM device_records WHERE device_id = $1 AND idempotency_key = $2`,
+			p.DeviceID, p.IdempotencyKey).Scan(&storedHash, &stored)
+	}
+	if seen || err == nil {
 		var r client.Result
 		switch {
 		case !bytes.Equal(storedHash, sum[:]):
@@ -410,42 +609,33 @@ func (a *API) relayed(ctx context.Context, receiver *device, c *chain, rec clien
 		return bad(ReasonBadSignature, "its device's courier is not an active courier")
 	}
 	from := &device{ID: p.DeviceID, UserID: userID, Subject: u.Subject(), Key: key}
-	if _, err := a.Pool.Exec(ctx, `INSERT INTO device_records (device_id, idempotency_key, counter, payload_sha256) VALUES ($1, $2, $3, $4)`,
-		p.DeviceID, p.IdempotencyKey, p.Counter, sum[:]); err != nil {
-		return "", client.Result{}, err
-	}
 	var flags []string
 	if p.DeviceTime.After(a.now().Add(c.tolerance)) {
 		flags = append(flags, FlagClockAhead)
 	}
 	flags = append(flags, FlagRelayed)
-	res, err := a.apply(ctx, from, p, hex.EncodeToString(sum[:]), flags, nil)
+	res, err := a.apply(ctx, q, from, p, hex.EncodeToString(sum[:]), flags, nil)
 	if err != nil {
-		_, _ = a.Pool.Exec(context.WithoutCancel(ctx), `DELETE FROM device_records WHERE device_id = $1 AND idempotency_key = $2`,
-			p.DeviceID, p.IdempotencyKey)
 		return "", client.Result{}, err
 	}
 	res.IdempotencyKey, res.Counter, res.Flags = p.IdempotencyKey, p.Counter, flags
 	b, _ := json.Marshal(res)
-	if _, err := a.Pool.Exec(ctx, `UPDATE device_records SET result = $3 WHERE device_id = $1 AND idempotency_key = $2`,
-		p.DeviceID, p.IdempotencyKey, b); err != nil {
-		return "", client.Result{}, err
-	}
+	c.keep(p.DeviceID, p.IdempotencyKey, p.Counter, sum[:], b)
+	c.relayed[p.DeviceID+"/"+p.IdempotencyKey] = storedRecord{hash: sum[:], result: b}
 	if res.Status != "accepted" {
 		return bad("release_refused", "it was refused ("+res.Reason+": "+res.Detail+")")
 	}
 	return res.HandoffID, client.Result{}, nil
 }
 
-// remember stores the refusal of a signed record that does not advance the
+// remember keeps the refusal of a signed record that does not advance the
 // chain, so that re-sending it answers the same and opens no second
 // incident.
-func (a *API) remember(ctx context.Context, device string, c *chain, p client.Payload, sum []byte, r client.Result) error {
+func (a *API) remember(device string, c *chain, p client.Payload, sum []byte, r client.Result) error {
 	b, _ := json.Marshal(r)
 	c.stored[p.IdempotencyKey] = storedRecord{hash: sum, result: b}
-	_, err := a.Pool.Exec(ctx, `INSERT INTO device_records (device_id, idempotency_key, counter, payload_sha256, result)
-		VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING`, device, p.IdempotencyKey, p.Counter, sum, b)
-	return err
+	c.keep(device, p.IdempotencyKey, p.Counter, sum, b)
+	return nil
 }
 
 func jsonProblem(err error) string {
@@ -495,14 +685,14 @@ func validAction(p client.Payload) string {
 
 // apply runs the record through the pouch as the device's courier. A rule
 // of the pouch refusing it is a refused result; an error is a failure.
-func (a *API) apply(ctx context.Context, d *device, p client.Payload, hash string, flags []string, sheets map[string]bool) (client.Result, error) {
+func (a *API) apply(ctx context.Context, q db.Querier, d *device, p client.Payload, hash string, flags []string, sheets map[string]bool) (client.Result, error) {
 	sub := d.Subject
 	check := func(ctx context.Context, action string, res policy.Resource) error {
 		return a.Authz.Authorize(ctx, sub, action, res)
 	}
 	bagID, handoffID := p.BagID, p.HandoffID
 	if handoffID != "" {
-		if err := a.Pool.QueryRow(ctx, `SELECT bag_id FROM handoffs WHERE id = $1`, handoffID).Scan(&bagID); err != nil {
+		if err := q.QueryRow(ctx, `SELECT bag_id FROM handoffs WHERE id = $1`, handoffID).Scan(&bagID); err != nil {
 			if errors.Is(err, pgx.ErrNoRows) || !db.ValidUUID(handoffID) {
 				return refused("not_found", "no such hand-off"), nil
 			}
@@ -512,22 +702,15 @@ func (a *API) apply(ctx context.Context, d *device, p client.Payload, hash strin
 	if !db.ValidUUID(bagID) {
 		return refused(ReasonNotOnSheet, "no valid courier sheet of yours names this bag"), nil
 	}
-	onSheet, known := sheets[bagID]
-	if !known {
-		if err := a.Pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM courier_sheet_bags sb JOIN courier_sheets cs ON cs.id = sb.sheet_id
-			JOIN couriers c ON c.id = cs.courier_id WHERE sb.bag_id = $1 AND c.user_id = $2 AND cs.status = 'issued'
-			AND cs.valid_from <= now() AND now() < cs.valid_until)`, bagID, d.UserID).Scan(&onSheet); err != nil {
-			return client.Result{}, err
-		}
-		if sheets != nil {
-			sheets[bagID] = onSheet
-		}
+	onSheet, err := a.onSheet(ctx, q, d, bagID, sheets)
+	if err != nil {
+		return client.Result{}, err
 	}
 	if !onSheet {
 		return refused(ReasonNotOnSheet, "no valid courier sheet of yours names this bag"), nil
 	}
 	if handoffID == "" && (p.Kind == client.KindConfirm || p.Kind == client.KindCancel) {
-		err := a.Pool.QueryRow(ctx, `SELECT id FROM handoffs WHERE bag_id = $1 AND status = 'released'`, bagID).Scan(&handoffID)
+		err := q.QueryRow(ctx, `SELECT id FROM handoffs WHERE bag_id = $1 AND status = 'released'`, bagID).Scan(&handoffID)
 		if errors.Is(err, pgx.ErrNoRows) {
 			return refused("no_open_handoff", "the bag has no open release"), nil
 		}
@@ -535,18 +718,8 @@ func (a *API) apply(ctx context.Context, d *device, p client.Payload, hash strin
 			return client.Result{}, err
 		}
 	}
-	where := pouch.Where{Place: p.Place, Note: p.Note,
-		Device: &pouch.DeviceMark{ID: d.ID, Counter: p.Counter, DeviceTime: p.DeviceTime.UTC(), PayloadSHA256: hash, Flags: flags}}
-	if p.Coordinates != nil {
-		where.Coordinates = &pouch.Coordinates{Lat: p.Coordinates.Lat, Lon: p.Coordinates.Lon}
-	}
-	if !slices.ContainsFunc(flags, func(f string) bool { return f != FlagCounterGap && f != FlagRelayed }) {
-		t := p.DeviceTime.UTC()
-		where.OccurredAt = &t // a trusted device time; a flagged one stays in the device block only
-	}
-	scan := pouch.SealScan{Seals: p.Seals, PhysicalSeals: p.PhysicalSeals, SealsIntact: p.SealsIntact, PackagesCounted: p.PackagesCounted}
+	where, scan := whereOf(d, p, hash, flags), scanOf(p)
 	var res client.Result
-	var err error
 	switch p.Kind {
 	case client.KindScan:
 		var ev *pouch.Event
@@ -573,7 +746,7 @@ func (a *API) apply(ctx context.Context, d *device, p client.Payload, hash strin
 		var h *pouch.Handoff
 		if h, err = a.bags.Cancel(ctx, sub, handoffID, where, check); err == nil {
 			res.HandoffID = h.ID
-			err = a.Pool.QueryRow(ctx, `SELECT id FROM bag_events WHERE bag_id = $1 AND kind = 'handoff_cancelled'
+			err = q.QueryRow(ctx, `SELECT id FROM bag_events WHERE bag_id = $1 AND kind = 'handoff_cancelled'
 				AND custody->>'handoff_id' = $2 ORDER BY id DESC LIMIT 1`, bagID, h.ID).Scan(&res.EventID)
 		}
 	}
@@ -600,14 +773,51 @@ func (a *API) apply(ctx context.Context, d *device, p client.Payload, hash strin
 	return res, nil
 }
 
+// onSheet reports whether a valid courier sheet of d's courier names the
+// bag (cached in sheets for the batch).
+func (a *API) onSheet(ctx context.Context, q db.Querier, d *device, bagID string, sheets map[string]bool) (bool, error) {
+	onSheet, known := sheets[bagID]
+	if known {
+		return onSheet, nil
+	}
+	if err := q.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM courier_sheet_bags sb JOIN courier_sheets cs ON cs.id = sb.sheet_id
+		JOIN couriers c ON c.id = cs.courier_id WHERE sb.bag_id = $1 AND c.user_id = $2 AND cs.status = 'issued'
+		AND cs.valid_from <= now() AND now() < cs.valid_until)`, bagID, d.UserID).Scan(&onSheet); err != nil {
+		return false, err
+	}
+	if sheets != nil {
+		sheets[bagID] = onSheet
+	}
+	return onSheet, nil
+}
+
+// whereOf is where and when a record says it happened, and the device
+// block its event keeps.
+func whereOf(d *device, p client.Payload, hash string, flags []string) pouch.Where {
+	where := pouch.Where{Place: p.Place, Note: p.Note,
+		Device: &pouch.DeviceMark{ID: d.ID, Counter: p.Counter, DeviceTime: p.DeviceTime.UTC(), PayloadSHA256: hash, Flags: flags}}
+	if p.Coordinates != nil {
+		where.Coordinates = &pouch.Coordinates{Lat: p.Coordinates.Lat, Lon: p.Coordinates.Lon}
+	}
+	if !slices.ContainsFunc(flags, func(f string) bool { return f != FlagCounterGap && f != FlagRelayed }) {
+		t := p.DeviceTime.UTC()
+		where.OccurredAt = &t // a trusted device time; a flagged one stays in the device block only
+	}
+	return where
+}
+
+func scanOf(p client.Payload) pouch.SealScan {
+	return pouch.SealScan{Seals: p.Seals, PhysicalSeals: p.PhysicalSeals, SealsIntact: p.SealsIntact, PackagesCounted: p.PackagesCounted}
+}
+
 // incident opens an incident for security officers on the record's bag
 // (a counter or chain anomaly of the device) and returns its id; without a
 // bag it is only logged.
-func (a *API) incident(ctx context.Context, d *device, p client.Payload, summary string) string {
+func (a *API) incident(ctx context.Context, q db.Querier, d *device, p client.Payload, summary string) string {
 	a.Log.WarnContext(ctx, "device record anomaly", "device", d.ID, "summary", summary)
 	bagID := p.BagID
 	if bagID == "" && db.ValidUUID(p.HandoffID) {
-		_ = a.Pool.QueryRow(ctx, `SELECT bag_id FROM handoffs WHERE id = $1`, p.HandoffID).Scan(&bagID)
+		_ = q.QueryRow(ctx, `SELECT bag_id FROM handoffs WHERE id = $1`, p.HandoffID).Scan(&bagID)
 	}
 	if !db.ValidUUID(bagID) {
 		return ""
@@ -639,15 +849,18 @@ const onlineWait = 2 * time.Second
 
 // addReceipts adds the log index and the C2SP receipt of every accepted
 // record whose event the log has integrated (the others get theirs on a
-// later re-send); a batch of one waits up to onlineWait for it.
-func (a *API) addReceipts(ctx context.Context, results []client.Result) {
+// later re-send); a batch of one waits up to onlineWait for it. In a larger
+// batch the events this sync recorded (fresh) are not looked for: the log
+// integrates them after the commit, so they are not there yet (two
+// queries each for nothing); a re-send brings their receipts.
+func (a *API) addReceipts(ctx context.Context, results []client.Result, fresh map[int]bool) {
 	wait := time.Duration(0)
 	if len(results) == 1 {
 		wait = onlineWait
 	}
 	for i := range results {
 		r := &results[i]
-		if r.Status != "accepted" || r.EventID == 0 {
+		if r.Status != "accepted" || r.EventID == 0 || len(results) > 1 && fresh[i] {
 			continue
 		}
 		rec, idx, err := a.trail.EventReceipt(ctx, r.EventID, wait)

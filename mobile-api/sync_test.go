@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"valise/custody"
+	mobileapi "valise/mobile-api"
 	"valise/mobile-api/client"
 	"valise/pouch"
 )
@@ -442,5 +444,60 @@ func TestPhoneCancelAndDelivery(t *testing.T) {
 	}
 	if state != "delivered" || kind != "delivery" {
 		t.Fatalf("after the phone's delivery: state %s, purpose %s", state, kind)
+	}
+}
+
+// TestSyncBatchOfScans: a batch of checkpoint scans is recorded together
+// (pouch.ScanMany) but answered record by record: a forged signature and a
+// scan with another bag's seals (a failed seal check: an incident) among
+// good scans change nothing for the good ones (the forged one leaves a
+// gap: an incident, as does the seal check); every event chains to the one
+// before it; re-sending the batch answers the same and records nothing.
+func TestSyncBatchOfScans(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	ctx := context.Background()
+	p := e.pairs[0]
+	phone := e.phone(t, p.Second)
+	batch := make([]client.Record, 12)
+	for i := range batch {
+		seals := p.Seals
+		if i == 7 {
+			seals = e.pairs[1].Seals
+		}
+		batch[i] = phone.Sign(client.Payload{Kind: client.KindScan, BagID: p.BagID, Seals: seals, SealsIntact: boolp(true),
+			Place: fmt.Sprint("checkpoint ", i)})
+	}
+	batch[4].Signature = batch[3].Signature
+	res, err := phone.Sync(ctx, batch)
+	if err != nil {
+		t.Fatal(err)
+	}
+	events := map[int64]bool{}
+	for i, r := range res {
+		switch {
+		case i == 4:
+			if r.Status != "refused" || r.Reason != mobileapi.ReasonBadSignature {
+				t.Errorf("forged record: %+v", r)
+			}
+		case r.Status != "accepted" || r.EventID == 0 || events[r.EventID]:
+			t.Errorf("record %d: %+v", i, r)
+		}
+		events[r.EventID] = true
+	}
+	// The forged record leaves a gap in the chain before record 5.
+	if n := e.count(t, `SELECT count(*) FROM incidents WHERE bag_id = $1`, p.BagID); n != 2 {
+		t.Errorf("%d incidents on the bag, want two: the failed seal check's and the counter gap's", n)
+	}
+	n := e.count(t, `SELECT count(*) FROM bag_events WHERE bag_id = $1`, p.BagID)
+	again, err := phone.Sync(ctx, batch)
+	if err != nil || !reflect.DeepEqual(withoutReceipts(again), withoutReceipts(res)) {
+		t.Fatalf("re-sent batch: %+v (was %+v) %v", again, res, err)
+	}
+	if m := e.count(t, `SELECT count(*) FROM bag_events WHERE bag_id = $1`, p.BagID); m != n {
+		t.Fatalf("re-sending added events: %d → %d", n, m)
+	}
+	if r, err := custody.AuditChains(ctx, e.Pool); err != nil || !r.OK() {
+		t.Fatalf("chain audit: %+v %v", r.Problem, err)
 	}
 }

@@ -59,6 +59,9 @@ type Event struct {
 	// state and custodian are the bag's current ones, read by PrepareEvent.
 	state     State
 	custodian Party
+	// leafHash is the event's log leaf hash, set by QueueEvent (the next
+	// event's chain link).
+	leafHash []byte
 }
 
 // leaf is the canonical form of an event appended to the custody log: a
@@ -224,6 +227,7 @@ func QueueEvent(b *pgx.Batch, actor policy.Subject, e *Event) error {
 	if err != nil {
 		return fmt.Errorf("canonical bag event: %w", err)
 	}
+	e.leafHash = tlog.LeafHash(leaf)
 	// The default custody block is not stored: custodyColumn rebuilds it.
 	var custody any = e.Custody
 	if d, _, _ := normalJSON(defaultCustody(e.CustodianBefore)); bytes.Equal(d, mustNormal(e.Custody)) {
@@ -236,14 +240,14 @@ func QueueEvent(b *pgx.Batch, actor policy.Subject, e *Event) error {
 		SELECT $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, entry.id, $19, $20, $21, $22, $23
 		FROM entry RETURNING log_entry`
 	cols := []any{e.ID, e.BagID, e.Kind, e.Stage, from, to, e.ActorID, e.ActorUsername, e.ActorUnit, e.Place, e.Reason,
-		e.Data, e.OccurredAt, e.RecordedAt, e.Corrects, reason, e.PrevHash, tlog.LeafHash(leaf), custody,
+		e.Data, e.OccurredAt, e.RecordedAt, e.Corrects, reason, e.PrevHash, e.leafHash, custody,
 		e.CustodianBefore.json(), e.CustodianAfter.json()}
 	// The row regenerates the leaf (LeafSource): the log keeps its hash only.
 	// Otherwise (rare: a number jsonb would rewrite) it keeps the bytes too.
 	var sql string
 	var args []any
 	if regenerable {
-		sql, args, err = tlog.AppendHashWith(tlog.LeafHash(leaf), stmt, cols...)
+		sql, args, err = tlog.AppendHashWith(e.leafHash, stmt, cols...)
 	} else {
 		sql, args, err = tlog.AppendWith(leaf, stmt, cols...)
 	}
@@ -403,11 +407,15 @@ func queueBag(b *pgx.Batch, id string, lock bool, out **Bag) error {
 	if !db.ValidUUID(id) {
 		return valise.Errorf(valise.ENOTFOUND, "no such bag")
 	}
-	sql := `SELECT ` + bagColumns + bagFrom + ` WHERE b.id = $1`
 	if lock {
-		sql += ` FOR UPDATE OF b`
+		// The lock is a statement of its own: a locking read that waited
+		// for the row returns the new version of the locked row only (its
+		// joined rows, the custody among them, stay as the statement's
+		// snapshot saw them: a hand-off committed meanwhile would be missed).
+		// The read after it has a fresh snapshot.
+		b.Queue(`SELECT FROM bags WHERE id = $1 FOR UPDATE`, id)
 	}
-	b.Queue(sql, id).QueryRow(func(row pgx.Row) error {
+	b.Queue(`SELECT `+bagColumns+bagFrom+` WHERE b.id = $1`, id).QueryRow(func(row pgx.Row) error {
 		bag, err := scanBag(row)
 		if errors.Is(err, pgx.ErrNoRows) {
 			return nil

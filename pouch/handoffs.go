@@ -233,18 +233,6 @@ const sheetForSQL = `SELECT cs.id::text FROM courier_sheets cs
 	WHERE sb.bag_id = $2 AND c.user_id = u.id::text AND cs.status = 'issued'
 	  AND cs.valid_from <= now() AND now() < cs.valid_until ORDER BY cs.issued_at DESC LIMIT 1`
 
-// queueSheetFor queues the re-check of a receiver's sheet at confirmation.
-func queueSheetFor(b *pgx.Batch, userID, bagID string, out *string) {
-	b.Queue(`SELECT coalesce((`+sheetForSQL+`), '') FROM users u WHERE u.id = $1::uuid`, userID, bagID).
-		QueryRow(func(row pgx.Row) error {
-			err := row.Scan(out)
-			if errors.Is(err, pgx.ErrNoRows) {
-				return nil
-			}
-			return err
-		})
-}
-
 func noSheet(username string) error {
 	return &valise.Error{Code: valise.ECONFLICT,
 		Message: "no issued, unrevoked courier sheet valid now names " + username + " for this bag; a bearer takes custody only with one (DM-01, DM-03)",
@@ -290,7 +278,8 @@ func (s *Service) release(ctx context.Context, actor policy.Subject, in ReleaseI
 		ev   *Event
 		from = Party{Kind: CustodianPerson, Unit: actor.UnitCode, User: actor.UserID, Username: actor.Username}
 	)
-	err := db.InTxBatch(ctx, s.pool, lockedTx, func(batch *pgx.Batch) error {
+	// The transaction runs in the bag's write group (db.Grouped).
+	err := db.InTxBatch(db.Grouped(ctx, in.BagID), s.pool, lockedTx, func(batch *pgx.Batch) error {
 		if err := QueueLockBag(batch, in.BagID, &b); err != nil {
 			return err
 		}
@@ -448,45 +437,60 @@ func (s *Service) confirm(ctx context.Context, actor policy.Subject, handoffID, 
 	if err != nil {
 		return nil, nil, err
 	}
-	// Three round trips in the transaction: BEGIN with the hand-off's lock;
-	// the bag's lock with every other read; every write; then COMMIT.
-	var (
-		out *Handoff
-		rc  *Receipt
-		h   *Handoff
-	)
-	err = db.InTxBatch(ctx, s.pool, lockedTx, func(batch *pgx.Batch) error {
-		// Lock order: the hand-off, then its bag (Cancel does the same).
-		if bagID != "" {
-			queueOpenHandoff(batch, bagID, &h)
-		} else {
-			queueHandoff(batch, handoffID, " FOR UPDATE", &h)
+	// The hand-off names its bag for good: read it first, outside the
+	// transaction, so that every read of the step (the hand-off's lock, then
+	// the bag's, its seals, the receiver's sheet, the chain link) is one round
+	// trip in it, and the writes another; the transaction runs in the bag's
+	// write group (db.Grouped), which commits it.
+	if handoffID == "" && !db.ValidUUID(bagID) {
+		return nil, nil, nil // no open hand-off: the caller reads the bag and explains
+	}
+	if bagID == "" {
+		if err := db.Q(ctx, s.pool).QueryRow(ctx, `SELECT bag_id::text FROM handoffs WHERE id = $1`, handoffID).Scan(&bagID); err != nil {
+			if errors.Is(err, pgx.ErrNoRows) {
+				return nil, nil, valise.Errorf(valise.ENOTFOUND, "no such hand-off")
+			}
+			return nil, nil, db.Classify(err)
 		}
+	}
+	var (
+		out    *Handoff
+		rc     *Receipt
+		h      *Handoff
+		b      *Bag
+		issued []*keyring.Seal
+		sheet  string
+		ev     *Event
+	)
+	err = db.InTxBatch(db.Grouped(ctx, bagID), s.pool, lockedTx, func(batch *pgx.Batch) error {
+		// Lock order: the hand-off, then its bag (Cancel does the same).
+		where, arg := `id = $1 AND bag_id = $2::uuid`, handoffID
+		if handoffID == "" {
+			where, arg = `bag_id = $2::uuid AND status = 'released' AND $1 = ''`, ""
+		}
+		queueHandoffArgs(batch, where+` FOR UPDATE`, &h, arg, bagID)
+		if err := QueueLockBag(batch, bagID, &b); err != nil {
+			return err
+		}
+		keyring.QueueBagSeals(batch, bagID, &issued)
+		// The named receiver's sheet, re-checked now (a registry has none).
+		batch.Queue(`SELECT coalesce((`+sheetForSQL+`), '') FROM handoffs h JOIN users u ON u.id = h.to_user
+			WHERE h.`+where, arg, bagID).QueryRow(func(row pgx.Row) error {
+			sheet = ""
+			if err := row.Scan(&sheet); err != nil && !errors.Is(err, pgx.ErrNoRows) {
+				return err
+			}
+			return nil
+		})
+		ev = &Event{BagID: bagID, Kind: "handoff_accepted", Place: in.Place, Reason: in.Note}
+		PrepareEvent(batch, ev)
 		return nil
 	}, func(tx pgx.Tx) error {
 		if h == nil {
-			if bagID != "" {
+			if handoffID == "" {
 				return nil // the caller reads the bag and explains
 			}
 			return valise.Errorf(valise.ENOTFOUND, "no such hand-off")
-		}
-		var (
-			b      *Bag
-			issued []*keyring.Seal
-			sheet  string
-			ev     = &Event{BagID: h.BagID, Kind: "handoff_accepted", Place: in.Place, Reason: in.Note}
-		)
-		batch := &pgx.Batch{}
-		if err := QueueLockBag(batch, h.BagID, &b); err != nil {
-			return err
-		}
-		keyring.QueueBagSeals(batch, h.BagID, &issued)
-		if h.To.Kind == CustodianPerson {
-			queueSheetFor(batch, h.To.User, h.BagID, &sheet)
-		}
-		PrepareEvent(batch, ev)
-		if err := tx.SendBatch(ctx, batch).Close(); err != nil {
-			return err
 		}
 		if b == nil {
 			return valise.Errorf(valise.ENOTFOUND, "no such bag")
@@ -558,7 +562,7 @@ func (s *Service) confirm(ctx context.Context, actor policy.Subject, handoffID, 
 		ev.Data = mustJSON(map[string]any{"purpose": h.Purpose})
 		ev.Custody = mustJSON(Block{HandoffID: h.ID, Purpose: h.Purpose, From: &h.From, To: &to, Custodian: &cur,
 			Packages: b.PackageCount, Seals: res, Coordinates: in.Coordinates, Note: in.Note, Device: in.Device})
-		batch = &pgx.Batch{}
+		batch := &pgx.Batch{}
 		if err := QueueEvent(batch, actor, ev); err != nil {
 			return err
 		}
@@ -627,15 +631,35 @@ func (s *Service) Cancel(ctx context.Context, actor policy.Subject, handoffID st
 	if fe := w.validate(); fe != nil {
 		return nil, valise.Invalid("bad cancellation", fe...)
 	}
-	var out *Handoff
-	err := db.InTxOpts(ctx, s.pool, lockedTx, func(tx pgx.Tx) error {
-		h, err := loadHandoff(ctx, tx, handoffID, " FOR UPDATE")
-		if err != nil {
+	if !db.ValidUUID(handoffID) {
+		return nil, valise.Errorf(valise.ENOTFOUND, "no such hand-off")
+	}
+	// As in confirm: the hand-off's bag first, then one round trip of reads
+	// (the hand-off's lock, then the bag's) and one of writes, in the bag's
+	// write group.
+	var bagID string
+	if err := db.Q(ctx, s.pool).QueryRow(ctx, `SELECT bag_id::text FROM handoffs WHERE id = $1`, handoffID).Scan(&bagID); err != nil {
+		if errors.Is(err, pgx.ErrNoRows) {
+			return nil, valise.Errorf(valise.ENOTFOUND, "no such hand-off")
+		}
+		return nil, db.Classify(err)
+	}
+	var (
+		out, h *Handoff
+		b      *Bag
+		ev     *Event
+	)
+	err := db.InTxBatch(db.Grouped(ctx, bagID), s.pool, lockedTx, func(batch *pgx.Batch) error {
+		queueHandoffArgs(batch, `id = $1 AND bag_id = $2::uuid FOR UPDATE`, &h, handoffID, bagID)
+		if err := QueueLockBag(batch, bagID, &b); err != nil {
 			return err
 		}
-		b, err := LockBag(ctx, tx, h.BagID)
-		if err != nil {
-			return err
+		ev = &Event{BagID: bagID, Kind: "handoff_cancelled", Place: w.Place, Reason: w.Note}
+		PrepareEvent(batch, ev)
+		return nil
+	}, func(tx pgx.Tx) error {
+		if h == nil || b == nil {
+			return valise.Errorf(valise.ENOTFOUND, "no such hand-off")
 		}
 		if err := check(ctx, policy.ActBagHandOff, b.Resource()); err != nil {
 			return err
@@ -648,8 +672,7 @@ func (s *Service) Cancel(ctx context.Context, actor policy.Subject, handoffID st
 				Extra: map[string]any{"reason": "handoff_" + h.Status, "current_state": h.Status}}
 		}
 		cur := b.Custodian
-		ev := &Event{BagID: b.ID, Kind: "handoff_cancelled", Stage: stageFor(b.State), Place: w.Place, Reason: w.Note,
-			Data: mustJSON(map[string]any{"purpose": h.Purpose})}
+		ev.Stage, ev.Data = stageFor(b.State), mustJSON(map[string]any{"purpose": h.Purpose})
 		if h.fromState != "" {
 			ev.ToState = h.fromState
 		}
@@ -658,14 +681,16 @@ func (s *Service) Cancel(ctx context.Context, actor policy.Subject, handoffID st
 		}
 		ev.Custody = mustJSON(Block{HandoffID: h.ID, Purpose: h.Purpose, From: &h.From, To: &h.To, Custodian: &cur,
 			Packages: b.PackageCount, Coordinates: w.Coordinates, Note: w.Note, Device: w.Device})
-		if err := record(ctx, tx, actor, ev); err != nil {
+		batch := &pgx.Batch{}
+		if err := QueueEvent(batch, actor, ev); err != nil {
 			return err
 		}
-		if _, err := tx.Exec(ctx, `UPDATE handoffs SET status = 'cancelled', completed_at = now() WHERE id = $1`, h.ID); err != nil {
+		batch.Queue(`UPDATE handoffs SET status = 'cancelled', completed_at = now() WHERE id = $1 RETURNING `+handoffColumns, h.ID).
+			QueryRow(func(row pgx.Row) (err error) { out, err = scanHandoff(row); return err })
+		if err := tx.SendBatch(ctx, batch).Close(); err != nil {
 			return fmt.Errorf("cancel hand-off: %w", err)
 		}
-		out, err = loadHandoff(ctx, tx, h.ID, "")
-		return err
+		return nil
 	})
 	return out, err
 }
@@ -695,7 +720,7 @@ func (s *Service) Scan(ctx context.Context, actor policy.Subject, bagID string, 
 		b      *Bag
 		issued []*keyring.Seal
 	)
-	err = db.InTxBatch(ctx, s.pool, lockedTx, func(batch *pgx.Batch) error {
+	err = db.InTxBatch(db.Grouped(ctx, bagID), s.pool, lockedTx, func(batch *pgx.Batch) error {
 		if err := QueueLockBag(batch, bagID, &b); err != nil {
 			return err
 		}
@@ -790,20 +815,14 @@ func queueHandoff(b *pgx.Batch, id, lock string, out **Handoff) {
 	if !db.ValidUUID(id) {
 		return
 	}
-	queueHandoffWhere(b, `id = $1`+lock, id, out)
+	queueHandoffArgs(b, `id = $1`+lock, out, id)
 }
 
-// queueOpenHandoff queues the read (locked) of a bag's open hand-off.
-func queueOpenHandoff(b *pgx.Batch, bagID string, out **Handoff) {
+// queueHandoffArgs queues the read of the hand-off where names (its
+// parameters args); after b's results are read, *out is it, or nil.
+func queueHandoffArgs(b *pgx.Batch, where string, out **Handoff, args ...any) {
 	*out = nil
-	if !db.ValidUUID(bagID) {
-		return
-	}
-	queueHandoffWhere(b, `bag_id = $1 AND status = 'released' FOR UPDATE`, bagID, out)
-}
-
-func queueHandoffWhere(b *pgx.Batch, where, arg string, out **Handoff) {
-	b.Queue(`SELECT `+handoffColumns+` FROM handoffs WHERE `+where, arg).QueryRow(func(row pgx.Row) error {
+	b.Queue(`SELECT `+handoffColumns+` FROM handoffs WHERE `+where, args...).QueryRow(func(row pgx.Row) error {
 		h, err := scanHandoff(row)
 		if errors.Is(err, pgx.ErrNoRows) {
 			return nil
@@ -857,4 +876,109 @@ func (s *Service) clock() time.Time {
 		return s.now()
 	}
 	return time.Now()
+}
+
+// ScanMany records consecutive checkpoint scans of one bag by actor (a
+// phone's batch) as Scan does, in one transaction with two round trips
+// whatever their number: the bag's lock and every read once, the events'
+// ids in the same round trip, then every event (each chained to the one
+// before it in Go) in one pipelined batch. It records the longest prefix of
+// ins that passes every check with a clean seal check and returns its
+// events; the scans after it (from the first that is refused or whose seal
+// check fails, which opens an incident) are left to Scan, one at a time, so
+// each gets Scan's own answer.
+func (s *Service) ScanMany(ctx context.Context, actor policy.Subject, bagID string, ins []ScanInput, check Check) ([]*Event, error) {
+	n := 0
+	for n < len(ins) && len(ins[n].Where.validate()) == 0 && len(validateScan(ins[n].SealScan)) == 0 {
+		n++
+	}
+	if n == 0 || !db.ValidUUID(bagID) {
+		return nil, nil
+	}
+	ins = ins[:n]
+	// The seals: one verification per distinct set of texts.
+	type checked struct {
+		vs  []verified
+		seq uint64
+	}
+	memo := map[string]checked{}
+	vss := make([]checked, n)
+	for i, in := range ins {
+		k := strings.Join(in.Seals, "\n")
+		v, ok := memo[k]
+		if !ok {
+			vs, seq, err := s.verifyScanned(ctx, in.Seals, s.clock())
+			if err != nil {
+				return nil, err
+			}
+			v = checked{vs, seq}
+			memo[k] = v
+		}
+		vss[i] = v
+	}
+	var (
+		out    []*Event
+		b      *Bag
+		issued []*keyring.Seal
+		first  *Event
+		ids    []int64
+	)
+	err := db.InTxBatch(db.Grouped(ctx, bagID), s.pool, lockedTx, func(batch *pgx.Batch) error {
+		out = nil
+		if err := QueueLockBag(batch, bagID, &b); err != nil {
+			return err
+		}
+		keyring.QueueBagSeals(batch, bagID, &issued)
+		first = &Event{BagID: bagID, Kind: "checkpoint_scan"}
+		PrepareEvent(batch, first)
+		batch.Queue(`SELECT ARRAY(SELECT nextval(pg_get_serial_sequence('bag_events', 'id')) FROM generate_series(2, $1))`, n).
+			QueryRow(func(row pgx.Row) error { return row.Scan(&ids) })
+		return nil
+	}, func(tx pgx.Tx) error {
+		// A scan changes neither the custodian nor what the policy decides
+		// on: one check stands for all.
+		if b == nil || first.ID == 0 || !holds(b.Custodian, actor) || check(ctx, policy.ActBagHandOff, b.Resource()) != nil {
+			return nil // Scan explains
+		}
+		batch := &pgx.Batch{}
+		state, prev := first.state, first.PrevHash
+		for i, in := range ins {
+			res, err := checkSeals(ctx, tx, b, issued, in.SealScan, vss[i].vs, vss[i].seq, false)
+			if err != nil {
+				return err
+			}
+			if !res.OK {
+				break
+			}
+			ev := &Event{ID: first.ID, BagID: first.BagID, Kind: "checkpoint_scan", Place: in.Place, Reason: in.Note,
+				Stage: stageFor(state), RecordedAt: first.RecordedAt, PrevHash: prev, state: state, custodian: first.custodian}
+			if i > 0 {
+				ev.ID = ids[i-1]
+			}
+			if state == Dispatched && b.Custodian.Kind == CustodianPerson {
+				ev.ToState = InTransit
+			}
+			if in.OccurredAt != nil {
+				ev.OccurredAt = *in.OccurredAt
+			}
+			cur := b.Custodian
+			ev.Custody = mustJSON(Block{Custodian: &cur, Packages: b.PackageCount, Seals: res, Coordinates: in.Coordinates, Note: in.Note, Device: in.Device})
+			if err := QueueEvent(batch, actor, ev); err != nil {
+				return err
+			}
+			state, prev = ev.ToState, ev.leafHash
+			out = append(out, ev)
+		}
+		if len(out) == 0 {
+			return nil
+		}
+		if err := tx.SendBatch(ctx, batch).Close(); err != nil {
+			return fmt.Errorf("record checkpoint scans: %w", err)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
 }

@@ -135,7 +135,7 @@ func (s *Service) verifyScanned(ctx context.Context, texts []string, now time.Ti
 	if len(texts) == 0 {
 		return nil, 0, nil
 	}
-	list, seq, err := s.trust.get(ctx, s.pool, now)
+	list, seq, err := s.trust.get(ctx, db.Q(ctx, s.pool), now) // in a scope: its connection, not a second one
 	if err != nil {
 		return nil, 0, err
 	}

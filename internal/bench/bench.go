@@ -16,6 +16,7 @@ import (
 
 	"valise/crypto/seal"
 	"valise/crypto/trust"
+	"valise/internal/db"
 	"valise/policy"
 	"valise/tlog"
 )
@@ -31,18 +32,25 @@ type Rate struct {
 	// API server sent PostgreSQL (a batch is one round trip however many
 	// statements it carries).
 	RoundTrips, Statements float64
+	// PerCommit is how many grouped requests shared a commit, when counted.
+	PerCommit float64
+	// Unit names an operation in the output (default "/s").
+	Unit string
 }
 
 // PerSec is operations per second.
 func (r Rate) PerSec() float64 { return float64(r.Ops) / r.Elapsed.Seconds() }
 
 func (r Rate) String() string {
-	s := fmt.Sprintf("%-34s %9.0f /s  (%d in %v)", r.Name, r.PerSec(), r.Ops, r.Elapsed.Round(time.Millisecond))
+	s := fmt.Sprintf("%-48s %7.0f /s  (%d in %v)", r.Name, r.PerSec(), r.Ops, r.Elapsed.Round(time.Millisecond))
 	if r.P50 > 0 {
 		s += fmt.Sprintf("  p50 %v  p99 %v", r.P50.Round(10*time.Microsecond), r.P99.Round(10*time.Microsecond))
 	}
 	if r.RoundTrips > 0 {
-		s += fmt.Sprintf("  %.1f round trips (%.1f statements) each", r.RoundTrips, r.Statements)
+		s += fmt.Sprintf("  %.2f round trips (%.2f statements) each", r.RoundTrips, r.Statements)
+	}
+	if r.PerCommit > 0 {
+		s += fmt.Sprintf("  %.1f requests per commit", r.PerCommit)
 	}
 	return s
 }
@@ -117,14 +125,35 @@ func TlogAppends(ctx context.Context, pool *pgxpool.Pool, conns int, d time.Dura
 	})
 }
 
-// HandOffs measures complete two-party hand-offs (release + accept with a
-// VS1 seal scan, each an authenticated, authorized request with its own
-// transaction and log leaf) through the API at base, one client per pair.
+// HandOffName names the figure of hand-off requests from n clients.
+func HandOffName(n int) string { return fmt.Sprintf("hand-off requests via API (%d clients)", n) }
+
+// HandOffs measures hand-off requests through the API at base, one client
+// per pair, each sending its pair's releases and confirmations (with a VS1
+// seal scan) in turn (Pair.Step): every request is authenticated,
+// authorized and records one event and one log leaf. Ops and latencies are
+// per request.
 func HandOffs(ctx context.Context, c *http.Client, base string, pairs []*Pair, d time.Duration) (Rate, error) {
-	return run(ctx, fmt.Sprintf("hand-offs via API (%d clients)", len(pairs)), len(pairs), d, func(ctx context.Context, w, _ int) error {
-		_, err := pairs[w].HandOffNext(ctx, c, base)
-		return err
+	return run(ctx, HandOffName(len(pairs)), len(pairs), d, func(ctx context.Context, w, _ int) error {
+		return pairs[w].Step(ctx, c, base)
 	})
+}
+
+// counted runs measure and sets r's round trips and statements per
+// operation (for phone syncs: per record) and the grouped requests per
+// commit.
+func (e *benchEnv) counted(measure func() (Rate, error)) (Rate, error) {
+	trips, stmts := e.trips.read()
+	groups, reqs := db.GroupStats.Groups.Load(), db.GroupStats.Requests.Load()
+	r, err := measure()
+	if r.Ops > 0 {
+		t2, s2 := e.trips.read()
+		r.RoundTrips, r.Statements = float64(t2-trips)/float64(r.Ops), float64(s2-stmts)/float64(r.Ops)
+	}
+	if g := db.GroupStats.Groups.Load() - groups; g > 0 {
+		r.PerCommit = float64(db.GroupStats.Requests.Load()-reqs) / float64(g)
+	}
+	return r, err
 }
 
 // PolicyDecision measures one authorization decision of the embedded policy
@@ -223,17 +252,15 @@ func Bench(ctx context.Context, dbURL string, o BenchOptions) ([]Rate, error) {
 	if err != nil {
 		return out, err
 	}
-	if err := add(PhoneSyncs(ctx, phones, env.pairs[:o.Phones], 100, o.Duration)); err != nil {
+	if err := add(env.counted(func() (Rate, error) {
+		return PhoneSyncs(ctx, phones, env.pairs[:o.Phones], 100, o.Duration)
+	})); err != nil {
 		return out, err
 	}
 	for _, n := range o.Clients {
-		trips, stmts := env.trips.read()
-		r, err := HandOffs(ctx, env.client, env.url, env.pairs[:n], o.Duration)
-		if r.Ops > 0 {
-			t2, s2 := env.trips.read()
-			r.RoundTrips, r.Statements = float64(t2-trips)/float64(r.Ops), float64(s2-stmts)/float64(r.Ops)
-		}
-		if err := add(r, err); err != nil {
+		if err := add(env.counted(func() (Rate, error) {
+			return HandOffs(ctx, env.client, env.url, env.pairs[:n], o.Duration)
+		})); err != nil {
 			return out, err
 		}
 	}

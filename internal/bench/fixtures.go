@@ -45,8 +45,43 @@ type Pair struct {
 	CourierToken string
 	Seals        []string
 	Physical     []string
-	// Next is the round of the pair's next hand-off (HandOffNext).
+	// Next is the round of the pair's next hand-off (HandOffNext, Step).
 	Next int
+	// open is the hand-off Step released and has not confirmed yet.
+	open string
+}
+
+// Step sends the pair's next hand-off request: the release of round Next
+// by whoever holds the bag, or the receiver's confirmation of the release
+// before it (which completes the round).
+func (p *Pair) Step(ctx context.Context, c *http.Client, base string) error {
+	fromTok, to, toTok := p.SecondToken, p.Courier, p.CourierToken
+	if p.Next%2 == 1 {
+		fromTok, to, toTok = p.CourierToken, p.Second, p.SecondToken
+	}
+	var h struct {
+		ID      string `json:"id"`
+		SealsOK *bool  `json:"seals_ok"`
+	}
+	if p.open == "" {
+		if err := Call(ctx, c, "POST", base+"/api/v1/custody/handoffs", fromTok,
+			map[string]any{"bag_id": p.BagID, "to": to, "place": "Astana airport"}, http.StatusCreated, &h); err != nil {
+			return fmt.Errorf("release: %w", err)
+		}
+		p.open = h.ID
+		return nil
+	}
+	if err := Call(ctx, c, "POST", base+"/api/v1/custody/handoffs/"+p.open+"/accept", toTok,
+		map[string]any{"seals": p.Seals, "packages_counted": 2, "seals_intact": true, "place": "Astana airport"},
+		http.StatusOK, &h); err != nil {
+		return fmt.Errorf("accept: %w", err)
+	}
+	if h.SealsOK == nil || !*h.SealsOK {
+		return fmt.Errorf("hand-off %s: the seal check failed", p.open)
+	}
+	p.open = ""
+	p.Next++
+	return nil
 }
 
 // HandOffNext runs the pair's next hand-off (whoever holds the bag releases

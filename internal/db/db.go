@@ -147,6 +147,9 @@ func InTxOpts(ctx context.Context, pool *pgxpool.Pool, opts pgx.TxOptions, fn fu
 	if sc := scopeFor(ctx, pool); sc != nil {
 		return sc.run(ctx, opts, nil, fn)
 	}
+	if g, key := groupFor(ctx, pool); g != nil {
+		return g.do(ctx, key, opts, func(*pgx.Batch) error { return nil }, fn)
+	}
 	return retryTx(ctx, func(ctx context.Context) (pgx.Tx, error) { return pool.BeginTx(ctx, opts) }, fn)
 }
 
@@ -161,7 +164,16 @@ func InTxBatch(ctx context.Context, pool *pgxpool.Pool, opts pgx.TxOptions, firs
 	if sc := scopeFor(ctx, pool); sc != nil {
 		return sc.run(ctx, opts, first, fn)
 	}
-	return retryTx(ctx, func(ctx context.Context) (pgx.Tx, error) {
+	if g, key := groupFor(ctx, pool); g != nil {
+		return g.do(ctx, key, opts, first, fn)
+	}
+	return retryTx(ctx, beginBatch(pool, opts, first), fn)
+}
+
+// beginBatch begins a transaction in the round trip of the statements first
+// queues.
+func beginBatch(pool *pgxpool.Pool, opts pgx.TxOptions, first func(b *pgx.Batch) error) func(ctx context.Context) (pgx.Tx, error) {
+	return func(ctx context.Context) (pgx.Tx, error) {
 		b := &pgx.Batch{}
 		b.BeginTx(opts)
 		if err := first(b); err != nil {
@@ -174,7 +186,7 @@ func InTxBatch(ctx context.Context, pool *pgxpool.Pool, opts pgx.TxOptions, firs
 			return nil, err
 		}
 		return tx, nil
-	}, fn)
+	}
 }
 
 // retryTx runs fn in the transaction begin opens and commits it, retrying

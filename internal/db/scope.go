@@ -2,6 +2,7 @@ package db
 
 import (
 	"context"
+	"strconv"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -28,6 +29,9 @@ type Scope struct {
 	OnBegin func(ctx context.Context, tx pgx.Tx) error
 	tx      pgx.Tx
 	failed  error
+	// savepoints names each call's savepoint.
+	savepoints int
+	borrowed   bool // tx belongs to the caller (ScopeOn)
 }
 
 type scopeKey struct{}
@@ -35,6 +39,14 @@ type scopeKey struct{}
 // NewScope returns a scope over pool; put it in a context with WithScope.
 func NewScope(pool *pgxpool.Pool, onBegin func(ctx context.Context, tx pgx.Tx) error) *Scope {
 	return &Scope{pool: pool, OnBegin: onBegin}
+}
+
+// ScopeOn returns a scope over pool whose transaction is tx, begun and
+// committed by its owner (a group committer's request): the domain's
+// transactions in it become savepoints of tx. Its Commit and Rollback do
+// nothing.
+func ScopeOn(pool *pgxpool.Pool, tx pgx.Tx) *Scope {
+	return &Scope{pool: pool, tx: tx, borrowed: true}
 }
 
 // WithScope returns ctx carrying sc.
@@ -65,7 +77,7 @@ func (sc *Scope) Commit(ctx context.Context) error {
 	if sc.failed != nil {
 		return Classify(sc.failed)
 	}
-	if sc.tx == nil {
+	if sc.tx == nil || sc.borrowed {
 		return nil
 	}
 	err := sc.tx.Commit(ctx)
@@ -79,7 +91,7 @@ func (sc *Scope) Commit(ctx context.Context) error {
 
 // Rollback rolls the transaction back, if any; safe to call after Commit.
 func (sc *Scope) Rollback(ctx context.Context) {
-	if sc.tx != nil {
+	if sc.tx != nil && !sc.borrowed {
 		_ = sc.tx.Rollback(context.WithoutCancel(ctx))
 		sc.tx = nil
 	}
@@ -97,7 +109,10 @@ func (sc *Scope) fail(err error) error {
 // statements after it, whatever a savepoint says.
 func doomed(err error) bool { return Retryable(err) || Unavailable(err) }
 
-// run is InTxOpts and InTxBatch inside the scope.
+// run is InTxOpts and InTxBatch inside the scope. Its savepoint is
+// queued in the round trip of first's statements (and has a name of its
+// own, so a call nested in fn rolls back only its own work); it is never
+// released, which would cost a round trip: COMMIT releases them all.
 func (sc *Scope) run(ctx context.Context, opts pgx.TxOptions, first func(b *pgx.Batch) error, fn func(tx pgx.Tx) error) error {
 	if sc.failed != nil {
 		return Classify(sc.failed)
@@ -114,36 +129,41 @@ func (sc *Scope) run(ctx context.Context, opts pgx.TxOptions, first func(b *pgx.
 			}
 		}
 	}
-	sp, err := sc.tx.Begin(ctx) // a savepoint
-	if err != nil {
-		return sc.fail(err)
-	}
+	sc.savepoints++
+	sp := "scope_" + strconv.Itoa(sc.savepoints)
+	b := &pgx.Batch{}
+	b.Queue("SAVEPOINT " + sp)
 	if first != nil {
-		b := &pgx.Batch{}
 		if err := first(b); err != nil {
-			return sc.undo(ctx, sp, err)
-		}
-		if err := sp.SendBatch(ctx, b).Close(); err != nil {
-			return sc.undo(ctx, sp, err)
+			return Classify(err) // nothing was sent
 		}
 	}
-	if err := fn(sp); err != nil {
+	if err := sc.tx.SendBatch(ctx, b).Close(); err != nil {
 		return sc.undo(ctx, sp, err)
 	}
-	if err := sp.Commit(ctx); err != nil { // RELEASE SAVEPOINT
-		return sc.fail(err)
+	if err := fn(sc.tx); err != nil {
+		return sc.undo(ctx, sp, err)
 	}
 	return nil
 }
 
 // undo rolls back to the savepoint after fn's error: the transaction goes on
 // with what came before, unless the error doomed it.
-func (sc *Scope) undo(ctx context.Context, sp pgx.Tx, err error) error {
+func (sc *Scope) undo(ctx context.Context, sp string, err error) error {
 	if doomed(err) {
 		return sc.fail(err)
 	}
-	if rerr := sp.Rollback(ctx); rerr != nil {
+	if _, rerr := sc.tx.Exec(ctx, "ROLLBACK TO SAVEPOINT "+sp); rerr != nil {
 		return sc.fail(rerr)
 	}
 	return Classify(err)
+}
+
+// Q is what reads in ctx should go through: the transaction of ctx's scope
+// over pool once it has begun (so they see what the scope wrote), else pool.
+func Q(ctx context.Context, pool *pgxpool.Pool) Querier {
+	if sc := scopeFor(ctx, pool); sc != nil && sc.tx != nil && sc.failed == nil {
+		return sc.tx
+	}
+	return pool
 }
