@@ -1,0 +1,68 @@
+package courier
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"valise"
+	"valise/personnel"
+	"valise/policy"
+	"valise/pouch"
+)
+
+// eligible decides who may carry a sheet's mail (Art. 1(3), DM-04, DM-05;
+// issue 15) and returns the passport a career courier's check used. A
+// career courier passes personnel.CourierEligibility; an ad hoc courier
+// holds an identity document valid through the trip's last day; every
+// bearer is cleared for every bag (issue 9). A refusal names every failed
+// condition (409, failures[]).
+func eligible(ctx context.Context, tx pgx.Tx, c *Courier, from, until time.Time, level policy.Level) (*personnel.PassportUsed, error) {
+	var failures []personnel.Failure
+	var passport *personnel.PassportUsed
+	userID := ""
+	if c != nil {
+		userID = c.UserID
+	}
+	switch {
+	case c != nil && c.Kind == policy.CourierCareer:
+		el, err := personnel.CourierEligibility(ctx, tx, c.UserID, from, until)
+		if err != nil {
+			return nil, err
+		}
+		failures, passport = el.Failures, el.Passport
+	case c != nil && c.Kind == policy.CourierAdHoc:
+		_, last := personnel.TripDays(from, until)
+		if exp, err := personnel.ParseDate(c.DocExpires); err != nil || exp.Before(last) {
+			failures = append(failures, personnel.Failure{Condition: "identity_document", Rule: "DM-05",
+				Reason: fmt.Sprintf("the identity document %s is valid until %s, before the trip ends on %s", c.DocNumber, c.DocExpires, last)})
+		}
+	}
+	cleared, err := pouch.BearerClearance(ctx, tx, userID)
+	if err != nil {
+		return nil, err
+	}
+	if level > cleared {
+		failures = append(failures, personnel.Failure{Condition: "clearance", Rule: "clearance",
+			Reason: fmt.Sprintf("cleared to %s, below %s, the highest bag on the sheet: every person who carries a bag is cleared for it", cleared, level)})
+	}
+	if len(failures) == 0 {
+		return passport, nil
+	}
+	reason := "courier_ineligible"
+	if len(failures) == 1 && failures[0].Condition == "clearance" {
+		reason = "courier_clearance"
+	}
+	fields := make([]valise.FieldError, len(failures))
+	var why []string
+	for i, f := range failures {
+		fields[i] = valise.FieldError{Field: "courier_id", Reason: f.Rule + ": " + f.Reason}
+		why = append(why, f.Condition)
+	}
+	return nil, &valise.Error{Code: valise.ECONFLICT,
+		Message: "the bearer may not carry this mail (" + strings.Join(why, ", ") + "); every failed condition is listed",
+		Fields:  fields, Extra: map[string]any{"reason": reason, "failures": failures}}
+}
