@@ -63,7 +63,7 @@ CREATE TABLE passport_journal (
     from_archive   boolean NOT NULL,                   -- R§14 issue from the archive
     recipient      text NOT NULL,
     recipient_doc  jsonb NOT NULL,                     -- the RK identity card or passport presented
-    authorization  text NOT NULL DEFAULT '',           -- the sending body's authorization, when not the owner
+    authorized_by  text NOT NULL DEFAULT '',           -- the sending body's authorization, when not the owner
     signed         boolean NOT NULL CHECK (signed),
     event_id       uuid NOT NULL
 );

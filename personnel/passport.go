@@ -378,7 +378,7 @@ func entitlement(ctx context.Context, q db.Querier, h holderFacts, in PassportAp
 		if h.staffKind != item.StaffKind {
 			fs = append(fs, fe("basis", fmt.Sprintf("V-01: List item %s covers %s staff; the principal's position is %s (DL-27 қызметкерлері vs SL-6 жұмыскерлері)", in.Basis, item.StaffKind, h.staffKind)))
 		}
-	} else if strings.TrimSpace(in.BasisDetail.Evidence) == "" {
+	} else if !item.DependentsOnly && strings.TrimSpace(in.BasisDetail.Evidence) == "" {
 		fs = append(fs, fe("basis_detail.evidence", fmt.Sprintf("V-01: List item %s is not shown by the personnel record: cite the document that shows it", in.Basis)))
 	}
 	return fs, nil
@@ -528,7 +528,7 @@ func (h HandOut) failures(holder string) []valise.FieldError {
 
 func journal(ctx context.Context, tx pgx.Tx, passportID string, h HandOut, fromArchive bool, eventID string) error {
 	doc, _ := json.Marshal(h.RecipientDoc)
-	_, err := tx.Exec(ctx, `INSERT INTO passport_journal (passport_id, handed_on, from_archive, recipient, recipient_doc, authorization, signed, event_id)
+	_, err := tx.Exec(ctx, `INSERT INTO passport_journal (passport_id, handed_on, from_archive, recipient, recipient_doc, authorized_by, signed, event_id)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`, passportID, h.On, fromArchive, h.Recipient, doc, h.Authorization, h.Signed, eventID)
 	return err
 }

@@ -127,7 +127,7 @@ type JournalRow struct {
 func (s *Service) PassportJournal(ctx context.Context, sc policy.Scope, by policy.Subject) ([]JournalRow, error) {
 	where, args := ScopeWhere(sc, by.UserID, 1)
 	rows, err := s.pool.Query(ctx, `
-		SELECT j.handed_on, coalesce(p.number, ''), p.passport_type, p.holder_name, j.recipient, j.recipient_doc, j.authorization,
+		SELECT j.handed_on, coalesce(p.number, ''), p.passport_type, p.holder_name, j.recipient, j.recipient_doc, j.authorized_by,
 		       j.from_archive, j.signed
 		FROM passport_journal j JOIN passports p ON p.id = j.passport_id JOIN staff s ON s.id = p.staff_id
 		WHERE `+where+` ORDER BY j.id LIMIT 10000`, args...)
