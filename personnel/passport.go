@@ -686,7 +686,7 @@ func (s *Service) RecordReturn(ctx context.Context, check Check, by policy.Subje
 
 // DemandInput is the MFA's demand to surrender (R§16).
 type DemandInput struct {
-	Ground    string `json:"ground"`  // an R§15 ground (or surrender_delayed, R§17)
+	Ground    string `json:"ground"` // an R§15 ground (or surrender_delayed, R§17)
 	NoticeOn  Date   `json:"notice_on"`
 	Channel   string `json:"channel"` // oral or written
 	Recipient string `json:"recipient"`

@@ -21,20 +21,20 @@ import (
 // §7), kept as versioned rows that personnel officers edit through the API.
 // The newest version of a (kind, code) is current; older ones stay as history.
 const (
-	RefPosition   = "position"             // staff position → title, staff kind, category, nominal rank (HR-01, HR-05)
-	RefExclusion  = "exclusion_ground"     // civil-service exclusion grounds (HR-15)
-	RefProbation  = "probation"            // probation length, code "months" (HR-14)
-	RefAuthority  = "appointing_authority" // position category → appointing authority (HR-35)
-	RefFluency    = "fluency"              // lowest language level counted as "freely commands" (HR-13)
+	RefPosition  = "position"             // staff position → title, staff kind, category, nominal rank (HR-01, HR-05)
+	RefExclusion = "exclusion_ground"     // civil-service exclusion grounds (HR-15)
+	RefProbation = "probation"            // probation length, code "months" (HR-14)
+	RefAuthority = "appointing_authority" // position category → appointing authority (HR-35)
+	RefFluency   = "fluency"              // lowest language level counted as "freely commands" (HR-13)
 	// Issue 15: the passport List (Decree 722, versioned), what the Decree
 	// leaves open (code "settings"), and the courier-service positions (DM-04).
 	RefPassportList   = "passport_list"
 	RefPassport       = "passport"
 	RefCourierService = "courier_service"
-	resReference  = "personnel_reference"
-	actRefManage  = "personnel_reference.manage"
-	actRefRead    = "personnel_reference.read"
-	refCodeFormat = `^[a-z0-9_]{1,64}$`
+	resReference      = "personnel_reference"
+	actRefManage      = "personnel_reference.manage"
+	actRefRead        = "personnel_reference.read"
+	refCodeFormat     = `^[a-z0-9_]{1,64}$`
 )
 
 var refKinds = []string{RefPosition, RefExclusion, RefProbation, RefAuthority, RefFluency, RefPassportList, RefPassport, RefCourierService}
