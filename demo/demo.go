@@ -51,8 +51,9 @@ var poolSteps = []struct {
 	name string
 	run  func(ctx context.Context, pool *pgxpool.Pool, o Options) error
 }{
-	{"bags", loadBags},           // after users: the demo users act
 	{"personnel", loadPersonnel}, // staff records, ranks, discipline, family (demo/personnel.go)
+	{"passports", loadPassports}, // passports in every state; a courier on leave (demo/personnel_passports.go)
+	{"bags", loadBags},           // after the passports: a career courier's sheet needs one (issue 15)
 }
 
 // Load writes the demo data in one transaction, then runs the pool steps,
