@@ -136,7 +136,7 @@ func loadPassports(ctx context.Context, pool *pgxpool.Pool, _ Options) error {
 	if _, err := svc.Surrender(ctx, trust, by, id, pid, personnel.SurrenderInput{On: today.AddDate(-1, 0, 3), By: "the owner", Change: chg}); err != nil {
 		return fmt.Errorf("surrender: %w", err)
 	}
-	if _, err := svc.Withdraw(ctx, trust, by, id, pid, personnel.WithdrawInput{On: today.AddDate(-1, 0, 4), Reason: "status_mismatch", Change: chg}); err != nil {
+	if _, err := svc.Withdraw(ctx, trust, by, id, pid, personnel.WithdrawInput{On: today.AddDate(-1, 0, 4), Ground: "status_mismatch", Change: chg}); err != nil {
 		return fmt.Errorf("invalidate: %w", err)
 	}
 	if _, err := svc.Destroy(ctx, trust, by, personnel.DestructionInput{ActDate: today.AddDate(0, -3, 0),

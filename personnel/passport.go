@@ -822,7 +822,7 @@ func (s *Service) NotifyBorder(ctx context.Context, check Check, by policy.Subje
 // archive or in preparation (T15, T3a).
 type WithdrawInput struct {
 	On     Date   `json:"on"`
-	Reason string `json:"reason,omitempty"` // for an archived or applied passport: an invalidity ground
+	Ground string `json:"ground,omitempty"` // for an archived or applied passport: an invalidity ground
 	Change
 }
 
@@ -841,16 +841,16 @@ func (s *Service) Withdraw(ctx context.Context, check Check, by policy.Subject, 
 		case PassportLost:
 			how = "found and handed to the MFA; never valid again (R§15(4))"
 		case PassportInArchive, PassportApplied:
-			if _, ok := invalidReasons[in.Reason]; !ok || in.Reason == "lost" || in.Reason == "surrender_delayed" {
-				return nil, []valise.FieldError{fe("reason", "an invalidity ground: missing_data, expired, unidentifiable, status_mismatch, gender_change, technical_mistake")}, nil
+			if _, ok := invalidReasons[in.Ground]; !ok || in.Ground == "lost" || in.Ground == "surrender_delayed" {
+				return nil, []valise.FieldError{fe("ground", "an invalidity ground: missing_data, expired, unidentifiable, status_mismatch, gender_change, technical_mistake")}, nil
 			}
-			if p.Status == PassportApplied && in.Reason != "technical_mistake" {
-				return nil, []valise.FieldError{fe("reason", "R§21(2): a passport in preparation is spoiled by a technical mistake")}, nil
+			if p.Status == PassportApplied && in.Ground != "technical_mistake" {
+				return nil, []valise.FieldError{fe("ground", "R§21(2): a passport in preparation is spoiled by a technical mistake")}, nil
 			}
-			if in.Reason == "expired" && !p.ExpiresOn.Before(in.On) {
-				return nil, []valise.FieldError{fe("reason", fmt.Sprintf("R§15(2): valid until %s", p.ExpiresOn))}, nil
+			if in.Ground == "expired" && !p.ExpiresOn.Before(in.On) {
+				return nil, []valise.FieldError{fe("ground", fmt.Sprintf("R§15(2): valid until %s", p.ExpiresOn))}, nil
 			}
-			reason, from, how = in.Reason, in.On, "invalidated ("+invalidReasons[in.Reason]+")"
+			reason, from, how = in.Ground, in.On, "invalidated ("+invalidReasons[in.Ground]+")"
 		default:
 			return nil, nil, passportConflict("R§16", *p, "the passport is %s", p.Status)
 		}
