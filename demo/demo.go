@@ -51,9 +51,10 @@ var poolSteps = []struct {
 	name string
 	run  func(ctx context.Context, pool *pgxpool.Pool, o Options) error
 }{
-	{"personnel", loadPersonnel}, // staff records, ranks, discipline, family (demo/personnel.go)
-	{"passports", loadPassports}, // passports in every state; a courier on leave (demo/personnel_passports.go)
-	{"bags", loadBags},           // after the passports: a career courier's sheet needs one (issue 15)
+	{"personnel", loadPersonnel},                  // staff records, ranks, discipline, family (demo/personnel.go)
+	{"personnel rotation", loadPersonnelRotation}, // calendar, postings, rotation plan (demo/personnel_rotation.go)
+	{"passports", loadPassports},                  // passports in every state; a courier on leave (demo/personnel_passports.go)
+	{"bags", loadBags},                            // after the passports: a career courier's sheet needs one (issue 15)
 }
 
 // Load writes the demo data in one transaction, then runs the pool steps,

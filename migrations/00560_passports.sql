@@ -93,8 +93,8 @@ CREATE TRIGGER passport_destruction_acts_append_only BEFORE UPDATE OR DELETE ON 
 ALTER TABLE courier_sheets ADD COLUMN passport_id uuid REFERENCES passports (id);
 
 INSERT INTO personnel_reference (kind, code, value, reason, act_number, act_date, recorded_by) VALUES
-  ('passport', 'settings', '{"return_reading": "A", "surrender_days": "calendar", "expiry_lead_days": 90, "commission_min": 3}',
-   'R§16/R§17: the start of the 10 days after return (reading A: from the return) and calendar vs working days are not settled by the text (passports-digest §1.9); the pre-expiry lead time and the commission size are not in the text', 'seed', '2025-01-22', 'system'),
+  ('passport', 'settings', '{"return_reading": "A", "surrender_days": "calendar", "commission_min": 3}',
+   'R§16/R§17: the start of the 10 days after return (reading A: from the return) and calendar vs working days are not settled by the text (passports-digest §1.9); the commission size is not in the text (App.2 has three lines)', 'seed', '2025-01-22', 'system'),
   ('courier_service', 'positions', '{"positions": ["diplomatic_courier"]}',
    'positions of the diplomatic courier service (Art. 1(3), DM-04): the staff list names them', 'seed', '2025-01-22', 'system'),
   ('passport_list', 'dl_27', '{"type": "diplomatic", "label": "Employees (diplomatic officers) of the diplomatic service", "family": ["spouse", "child", "adopted_child"], "staff_kind": "diplomatic", "active": true}', 'List, diplomatic item 27', 'Decree 722', '2014-01-13', 'system'),
@@ -104,7 +104,14 @@ INSERT INTO personnel_reference (kind, code, value, reason, act_number, act_date
   ('passport_list', 'sl_6', '{"type": "service", "label": "Workers (administrative-technical) of the diplomatic service", "family": ["spouse", "child", "adopted_child", "parent"], "staff_kind": "admin_technical", "active": true}', 'List, service item 6', 'Decree 722', '2014-01-13', 'system'),
   ('passport_list', 'sl_10', '{"type": "service", "label": "Dependents of a service-passport holder on a long-term trip, departing jointly", "family": ["spouse", "child", "adopted_child", "parent"], "dependents_only": true, "active": true}', 'List, service item 10', 'Decree 722', '2014-01-13', 'system');
 
+-- The expiry-ahead alert's lead time (not in the Decree): a personnel setting.
+INSERT INTO pouch_settings (key, value, basis) VALUES
+    ('personnel.passport_expiry_lead', '90 days', 'default; not in the Decree: how long before a passport expires (R§6) its alert starts')
+ON CONFLICT (key) DO NOTHING;
+
 -- +goose Down
+DELETE FROM setting_changes WHERE key = 'personnel.passport_expiry_lead';
+DELETE FROM pouch_settings WHERE key = 'personnel.passport_expiry_lead';
 ALTER TABLE courier_sheets DROP COLUMN passport_id;
 DROP TABLE passport_destruction_acts;
 DROP SEQUENCE passport_act_seq;

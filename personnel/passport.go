@@ -196,24 +196,25 @@ type ListItem struct {
 
 // PassportSettings is what the Decree leaves open (reference passport/settings).
 type PassportSettings struct {
-	ReturnReading  string `json:"return_reading"`   // R§17: A (10 days from return) or B (from the end of the month)
-	SurrenderDays  string `json:"surrender_days"`   // R§16, R§17: calendar or working
-	ExpiryLeadDays int    `json:"expiry_lead_days"` // expiry-ahead alert
-	CommissionMin  int    `json:"commission_min"`   // R§21, App.2: members signing an act
+	ReturnReading string `json:"return_reading"` // R§17: A (10 days from return) or B (from the end of the month)
+	SurrenderDays string `json:"surrender_days"` // R§16, R§17: calendar or working
+	CommissionMin int    `json:"commission_min"` // R§21, App.2: members signing an act
 }
 
 func passportSettings(ctx context.Context, q db.Querier) (PassportSettings, error) {
-	v := PassportSettings{ReturnReading: "A", SurrenderDays: "calendar", ExpiryLeadDays: 90, CommissionMin: 3}
+	v := PassportSettings{ReturnReading: "A", SurrenderDays: "calendar", CommissionMin: 3}
 	_, err := refValue(ctx, q, RefPassport, "settings", &v)
 	return v, err
 }
 
-// addDays adds n days of the setting's kind (calendar or working).
+// addDays adds n days of the setting's kind (calendar or working); a
+// calendar-day deadline falling on a day off moves to the next working day
+// (the archive receives on working days; docs/decisions.md).
 func (ps PassportSettings) addDays(cal *Calendar, d Date, n int) Date {
 	if ps.SurrenderDays == "working" {
 		return Date{cal.AddWorkingDays(d.Time, n)}
 	}
-	return d.AddDate(0, 0, n)
+	return Date{cal.NextWorkingDay(d.AddDate(0, 0, n).Time)}
 }
 
 const passportCols = `p.id, p.staff_id, coalesce(p.family_member_id::text, ''), p.holder_name, p.passport_type, p.basis,

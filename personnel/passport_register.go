@@ -422,10 +422,10 @@ func init() { RegisterAlertSource("passports", PassportAlerts) }
 
 // PassportAlerts finds, as of asOf: passports not surrendered by their due
 // date (R§16, R§17), valid passports expiring within the lead time
-// (R§6; reference passport/settings expiry_lead_days), and applications
+// (R§6; setting personnel.passport_expiry_lead), and applications
 // past the R§12 five working days.
 func PassportAlerts(ctx context.Context, q db.Querier, _ *Calendar, asOf time.Time) ([]Alert, error) {
-	ps, err := passportSettings(ctx, q)
+	lead, err := LeadTime(ctx, q, "personnel.passport_expiry_lead")
 	if err != nil {
 		return nil, err
 	}
@@ -444,7 +444,7 @@ func PassportAlerts(ctx context.Context, q db.Querier, _ *Calendar, asOf time.Ti
 		   OR (p.status IN ('issued', 'surrender_demanded', 'border_alert') AND p.surrender_due < $1)
 		   OR (p.status IN ('issued', 'in_archive') AND p.invalid_reason IS NULL AND p.expires_on >= $1 AND p.expires_on <= $2
 		       AND NOT (p.surrender_due IS NOT NULL AND p.surrender_due < $1))
-		ORDER BY 6, 7`, on, on.AddDate(0, 0, ps.ExpiryLeadDays), AlertPassportPreparationOverdue, AlertPassportSurrenderOverdue, AlertPassportExpiring)
+		ORDER BY 6, 7`, on, Date{on.Add(lead)}, AlertPassportPreparationOverdue, AlertPassportSurrenderOverdue, AlertPassportExpiring)
 	if err != nil {
 		return nil, err
 	}

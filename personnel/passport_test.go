@@ -360,15 +360,15 @@ func TestPassportSurrenderSettings(t *testing.T) {
 		p := w.apply(st.ID, in)
 		return w.issue(st.ID, p, n, "2025-03-05").Passport
 	}
-	// Reading B: ten days after the month without departure: 2 July + 10 = 12 July.
-	set(`{"return_reading": "B", "surrender_days": "calendar", "expiry_lead_days": 90, "commission_min": 3}`)
+	// Reading B: ten days after the month without departure: 2 July + 10 = Saturday 12 July, moved to Monday 14 July.
+	set(`{"return_reading": "B", "surrender_days": "calendar", "commission_min": 3}`)
 	p := mk("D2000001", "")
 	a, err := w.svc.RecordReturn(ctx, w.check(w.po), w.po, st.ID, p.ID, personnel.ReturnInput{ReturnDate: d("2025-06-02"), Change: act})
-	if err != nil || a.Passport.SurrenderDue.String() != "2025-07-12" {
+	if err != nil || a.Passport.SurrenderDue.String() != "2025-07-14" {
 		t.Fatalf("reading B: %+v %v", a.Passport, err)
 	}
 	// Working days (R§16 demand): notice on Monday 2 June 2025, ten working days: Monday 16 June.
-	set(`{"return_reading": "A", "surrender_days": "working", "expiry_lead_days": 90, "commission_min": 3}`)
+	set(`{"return_reading": "A", "surrender_days": "working", "commission_min": 3}`)
 	q := mk("D2000002", "several_visas")
 	dem := personnel.DemandInput{Ground: "status_mismatch", NoticeOn: d("2025-06-02"), Channel: "written", Recipient: "the owner", Change: act}
 	a, err = w.svc.Demand(ctx, w.check(w.po), w.po, st.ID, q.ID, dem)

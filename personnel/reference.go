@@ -146,8 +146,8 @@ func validateRefValue(kind string, v json.RawMessage) []valise.FieldError {
 	case RefPassport:
 		var x PassportSettings
 		if err := strict(&x); err != nil || (x.ReturnReading != "A" && x.ReturnReading != "B") ||
-			(x.SurrenderDays != "calendar" && x.SurrenderDays != "working") || x.ExpiryLeadDays < 1 || x.ExpiryLeadDays > 730 || x.CommissionMin < 1 || x.CommissionMin > 20 {
-			return bad("passport settings are {return_reading: A|B, surrender_days: calendar|working, expiry_lead_days: 1-730, commission_min: 1-20}")
+			(x.SurrenderDays != "calendar" && x.SurrenderDays != "working") || x.CommissionMin < 1 || x.CommissionMin > 20 {
+			return bad("passport settings are {return_reading: A|B, surrender_days: calendar|working, commission_min: 1-20}")
 		}
 	case RefCourierService:
 		var x struct {
