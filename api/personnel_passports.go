@@ -152,3 +152,46 @@ func (p *personnelAPI) printAct(w http.ResponseWriter, r *http.Request) {
 		return personnel.PrintAct(b, a)
 	})
 }
+
+// eligibilityRoutes: who may carry the mail (Art. 1(3), DM-04, DM-05): the
+// check a sheet runs, asked before issuing one.
+func (p *pouchAPI) eligibilityRoutes(r chi.Router) {
+	r.Get("/couriers/{id}/eligibility", handleNoBody(p.courierEligibility))
+}
+
+// courierEligibility: ?valid_until (RFC 3339, default three days on), valid_from
+// (default now), level (default UNCLASSIFIED: the highest bag's level).
+func (p *pouchAPI) courierEligibility(r *http.Request, s policy.Subject) (courier.Eligibility, error) {
+	if err := p.courierCheck(r, s); err != nil {
+		return courier.Eligibility{}, err
+	}
+	q := r.URL.Query()
+	var fs []valise.FieldError
+	from := time.Now()
+	if v := q.Get("valid_from"); v != "" {
+		t, err := time.Parse(time.RFC3339, v)
+		if err != nil {
+			fs = append(fs, valise.FieldError{Field: "valid_from", Reason: "RFC 3339 date-time"})
+		}
+		from = t
+	}
+	until := from.Add(72 * time.Hour)
+	if v := q.Get("valid_until"); v != "" {
+		t, err := time.Parse(time.RFC3339, v)
+		if err != nil || !t.After(from) {
+			fs = append(fs, valise.FieldError{Field: "valid_until", Reason: "RFC 3339 date-time after valid_from"})
+		}
+		until = t
+	}
+	var err error
+	level := policy.Unclassified
+	if v := q.Get("level"); v != "" {
+		if level, err = policy.ParseLevel(v); err != nil {
+			fs = append(fs, valise.FieldError{Field: "level", Reason: "a classification level"})
+		}
+	}
+	if fs != nil {
+		return courier.Eligibility{}, valise.Invalid("bad query parameters", fs...)
+	}
+	return p.couriers.CheckEligibility(r.Context(), chi.URLParam(r, "id"), from, until, level)
+}

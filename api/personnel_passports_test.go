@@ -201,3 +201,22 @@ func TestCourierSheetEligibility(t *testing.T) {
 		t.Fatalf("DM-05: %v", p)
 	}
 }
+
+// TestCourierEligibilityRoute: the dispatcher asks before issuing; the
+// answer lists every failed condition and changes nothing.
+func TestCourierEligibilityRoute(t *testing.T) {
+	t.Parallel()
+	e := newMailEnv(t)
+	cid := e.courierID() // courier1: enrolled with a passport (personneltest)
+	until := time.Now().Add(48 * time.Hour).UTC().Format(time.RFC3339)
+	ok := e.must(200, "disp", "GET", "/api/v1/couriers/"+cid+"/eligibility?valid_until="+until+"&level=TOP_SECRET", nil)
+	if ok["eligible"] != true || ok["passport"] == nil {
+		t.Fatalf("courier1: %v", ok)
+	}
+	no := e.must(200, "disp", "GET", "/api/v1/couriers/"+cid+"/eligibility?valid_until="+until+"&level=SPECIAL_IMPORTANCE", nil)
+	if no["eligible"] != false || len(no["failures"].([]any)) != 1 {
+		t.Fatalf("above the clearance: %v", no)
+	}
+	e.refused(422, "disp", "GET", "/api/v1/couriers/"+cid+"/eligibility?valid_until=tomorrow", nil)
+	e.refused(404, "disp", "GET", "/api/v1/couriers/00000000-0000-4000-8000-000000000000/eligibility?valid_until="+until, nil)
+}

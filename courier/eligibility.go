@@ -9,6 +9,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"valise"
+	"valise/internal/db"
 	"valise/personnel"
 	"valise/policy"
 	"valise/pouch"
@@ -21,36 +22,9 @@ import (
 // bearer is cleared for every bag (issue 9). A refusal names every failed
 // condition (409, failures[]).
 func eligible(ctx context.Context, tx pgx.Tx, c *Courier, from, until time.Time, level policy.Level) (*personnel.PassportUsed, error) {
-	var failures []personnel.Failure
-	var passport *personnel.PassportUsed
-	userID := ""
-	if c != nil {
-		userID = c.UserID
-	}
-	switch {
-	case c != nil && c.Kind == policy.CourierCareer:
-		el, err := personnel.CourierEligibility(ctx, tx, c.UserID, from, until)
-		if err != nil {
-			return nil, err
-		}
-		failures, passport = el.Failures, el.Passport
-	case c != nil && c.Kind == policy.CourierAdHoc:
-		_, last := personnel.TripDays(from, until)
-		if exp, err := personnel.ParseDate(c.DocExpires); err != nil || exp.Before(last) {
-			failures = append(failures, personnel.Failure{Condition: "identity_document", Rule: "DM-05",
-				Reason: fmt.Sprintf("the identity document %s is valid until %s, before the trip ends on %s", c.DocNumber, c.DocExpires, last)})
-		}
-	}
-	cleared, err := pouch.BearerClearance(ctx, tx, userID)
-	if err != nil {
-		return nil, err
-	}
-	if level > cleared {
-		failures = append(failures, personnel.Failure{Condition: "clearance", Rule: "clearance",
-			Reason: fmt.Sprintf("cleared to %s, below %s, the highest bag on the sheet: every person who carries a bag is cleared for it", cleared, level)})
-	}
-	if len(failures) == 0 {
-		return passport, nil
+	passport, failures, err := bearerFailures(ctx, tx, c, from, until, level)
+	if err != nil || len(failures) == 0 {
+		return passport, err
 	}
 	reason := "courier_ineligible"
 	if len(failures) == 1 && failures[0].Condition == "clearance" {
@@ -65,4 +39,68 @@ func eligible(ctx context.Context, tx pgx.Tx, c *Courier, from, until time.Time,
 	return nil, &valise.Error{Code: valise.ECONFLICT,
 		Message: "the bearer may not carry this mail (" + strings.Join(why, ", ") + "); every failed condition is listed",
 		Fields:  fields, Extra: map[string]any{"reason": reason, "failures": failures}}
+}
+
+// bearerFailures lists every failed condition for bearer c (nil: no
+// courier, e.g. an aircraft captain) carrying mail up to level on a trip.
+func bearerFailures(ctx context.Context, tx pgx.Tx, c *Courier, from, until time.Time, level policy.Level) (*personnel.PassportUsed, []personnel.Failure, error) {
+	failures := []personnel.Failure{}
+	var passport *personnel.PassportUsed
+	userID := ""
+	if c != nil {
+		userID = c.UserID
+	}
+	switch {
+	case c != nil && c.Kind == policy.CourierCareer:
+		el, err := personnel.CourierEligibility(ctx, tx, c.UserID, from, until)
+		if err != nil {
+			return nil, nil, err
+		}
+		failures, passport = append(failures, el.Failures...), el.Passport
+	case c != nil && c.Kind == policy.CourierAdHoc:
+		_, last := personnel.TripDays(from, until)
+		if exp, err := personnel.ParseDate(c.DocExpires); err != nil || exp.Before(last) {
+			failures = append(failures, personnel.Failure{Condition: "identity_document", Rule: "DM-05",
+				Reason: fmt.Sprintf("the identity document %s is valid until %s, before the trip ends on %s", c.DocNumber, c.DocExpires, last)})
+		}
+	}
+	cleared, err := pouch.BearerClearance(ctx, tx, userID)
+	if err != nil {
+		return nil, nil, err
+	}
+	if level > cleared {
+		failures = append(failures, personnel.Failure{Condition: "clearance", Rule: "clearance",
+			Reason: fmt.Sprintf("cleared to %s, below %s, the highest bag on the sheet: every person who carries a bag is cleared for it", cleared, level)})
+	}
+	return passport, failures, nil
+}
+
+// Eligibility is what a dispatcher sees before issuing a sheet: whether
+// the courier may carry mail of a level on a trip, and why not.
+type Eligibility struct {
+	CourierID string                  `json:"courier_id"`
+	Kind      string                  `json:"kind"`
+	ValidFrom time.Time               `json:"valid_from"`
+	ValidTill time.Time               `json:"valid_until"`
+	Level     string                  `json:"level"`
+	Eligible  bool                    `json:"eligible"`
+	Passport  *personnel.PassportUsed `json:"passport,omitempty"`
+	Failures  []personnel.Failure     `json:"failures"`
+}
+
+// CheckEligibility runs the sheet's bearer check for courier id without
+// issuing anything.
+func (s *Service) CheckEligibility(ctx context.Context, id string, from, until time.Time, level policy.Level) (Eligibility, error) {
+	var out Eligibility
+	err := db.InTx(ctx, s.pool, func(tx pgx.Tx) error {
+		c, err := get(ctx, tx, id)
+		if err != nil {
+			return err
+		}
+		p, fs, err := bearerFailures(ctx, tx, c, from, until, level)
+		out = Eligibility{CourierID: c.ID, Kind: c.Kind, ValidFrom: from, ValidTill: until, Level: level.String(),
+			Eligible: len(fs) == 0, Passport: p, Failures: fs}
+		return err
+	})
+	return out, db.Classify(err)
 }
