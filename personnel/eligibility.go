@@ -96,7 +96,10 @@ func CourierEligibility(ctx context.Context, q db.Querier, userID string, from, 
 		el.Failures = append(el.Failures, Failure{Condition: cond, Rule: rule, Reason: fmt.Sprintf(format, args...)})
 	}
 	var terminated *Date
-	err := q.QueryRow(ctx, `SELECT id, terminated_on FROM staff WHERE user_id::text = $1`, userID).Scan(&el.StaffID, &terminated)
+	err := pgx.ErrNoRows
+	if db.ValidUUID(userID) {
+		err = q.QueryRow(ctx, `SELECT id, terminated_on FROM staff WHERE user_id = $1::uuid`, userID).Scan(&el.StaffID, &terminated)
+	}
 	if errors.Is(err, pgx.ErrNoRows) {
 		fail("staff_record", "DM-04", "the courier's account is linked to no staff record: a career courier is a member of the diplomatic service personnel (Art. 1(3)), not merely a user with the courier role")
 		return el, nil
