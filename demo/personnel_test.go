@@ -1,7 +1,6 @@
 package demo_test
 
 import (
-	"bytes"
 	"context"
 	"testing"
 	"time"
@@ -19,13 +18,8 @@ import (
 // without medical conclusions.
 func TestDemoPersonnel(t *testing.T) {
 	t.Parallel()
-	d := dbtest.New(t)
+	d := loadedTwice(t)
 	ctx := context.Background()
-	for range 2 {
-		if _, err := demo.Load(ctx, d.Pool, demo.Options{Password: "demo-password-1", MasterKey: bytes.Repeat([]byte{7}, 32)}); err != nil {
-			t.Fatal(err)
-		}
-	}
 	var staff, kinds, ranks, units int
 	if err := d.Pool.QueryRow(ctx, `SELECT count(*), count(DISTINCT staff_kind), (SELECT count(DISTINCT rank) FROM staff_ranks),
 		(SELECT count(DISTINCT unit_id) FROM staff_positions) FROM staff`).Scan(&staff, &kinds, &ranks, &units); err != nil {
@@ -68,13 +62,8 @@ func TestDemoPersonnel(t *testing.T) {
 // leave refused for that reason (issue 15).
 func TestDemoPassports(t *testing.T) {
 	t.Parallel()
-	d := dbtest.New(t)
+	d := loadedTwice(t)
 	ctx := context.Background()
-	for range 2 {
-		if _, err := demo.Load(ctx, d.Pool, demo.Options{Password: "demo-password-1", MasterKey: bytes.Repeat([]byte{7}, 32)}); err != nil {
-			t.Fatal(err)
-		}
-	}
 	var states string
 	if err := d.Pool.QueryRow(ctx, `SELECT string_agg(DISTINCT CASE WHEN surrender_due < current_date THEN 'overdue'
 		WHEN surrender_due IS NOT NULL THEN 'due' ELSE status END, ',') FROM passports`).Scan(&states); err != nil {

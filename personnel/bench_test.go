@@ -2,7 +2,6 @@ package personnel_test
 
 import (
 	"context"
-	"slices"
 	"testing"
 	"time"
 
@@ -56,7 +55,5 @@ func BenchmarkEligibleOn10k(b *testing.B) {
 		times = append(times, time.Since(t0))
 	}
 	b.StopTimer()
-	slices.Sort(times)
-	b.ReportMetric(float64(times[len(times)/2].Microseconds())/1000, "p50-ms")
-	b.ReportMetric(float64(times[len(times)*99/100].Microseconds())/1000, "p99-ms")
+	report(b, times)
 }

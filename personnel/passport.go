@@ -217,6 +217,24 @@ func (ps PassportSettings) addDays(cal *Calendar, d Date, n int) Date {
 	return Date{cal.NextWorkingDay(d.AddDate(0, 0, n).Time)}
 }
 
+// surrenderDue is the last day to surrender: ten days from the notice
+// (R§16) or the return (R§17), under reading B from the end of the month
+// after the return; calendar or working days by the settings.
+func surrenderDue(ctx context.Context, q db.Querier, from Date, afterReturn bool) (Date, error) {
+	ps, err := passportSettings(ctx, q)
+	if err != nil {
+		return Date{}, err
+	}
+	cal, err := LoadCalendar(ctx, q)
+	if err != nil {
+		return Date{}, err
+	}
+	if afterReturn && ps.ReturnReading == "B" {
+		from = from.AddDate(0, returnWindowMonths, 0)
+	}
+	return ps.addDays(cal, from, surrenderDays), nil
+}
+
 const passportCols = `p.id, p.staff_id, coalesce(p.family_member_id::text, ''), p.holder_name, p.passport_type, p.basis,
 	p.basis_detail, p.status, coalesce(p.invalid_reason, ''), p.invalid_from, p.location, coalesce(p.number, ''),
 	p.destination, p.received_on, p.prepare_by, p.documents, coalesce(p.second_ground, ''), coalesce(p.replaces::text, ''),
@@ -663,19 +681,10 @@ func (s *Service) RecordReturn(ctx context.Context, check Check, by policy.Subje
 		case !in.NextDeparture.IsZero() && !in.NextDeparture.After(window):
 			basis = "" // a new departure within the month
 		default:
-			ps, err := passportSettings(ctx, tx)
-			if err != nil {
+			var err error
+			if due, err = surrenderDue(ctx, tx, in.ReturnDate, true); err != nil {
 				return nil, nil, err
 			}
-			cal, err := LoadCalendar(ctx, tx)
-			if err != nil {
-				return nil, nil, err
-			}
-			from := in.ReturnDate
-			if ps.ReturnReading == "B" {
-				from = window
-			}
-			due = ps.addDays(cal, from, surrenderDays)
 		}
 		if _, err := tx.Exec(ctx, `UPDATE passports SET return_date = $2, surrender_basis = nullif($3, ''), surrender_due = $4 WHERE id = $1`,
 			p.ID, in.ReturnDate, basis, due); err != nil {
@@ -720,15 +729,10 @@ func (s *Service) Demand(ctx context.Context, check Check, by policy.Subject, st
 		if len(fs) > 0 {
 			return nil, fs, nil
 		}
-		ps, err := passportSettings(ctx, tx)
+		due, err := surrenderDue(ctx, tx, in.NoticeOn, false)
 		if err != nil {
 			return nil, nil, err
 		}
-		cal, err := LoadCalendar(ctx, tx)
-		if err != nil {
-			return nil, nil, err
-		}
-		due := ps.addDays(cal, in.NoticeOn, surrenderDays)
 		if _, err := tx.Exec(ctx, `UPDATE passports SET status = 'surrender_demanded', invalid_reason = $2, invalid_from = $3,
 			surrender_basis = 'demand', surrender_due = $4 WHERE id = $1`, p.ID, in.Ground, in.NoticeOn, due); err != nil {
 			return nil, nil, err

@@ -43,6 +43,7 @@ func passportWorld(b *testing.B) *dbtest.Database {
 	return d
 }
 
+// report adds the p50 and p99 of times to the benchmark's figures.
 func report(b *testing.B, times []time.Duration) {
 	slices.Sort(times)
 	b.ReportMetric(float64(times[len(times)/2].Microseconds())/1000, "p50-ms")
