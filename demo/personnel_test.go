@@ -6,7 +6,6 @@ import (
 	"time"
 
 	"valise/demo"
-	"valise/internal/dbtest"
 	"valise/personnel"
 	"valise/policy"
 )
