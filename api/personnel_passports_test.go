@@ -1,13 +1,16 @@
 package api_test
 
 import (
+	"bytes"
 	"context"
 	"net/http"
+	"os"
 	"strings"
 	"testing"
 	"time"
 
 	"valise/identity"
+	"valise/internal/browser"
 	"valise/policy"
 )
 
@@ -104,6 +107,33 @@ func TestPassportRoutes(t *testing.T) {
 		code, raw := e.raw("po.mfa", path)
 		if code != 200 || !strings.Contains(string(raw), "D5000001") {
 			t.Fatalf("%s: %d %s", path, code, raw)
+		}
+	}
+	// The registers and the act as Chromium renders them under the pages' CSP, and the act printed to PDF.
+	if br := browser.Find(); br != "" {
+		b := browser.Need(t)
+		proxy := e.asUser(t, "po.mfa")
+		for path, wants := range map[string][]string{
+			"/api/v1/personnel/passports/print":                         {"R§18", "Person PP-1", "D5000001", "Diplomatic", "destroyed", "lost"},
+			"/api/v1/personnel/passports/journal/print":                 {"R§13", "D5000002", "041234567", "signed"},
+			"/api/v1/personnel/passport-destructions/" + aid + "/print": {act["number"].(string), "H Head", "Order 12", "scan.pdf", "invalidated"},
+		} {
+			dom, err := b.DOM(t.Context(), proxy+path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, w := range wants {
+				if !strings.Contains(dom, w) {
+					t.Errorf("%s rendered lacks %q", path, w)
+				}
+			}
+		}
+		pdf, err := b.PDF(t.Context(), proxy+"/api/v1/personnel/passport-destructions/"+aid+"/print", t.TempDir())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if raw, _ := os.ReadFile(pdf); !bytes.HasPrefix(raw, []byte("%PDF-")) {
+			t.Fatalf("the act printed is not a PDF")
 		}
 	}
 	// Hidden == missing: the Berlin personnel officer does not see MFA records' passports.

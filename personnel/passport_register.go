@@ -368,9 +368,9 @@ var registerPage = template.Must(template.New("register").Funcs(printFuncs).Pars
 <h1>Дипломатиялық және қызметтік паспорттарды есепке алу электрондық базасы<br>Electronic register of diplomatic and service passports (Decree No. 722, R§18)</h1>
 <p>{{.Date}} · {{len .Rows}}</p>
 <table><tr><th>№</th><th>Тегі, аты, әкесінің аты / Full name</th><th>Туған күні / Born</th><th>Жұмыс орны / Place of work</th><th>Лауазымы / Position</th>
-<th>Шығатын елі / Destination</th><th>Паспорт нөмірі / Number</th><th>Түрі / Type</th><th>Орны / Location</th><th>Берілген күні / Issued</th><th>Жарамды / Valid until</th><th>Қайта тіркелуі / Re-issues</th></tr>
+<th>Шығатын елі / Destination</th><th>Паспорт нөмірі / Number</th><th>Түрі / Type</th><th>Орны / Location</th><th>Күйі / Status</th><th>Берілген күні / Issued</th><th>Жарамды / Valid until</th><th>Қайта тіркелуі / Re-issues</th></tr>
 {{range $i, $r := .Rows}}<tr><td>{{inc $i}}</td><td>{{$r.HolderName}}</td><td>{{$r.BirthDate}}</td><td>{{$r.PlaceOfWork}}</td><td>{{$r.Position}}</td><td>{{$r.Destination}}</td>
-<td>{{$r.Number}}</td><td>{{typeName $r.Type}}</td><td>{{$r.Location}}</td><td>{{if not $r.IssuedOn.IsZero}}{{$r.IssuedOn}}{{end}}</td><td>{{if not $r.ExpiresOn.IsZero}}{{$r.ExpiresOn}}{{end}}</td><td>{{$r.Reissues}}</td></tr>
+<td>{{$r.Number}}</td><td>{{typeName $r.Type}}</td><td>{{$r.Location}}</td><td>{{$r.Status}}</td><td>{{if not $r.IssuedOn.IsZero}}{{$r.IssuedOn}}{{end}}</td><td>{{if not $r.ExpiresOn.IsZero}}{{$r.ExpiresOn}}{{end}}</td><td>{{$r.Reissues}}</td></tr>
 {{end}}</table></body></html>`))
 
 var journalPage = template.Must(template.New("journal").Funcs(printFuncs).Parse(printHead + `
