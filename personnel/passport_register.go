@@ -97,7 +97,7 @@ func (s *Service) PassportRegister(ctx context.Context, sc policy.Scope, by poli
 		FROM passports p JOIN staff s ON s.id = p.staff_id JOIN units u ON u.id = s.unit_id
 		LEFT JOIN family_members fm ON fm.id = p.family_member_id
 		WHERE ($1 = '' OR p.status = $1) AND ($2 = '' OR p.passport_type = $2) AND `+where+`
-		ORDER BY p.holder_name, p.received_on LIMIT 10000`, append([]any{f.Status, f.Type}, args...)...)
+		ORDER BY p.holder_name, p.received_on, p.number NULLS LAST, p.id LIMIT 10000`, append([]any{f.Status, f.Type}, args...)...)
 	if err != nil {
 		return nil, err
 	}
@@ -416,6 +416,7 @@ const (
 	AlertPassportSurrenderOverdue   = "passport_surrender_overdue"
 	AlertPassportExpiring           = "passport_expiring"
 	AlertPassportPreparationOverdue = "passport_preparation_overdue"
+	AlertPassportHolderLeft         = "passport_holder_left_service"
 )
 
 func init() { RegisterAlertSource("passports", PassportAlerts) }
@@ -423,7 +424,8 @@ func init() { RegisterAlertSource("passports", PassportAlerts) }
 // PassportAlerts finds, as of asOf: passports not surrendered by their due
 // date (R§16, R§17), valid passports expiring within the lead time
 // (R§6; setting personnel.passport_expiry_lead), and applications
-// past the R§12 five working days.
+// past the R§12 five working days; and valid passports of holders whose
+// service ended, issued on a List item for serving staff (R§15(5)).
 func PassportAlerts(ctx context.Context, q db.Querier, _ *Calendar, asOf time.Time) ([]Alert, error) {
 	lead, err := LeadTime(ctx, q, "personnel.passport_expiry_lead")
 	if err != nil {
@@ -448,11 +450,29 @@ func PassportAlerts(ctx context.Context, q db.Querier, _ *Calendar, asOf time.Ti
 	if err != nil {
 		return nil, err
 	}
-	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (Alert, error) {
+	scan := func(r pgx.CollectableRow) (Alert, error) {
 		var a Alert
 		var due Date
 		err := r.Scan(&a.Kind, &a.Rule, &a.StaffID, &a.StaffName, &a.Subject, &due, &a.Ref)
 		a.Due = due.Time
 		return a, err
-	})
+	}
+	out, err := pgx.CollectRows(rows, scan)
+	if err != nil {
+		return nil, err
+	}
+	// R§15(5), V-21: the holder's service ended, but a passport issued on a
+	// List item for serving staff is still valid (HR-38 holders keep theirs).
+	rows, err = q.Query(ctx, `
+		SELECT $2, 'R§15(5)', p.staff_id::text, s.full_name, p.holder_name || ' ' || p.number || ': the service ended on ' || s.terminated_on,
+		       s.terminated_on, p.id::text
+		FROM passports p JOIN staff s ON s.id = p.staff_id
+		WHERE p.status IN ('issued', 'in_archive') AND p.invalid_reason IS NULL AND p.expires_on >= $1
+		  AND s.terminated_on < $1 AND p.basis IN ('dl_27', 'sl_6')
+		ORDER BY s.terminated_on, p.id`, on, AlertPassportHolderLeft)
+	if err != nil {
+		return nil, err
+	}
+	left, err := pgx.CollectRows(rows, scan)
+	return append(out, left...), err
 }

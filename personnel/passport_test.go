@@ -215,6 +215,32 @@ func TestLifelongAmbassadorEntitlement(t *testing.T) {
 		t.Fatalf("HR-38 holder after return: %+v %v", r.Passport, err)
 	}
 	w.issue(amb.ID, spp, "D0000102", "2025-03-05")
+	// R§15(5): an attaché's DL-27 passport after the service ends is flagged; the lifelong ones are not.
+	ap := w.apply(att.ID, application("diplomatic", "dl_27", "2025-03-03"))
+	w.issue(att.ID, ap, "D0000103", "2025-03-05")
+	if _, err := w.svc.Terminate(ctx, w.check(w.po), w.po, att.ID, personnel.TerminationInput{Ground: "own_resignation",
+		EffectiveDate: d("2025-06-30"), Authority: "minister", Change: act}); err != nil {
+		t.Fatal(err, fields(err))
+	}
+	left := func(on string) []string {
+		as, err := personnel.PassportAlerts(ctx, w.db.Pool, nil, d(on).Time)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out []string
+		for _, a := range as {
+			if a.Kind == personnel.AlertPassportHolderLeft {
+				out = append(out, a.Ref)
+			}
+		}
+		return out
+	}
+	if got := left("2025-06-30"); len(got) != 0 {
+		t.Fatalf("on the last day of service: %v", got)
+	}
+	if got := left("2025-07-01"); len(got) != 1 || got[0] != ap.ID {
+		t.Fatalf("the day after: %v", got)
+	}
 }
 
 func TestPassportIssueReturnSurrender(t *testing.T) {
