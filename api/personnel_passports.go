@@ -193,5 +193,5 @@ func (p *pouchAPI) courierEligibility(r *http.Request, s policy.Subject) (courie
 	if fs != nil {
 		return courier.Eligibility{}, valise.Invalid("bad query parameters", fs...)
 	}
-	return p.couriers.CheckEligibility(r.Context(), chi.URLParam(r, "id"), from, until, level)
+	return p.couriers.CheckEligibility(r.Context(), chi.URLParam(r, "id"), from, until, level, p.check(s))
 }

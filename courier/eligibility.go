@@ -21,8 +21,8 @@ import (
 // holds an identity document valid through the trip's last day; every
 // bearer is cleared for every bag (issue 9). A refusal names every failed
 // condition (409, failures[]).
-func eligible(ctx context.Context, tx pgx.Tx, c *Courier, from, until time.Time, level policy.Level) (*personnel.PassportUsed, error) {
-	passport, failures, err := bearerFailures(ctx, tx, c, from, until, level)
+func eligible(ctx context.Context, tx pgx.Tx, c *Courier, from, until time.Time, level policy.Level, check pouch.Check) (*personnel.PassportUsed, error) {
+	passport, failures, err := bearerFailures(ctx, tx, c, from, until, level, check)
 	if err != nil || len(failures) == 0 {
 		return passport, err
 	}
@@ -43,7 +43,9 @@ func eligible(ctx context.Context, tx pgx.Tx, c *Courier, from, until time.Time,
 
 // bearerFailures lists every failed condition for bearer c (nil: no
 // courier, e.g. an aircraft captain) carrying mail up to level on a trip.
-func bearerFailures(ctx context.Context, tx pgx.Tx, c *Courier, from, until time.Time, level policy.Level) (*personnel.PassportUsed, []personnel.Failure, error) {
+// The reasons of the personnel conditions name dates and positions only
+// for a caller the personnel policy lets read the courier's staff record.
+func bearerFailures(ctx context.Context, tx pgx.Tx, c *Courier, from, until time.Time, level policy.Level, check pouch.Check) (*personnel.PassportUsed, []personnel.Failure, error) {
 	failures := []personnel.Failure{}
 	var passport *personnel.PassportUsed
 	userID := ""
@@ -57,6 +59,27 @@ func bearerFailures(ctx context.Context, tx pgx.Tx, c *Courier, from, until time
 			return nil, nil, err
 		}
 		failures, passport = append(failures, el.Failures...), el.Passport
+		if len(failures) > 0 {
+			mayRead := false
+			if el.StaffID != "" {
+				res, err := personnel.StaffResource(ctx, tx, el.StaffID)
+				if err != nil {
+					return nil, nil, err
+				}
+				switch err := check(ctx, policy.ActStaffRead, res); valise.ErrorCode(err) {
+				case "":
+					mayRead = true
+				case valise.ENOTFOUND, valise.EFORBIDDEN:
+				default:
+					return nil, nil, err
+				}
+			}
+			for i := range failures {
+				if !mayRead {
+					failures[i] = failures[i].Redacted()
+				}
+			}
+		}
 	case c != nil && c.Kind == policy.CourierAdHoc:
 		_, last := personnel.TripDays(from, until)
 		if exp, err := personnel.ParseDate(c.DocExpires); err != nil || exp.Before(last) {
@@ -90,14 +113,14 @@ type Eligibility struct {
 
 // CheckEligibility runs the sheet's bearer check for courier id without
 // issuing anything.
-func (s *Service) CheckEligibility(ctx context.Context, id string, from, until time.Time, level policy.Level) (Eligibility, error) {
+func (s *Service) CheckEligibility(ctx context.Context, id string, from, until time.Time, level policy.Level, check pouch.Check) (Eligibility, error) {
 	var out Eligibility
 	err := db.InTx(ctx, s.pool, func(tx pgx.Tx) error {
 		c, err := get(ctx, tx, id)
 		if err != nil {
 			return err
 		}
-		p, fs, err := bearerFailures(ctx, tx, c, from, until, level)
+		p, fs, err := bearerFailures(ctx, tx, c, from, until, level, check)
 		out = Eligibility{CourierID: c.ID, Kind: c.Kind, ValidFrom: from, ValidTill: until, Level: level.String(),
 			Eligible: len(fs) == 0, Passport: p, Failures: fs}
 		return err

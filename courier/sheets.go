@@ -228,7 +228,7 @@ func (s *Service) Issue(ctx context.Context, actor policy.Subject, in IssueInput
 				return err
 			}
 		}
-		passport, err := eligible(ctx, tx, bearer, from, *in.ValidUntil, sh.level)
+		passport, err := eligible(ctx, tx, bearer, from, *in.ValidUntil, sh.level, check)
 		if err != nil {
 			return err
 		}

@@ -19,6 +19,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"valise/internal/db"
+	"valise/policy"
 	"valise/pouch"
 )
 
@@ -27,6 +28,36 @@ type Failure struct {
 	Condition string `json:"condition"` // staff_record, position, passport, clearance, identity_document, conflict_<source>
 	Rule      string `json:"rule"`
 	Reason    string `json:"reason"`
+}
+
+// generic is what a failure says to someone who may not read the staff
+// record (personal data stays under the personnel policy).
+var generic = map[string]string{
+	"staff_record": "the courier's account is linked to no staff record of the diplomatic service serving through the trip (Art. 1(3))",
+	"position":     "holds no position of the diplomatic courier service for the whole trip (Art. 1(3))",
+	"passport":     "has no diplomatic or service passport with the holder valid through the trip's last day",
+}
+
+// Redacted is the failure as told to a caller who may not read the
+// person's staff record: the condition and rule, without personal data.
+func (f Failure) Redacted() Failure {
+	g, ok := generic[f.Condition]
+	if !ok {
+		g = "is engaged elsewhere during the trip (" + strings.TrimPrefix(f.Condition, "conflict_") + ")"
+	}
+	return Failure{Condition: f.Condition, Rule: f.Rule, Reason: g}
+}
+
+// StaffResource is a staff record as the personnel policy sees it (for a
+// caller outside personnel asking whether it may read it).
+func StaffResource(ctx context.Context, q db.Querier, staffID string) (policy.Resource, error) {
+	r := resource{id: staffID}
+	var uid *string
+	err := q.QueryRow(ctx, `SELECT u.code, s.user_id::text FROM staff s JOIN units u ON u.id = s.unit_id WHERE s.id = $1`, staffID).Scan(&r.unit, &uid)
+	if uid != nil {
+		r.userID = *uid
+	}
+	return r.policy(), err
 }
 
 // PassportUsed is the passport the eligibility check relied on: the courier
