@@ -113,6 +113,8 @@ func newHiddenEnv(t testing.TB) *hiddenEnv {
 		"users/{id}":                 `SELECT id::text FROM users WHERE username = 'security'`,
 		"units/{code}":               `SELECT 'MFA'`,
 		"senders/{unit}":             `SELECT 'MOD'`,
+		"secondments/{id}":           `SELECT id::text FROM secondments ORDER BY proposed_on LIMIT 1`,
+		"steps/{step}":               `SELECT 'receiver_decision'`,
 	} {
 		var id string
 		if err := e.Pool.QueryRow(ctx, q).Scan(&id); err != nil {

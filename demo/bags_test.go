@@ -1,28 +1,13 @@
 package demo_test
 
 import (
-	"bytes"
 	"context"
 	"testing"
 
-	"valise/demo"
 	"valise/internal/dbtest"
 )
 
 func TestMain(m *testing.M) { dbtest.Main(m) }
-
-// loadedTwice is a database with the demo loaded twice (the second load
-// must change nothing).
-func loadedTwice(t *testing.T) *dbtest.Database {
-	t.Helper()
-	d := dbtest.New(t)
-	for range 2 {
-		if _, err := demo.Load(context.Background(), d.Pool, demo.Options{Password: "demo-password-1", MasterKey: bytes.Repeat([]byte{7}, 32)}); err != nil {
-			t.Fatal(err)
-		}
-	}
-	return d
-}
 
 // TestDemoMail loads the demo twice and checks that the bags stand where the
 // demo says, on the three routes, with their sheets, incidents and events

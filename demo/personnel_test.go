@@ -1,11 +1,13 @@
 package demo_test
 
 import (
+	"bytes"
 	"context"
 	"testing"
 	"time"
 
 	"valise/demo"
+	"valise/internal/dbtest"
 	"valise/personnel"
 	"valise/policy"
 )
@@ -98,4 +100,16 @@ func TestDemoPassports(t *testing.T) {
 	if el := check(demo.DemoLeaveCourierAcc); len(el.Failures) != 1 || el.Failures[0].Condition != "conflict_leave" {
 		t.Fatalf("the courier on leave: %+v", el)
 	}
+}
+
+// loadedTwice is a database with the demo loaded twice (the second load must change nothing).
+func loadedTwice(t *testing.T) *dbtest.Database {
+	t.Helper()
+	d := dbtest.New(t)
+	for range 2 {
+		if _, err := demo.Load(context.Background(), d.Pool, demo.Options{Password: "demo-password-1", MasterKey: bytes.Repeat([]byte{7}, 32)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return d
 }

@@ -102,6 +102,10 @@ var ConflictSources = []ConflictSource{
 		AND NOT p.position_code = ANY (ARRAY(SELECT jsonb_array_elements_text(v.value->'positions') FROM (SELECT value FROM personnel_reference
 			WHERE kind = 'courier_service' AND code = 'positions' ORDER BY id DESC LIMIT 1) v))
 		ORDER BY p.start_date`},
+	// A secondment (Decree 755, issue 14) ordered or running during the trip.
+	{Name: "secondment", Rule: "DM-04", SQL: `SELECT 'seconded from ' || start_date || ' to ' || coalesce(extended_to, term_end)::text
+		FROM secondments WHERE staff_id = $1 AND state IN ('ordered', 'serving', 'expiry_noticed') AND start_date IS NOT NULL
+		AND start_date <= $3 AND coalesce(extended_to, term_end, 'infinity'::date) >= $2 ORDER BY start_date`},
 }
 
 // TripDays are the first and last calendar days (UTC) of a sheet's validity.
