@@ -13,6 +13,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"valise/personnel/personneltest"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
@@ -85,6 +86,11 @@ func newMailEnv(t testing.TB) *mailEnv {
 			t.Fatalf("login %s: %v", u.name, err)
 		}
 		e.tokens[u.name], e.ids[u.name] = tok.AccessToken, usr.ID
+		if u.kind == policy.CourierCareer { // a career courier's staff record, position and passport (issue 15)
+			if _, err := personneltest.CareerCourier(ctx, d.Pool, usr.ID); err != nil {
+				t.Fatal(err)
+			}
+		}
 	}
 	ts := httptest.NewServer(apitest.Conform(t, s))
 	t.Cleanup(ts.Close)

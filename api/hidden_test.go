@@ -92,25 +92,29 @@ func newHiddenEnv(t testing.TB) *hiddenEnv {
 		t.Fatal(err)
 	}
 	for key, q := range map[string]string{
-		"devices/{id}":      `SELECT id::text FROM devices LIMIT 1`,
-		"alerts/{id}":       `SELECT id::text FROM alerts LIMIT 1`,
-		"staff/{id}":        `SELECT id::text FROM staff LIMIT 1`,
-		"secondments/{id}":  `SELECT id::text FROM secondments ORDER BY proposed_on LIMIT 1`,
-		"steps/{step}":      `SELECT 'receiver_decision'`,
-		"cases/{case}":      `SELECT coalesce((SELECT id::text FROM disciplinary_cases LIMIT 1), '00000000-0000-4000-8000-000000000001')`,
-		"studies/{study}":   `SELECT coalesce((SELECT id::text FROM staff_studies LIMIT 1), '00000000-0000-4000-8000-000000000002')`,
-		"reference/{kind}":  `SELECT kind FROM personnel_reference ORDER BY id LIMIT 1`,
-		"/{code}":           `SELECT code FROM personnel_reference ORDER BY id LIMIT 1`,
-		"webhooks/{id}":     `SELECT id::text FROM alert_webhooks LIMIT 1`,
-		"plans/{id}":        `SELECT id::text FROM dispatch_plans LIMIT 1`,
-		"submissions/{id}":  `SELECT id::text FROM submissions LIMIT 1`,
-		"sheets/{id}":       `SELECT id::text FROM courier_sheets WHERE status = 'issued' LIMIT 1`,
-		"incidents/{id}":    `SELECT id::text FROM incidents LIMIT 1`,
-		"loss-reports/{id}": `SELECT id::text FROM loss_reports LIMIT 1`,
-		"couriers/{id}":     `SELECT id::text FROM couriers LIMIT 1`,
-		"users/{id}":        `SELECT id::text FROM users WHERE username = 'security'`,
-		"units/{code}":      `SELECT 'MFA'`,
-		"senders/{unit}":    `SELECT 'MOD'`,
+		"devices/{id}": `SELECT id::text FROM devices LIMIT 1`,
+		"alerts/{id}":  `SELECT id::text FROM alerts LIMIT 1`,
+		"staff/{id}":   `SELECT staff_id::text FROM passports WHERE family_member_id IS NULL ORDER BY received_on, id LIMIT 1`,
+		// A passport of that record (the demo has passports in every state, issue 15).
+		"passports/{passport}": `SELECT id::text FROM passports WHERE staff_id = (SELECT staff_id FROM passports WHERE family_member_id IS NULL
+			ORDER BY received_on, id LIMIT 1) ORDER BY received_on, id LIMIT 1`,
+		"passport-destructions/{id}": `SELECT id::text FROM passport_destruction_acts LIMIT 1`,
+		"cases/{case}":               `SELECT coalesce((SELECT id::text FROM disciplinary_cases LIMIT 1), '00000000-0000-4000-8000-000000000001')`,
+		"studies/{study}":            `SELECT coalesce((SELECT id::text FROM staff_studies LIMIT 1), '00000000-0000-4000-8000-000000000002')`,
+		"reference/{kind}":           `SELECT kind FROM personnel_reference ORDER BY id LIMIT 1`,
+		"/{code}":                    `SELECT code FROM personnel_reference ORDER BY id LIMIT 1`,
+		"webhooks/{id}":              `SELECT id::text FROM alert_webhooks LIMIT 1`,
+		"plans/{id}":                 `SELECT id::text FROM dispatch_plans LIMIT 1`,
+		"submissions/{id}":           `SELECT id::text FROM submissions LIMIT 1`,
+		"sheets/{id}":                `SELECT id::text FROM courier_sheets WHERE status = 'issued' LIMIT 1`,
+		"incidents/{id}":             `SELECT id::text FROM incidents LIMIT 1`,
+		"loss-reports/{id}":          `SELECT id::text FROM loss_reports LIMIT 1`,
+		"couriers/{id}":              `SELECT id::text FROM couriers LIMIT 1`,
+		"users/{id}":                 `SELECT id::text FROM users WHERE username = 'security'`,
+		"units/{code}":               `SELECT 'MFA'`,
+		"senders/{unit}":             `SELECT 'MOD'`,
+		"secondments/{id}":           `SELECT id::text FROM secondments ORDER BY proposed_on LIMIT 1`,
+		"steps/{step}":               `SELECT 'receiver_decision'`,
 	} {
 		var id string
 		if err := e.Pool.QueryRow(ctx, q).Scan(&id); err != nil {

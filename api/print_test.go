@@ -112,8 +112,14 @@ func TestPrintedSheetInChromium(t *testing.T) {
 	if _, err := e.pool.Exec(ctx, `UPDATE users SET position = 'Senior Diplomatic Courier' WHERE username = 'courier1'`); err != nil {
 		t.Fatal(err)
 	}
+	// The sheet prints the passport the eligibility check used (issue 15),
+	// not the document typed on the courier record.
+	if _, err := e.pool.Exec(ctx, `UPDATE passports SET passport_type = 'service', number = 'N1234567', expires_on = '2031-05-01'
+		WHERE staff_id = (SELECT id FROM staff WHERE user_id = $1)`, e.ids["courier1"]); err != nil {
+		t.Fatal(err)
+	}
 	c := e.must(201, "disp", "POST", "/api/v1/couriers", map[string]any{"kind": "career", "user_id": e.ids["courier1"],
-		"full_name": "Arman Courier", "doc_kind": "service_passport", "doc_number": "N1234567", "doc_country": "KZ", "doc_expires": "2031-05-01"})
+		"full_name": "Arman Courier", "doc_kind": "passport", "doc_number": "N0000000", "doc_country": "KZ", "doc_expires": "2031-01-01"})
 	bag1, _ := e.setupSealedBag()
 	bag2, _ := e.setupSealedBag()
 	sheet := e.must(201, "clerk", "POST", "/api/v1/sheets", map[string]any{"issuer": "MFA", "conveyance": "career_courier",
@@ -147,7 +153,7 @@ func TestPrintedSheetInChromium(t *testing.T) {
 			t.Errorf("the rendered sheet lacks %q", want)
 		}
 	}
-	for _, bad := range []string{"service_passport", "onclick", `id="print" type="button" disabled`} {
+	for _, bad := range []string{"service_passport", "N0000000", "onclick", `id="print" type="button" disabled`} {
 		if strings.Contains(dom, bad) {
 			t.Errorf("the rendered sheet contains %q", bad)
 		}

@@ -11,6 +11,7 @@ import (
 	"sync"
 	"testing"
 	"time"
+	"valise/personnel/personneltest"
 
 	"valise/identity"
 	"valise/policy"
@@ -57,6 +58,11 @@ func newMatrixEnv(t *testing.T) *mailEnv {
 			t.Fatalf("login %s: %v", u.name, err)
 		}
 		e.tokens[u.name], e.ids[u.name] = tok.AccessToken, usr.ID
+		if u.kind == policy.CourierCareer { // a career courier's staff record, position and passport (issue 15)
+			if _, err := personneltest.CareerCourier(ctx, e.pool, usr.ID); err != nil {
+				t.Fatal(err)
+			}
+		}
 	}
 	return e
 }

@@ -10,6 +10,7 @@ import (
 	"sync"
 	"testing"
 	"time"
+	"valise/personnel/personneltest"
 
 	"valise"
 	"valise/courier"
@@ -77,6 +78,11 @@ func (w *world) subject(name, unit, kind string, lvl policy.Level, courierKind s
 		w.t.Fatal(name, err)
 	}
 	w.users[name] = s.UserID
+	if courierKind == policy.CourierCareer { // a staff record of the courier service with a passport (issue 15)
+		if _, err := personneltest.CareerCourier(context.Background(), w.db.Pool, s.UserID); err != nil {
+			w.t.Fatal(err)
+		}
+	}
 	return s
 }
 

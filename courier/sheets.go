@@ -44,8 +44,11 @@ type Sheet struct {
 	BearerPosition string `json:"bearer_position,omitempty"`
 	// BearerDoc is the bearer's identity document as printed in English
 	// ("Service passport No. N1234567 (KZ)"); Doc its parts.
-	BearerDoc     string     `json:"bearer_document,omitempty"`
-	Doc           *Document  `json:"bearer_document_details,omitempty"`
+	BearerDoc string    `json:"bearer_document,omitempty"`
+	Doc       *Document `json:"bearer_document_details,omitempty"`
+	// PassportID is the career courier's passport the eligibility check
+	// used (issue 15); the sheet prints it as the bearer's document.
+	PassportID    string     `json:"passport_id,omitempty"`
 	Route         []string   `json:"route"`
 	PackageCount  int        `json:"package_count"`
 	Bags          []SheetBag `json:"bags"`
@@ -216,22 +219,18 @@ func (s *Service) Issue(ctx context.Context, actor policy.Subject, in IssueInput
 		if err := check(ctx, policy.ActSheetIssue, sh.Resource()); err != nil {
 			return err
 		}
-		// Every person who carries a bag is cleared for it: a sheet cannot
-		// name a bearer cleared below any of its bags (issue 9).
-		var bearerUser string
+		// Who may carry the mail (Art. 1(3), DM-04, DM-05; issue 15): every
+		// failed condition is named in one refusal. Every person who carries
+		// a bag is cleared for it (issue 9).
+		var bearer *Courier
 		if courierID != nil {
-			c, _ := get(ctx, tx, *courierID)
-			bearerUser = c.UserID
+			if bearer, err = get(ctx, tx, *courierID); err != nil {
+				return err
+			}
 		}
-		cleared, err := pouch.BearerClearance(ctx, tx, bearerUser)
+		passport, err := eligible(ctx, tx, bearer, from, *in.ValidUntil, sh.level, check)
 		if err != nil {
 			return err
-		}
-		if sh.level > cleared {
-			return &valise.Error{Code: valise.ECONFLICT,
-				Message: "the bearer is cleared below the level of a bag on the sheet; every person who carries a bag is cleared for it",
-				Fields:  []valise.FieldError{{Field: "courier_id", Reason: "cleared below a bag on the sheet"}},
-				Extra:   map[string]any{"reason": "courier_clearance"}}
 		}
 		// DM-02 holds whatever the policy says: the sheet is a document of the
 		// ministry or a foreign institution.
@@ -284,11 +283,15 @@ func (s *Service) Issue(ctx context.Context, actor policy.Subject, in IssueInput
 		}
 		number := fmt.Sprintf("%s-CS-%d-%06d", issuer.Code, from.Year(), n)
 		var id string
+		var passportID *string
+		if passport != nil {
+			passportID = &passport.ID
+		}
 		err = tx.QueryRow(ctx, `INSERT INTO courier_sheets (number, issuer_id, conveyance, courier_id, bearer_name, route_codes,
-			package_count, valid_from, valid_until, status, replaces, issued_by)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 'issued', $10, $11) RETURNING id`,
+			package_count, valid_from, valid_until, status, replaces, issued_by, passport_id)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 'issued', $10, $11, $12) RETURNING id`,
 			number, issuer.ID, in.Conveyance, courierID, sh.BearerName, sh.Route, sh.PackageCount, from, *in.ValidUntil,
-			replaces, actor.Username).Scan(&id)
+			replaces, actor.Username, passportID).Scan(&id)
 		if err != nil {
 			return fmt.Errorf("insert sheet: %w", err)
 		}
@@ -307,14 +310,16 @@ func (s *Service) Issue(ctx context.Context, actor policy.Subject, in IssueInput
 }
 
 const sheetSQL = `SELECT cs.id, cs.number, u.code, u.name, cs.conveyance, coalesce(cs.courier_id::text, ''), coalesce(c.kind, ''),
-	cs.bearer_name, coalesce(c.doc_kind, ''), coalesce(c.doc_number, ''), coalesce(c.doc_country, ''),
-	coalesce(c.doc_expires::text, ''), coalesce(nullif(cu.position, ''), c.position, ''), cs.route_codes, cs.package_count,
+	cs.bearer_name, CASE WHEN pp.id IS NOT NULL THEN pp.passport_type || '_passport' ELSE coalesce(c.doc_kind, '') END,
+	coalesce(pp.number, c.doc_number, ''), CASE WHEN pp.id IS NOT NULL THEN 'KZ' ELSE coalesce(c.doc_country, '') END,
+	coalesce(pp.expires_on::text, c.doc_expires::text, ''), coalesce(cs.passport_id::text, ''), coalesce(nullif(cu.position, ''), c.position, ''), cs.route_codes, cs.package_count,
 	cs.valid_from, cs.valid_until, cs.status, coalesce(cs.revoked_reason, ''), cs.revoked_at, coalesce(cs.replaces::text, ''),
 	cs.issued_by, coalesce(iu.full_name, ''), coalesce(iu.position, ''), cs.issued_at, u.time_zone, cs.version,
 	coalesce(c.user_id, ''),
 	coalesce((SELECT max(b.level) FROM courier_sheet_bags sb JOIN bags b ON b.id = sb.bag_id WHERE sb.sheet_id = cs.id), 0)
 	FROM courier_sheets cs JOIN units u ON u.id = cs.issuer_id LEFT JOIN couriers c ON c.id = cs.courier_id
-	LEFT JOIN users cu ON cu.id::text = c.user_id LEFT JOIN users iu ON iu.username = cs.issued_by`
+	LEFT JOIN users cu ON cu.id::text = c.user_id LEFT JOIN users iu ON iu.username = cs.issued_by
+	LEFT JOIN passports pp ON pp.id = cs.passport_id`
 
 // scanSheet reads one row of sheetSQL: the sheet and what the policy reads
 // of it (its bags' highest level), without its QR and bags.
@@ -324,7 +329,7 @@ func scanSheet(row pgx.Row) (*Sheet, error) {
 	var d Document
 	var level int16
 	err := row.Scan(&sh.ID, &sh.Number, &sh.Issuer, &sh.IssuerName,
-		&sh.Conveyance, &sh.CourierID, &sh.CourierKind, &sh.BearerName, &d.Kind, &d.Number, &d.Country, &d.Expires,
+		&sh.Conveyance, &sh.CourierID, &sh.CourierKind, &sh.BearerName, &d.Kind, &d.Number, &d.Country, &d.Expires, &sh.PassportID,
 		&sh.BearerPosition, &sh.Route, &sh.PackageCount,
 		&sh.ValidFrom, &sh.ValidUntil, &sh.Status, &sh.RevokedReason, &sh.RevokedAt, &sh.Replaces, &sh.IssuedBy,
 		&sh.IssuedByName, &sh.IssuedByPosition, &sh.IssuedAt, &sh.TimeZone, &sh.Version, &userID, &level)

@@ -1,11 +1,9 @@
 package demo_test
 
 import (
-	"bytes"
 	"context"
 	"testing"
 
-	"valise/demo"
 	"valise/internal/dbtest"
 )
 
@@ -16,13 +14,8 @@ func TestMain(m *testing.M) { dbtest.Main(m) }
 // written through the lifecycle (each event a custody log leaf).
 func TestDemoMail(t *testing.T) {
 	t.Parallel()
-	d := dbtest.New(t)
+	d := loadedTwice(t)
 	ctx := context.Background()
-	for range 2 {
-		if _, err := demo.Load(ctx, d.Pool, demo.Options{Password: "demo-password-1", MasterKey: bytes.Repeat([]byte{7}, 32)}); err != nil {
-			t.Fatal(err)
-		}
-	}
 	want := map[string]string{
 		"MFA DE-BER stored": "1", "MFA DE-BER in_transit": "1", "MFA JP-TYO assembling": "1",
 		"MFA JP-TYO missing": "1", "DE-BER MFA delivered": "1",

@@ -64,6 +64,8 @@ var demoStaffList = func() []demoStaff {
 		list = append(list, demoStaff{fmt.Sprintf("D-%03d", n), names[(n+3)%len(names)] + " Omarov", pos, units[i%len(units)], 0, 0, ""})
 		n++
 	}
+	// Issue 15: a career courier of the courier service, on leave (demo/personnel_passports.go).
+	list = append(list, demoStaff{DemoLeaveCourier, "Daulet Courier", "diplomatic_courier", UnitDCS, 2, 1, DemoLeaveCourierAcc})
 	return list
 }()
 

@@ -53,8 +53,52 @@ func TestDemoPersonnel(t *testing.T) {
 	var pending, family, withMC int
 	_ = d.Pool.QueryRow(ctx, `SELECT count(*) FROM staff WHERE terminated_on > current_date`).Scan(&pending)
 	_ = d.Pool.QueryRow(ctx, `SELECT count(*), count(medical_conclusion) FROM family_members`).Scan(&family, &withMC)
-	if pending != 1 || family != 4 || withMC != 1 {
+	if pending != 1 || family != 5 || withMC != 1 { // the ambassador's spouse is the fifth (demo/personnel_passports.go)
 		t.Fatalf("pending %d, family %d (with a medical conclusion %d)", pending, family, withMC)
+	}
+}
+
+// TestDemoPassports: passports in every state, the ambassador's spouse on
+// the lifelong right, the demo career courier eligible and the courier on
+// leave refused for that reason (issue 15).
+func TestDemoPassports(t *testing.T) {
+	t.Parallel()
+	d := loadedTwice(t)
+	ctx := context.Background()
+	var states string
+	if err := d.Pool.QueryRow(ctx, `SELECT string_agg(DISTINCT CASE WHEN surrender_due < current_date THEN 'overdue'
+		WHEN surrender_due IS NOT NULL THEN 'due' ELSE status END, ',') FROM passports`).Scan(&states); err != nil {
+		t.Fatal(err)
+	}
+	if states != "destroyed,due,in_archive,issued,lost,overdue" {
+		t.Fatalf("passport states: %s", states)
+	}
+	var lifelong int
+	_ = d.Pool.QueryRow(ctx, `SELECT count(*) FROM passports p JOIN family_members f ON f.id = p.family_member_id
+		WHERE f.relation = 'spouse' AND p.basis = 'lifelong' AND p.status = 'issued'`).Scan(&lifelong)
+	if lifelong != 1 {
+		t.Fatalf("the ambassador's spouse: %d", lifelong)
+	}
+	as, err := personnel.PassportAlerts(ctx, d.Pool, nil, time.Now())
+	if err != nil || len(as) == 0 {
+		t.Fatalf("alerts: %v %v", as, err)
+	}
+	check := func(user string) personnel.Eligibility {
+		var uid string
+		if err := d.Pool.QueryRow(ctx, `SELECT id FROM users WHERE username = $1`, user).Scan(&uid); err != nil {
+			t.Fatal(err)
+		}
+		el, err := personnel.CourierEligibility(ctx, d.Pool, uid, time.Now(), time.Now().Add(72*time.Hour))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return el
+	}
+	if el := check("courier"); len(el.Failures) != 0 || el.Passport == nil {
+		t.Fatalf("the demo career courier: %+v", el)
+	}
+	if el := check(demo.DemoLeaveCourierAcc); len(el.Failures) != 1 || el.Failures[0].Condition != "conflict_leave" {
+		t.Fatalf("the courier on leave: %+v", el)
 	}
 }
 

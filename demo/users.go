@@ -30,6 +30,7 @@ var demoUsers = []demoUser{
 	{"clerk.tyo", "Tomiris Registry (Tokyo)", UnitTokyo, []string{policy.RoleRegistryClerk}, policy.Restricted, "", nil},
 	{"dispatcher", "Dana Dispatcher", UnitMFA, []string{policy.RoleDispatcher}, policy.Secret, "", nil},
 	{"courier", "Kairat Career Courier", UnitDCS, []string{policy.RoleCourier}, policy.TopSecret, policy.CourierCareer, nil},
+	{DemoLeaveCourierAcc, "Daulet Courier", UnitDCS, []string{policy.RoleCourier}, policy.TopSecret, policy.CourierCareer, nil},
 	{"adhoc", "Asel Ad-hoc Courier", UnitBerlin, []string{policy.RoleCourier}, policy.Secret, policy.CourierAdHoc, nil},
 	{"security", "Serik Security Officer", UnitMFA, []string{policy.RoleSecurityOfficer}, policy.SpecialImportance, "", []string{"*"}},
 	{"personnel", "Perizat Personnel Officer", UnitMFA, []string{policy.RolePersonnelOfficer}, policy.Restricted, "", []string{"*"}},
@@ -41,7 +42,7 @@ var demoUsers = []demoUser{
 var demoPositions = map[string]string{
 	"admin": "Head of Information Systems", "clerk.mfa": "Chief Registrar, Central Registry",
 	"clerk.ber": "Attaché, Registry of the Embassy", "clerk.tyo": "Attaché, Registry of the Embassy",
-	"dispatcher": "Counsellor, Diplomatic Courier Service", "courier": "Senior Diplomatic Courier",
+	"dispatcher": "Counsellor, Diplomatic Courier Service", "courier": "Senior Diplomatic Courier", DemoLeaveCourierAcc: "Diplomatic Courier",
 	"adhoc": "Second Secretary", "security": "Head of Security Department", "personnel": "Head of Personnel",
 	"auditor": "Inspector",
 }

@@ -2,7 +2,6 @@ package personnel_test
 
 import (
 	"context"
-	"slices"
 	"testing"
 	"time"
 
@@ -64,9 +63,7 @@ func percentiles(b *testing.B, op func() error) {
 		times = append(times, time.Since(t0))
 	}
 	b.StopTimer()
-	slices.Sort(times)
-	b.ReportMetric(float64(times[len(times)/2].Microseconds())/1000, "p50-ms")
-	b.ReportMetric(float64(times[len(times)*99/100].Microseconds())/1000, "p99-ms")
+	report(b, times)
 }
 
 // BenchmarkSecondmentAlerts5k measures the secondment alert source (every

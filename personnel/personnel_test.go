@@ -418,7 +418,7 @@ func TestCountedPeriods(t *testing.T) {
 	refused(t, err, valise.EINVALID, "HR-06")
 	w.mustRank(st.ID, personnel.RankInput{Change: "assign", Rank: 6, EffectiveDate: d("2024-01-11")})
 	// An unknown period type is refused.
-	_, err = w.svc.AddPeriod(ctx, w.check(w.po), w.po, st.ID, personnel.PeriodInput{Type: "leave", StartDate: d("2024-01-01"), Change: act})
+	_, err = w.svc.AddPeriod(ctx, w.check(w.po), w.po, st.ID, personnel.PeriodInput{Type: "sabbatical", StartDate: d("2024-01-01"), Change: act})
 	refused(t, err, valise.EINVALID, "Art. 12(2)")
 }
 

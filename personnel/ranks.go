@@ -54,6 +54,7 @@ const (
 	PeriodProfessionalDev      = "professional_development"   // 12(2)(7)
 	PeriodStudy                = "study"                      // 12(2)(8) study on referral by the MFA (Art. 17)
 	PeriodOther                = "other"                      // anything else: not counted
+	PeriodLeave                = "leave"                      // leave (issue 15): not counted; keeps a courier from a trip
 )
 
 // CountedPeriodTypes are the eight Art. 12(2) types.
@@ -255,8 +256,8 @@ func (s *Service) AddPeriod(ctx context.Context, check Check, by policy.Subject,
 	var out ServicePeriod
 	err := s.write(ctx, id, check, func(tx pgx.Tx, r resource) error {
 		fs := in.fields()
-		if !slices.Contains(CountedPeriodTypes, in.Type) && in.Type != PeriodOther {
-			fs = append(fs, fe("type", fmt.Sprintf("one of %s (Art. 12(2)), or other (not counted)", strings.Join(CountedPeriodTypes, ", "))))
+		if !slices.Contains(CountedPeriodTypes, in.Type) && in.Type != PeriodOther && in.Type != PeriodLeave {
+			fs = append(fs, fe("type", fmt.Sprintf("one of %s (Art. 12(2)), or other or leave (not counted)", strings.Join(CountedPeriodTypes, ", "))))
 		}
 		if in.StartDate.IsZero() {
 			fs = append(fs, fe("start_date", "required"))
@@ -267,7 +268,7 @@ func (s *Service) AddPeriod(ctx context.Context, check Check, by policy.Subject,
 		if len(fs) > 0 {
 			return refusal("the service period is invalid", fs...)
 		}
-		out = ServicePeriod{Type: in.Type, Counted: in.Type != PeriodOther, StartDate: in.StartDate, EndDate: in.EndDate, Note: in.Note}
+		out = ServicePeriod{Type: in.Type, Counted: slices.Contains(CountedPeriodTypes, in.Type), StartDate: in.StartDate, EndDate: in.EndDate, Note: in.Note}
 		if err := tx.QueryRow(ctx, `INSERT INTO service_periods (staff_id, period_type, counted, start_date, end_date, note)
 			VALUES ($1, $2, $3, $4, $5, $6) RETURNING id`, id, in.Type, out.Counted, in.StartDate, in.EndDate, in.Note).Scan(&out.ID); err != nil {
 			return err

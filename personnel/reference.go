@@ -21,18 +21,23 @@ import (
 // §7), kept as versioned rows that personnel officers edit through the API.
 // The newest version of a (kind, code) is current; older ones stay as history.
 const (
-	RefPosition   = "position"             // staff position → title, staff kind, category, nominal rank (HR-01, HR-05)
-	RefExclusion  = "exclusion_ground"     // civil-service exclusion grounds (HR-15)
-	RefProbation  = "probation"            // probation length, code "months" (HR-14)
-	RefAuthority  = "appointing_authority" // position category → appointing authority (HR-35)
-	RefFluency    = "fluency"              // lowest language level counted as "freely commands" (HR-13)
-	resReference  = "personnel_reference"
-	actRefManage  = "personnel_reference.manage"
-	actRefRead    = "personnel_reference.read"
-	refCodeFormat = `^[a-z0-9_]{1,64}$`
+	RefPosition  = "position"             // staff position → title, staff kind, category, nominal rank (HR-01, HR-05)
+	RefExclusion = "exclusion_ground"     // civil-service exclusion grounds (HR-15)
+	RefProbation = "probation"            // probation length, code "months" (HR-14)
+	RefAuthority = "appointing_authority" // position category → appointing authority (HR-35)
+	RefFluency   = "fluency"              // lowest language level counted as "freely commands" (HR-13)
+	// Issue 15: the passport List (Decree 722, versioned), what the Decree
+	// leaves open (code "settings"), and the courier-service positions (DM-04).
+	RefPassportList   = "passport_list"
+	RefPassport       = "passport"
+	RefCourierService = "courier_service"
+	resReference      = "personnel_reference"
+	actRefManage      = "personnel_reference.manage"
+	actRefRead        = "personnel_reference.read"
+	refCodeFormat     = `^[a-z0-9_]{1,64}$`
 )
 
-var refKinds = []string{RefPosition, RefExclusion, RefProbation, RefAuthority, RefFluency}
+var refKinds = []string{RefPosition, RefExclusion, RefProbation, RefAuthority, RefFluency, RefPassportList, RefPassport, RefCourierService}
 
 var refCodeRe = regexp.MustCompile(refCodeFormat)
 
@@ -131,6 +136,25 @@ func validateRefValue(kind string, v json.RawMessage) []valise.FieldError {
 		}
 		if err := strict(&x); err != nil || levelRank(x.Level) < 0 {
 			return bad(fmt.Sprintf("fluency is {level: one of %v}", languageLevels))
+		}
+	case RefPassportList:
+		var x ListItem
+		if err := strict(&x); err != nil || (x.Type != PassportDiplomatic && x.Type != PassportService) || x.Label == "" ||
+			(x.StaffKind != "" && x.StaffKind != KindDiplomatic && x.StaffKind != KindAdminTechnical) {
+			return bad("a List item is {type: diplomatic|service, label, family?, staff_kind?, dependents_only?, active}")
+		}
+	case RefPassport:
+		var x PassportSettings
+		if err := strict(&x); err != nil || (x.ReturnReading != "A" && x.ReturnReading != "B") ||
+			(x.SurrenderDays != "calendar" && x.SurrenderDays != "working") || x.CommissionMin < 1 || x.CommissionMin > 20 {
+			return bad("passport settings are {return_reading: A|B, surrender_days: calendar|working, commission_min: 1-20}")
+		}
+	case RefCourierService:
+		var x struct {
+			Positions []string `json:"positions"`
+		}
+		if err := strict(&x); err != nil || len(x.Positions) == 0 {
+			return bad("the courier service is {positions: [position codes]}")
 		}
 	default:
 		if v := refValidators[kind]; v != nil {

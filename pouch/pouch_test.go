@@ -7,6 +7,7 @@ import (
 	"sync"
 	"testing"
 	"time"
+	"valise/personnel/personneltest"
 
 	"valise"
 	"valise/courier"
@@ -82,6 +83,10 @@ func newWorld(t *testing.T) *world {
 	// A career courier record links to a real account holding the role (DM-04).
 	if err := d.Pool.QueryRow(ctx, `INSERT INTO users (username, full_name, unit_id, roles, clearance, courier_kind)
 		SELECT 'courier1', 'Arman Courier', id, '{courier}', 3, 'career' FROM units WHERE code = 'MFA' RETURNING id`).Scan(&w.carrier.UserID); err != nil {
+		t.Fatal(err)
+	}
+	// ... and to a staff record of the courier service with a passport (issue 15).
+	if _, err := personneltest.CareerCourier(ctx, d.Pool, w.carrier.UserID); err != nil {
 		t.Fatal(err)
 	}
 	return w

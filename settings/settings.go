@@ -75,6 +75,7 @@ var Defs = []Def{
 	// Personnel alert lead times (issue 14): the law sets the deadlines, not
 	// how early an officer is warned. One line per key, grouped by feature.
 	{"personnel.alert_lead", TypeDuration, 1 * day, 365 * day, ActPersonnel, "how long before a personnel deadline (rotation, posting, attestation, secondment, passport) its alert starts, unless a more specific personnel.* lead time applies", false},
+	{"personnel.passport_expiry_lead", TypeDuration, 1 * day, 730 * day, ActPersonnel, "how long before a diplomatic or service passport expires (R§6) its expiry-ahead alert starts", false},
 	{"trust_list.stale_after", TypeDuration, 1 * hour, 30 * day, ActOperations, "how long after issue a seal trust list is stale", true},
 }
 
