@@ -3,6 +3,7 @@ package api
 import (
 	"fmt"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/go-chi/chi/v5"
@@ -174,9 +175,8 @@ func (p *personnelAPI) serviceRecordPage(w http.ResponseWriter, r *http.Request)
 	if !ok {
 		return
 	}
-	format := r.URL.Query().Get("format")
-	if format != "" && format != "text" && format != "json" {
-		Error(w, r, valise.Invalid("bad query parameter", valise.FieldError{Field: "format", Reason: "json or text"}))
+	text, ok := textFormat(w, r)
+	if !ok {
 		return
 	}
 	sr, err := p.svc.ServiceRecord(r.Context(), p.check(s), chi.URLParam(r, "id"))
@@ -184,16 +184,16 @@ func (p *personnelAPI) serviceRecordPage(w http.ResponseWriter, r *http.Request)
 		Error(w, r, err)
 		return
 	}
-	if format != "text" {
+	if !text {
 		JSON(w, http.StatusOK, sr)
 		return
 	}
-	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-	w.WriteHeader(http.StatusOK)
-	_, _ = fmt.Fprintf(w, "SERVICE RECORD (diplomatic ranks)\n%s  %s  %s  %s\n\n", sr.Staff.PersonnelNumber, sr.Staff.FullName, sr.Staff.Unit, sr.Staff.StaffKind)
+	var b strings.Builder
+	fmt.Fprintf(&b, "SERVICE RECORD (diplomatic ranks)\n%s  %s  %s  %s\n\n", sr.Staff.PersonnelNumber, sr.Staff.FullName, sr.Staff.Unit, sr.Staff.StaffKind)
 	for _, e := range sr.Entries {
-		_, _ = fmt.Fprintln(w, e.Entry)
+		fmt.Fprintln(&b, e.Entry)
 	}
+	writeText(w, b.String())
 }
 
 func (p *personnelAPI) openCase(r *http.Request, s policy.Subject, in personnel.CaseInput) (personnel.Case, error) {

@@ -214,6 +214,8 @@ func (s *Server) routes() chi.Router {
 			r.Group(s.config.routes)         // settings, plan review, custody windows (api/settings.go)
 			r.Group(s.seals.labelRoutes)     // seal labels, HTML and PDF (api/labels.go)
 			r.Group(s.staff.routes)          // personnel core (api/personnel.go)
+			// Entitlements and payments (api/personnel_entitlements.go).
+			r.Group(s.staff.entitlementRoutes)
 			// Devices: enrolment codes, list, suspend, revoke (mobile-api/).
 			r.Group(s.mobile.OfficerRoutes)
 		})

@@ -696,7 +696,7 @@ func (k *calc) incident() (Incident, error) {
 	}
 	if err == nil {
 		k.c.incidentID = x.ID
-		k.input("incident", map[string]any{"id": x.ID, "kind": x.Kind, "severity": x.Severity, "occurred_on": x.OccurredOn, "country": x.Country}, "record")
+		k.input("incident", strings.TrimSpace(fmt.Sprintf("%s %s on %s in %s (incident %s)", x.Severity, x.Kind, x.OccurredOn, x.Country, x.ID)), "record")
 	}
 	return x, err
 }
