@@ -644,9 +644,13 @@ func (k *calc) cond(rule string, met bool, format string, args ...any) bool {
 	return met
 }
 
-func (k *calc) step(format string, args ...any) { k.c.Arithmetic = append(k.c.Arithmetic, fmt.Sprintf(format, args...)) }
+func (k *calc) step(format string, args ...any) {
+	k.c.Arithmetic = append(k.c.Arithmetic, fmt.Sprintf(format, args...))
+}
 
-func (k *calc) note(format string, args ...any) { k.c.Notes = append(k.c.Notes, fmt.Sprintf(format, args...)) }
+func (k *calc) note(format string, args ...any) {
+	k.c.Notes = append(k.c.Notes, fmt.Sprintf(format, args...))
+}
 
 func (k *calc) allMet() bool {
 	return !slices.ContainsFunc(k.c.Conditions, func(c Condition) bool { return !c.Met })
