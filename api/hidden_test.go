@@ -109,6 +109,11 @@ func newHiddenEnv(t testing.TB) *hiddenEnv {
 		"users/{id}":        `SELECT id::text FROM users WHERE username = 'security'`,
 		"units/{code}":      `SELECT 'MFA'`,
 		"senders/{unit}":    `SELECT 'MOD'`,
+
+		// Entitlements (api/personnel_entitlements.go): a kind and code of one entry, a decision of the staff fixture.
+		"entitlement-reference/{kind}": `SELECT kind FROM entitlement_reference ORDER BY id LIMIT 1`,
+		"/{refcode}":                   `SELECT code FROM entitlement_reference ORDER BY id LIMIT 1`,
+		"entitlements/{decision}":      `SELECT coalesce((SELECT id::text FROM entitlement_decisions WHERE staff_id = (SELECT id FROM staff LIMIT 1) LIMIT 1), '00000000-0000-4000-8000-000000000003')`,
 	} {
 		var id string
 		if err := e.Pool.QueryRow(ctx, q).Scan(&id); err != nil {

@@ -53,6 +53,8 @@ var poolSteps = []struct {
 }{
 	{"bags", loadBags},           // after users: the demo users act
 	{"personnel", loadPersonnel}, // staff records, ranks, discipline, family (demo/personnel.go)
+	// Entitlement reference values, a duty injury, a veteran (demo/personnel_entitlements.go).
+	{"personnel entitlements", loadPersonnelEntitlements},
 }
 
 // Load writes the demo data in one transaction, then runs the pool steps,

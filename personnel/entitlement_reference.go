@@ -84,11 +84,13 @@ func (m Money) String() string {
 // MarshalJSON writes the amount as a decimal string.
 func (m Money) MarshalJSON() ([]byte, error) { return json.Marshal(m.String()) }
 
-// UnmarshalJSON reads a decimal string (or a JSON number written the same way).
+// UnmarshalJSON reads a decimal string: "12345.67" (not a JSON number, so
+// no amount passes through a float).
 func (m *Money) UnmarshalJSON(b []byte) error {
-	s := strings.Trim(string(b), `"`)
-	v, err := ParseMoney(s)
-	if err != nil {
+	var s string
+	err := json.Unmarshal(b, &s)
+	v, perr := ParseMoney(s)
+	if err != nil || perr != nil {
 		return &json.UnmarshalTypeError{Value: "amount " + string(b) + " (want \"12345.67\")", Type: moneyType}
 	}
 	*m = v
