@@ -94,7 +94,7 @@ func newHiddenEnv(t testing.TB) *hiddenEnv {
 	for key, q := range map[string]string{
 		"devices/{id}":      `SELECT id::text FROM devices LIMIT 1`,
 		"alerts/{id}":       `SELECT id::text FROM alerts LIMIT 1`,
-		"staff/{id}":        `SELECT id::text FROM staff LIMIT 1`,
+		"staff/{id}":        `SELECT coalesce((SELECT staff_id::text FROM entitlement_decisions ORDER BY decided_at, id LIMIT 1), (SELECT id::text FROM staff LIMIT 1))`,
 		"cases/{case}":      `SELECT coalesce((SELECT id::text FROM disciplinary_cases LIMIT 1), '00000000-0000-4000-8000-000000000001')`,
 		"studies/{study}":   `SELECT coalesce((SELECT id::text FROM staff_studies LIMIT 1), '00000000-0000-4000-8000-000000000002')`,
 		"reference/{kind}":  `SELECT kind FROM personnel_reference ORDER BY id LIMIT 1`,
@@ -110,10 +110,10 @@ func newHiddenEnv(t testing.TB) *hiddenEnv {
 		"units/{code}":      `SELECT 'MFA'`,
 		"senders/{unit}":    `SELECT 'MOD'`,
 
-		// Entitlements (api/personnel_entitlements.go): a kind and code of one entry, a decision of the staff fixture.
-		"entitlement-reference/{kind}": `SELECT kind FROM entitlement_reference ORDER BY id LIMIT 1`,
-		"/{refcode}":                   `SELECT code FROM entitlement_reference ORDER BY id LIMIT 1`,
-		"entitlements/{decision}":      `SELECT coalesce((SELECT id::text FROM entitlement_decisions WHERE staff_id = (SELECT id FROM staff LIMIT 1) LIMIT 1), '00000000-0000-4000-8000-000000000003')`,
+		// Entitlements (api/personnel_entitlements.go): a kind and code of one entry, a decision (of the staff fixture's record).
+		"entitlement-reference/{kind}": `SELECT kind FROM entitlement_reference WHERE code <> kind ORDER BY id LIMIT 1`,
+		"/{refcode}":                   `SELECT code FROM entitlement_reference WHERE code <> kind ORDER BY id LIMIT 1`,
+		"entitlements/{decision}":      `SELECT id::text FROM entitlement_decisions ORDER BY decided_at, id LIMIT 1`,
 	} {
 		var id string
 		if err := e.Pool.QueryRow(ctx, q).Scan(&id); err != nil {
