@@ -335,7 +335,7 @@ func (s *Service) RecordEntitlement(ctx context.Context, check Check, by policy.
 			err := tx.QueryRow(ctx, `SELECT id FROM entitlement_decisions WHERE staff_id = $1 AND kind = $2 AND outcome = 'payable'
 				AND computation->>'key' = $3 LIMIT 1`, id, c.Kind, c.key).Scan(&prev)
 			if err == nil {
-				return conflict(c.Rule, "this one-time amount was already decided (decision %s); a correction is a new decision after the old one's act is revoked", prev)
+				return conflict(c.Rule, "this one-time amount was already decided (decision %s): it is paid once", prev)
 			}
 			if !errors.Is(err, pgx.ErrNoRows) {
 				return err
