@@ -76,60 +76,50 @@ func textFormat(w http.ResponseWriter, r *http.Request) (bool, bool) {
 	return false, false
 }
 
-func writeText(w http.ResponseWriter, text string) {
+// jsonOrText answers call's result as JSON, or with ?format=text as its
+// plain-text form to print.
+func jsonOrText(w http.ResponseWriter, r *http.Request, call func(s policy.Subject) (any, func() string, error)) {
+	s, ok := subject(w, r)
+	if !ok {
+		return
+	}
+	text, ok := textFormat(w, r)
+	if !ok {
+		return
+	}
+	v, page, err := call(s)
+	if err != nil {
+		Error(w, r, err)
+		return
+	}
+	if !text {
+		JSON(w, http.StatusOK, v)
+		return
+	}
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 	w.WriteHeader(http.StatusOK)
-	_, _ = w.Write([]byte(text))
+	_, _ = w.Write([]byte(page()))
 }
 
-// previewEntitlement computes without recording: JSON, or with
-// ?format=text the printable form.
+// previewEntitlement computes without recording.
 func (p *personnelAPI) previewEntitlement(w http.ResponseWriter, r *http.Request) {
-	s, ok := subject(w, r)
-	if !ok {
-		return
-	}
-	text, ok := textFormat(w, r)
-	if !ok {
-		return
-	}
-	var in personnel.EntitlementInput
-	if err := Decode(r, &in); err != nil {
-		Error(w, r, err)
-		return
-	}
-	c, err := p.svc.PreviewEntitlement(r.Context(), p.check(s), chi.URLParam(r, "id"), in)
-	if err != nil {
-		Error(w, r, err)
-		return
-	}
-	if text {
-		writeText(w, "PREVIEW (not recorded)\n"+c.Text())
-		return
-	}
-	JSON(w, http.StatusOK, c)
+	jsonOrText(w, r, func(s policy.Subject) (any, func() string, error) {
+		var in personnel.EntitlementInput
+		if err := Decode(r, &in); err != nil {
+			return nil, nil, err
+		}
+		c, err := p.svc.PreviewEntitlement(r.Context(), p.check(s), chi.URLParam(r, "id"), in)
+		return c, func() string { return "PREVIEW (not recorded)\n" + c.Text() }, err
+	})
 }
 
-// entitlementPage answers one recorded decision as JSON, or with
-// ?format=text as the printable form.
+// entitlementPage answers one recorded decision.
 func (p *personnelAPI) entitlementPage(w http.ResponseWriter, r *http.Request) {
-	s, ok := subject(w, r)
-	if !ok {
-		return
-	}
-	text, ok := textFormat(w, r)
-	if !ok {
-		return
-	}
-	d, err := p.svc.Entitlement(r.Context(), p.check(s), chi.URLParam(r, "id"), chi.URLParam(r, "decision"))
-	if err != nil {
-		Error(w, r, err)
-		return
-	}
-	if text {
-		writeText(w, "DECISION "+d.ID+"\nRecorded by "+d.RecordedBy+" at "+d.DecidedAt.UTC().Format("2006-01-02 15:04:05Z")+
-			"; act "+d.Act.Number+" of "+d.Act.Date.String()+"; reason: "+d.Reason+"\n"+d.Computation.Text())
-		return
-	}
-	JSON(w, http.StatusOK, d)
+	jsonOrText(w, r, func(s policy.Subject) (any, func() string, error) {
+		d, err := p.svc.Entitlement(r.Context(), p.check(s), chi.URLParam(r, "id"), chi.URLParam(r, "decision"))
+		return d, func() string {
+			return "DECISION " + d.ID + "\nRecorded by " + d.RecordedBy + " at " + d.DecidedAt.UTC().Format("2006-01-02 15:04:05Z") +
+				"; act " + d.Act.Number + " of " + d.Act.Date.String() + "; reason: " + d.Reason + "\n" + d.Computation.Text()
+		}, err
+	})
 }

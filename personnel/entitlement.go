@@ -468,16 +468,22 @@ func (h heldPosition) on(d Date) bool {
 
 var foreignUnitKinds = []string{"embassy", "consulate", "permanent_mission"}
 
-var entitlementMeta = map[string][3]string{ // kind → rule, article, title
-	EntDeathInDuty:     {"HR-40", "25(9)", "One-time compensation: death in the line of duty abroad"},
-	EntDisability:      {"HR-40", "25(12)", "One-time compensation: disability from a duty injury or illness abroad"},
-	EntDutyInjury:      {"HR-40", "25(13)", "One-time compensation: injury in the line of duty abroad without disability"},
-	EntBurial:          {"HR-40", "26(1)", "One-time burial allowance"},
-	EntDeathAllowance:  {"HR-43", "25(1) part 4", "One-time allowance: death while working at a foreign institution"},
-	EntFamilyRetention: {"HR-42", "25(10)", "Accompanying family keep the Art. 25 guarantees after a death"},
-	EntAnnualLeave:     {"HR-44", "30, 25(4)", "Annual paid leave, health-improvement allowance and leave travel"},
-	EntPayment:         {"HR-45", "29", "Cash payment"},
-	EntVeteran:         {"HR-46", "1(7), 29-1", "Veteran of the diplomatic service and the veterans' monthly payment"},
+// entitlementKind is a kind's rule, article, title and computation.
+type entitlementKind struct {
+	rule, article, title string
+	run                  func(*calc) error
+}
+
+var entitlementMeta = map[string]entitlementKind{
+	EntDeathInDuty:     {"HR-40", "25(9)", "One-time compensation: death in the line of duty abroad", (*calc).deathInDuty},
+	EntDisability:      {"HR-40", "25(12)", "One-time compensation: disability from a duty injury or illness abroad", (*calc).disability},
+	EntDutyInjury:      {"HR-40", "25(13)", "One-time compensation: injury in the line of duty abroad without disability", (*calc).dutyInjury},
+	EntBurial:          {"HR-40", "26(1)", "One-time burial allowance", (*calc).burial},
+	EntDeathAllowance:  {"HR-43", "25(1) part 4", "One-time allowance: death while working at a foreign institution", (*calc).deathAllowance},
+	EntFamilyRetention: {"HR-42", "25(10)", "Accompanying family keep the Art. 25 guarantees after a death", (*calc).familyRetention},
+	EntAnnualLeave:     {"HR-44", "30, 25(4)", "Annual paid leave, health-improvement allowance and leave travel", (*calc).annualLeave},
+	EntPayment:         {"HR-45", "29", "Cash payment", (*calc).payment},
+	EntVeteran:         {"HR-46", "1(7), 29-1", "Veteran of the diplomatic service and the veterans' monthly payment", (*calc).veteran},
 }
 
 func (s *Service) compute(ctx context.Context, q db.Querier, id string, in EntitlementInput) (Computation, error) {
@@ -488,7 +494,7 @@ func (s *Service) compute(ctx context.Context, q db.Querier, id string, in Entit
 	if in.On.IsZero() {
 		in.On = Today(s.now())
 	}
-	c := &Computation{Kind: in.Kind, Rule: meta[0], Article: meta[1], Title: meta[2], StaffID: id, On: in.On,
+	c := &Computation{Kind: in.Kind, Rule: meta.rule, Article: meta.article, Title: meta.title, StaffID: id, On: in.On,
 		Inputs: []Input{}, Conditions: []Condition{}, Factors: []Factor{}, References: []RefUsed{}, Arithmetic: []string{}, Notes: []string{}}
 	k := &calc{ctx: ctx, q: q, id: id, in: in, c: c}
 	var term *Date
@@ -517,26 +523,7 @@ func (s *Service) compute(ctx context.Context, q db.Querier, id string, in Entit
 	if in.Payee != nil {
 		c.Payee = in.Payee
 	}
-	switch in.Kind {
-	case EntDeathInDuty:
-		err = k.deathInDuty()
-	case EntDisability:
-		err = k.disability()
-	case EntDutyInjury:
-		err = k.dutyInjury()
-	case EntBurial:
-		err = k.burial()
-	case EntDeathAllowance:
-		err = k.deathAllowance()
-	case EntFamilyRetention:
-		err = k.familyRetention()
-	case EntAnnualLeave:
-		err = k.annualLeave()
-	case EntPayment:
-		err = k.payment()
-	case EntVeteran:
-		err = k.veteran()
-	}
+	err = meta.run(k)
 	return *c, err
 }
 
