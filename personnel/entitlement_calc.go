@@ -421,10 +421,10 @@ func (k *calc) deathInDuty() error {
 	if in.DiedOn.Before(x.OccurredOn) {
 		return refusal("the computation is invalid", fe("died_on", fmt.Sprintf("before the incident of %s", x.OccurredOn)))
 	}
+	k.cond("HR-41", x.Kind == "injury", "an injury (not an illness) received while performing official duties abroad (the incident is an %s)", x.Kind)
 	if in.Cause == "killed_on_duty" {
 		k.cond("HR-40", in.DiedOn.Equal(x.OccurredOn), "killed while performing official duties abroad: the death (%s) is the incident's day (%s); a later death is died_of_injury", in.DiedOn, x.OccurredOn)
 	} else {
-		k.cond("HR-41", x.Kind == "injury", "died as a result of an injury (not an illness) received while performing official duties abroad (the incident is an %s)", x.Kind)
 		limit := x.OccurredOn.AddDate(DutyDeathYears, 0, 0)
 		k.input("within_one_year_until", limit, "law")
 		k.cond("HR-41", !in.DiedOn.After(limit), "death within one year of the injury: injured %s, died %s (day %d after the injury); the year ends on %s",
@@ -667,7 +667,7 @@ func (k *calc) payment() error {
 	case PayRank:
 		k.c.Article = "29 part 2"
 		k.cond("HR-45", kind == KindDiplomatic, "a diplomatic officer (дипломатиялық қызмет қызметкері), not an administrative-technical worker: staff kind %q", kind)
-		r, err := currentRank(k.ctx, k.q, k.id)
+		r, err := rankOn(k.ctx, k.q, k.id, k.c.On)
 		if err != nil {
 			return err
 		}
@@ -702,6 +702,13 @@ func (k *calc) payment() error {
 		k.cond("HR-45", kind == KindDiplomatic || kind == KindAdminTechnical, "all personnel (diplomatic and administrative-technical) since the 2025 wording")
 	}
 	return k.pay(func() (Money, error) { return k.resolveAmount(ERefPayment, code) })
+}
+
+// rankOn is the rank held on date on (the newest change in effect by then),
+// nil when none (or deprived).
+func rankOn(ctx context.Context, q db.Querier, staffID string, on Date) (*RankHeld, error) {
+	return scanRankHeld(q.QueryRow(ctx, `SELECT rank, effective_date FROM staff_ranks WHERE staff_id = $1 AND effective_date <= $2
+		ORDER BY effective_date DESC, id DESC LIMIT 1`, staffID, on))
 }
 
 // veteranPeriodTypes are the periods in diplomatic service bodies and in
@@ -764,7 +771,7 @@ func (k *calc) veteran() error {
 			held = fmt.Sprintf("held %s (%s, from %s)", p.title, p.unit, p.start)
 		}
 	}
-	r, err := currentRank(k.ctx, k.q, k.id)
+	r, err := rankOn(k.ctx, k.q, k.id, k.c.On)
 	if err != nil {
 		return err
 	}

@@ -454,6 +454,9 @@ func TestPaymentsByKindOfStaff(t *testing.T) {
 	expect(t, pay(dip.ID, "rank", ""), personnel.OutcomeNotEntitled, "0.00") // no rank yet
 	w.mustRank(dip.ID, personnel.RankInput{Change: "assign", Rank: 3, EffectiveDate: d("2021-01-01")})
 	expect(t, pay(dip.ID, "rank", ""), personnel.OutcomePayable, "50000.00")
+	// The rank held on the date: none the day before it was assigned.
+	expect(t, w.preview(dip.ID, personnel.EntitlementInput{Kind: personnel.EntPayment, Payment: "rank", On: d("2020-12-31")}), personnel.OutcomeNotEntitled, "0.00")
+	expect(t, w.preview(dip.ID, personnel.EntitlementInput{Kind: personnel.EntPayment, Payment: "rank", On: d("2021-01-01")}), personnel.OutcomePayable, "50000.00")
 	expect(t, pay(driver.ID, "rank", ""), personnel.OutcomeNotEntitled, "0.00")
 	for _, id := range []string{dip.ID, driver.ID} {
 		expect(t, pay(id, "representation_attire", ""), personnel.OutcomePayable, "250000.00")
