@@ -2,9 +2,7 @@ package personnel_test
 
 import (
 	"context"
-	"slices"
 	"testing"
-	"time"
 
 	"valise/internal/dbtest"
 	"valise/personnel"
@@ -46,17 +44,8 @@ func BenchmarkEligibleOn10k(b *testing.B) {
 		b.Fatalf("%v %d", err, len(el))
 	}
 	b.ReportMetric(float64(len(el)), "eligible")
-	times := make([]time.Duration, 0, b.N)
-	b.ResetTimer()
-	for range b.N {
-		t0 := time.Now()
-		if _, err := svc.EligibleOn(ctx, sc, policy.Subject{}, on); err != nil {
-			b.Fatal(err)
-		}
-		times = append(times, time.Since(t0))
-	}
-	b.StopTimer()
-	slices.Sort(times)
-	b.ReportMetric(float64(times[len(times)/2].Microseconds())/1000, "p50-ms")
-	b.ReportMetric(float64(times[len(times)*99/100].Microseconds())/1000, "p99-ms")
+	percentiles(b, func() error {
+		_, err := svc.EligibleOn(ctx, sc, policy.Subject{}, on)
+		return err
+	})
 }
