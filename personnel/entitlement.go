@@ -441,3 +441,37 @@ func payeeRelations(c Computation) string {
 	}
 	return "the spouse or one of the close relatives: relation spouse or close_relative"
 }
+
+// HR-42 is an alert too: after a death during a posting, the accompanying
+// family's Art. 25 guarantees end on the date a recorded family_retention
+// decision sets (the latest decision of a record wins). The alert runs from
+// the lead time (personnel.alert_lead) before that date until the date.
+func init() { RegisterAlertSource(EntFamilyRetention, familyRetentionAlerts) }
+
+func familyRetentionAlerts(ctx context.Context, q db.Querier, _ *Calendar, asOf time.Time) ([]Alert, error) {
+	lead, err := LeadTime(ctx, q, "personnel.alert_lead")
+	if err != nil {
+		return nil, err
+	}
+	rows, err := q.Query(ctx, `SELECT DISTINCT ON (d.staff_id) d.id::text, d.staff_id::text, s.full_name,
+		(d.computation->'determination'->>'retained_until')::date, d.computation->>'on'
+		FROM entitlement_decisions d JOIN staff s ON s.id = d.staff_id
+		WHERE d.kind = $1 AND d.outcome = $2 ORDER BY d.staff_id, d.decided_at DESC, d.id DESC`, EntFamilyRetention, OutcomeDetermined)
+	if err != nil {
+		return nil, err
+	}
+	var out []Alert
+	var a Alert
+	var until Date
+	var on string
+	_, err = pgx.ForEachRow(rows, []any{&a.Ref, &a.StaffID, &a.StaffName, &until, &on}, func() error {
+		if until.IsZero() || midnight(asOf).After(until.Time) || !Within(until.Time, asOf, lead) {
+			return nil
+		}
+		a.Kind, a.Rule, a.Due = "family_guarantees_ending", "HR-42", until.Time
+		a.Subject = fmt.Sprintf("the accompanying family's Art. 25 guarantees end after %s (Art. 25(10): not more than one month after the death)", until)
+		out = append(out, a)
+		return nil
+	})
+	return out, err
+}

@@ -597,3 +597,48 @@ func TestEntitlementPrivacy(t *testing.T) {
 		t.Error("the denies are not in the decision log")
 	}
 }
+
+// HR-42 as an alert: from a recorded retention decision until its last day.
+func TestFamilyRetentionAlert(t *testing.T) {
+	t.Parallel()
+	w := entWorld(t)
+	ctx := context.Background()
+	st := w.posted()
+	if _, err := w.svc.AddFamily(ctx, w.check(w.po), w.po, st.ID, personnel.FamilyInput{Relation: "spouse", FullName: "Spouse", BirthDate: d("1988-01-01"), Change: act}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.svc.RecordEntitlement(ctx, w.check(w.po), w.po, st.ID, personnel.RecordEntitlementInput{EntitlementInput: personnel.EntitlementInput{
+		Kind: personnel.EntFamilyRetention, DiedOn: d("2026-01-31"), On: d("2026-02-02")}, Change: act}); err != nil {
+		t.Fatal(err)
+	}
+	due := func(on string) bool {
+		t.Helper()
+		all, err := w.svc.Alerts(ctx, w.po, w.check(w.po), d(on).Time)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, a := range all {
+			if a.Kind == "family_guarantees_ending" && a.StaffID == st.ID {
+				if a.Rule != "HR-42" || !a.Due.Equal(d("2026-02-28").Time) {
+					t.Fatalf("%+v", a)
+				}
+				return true
+			}
+		}
+		return false
+	}
+	if !due("2026-02-02") || !due("2026-02-28") || due("2026-03-01") {
+		t.Fatal("the HR-42 alert runs from the decision to the last day of the guarantees")
+	}
+	// Not for someone who may not read the record.
+	tyo := w.user("po.tyo", "JP-TYO", []string{policy.RolePersonnelOfficer}, nil)
+	all, err := w.svc.Alerts(ctx, tyo, w.check(tyo), d("2026-02-10").Time)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, a := range all {
+		if a.StaffID == st.ID {
+			t.Fatalf("a personnel officer out of scope sees %+v", a)
+		}
+	}
+}
