@@ -642,3 +642,12 @@ func TestFamilyRetentionAlert(t *testing.T) {
 		}
 	}
 }
+
+func TestAddMonthsNoOverflow(t *testing.T) {
+	for in, want := range map[string]string{"2026-01-31": "2026-02-28", "2024-01-31": "2024-02-29", "2026-03-15": "2026-04-15",
+		"2026-12-31": "2027-01-31", "2026-08-31": "2026-09-30", "2026-02-28": "2026-03-28"} {
+		if got := personnel.AddMonthsNoOverflow(d(in), 1); !got.Equal(d(want)) {
+			t.Errorf("%s + 1 month = %s, want %s", in, got, want)
+		}
+	}
+}
