@@ -54,6 +54,7 @@ var poolSteps = []struct {
 	{"bags", loadBags},                            // after users: the demo users act
 	{"personnel", loadPersonnel},                  // staff records, ranks, discipline, family (demo/personnel.go)
 	{"personnel rotation", loadPersonnelRotation}, // calendar, postings, rotation plan (demo/personnel_rotation.go)
+	{"secondments", loadSecondments},              // one secondment under each rule set of Decree 755 (demo/personnel_secondment.go)
 	// Entitlement reference values, a duty injury, a veteran (demo/personnel_entitlements.go).
 	{"personnel entitlements", loadPersonnelEntitlements},
 }

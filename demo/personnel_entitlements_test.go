@@ -1,12 +1,10 @@
 package demo_test
 
 import (
-	"bytes"
 	"context"
 	"testing"
 
 	"valise/demo"
-	"valise/internal/dbtest"
 	"valise/personnel"
 	"valise/policy"
 )
@@ -16,13 +14,8 @@ import (
 // once, and the walkthrough's previews compute.
 func TestDemoEntitlements(t *testing.T) {
 	t.Parallel()
-	d := dbtest.New(t)
+	d := loadedTwice(t)
 	ctx := context.Background()
-	for range 2 {
-		if _, err := demo.Load(ctx, d.Pool, demo.Options{Password: "demo-password-1", MasterKey: bytes.Repeat([]byte{7}, 32)}); err != nil {
-			t.Fatal(err)
-		}
-	}
 	var refs, incidents, decisions int
 	if err := d.Pool.QueryRow(ctx, `SELECT (SELECT count(*) FROM entitlement_reference), (SELECT count(*) FROM duty_incidents),
 		(SELECT count(*) FROM entitlement_decisions)`).Scan(&refs, &incidents, &decisions); err != nil {

@@ -3,9 +3,7 @@ package personnel_test
 import (
 	"context"
 	"encoding/json"
-	"slices"
 	"testing"
-	"time"
 
 	"valise/internal/dbtest"
 	"valise/personnel"
@@ -63,22 +61,4 @@ func BenchmarkEntitlementPreview(b *testing.B) {
 		_, err := svc.PreviewEntitlement(ctx, trust, id, in)
 		return err
 	})
-}
-
-// percentiles runs run b.N times and reports the p50 and p99 of one run.
-func percentiles(b *testing.B, run func() error) {
-	b.Helper()
-	times := make([]time.Duration, 0, b.N)
-	b.ResetTimer()
-	for range b.N {
-		t0 := time.Now()
-		if err := run(); err != nil {
-			b.Fatal(err)
-		}
-		times = append(times, time.Since(t0))
-	}
-	b.StopTimer()
-	slices.Sort(times)
-	b.ReportMetric(float64(times[len(times)/2].Microseconds())/1000, "p50-ms")
-	b.ReportMetric(float64(times[len(times)*99/100].Microseconds())/1000, "p99-ms")
 }
