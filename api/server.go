@@ -29,6 +29,7 @@ import (
 	"valise/migrations"
 	mobileapi "valise/mobile-api"
 	"valise/policy"
+	"valise/web/scanner"
 )
 
 //go:embed openapi.yaml
@@ -192,6 +193,7 @@ func (s *Server) routes() chi.Router {
 	r.Get(courier.PrintScriptPath, printScript) // the printable pages' one script (api/sheets.go)
 	// Couriers' phones, every request but enrolment signed by the device key (mobile-api/).
 	r.Route("/mobile/v1", s.mobile.PhoneRoutes)
+	r.Mount("/app", scanner.Handler(notFound)) // the courier's scanner app, an offline web app (web/scanner/)
 	r.Route("/api/v1", func(r chi.Router) {
 		r.Get("/openapi.yaml", func(w http.ResponseWriter, r *http.Request) {
 			w.Header().Set("Content-Type", "application/yaml")
