@@ -94,10 +94,11 @@ func newHiddenEnv(t testing.TB) *hiddenEnv {
 	for key, q := range map[string]string{
 		"devices/{id}": `SELECT id::text FROM devices LIMIT 1`,
 		"alerts/{id}":  `SELECT id::text FROM alerts LIMIT 1`,
-		"staff/{id}":   `SELECT staff_id::text FROM passports WHERE family_member_id IS NULL ORDER BY received_on, id LIMIT 1`,
+		// A record holding both a passport and an entitlement decision (issue 15), so both sub-resources have fixtures.
+		"staff/{id}": `SELECT (SELECT d.staff_id FROM entitlement_decisions d WHERE EXISTS (SELECT 1 FROM passports p WHERE p.staff_id = d.staff_id AND p.family_member_id IS NULL) ORDER BY d.decided_at, d.id LIMIT 1)::text`,
 		// A passport of that record (the demo has passports in every state, issue 15).
-		"passports/{passport}": `SELECT id::text FROM passports WHERE staff_id = (SELECT staff_id FROM passports WHERE family_member_id IS NULL
-			ORDER BY received_on, id LIMIT 1) ORDER BY received_on, id LIMIT 1`,
+		"passports/{passport}": `SELECT id::text FROM passports WHERE staff_id = (SELECT d.staff_id FROM entitlement_decisions d WHERE EXISTS (SELECT 1 FROM passports p WHERE p.staff_id = d.staff_id AND p.family_member_id IS NULL) ORDER BY d.decided_at, d.id LIMIT 1)
+			ORDER BY received_on, id LIMIT 1`,
 		"passport-destructions/{id}": `SELECT id::text FROM passport_destruction_acts LIMIT 1`,
 		"cases/{case}":               `SELECT coalesce((SELECT id::text FROM disciplinary_cases LIMIT 1), '00000000-0000-4000-8000-000000000001')`,
 		"studies/{study}":            `SELECT coalesce((SELECT id::text FROM staff_studies LIMIT 1), '00000000-0000-4000-8000-000000000002')`,
@@ -115,6 +116,11 @@ func newHiddenEnv(t testing.TB) *hiddenEnv {
 		"senders/{unit}":             `SELECT 'MOD'`,
 		"secondments/{id}":           `SELECT id::text FROM secondments ORDER BY proposed_on LIMIT 1`,
 		"steps/{step}":               `SELECT 'receiver_decision'`,
+
+		// Entitlements (api/personnel_entitlements.go): a kind and code of one entry, a decision (of the staff fixture's record).
+		"entitlement-reference/{kind}": `SELECT kind FROM entitlement_reference WHERE code <> kind ORDER BY id LIMIT 1`,
+		"/{refcode}":                   `SELECT code FROM entitlement_reference WHERE code <> kind ORDER BY id LIMIT 1`,
+		"entitlements/{decision}":      `SELECT id::text FROM entitlement_decisions WHERE staff_id = (SELECT d.staff_id FROM entitlement_decisions d WHERE EXISTS (SELECT 1 FROM passports p WHERE p.staff_id = d.staff_id AND p.family_member_id IS NULL) ORDER BY d.decided_at, d.id LIMIT 1) ORDER BY decided_at, id LIMIT 1`,
 	} {
 		var id string
 		if err := e.Pool.QueryRow(ctx, q).Scan(&id); err != nil {

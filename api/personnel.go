@@ -3,6 +3,7 @@ package api
 import (
 	"fmt"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/go-chi/chi/v5"
@@ -170,30 +171,17 @@ func (p *personnelAPI) changeRank(r *http.Request, s policy.Subject, in personne
 // serviceRecordPage answers the service record as JSON, or with
 // ?format=text as a plain-text page to print (HR-09).
 func (p *personnelAPI) serviceRecordPage(w http.ResponseWriter, r *http.Request) {
-	s, ok := subject(w, r)
-	if !ok {
-		return
-	}
-	format := r.URL.Query().Get("format")
-	if format != "" && format != "text" && format != "json" {
-		Error(w, r, valise.Invalid("bad query parameter", valise.FieldError{Field: "format", Reason: "json or text"}))
-		return
-	}
-	sr, err := p.svc.ServiceRecord(r.Context(), p.check(s), chi.URLParam(r, "id"))
-	if err != nil {
-		Error(w, r, err)
-		return
-	}
-	if format != "text" {
-		JSON(w, http.StatusOK, sr)
-		return
-	}
-	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-	w.WriteHeader(http.StatusOK)
-	_, _ = fmt.Fprintf(w, "SERVICE RECORD (diplomatic ranks)\n%s  %s  %s  %s\n\n", sr.Staff.PersonnelNumber, sr.Staff.FullName, sr.Staff.Unit, sr.Staff.StaffKind)
-	for _, e := range sr.Entries {
-		_, _ = fmt.Fprintln(w, e.Entry)
-	}
+	jsonOrText(w, r, func(s policy.Subject) (any, func() string, error) {
+		sr, err := p.svc.ServiceRecord(r.Context(), p.check(s), chi.URLParam(r, "id"))
+		return sr, func() string {
+			var b strings.Builder
+			fmt.Fprintf(&b, "SERVICE RECORD (diplomatic ranks)\n%s  %s  %s  %s\n\n", sr.Staff.PersonnelNumber, sr.Staff.FullName, sr.Staff.Unit, sr.Staff.StaffKind)
+			for _, e := range sr.Entries {
+				fmt.Fprintln(&b, e.Entry)
+			}
+			return b.String()
+		}, err
+	})
 }
 
 func (p *personnelAPI) openCase(r *http.Request, s policy.Subject, in personnel.CaseInput) (personnel.Case, error) {

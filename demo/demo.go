@@ -54,8 +54,10 @@ var poolSteps = []struct {
 	{"personnel", loadPersonnel},                  // staff records, ranks, discipline, family (demo/personnel.go)
 	{"personnel rotation", loadPersonnelRotation}, // calendar, postings, rotation plan (demo/personnel_rotation.go)
 	{"secondments", loadSecondments},              // one secondment under each rule set of Decree 755 (demo/personnel_secondment.go)
-	{"passports", loadPassports},                  // passports in every state; a courier on leave (demo/personnel_passports.go)
-	{"bags", loadBags},                            // after the passports: a career courier's sheet needs one (issue 15)
+	// Entitlement reference values, a duty injury, a veteran (demo/personnel_entitlements.go).
+	{"personnel entitlements", loadPersonnelEntitlements},
+	{"passports", loadPassports}, // passports in every state; a courier on leave (demo/personnel_passports.go)
+	{"bags", loadBags},           // after the passports: a career courier's sheet needs one (issue 15)
 }
 
 // Load writes the demo data in one transaction, then runs the pool steps,

@@ -126,26 +126,32 @@ func (s *Service) Family(ctx context.Context, check Check, id string, on Date) (
 		if _, err := lockStaffRead(ctx, tx, id, check); err != nil {
 			return err
 		}
-		rows, err := tx.Query(ctx, `SELECT id, relation, full_name, birth_date, documents, medical_conclusion, unable_to_work
-			FROM family_members WHERE staff_id = $1 ORDER BY birth_date`, id)
-		if err != nil {
-			return err
-		}
-		out, err = pgx.CollectRows(rows, func(row pgx.CollectableRow) (FamilyMember, error) {
-			var m FamilyMember
-			var docs, mc []byte
-			err := row.Scan(&m.ID, &m.Relation, &m.FullName, &m.BirthDate, &docs, &mc, &m.UnableToWork)
-			_ = json.Unmarshal(docs, &m.Documents)
-			if len(mc) > 0 {
-				m.MedicalConclusion = &MedicalConclusion{}
-				_ = json.Unmarshal(mc, m.MedicalConclusion)
-			}
-			m.accompanying(on)
-			return m, err
-		})
+		var err error
+		out, err = familyOf(ctx, tx, id, on)
 		return err
 	})
 	return out, err
+}
+
+// familyOf reads a person's family members, each decided for date on (HR-39).
+func familyOf(ctx context.Context, q db.Querier, id string, on Date) ([]FamilyMember, error) {
+	rows, err := q.Query(ctx, `SELECT id, relation, full_name, birth_date, documents, medical_conclusion, unable_to_work
+		FROM family_members WHERE staff_id = $1 ORDER BY birth_date`, id)
+	if err != nil {
+		return nil, err
+	}
+	return pgx.CollectRows(rows, func(row pgx.CollectableRow) (FamilyMember, error) {
+		var m FamilyMember
+		var docs, mc []byte
+		err := row.Scan(&m.ID, &m.Relation, &m.FullName, &m.BirthDate, &docs, &mc, &m.UnableToWork)
+		_ = json.Unmarshal(docs, &m.Documents)
+		if len(mc) > 0 {
+			m.MedicalConclusion = &MedicalConclusion{}
+			_ = json.Unmarshal(mc, m.MedicalConclusion)
+		}
+		m.accompanying(on)
+		return m, err
+	})
 }
 
 // ReserveEntry is a personnel-reserve membership (HR-31).

@@ -152,9 +152,15 @@ type RankHeld struct {
 
 // currentRank is the rank of the newest rank row, nil when none (or deprived).
 func currentRank(ctx context.Context, q db.Querier, staffID string) (*RankHeld, error) {
+	return scanRankHeld(q.QueryRow(ctx, `SELECT rank, effective_date FROM staff_ranks WHERE staff_id = $1 ORDER BY id DESC LIMIT 1`, staffID))
+}
+
+// scanRankHeld reads (rank, effective_date) of a rank row: nil when there is
+// no row or the rank is none (deprived).
+func scanRankHeld(row pgx.Row) (*RankHeld, error) {
 	var r *int16
 	var since Date
-	err := q.QueryRow(ctx, `SELECT rank, effective_date FROM staff_ranks WHERE staff_id = $1 ORDER BY id DESC LIMIT 1`, staffID).Scan(&r, &since)
+	err := row.Scan(&r, &since)
 	if errors.Is(err, pgx.ErrNoRows) || (err == nil && r == nil) {
 		return nil, nil
 	}
