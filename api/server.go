@@ -215,6 +215,7 @@ func (s *Server) routes() chi.Router {
 			r.Group(s.seals.labelRoutes)     // seal labels, HTML and PDF (api/labels.go)
 			r.Group(s.staff.routes)          // personnel core (api/personnel.go)
 			r.Group(s.staff.sharedRoutes)    // personnel alerts and working-day calendar (api/personnel_alerts.go)
+			r.Group(s.staff.rotationRoutes)  // rotation plan and cases, postings, recall, attestation (api/personnel_rotation.go)
 			// Devices: enrolment codes, list, suspend, revoke (mobile-api/).
 			r.Group(s.mobile.OfficerRoutes)
 		})
