@@ -615,7 +615,7 @@ func (s *Service) Extend(ctx context.Context, check Check, by policy.Subject, id
 			want = "president"
 		}
 		if in.Authority != want {
-			return refusal("the extension is invalid", fe("authority", fmt.Sprintf("HR-20: a %s posting is extended by the %s (Art. 15(4)), not %q", p.Category, want, in.Authority)))
+			return refusal("the extension is invalid", fe("authority", fmt.Sprintf("HR-20: a posting of category %s is extended by the %s (Art. 15(4)), not %q", p.Category, want, in.Authority)))
 		}
 		if !in.Until.After(p.EndDate) {
 			return refusal("the extension is invalid", fe("until", fmt.Sprintf("must be after the current end %s", p.EndDate)))
@@ -623,7 +623,7 @@ func (s *Service) Extend(ctx context.Context, check Check, by policy.Subject, id
 		if p.Category == CategorySenior || p.Category == CategoryOther {
 			limit := p.TermEnd.AddDate(1, 0, 0)
 			if in.Until.After(limit) {
-				return refusal("the extension is invalid", fe("until", fmt.Sprintf("HR-20: a %s posting is extended by at most one year in all: to %s at the latest (term end %s, Art. 15(4))", p.Category, limit, p.TermEnd)))
+				return refusal("the extension is invalid", fe("until", fmt.Sprintf("HR-20: a posting of category %s is extended by at most one year in all: to %s at the latest (term end %s, Art. 15(4))", p.Category, limit, p.TermEnd)))
 			}
 		}
 		ev, err := record(ctx, tx, id, "posting_extended", map[string]any{"posting_id": p.ID, "from": p.EndDate, "until": in.Until,
