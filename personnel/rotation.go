@@ -310,11 +310,15 @@ type PlanTransitionInput struct {
 	Change
 }
 
-// TransitionPlan moves a plan along its state machine (rotation-digest
-// §3.1): the units' review needs every unit's proposals with the agreement
-// R§5(3) requires; approval needs entries (V03); the budget step needs the
-// approval (V04). The act is the step's document (the Minister's approval).
-func (s *Service) TransitionPlan(ctx context.Context, check Check, by policy.Subject, id string, in PlanTransitionInput) (Plan, error) {
+// planEv is the event a plan change records.
+type planEv struct {
+	kind string
+	data any
+}
+
+// writePlan authorizes, loads the plan, runs fn (which returns the event
+// kind and data), records the event and returns the plan as it stands.
+func (s *Service) writePlan(ctx context.Context, check Check, by policy.Subject, id string, c Change, fn func(tx pgx.Tx, p Plan, ev *planEv) error) (Plan, error) {
 	if err := check(ctx, actPlanManage, planResource); err != nil {
 		return Plan{}, err
 	}
@@ -324,6 +328,25 @@ func (s *Service) TransitionPlan(ctx context.Context, check Check, by policy.Sub
 		if err != nil {
 			return err
 		}
+		var ev planEv
+		if err := fn(tx, p, &ev); err != nil {
+			return err
+		}
+		if err := planEvent(ctx, tx, id, ev.kind, ev.data, c, by); err != nil {
+			return err
+		}
+		out, err = loadPlan(ctx, tx, id, time.Now())
+		return err
+	})
+	return out, err
+}
+
+// TransitionPlan moves a plan along its state machine (rotation-digest
+// §3.1): the units' review needs every unit's proposals with the agreement
+// R§5(3) requires; approval needs entries (V03); the budget step needs the
+// approval (V04). The act is the step's document (the Minister's approval).
+func (s *Service) TransitionPlan(ctx context.Context, check Check, by policy.Subject, id string, in PlanTransitionInput) (Plan, error) {
+	return s.writePlan(ctx, check, by, id, in.Change, func(tx pgx.Tx, p Plan, ev *planEv) error {
 		fs := in.fields()
 		if !slices.Contains(PlanStates, in.To) {
 			fs = append(fs, fe("to", "one of "+strings.Join(PlanStates, ", ")))
@@ -361,13 +384,9 @@ func (s *Service) TransitionPlan(ctx context.Context, check Check, by policy.Sub
 		if _, err := tx.Exec(ctx, `UPDATE rotation_plans SET state = $2, steps = $3 WHERE id = $1`, id, in.To, b); err != nil {
 			return err
 		}
-		if err := planEvent(ctx, tx, id, "plan_"+in.To, map[string]any{"from": p.State, "to": in.To, "on": in.On}, in.Change, by); err != nil {
-			return err
-		}
-		out, err = loadPlan(ctx, tx, id, time.Now())
-		return err
+		ev.kind, ev.data = "plan_"+in.To, map[string]any{"from": p.State, "to": in.To, "on": in.On}
+		return nil
 	})
-	return out, err
 }
 
 // PlanUnitInput records a unit's part in the review.
@@ -383,15 +402,7 @@ type PlanUnitInput struct {
 // proposals came back, agreed with the supervising deputy minister or the
 // chief of staff (R§5(3)); the deadline is 10 working days after receipt.
 func (s *Service) SetPlanUnit(ctx context.Context, check Check, by policy.Subject, id string, in PlanUnitInput) (Plan, error) {
-	if err := check(ctx, actPlanManage, planResource); err != nil {
-		return Plan{}, err
-	}
-	var out Plan
-	err := db.InTx(ctx, s.pool, func(tx pgx.Tx) error {
-		p, err := loadPlan(ctx, tx, id, time.Now())
-		if err != nil {
-			return err
-		}
+	return s.writePlan(ctx, check, by, id, in.Change, func(tx pgx.Tx, p Plan, ev *planEv) error {
 		fs := in.fields()
 		if in.DraftReceived.IsZero() {
 			fs = append(fs, fe("draft_received", "required"))
@@ -421,13 +432,9 @@ func (s *Service) SetPlanUnit(ctx context.Context, check Check, by policy.Subjec
 			id, unitID, in.DraftReceived, in.ProposalsOn, in.AgreedWith); err != nil {
 			return err
 		}
-		if err := planEvent(ctx, tx, id, "plan_unit_review", in, in.Change, by); err != nil {
-			return err
-		}
-		out, err = loadPlan(ctx, tx, id, time.Now())
-		return err
+		ev.kind, ev.data = "plan_unit_review", in
+		return nil
 	})
-	return out, err
 }
 
 // PlanEntryInput adds a row to Annex 1.
@@ -446,15 +453,7 @@ type PlanEntryInput struct {
 // rotation, extension term, proposal for the ministry appointment,
 // candidates, note) until the plan is approved.
 func (s *Service) AddPlanEntry(ctx context.Context, check Check, by policy.Subject, id string, in PlanEntryInput) (Plan, error) {
-	if err := check(ctx, actPlanManage, planResource); err != nil {
-		return Plan{}, err
-	}
-	var out Plan
-	err := db.InTx(ctx, s.pool, func(tx pgx.Tx) error {
-		p, err := loadPlan(ctx, tx, id, time.Now())
-		if err != nil {
-			return err
-		}
+	return s.writePlan(ctx, check, by, id, in.Change, func(tx pgx.Tx, p Plan, ev *planEv) error {
 		fs := in.fields()
 		var unitID, unitKind string
 		if err := tx.QueryRow(ctx, `SELECT id, kind FROM units WHERE code = $1`, in.Unit).Scan(&unitID, &unitKind); errors.Is(err, pgx.ErrNoRows) || (err == nil && !foreignUnit(unitKind)) {
@@ -495,13 +494,9 @@ func (s *Service) AddPlanEntry(ctx context.Context, check Check, by policy.Subje
 			in.MinistryProposal, cands, in.Note); err != nil {
 			return err
 		}
-		if err := planEvent(ctx, tx, id, "plan_entry_added", in, in.Change, by); err != nil {
-			return err
-		}
-		out, err = loadPlan(ctx, tx, id, time.Now())
-		return err
+		ev.kind, ev.data = "plan_entry_added", in
+		return nil
 	})
-	return out, err
 }
 
 var annex1 = template.Must(template.New("a1").Funcs(template.FuncMap{
