@@ -349,3 +349,41 @@ func TestPostingAlertsAndDue(t *testing.T) {
 		t.Fatalf("due: %+v %v", due, err)
 	}
 }
+
+func TestSpouseRetentionEquationAndRotationType(t *testing.T) {
+	w := newWorld(t)
+	ctx := context.Background()
+	id, p, _ := w.posted("attache", "2020-01-01", "2021-01-01", "")
+	child, _ := w.svc.AddFamily(ctx, w.check(w.po), w.po, id, personnel.FamilyInput{Relation: "child", FullName: "Child", BirthDate: d("2015-01-01"), Change: act})
+	spouse, _ := w.svc.AddFamily(ctx, w.check(w.po), w.po, id, personnel.FamilyInput{Relation: "spouse", FullName: "Spouse", BirthDate: d("1990-01-01"), Change: act})
+	in := personnel.SpouseRetentionInput{FamilyMemberID: child.ID, Employer: "Ministry of Justice", Position: "expert", FromDate: d("2021-01-01"), Change: act}
+	_, err := w.svc.RetainSpousePosition(ctx, w.check(w.po), w.po, id, p.ID, in)
+	refused(t, err, valise.EINVALID, "HR-47")
+	in.FamilyMemberID = spouse.ID
+	r, err := w.svc.RetainSpousePosition(ctx, w.check(w.po), w.po, id, p.ID, in)
+	if err != nil || !r.Until.Equal(p.EndDate) {
+		t.Fatalf("HR-47: %+v %v", r, err)
+	}
+	_, err = w.svc.Equate(ctx, w.check(w.po), w.po, id, personnel.EquationInput{Organisation: "UN", Change: act})
+	refused(t, err, valise.EINVALID, "HR-48")
+	if _, err := w.svc.Equate(ctx, w.check(w.po), w.po, id, personnel.EquationInput{Organisation: "UN", Position: "officer", EquatedTo: "first secretary", FromDate: d("2022-01-01"), Change: act}); err != nil {
+		t.Fatal(err)
+	}
+	// HR-28: the departure is recorded as external rotation; every change is an event.
+	ev, err := w.svc.Events(ctx, w.check(w.po), id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kinds := map[string]bool{}
+	for _, e := range ev {
+		kinds[e.Kind] = true
+		if e.Kind == "posting_started" && !strings.Contains(strings.ReplaceAll(string(e.Data), " ", ""), `"rotation_type":"external"`) {
+			t.Fatalf("posting event: %s", e.Data)
+		}
+	}
+	for _, k := range []string{"posting_started", "appointed", "spouse_position_retained", "equated"} {
+		if !kinds[k] {
+			t.Errorf("no %s event", k)
+		}
+	}
+}
