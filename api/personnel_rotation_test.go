@@ -2,11 +2,38 @@ package api_test
 
 import (
 	"encoding/json"
+	"os"
 	"strings"
 	"testing"
 
 	"valise/api/apitest"
+	"valise/internal/browser"
 )
+
+// annex1InChromium renders the printed plan in headless Chromium: the DOM
+// has the Annex 1 header, the institution's section and the totals, and it
+// prints to a PDF.
+func annex1InChromium(t *testing.T, e *apitest.Env, tok, path string) {
+	t.Helper()
+	br := browser.Need(t)
+	page := authProxy(t, e.URL, tok) + path
+	dom, err := br.DOM(t.Context(), page)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"Сыртқы ротациялау", "Embassy", "Person R-1", "дипломатиялық құрам"} {
+		if !strings.Contains(dom, want) {
+			t.Errorf("the rendered Annex 1 lacks %q", want)
+		}
+	}
+	pdf, err := br.PDF(t.Context(), page, t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b, err := os.ReadFile(pdf); err != nil || !strings.HasPrefix(string(b), "%PDF") {
+		t.Fatalf("Annex 1 does not print to a PDF: %v", err)
+	}
+}
 
 // rot is a small client for the rotation routes.
 type rot struct {
@@ -105,6 +132,7 @@ func TestRotationAndPostingsAPI(t *testing.T) {
 	if code != 200 || !strings.HasPrefix(ct, "text/html") || !strings.Contains(html, "Person R-1") {
 		t.Fatalf("annex 1: %d %s", code, ct)
 	}
+	annex1InChromium(t, e, c.tok, pl+"/annex1")
 
 	// A case, out of plan.
 	st2 := c.do(201, "POST", "/api/v1/staff", admission("R-2", "attache", "MFA", "2020-01-01"))
