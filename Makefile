@@ -8,7 +8,7 @@ LDFLAGS  := -X valise.Version=$(VERSION) -X valise.Commit=$(COMMIT)
 FUZZTIME ?= 10s
 FUZZLONG ?= 10m
 
-.PHONY: run build test lint fuzz bench clean
+.PHONY: run build test lint fuzz bench clean screenshots
 
 build:
 	$(GO) build -ldflags "$(LDFLAGS)" -o bin/valise ./cmd/valise
@@ -33,6 +33,12 @@ fuzz:
 
 bench: build
 	$(GO) test -run '^$$' -bench . -benchtime 2s ./...
+
+# The courier's scanner app at 390x844 (docs/screenshots/scanner-*.png).
+screenshots:
+	./scripts/ensure-postgres.sh
+	./scripts/ensure-chromium.sh
+	$(GO) test -count=1 -run '^TestCourierFlow$$' ./web/scanner -screenshots
 
 clean:
 	rm -rf bin

@@ -100,6 +100,8 @@ func newHiddenEnv(t testing.TB) *hiddenEnv {
 		"rotation-plans/{plan}":      `SELECT id::text FROM rotation_plans LIMIT 1`,
 		"postings/{posting}":         `SELECT id::text FROM postings LIMIT 1`,
 		"attestations/{attestation}": `SELECT id::text FROM attestations LIMIT 1`,
+		"secondments/{id}":           `SELECT id::text FROM secondments ORDER BY proposed_on LIMIT 1`,
+		"steps/{step}":               `SELECT 'receiver_decision'`,
 		"cases/{case}":               `SELECT coalesce((SELECT id::text FROM disciplinary_cases LIMIT 1), '00000000-0000-4000-8000-000000000001')`,
 		"studies/{study}":            `SELECT coalesce((SELECT id::text FROM staff_studies LIMIT 1), '00000000-0000-4000-8000-000000000002')`,
 		"reference/{kind}":           `SELECT kind FROM personnel_reference ORDER BY id LIMIT 1`,
@@ -193,6 +195,7 @@ var openRoutes = map[string]string{
 	"GET /api/v1/settings/{key}":         "setting keys are public reference data (docs, OpenAPI)",
 	"PUT /api/v1/settings/{key}":         "setting keys are public reference data (docs, OpenAPI)",
 	"GET /api/v1/settings/{key}/history": "setting keys are public reference data (docs, OpenAPI)",
+	"GET /app/{file}":                    "the scanner app's static files are public; there is nothing to hide",
 	// Every date is a calendar day; which are holidays is public (a decree).
 	"GET /api/v1/personnel/calendar/{day}": "a calendar day is public reference data, not a record",
 	"PUT /api/v1/personnel/calendar/{day}": "a calendar day is public reference data, not a record",

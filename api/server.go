@@ -29,6 +29,7 @@ import (
 	"valise/migrations"
 	mobileapi "valise/mobile-api"
 	"valise/policy"
+	"valise/web/scanner"
 )
 
 //go:embed openapi.yaml
@@ -192,6 +193,7 @@ func (s *Server) routes() chi.Router {
 	r.Get(courier.PrintScriptPath, printScript) // the printable pages' one script (api/sheets.go)
 	// Couriers' phones, every request but enrolment signed by the device key (mobile-api/).
 	r.Route("/mobile/v1", s.mobile.PhoneRoutes)
+	r.Mount("/app", scanner.Handler(notFound)) // the courier's scanner app, an offline web app (web/scanner/)
 	r.Route("/api/v1", func(r chi.Router) {
 		r.Get("/openapi.yaml", func(w http.ResponseWriter, r *http.Request) {
 			w.Header().Set("Content-Type", "application/yaml")
@@ -204,18 +206,19 @@ func (s *Server) routes() chi.Router {
 		// caller with policy.SubjectFrom(r.Context()) and ask s.authz.
 		r.Group(func(r chi.Router) {
 			r.Use(s.requireAuth)
-			s.identityRoutes(r)              // me, logout, units, users, security (api/auth.go)
-			r.Group(s.pouch.routes)          // bags, senders, plans, couriers, sheets, incidents (api/bags.go)
-			r.Group(s.custody.routes)        // hand-offs, custody trails, receipts, overdue (api/custody.go)
-			r.Group(s.seals.routes)          // bag seals and seal verification (api/seals.go)
-			r.Group(s.alertRoutes)           // alerts, subscriptions, webhooks (api/alerts.go)
-			r.Group(s.pouch.sheetRoutes)     // the list of courier sheets (api/sheets.go)
-			r.Group(s.custody.pendingRoutes) // hand-offs waiting for the caller (api/pending.go)
-			r.Group(s.config.routes)         // settings, plan review, custody windows (api/settings.go)
-			r.Group(s.seals.labelRoutes)     // seal labels, HTML and PDF (api/labels.go)
-			r.Group(s.staff.routes)          // personnel core (api/personnel.go)
-			r.Group(s.staff.sharedRoutes)    // personnel alerts and working-day calendar (api/personnel_alerts.go)
-			r.Group(s.staff.rotationRoutes)  // rotation plan and cases, postings, recall, attestation (api/personnel_rotation.go)
+			s.identityRoutes(r)               // me, logout, units, users, security (api/auth.go)
+			r.Group(s.pouch.routes)           // bags, senders, plans, couriers, sheets, incidents (api/bags.go)
+			r.Group(s.custody.routes)         // hand-offs, custody trails, receipts, overdue (api/custody.go)
+			r.Group(s.seals.routes)           // bag seals and seal verification (api/seals.go)
+			r.Group(s.alertRoutes)            // alerts, subscriptions, webhooks (api/alerts.go)
+			r.Group(s.pouch.sheetRoutes)      // the list of courier sheets (api/sheets.go)
+			r.Group(s.custody.pendingRoutes)  // hand-offs waiting for the caller (api/pending.go)
+			r.Group(s.config.routes)          // settings, plan review, custody windows (api/settings.go)
+			r.Group(s.seals.labelRoutes)      // seal labels, HTML and PDF (api/labels.go)
+			r.Group(s.staff.routes)           // personnel core (api/personnel.go)
+			r.Group(s.staff.sharedRoutes)     // personnel alerts and working-day calendar (api/personnel_alerts.go)
+			r.Group(s.staff.secondmentRoutes) // secondment, Decree 755 (api/personnel_secondment.go)
+			r.Group(s.staff.rotationRoutes)   // rotation plan and cases, postings, recall, attestation (api/personnel_rotation.go)
 			// Devices: enrolment codes, list, suspend, revoke (mobile-api/).
 			r.Group(s.mobile.OfficerRoutes)
 		})
