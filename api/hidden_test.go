@@ -94,33 +94,37 @@ func newHiddenEnv(t testing.TB) *hiddenEnv {
 	for key, q := range map[string]string{
 		"devices/{id}": `SELECT id::text FROM devices LIMIT 1`,
 		"alerts/{id}":  `SELECT id::text FROM alerts LIMIT 1`,
-		// A record holding both a passport and an entitlement decision (issue 15), so both sub-resources have fixtures.
-		"staff/{id}": `SELECT (SELECT d.staff_id FROM entitlement_decisions d WHERE EXISTS (SELECT 1 FROM passports p WHERE p.staff_id = d.staff_id AND p.family_member_id IS NULL) ORDER BY d.decided_at, d.id LIMIT 1)::text`,
-		// A passport of that record (the demo has passports in every state, issue 15).
-		"passports/{passport}": `SELECT id::text FROM passports WHERE staff_id = (SELECT d.staff_id FROM entitlement_decisions d WHERE EXISTS (SELECT 1 FROM passports p WHERE p.staff_id = d.staff_id AND p.family_member_id IS NULL) ORDER BY d.decided_at, d.id LIMIT 1)
-			ORDER BY received_on, id LIMIT 1`,
-		"passport-destructions/{id}": `SELECT id::text FROM passport_destruction_acts LIMIT 1`,
-		"cases/{case}":               `SELECT coalesce((SELECT id::text FROM disciplinary_cases LIMIT 1), '00000000-0000-4000-8000-000000000001')`,
-		"studies/{study}":            `SELECT coalesce((SELECT id::text FROM staff_studies LIMIT 1), '00000000-0000-4000-8000-000000000002')`,
-		"reference/{kind}":           `SELECT kind FROM personnel_reference ORDER BY id LIMIT 1`,
-		"/{code}":                    `SELECT code FROM personnel_reference ORDER BY id LIMIT 1`,
-		"webhooks/{id}":              `SELECT id::text FROM alert_webhooks LIMIT 1`,
-		"plans/{id}":                 `SELECT id::text FROM dispatch_plans LIMIT 1`,
-		"submissions/{id}":           `SELECT id::text FROM submissions LIMIT 1`,
-		"sheets/{id}":                `SELECT id::text FROM courier_sheets WHERE status = 'issued' LIMIT 1`,
-		"incidents/{id}":             `SELECT id::text FROM incidents LIMIT 1`,
-		"loss-reports/{id}":          `SELECT id::text FROM loss_reports LIMIT 1`,
-		"couriers/{id}":              `SELECT id::text FROM couriers LIMIT 1`,
-		"users/{id}":                 `SELECT id::text FROM users WHERE username = 'security'`,
-		"units/{code}":               `SELECT 'MFA'`,
-		"senders/{unit}":             `SELECT 'MOD'`,
+		// The staff record of the demo's rotation case, so the case below is its own.
+		"staff/{id}":                 `SELECT staff_id::text FROM rotation_cases LIMIT 1`,
+		"rotation-cases/{case}":      `SELECT id::text FROM rotation_cases LIMIT 1`,
+		"rotation-plans/{plan}":      `SELECT id::text FROM rotation_plans LIMIT 1`,
+		"postings/{posting}":         `SELECT id::text FROM postings LIMIT 1`,
+		"attestations/{attestation}": `SELECT id::text FROM attestations LIMIT 1`,
 		"secondments/{id}":           `SELECT id::text FROM secondments ORDER BY proposed_on LIMIT 1`,
 		"steps/{step}":               `SELECT 'receiver_decision'`,
-
-		// Entitlements (api/personnel_entitlements.go): a kind and code of one entry, a decision (of the staff fixture's record).
-		"entitlement-reference/{kind}": `SELECT kind FROM entitlement_reference WHERE code <> kind ORDER BY id LIMIT 1`,
-		"/{refcode}":                   `SELECT code FROM entitlement_reference WHERE code <> kind ORDER BY id LIMIT 1`,
-		"entitlements/{decision}":      `SELECT id::text FROM entitlement_decisions WHERE staff_id = (SELECT d.staff_id FROM entitlement_decisions d WHERE EXISTS (SELECT 1 FROM passports p WHERE p.staff_id = d.staff_id AND p.family_member_id IS NULL) ORDER BY d.decided_at, d.id LIMIT 1) ORDER BY decided_at, id LIMIT 1`,
+		// A sub-resource of a staff record needs that record: "staff/{id} X" is
+		// the staff fixture of the routes that also name X (fill).
+		"staff/{id} passports/{passport}":    `SELECT staff_id::text FROM passports WHERE family_member_id IS NULL ORDER BY received_on, id LIMIT 1`,
+		"passports/{passport}":               `SELECT id::text FROM passports WHERE family_member_id IS NULL ORDER BY received_on, id LIMIT 1`,
+		"passport-destructions/{id}":         `SELECT id::text FROM passport_destruction_acts LIMIT 1`,
+		"staff/{id} entitlements/{decision}": `SELECT staff_id::text FROM entitlement_decisions ORDER BY decided_at, id LIMIT 1`,
+		"entitlements/{decision}":            `SELECT id::text FROM entitlement_decisions ORDER BY decided_at, id LIMIT 1`,
+		"entitlement-reference/{kind}":       `SELECT kind FROM entitlement_reference WHERE code <> kind ORDER BY id LIMIT 1`,
+		"/{refcode}":                         `SELECT code FROM entitlement_reference WHERE code <> kind ORDER BY id LIMIT 1`,
+		"cases/{case}":                       `SELECT coalesce((SELECT id::text FROM disciplinary_cases LIMIT 1), '00000000-0000-4000-8000-000000000001')`,
+		"studies/{study}":                    `SELECT coalesce((SELECT id::text FROM staff_studies LIMIT 1), '00000000-0000-4000-8000-000000000002')`,
+		"reference/{kind}":                   `SELECT kind FROM personnel_reference ORDER BY id LIMIT 1`,
+		"/{code}":                            `SELECT code FROM personnel_reference ORDER BY id LIMIT 1`,
+		"webhooks/{id}":                      `SELECT id::text FROM alert_webhooks LIMIT 1`,
+		"plans/{id}":                         `SELECT id::text FROM dispatch_plans LIMIT 1`,
+		"submissions/{id}":                   `SELECT id::text FROM submissions LIMIT 1`,
+		"sheets/{id}":                        `SELECT id::text FROM courier_sheets WHERE status = 'issued' LIMIT 1`,
+		"incidents/{id}":                     `SELECT id::text FROM incidents LIMIT 1`,
+		"loss-reports/{id}":                  `SELECT id::text FROM loss_reports LIMIT 1`,
+		"couriers/{id}":                      `SELECT id::text FROM couriers LIMIT 1`,
+		"users/{id}":                         `SELECT id::text FROM users WHERE username = 'security'`,
+		"units/{code}":                       `SELECT 'MFA'`,
+		"senders/{unit}":                     `SELECT 'MOD'`,
 	} {
 		var id string
 		if err := e.Pool.QueryRow(ctx, q).Scan(&id); err != nil {
@@ -176,6 +180,11 @@ func (h *hiddenEnv) fill(t testing.TB, route string, hidden bool) (string, []str
 	path := pathParam.ReplaceAllStringFunc(route, func(seg string) string {
 		prefix, param, _ := strings.Cut(seg, "/")
 		v, ok := h.real[seg]
+		for key, owner := range h.real { // the record that holds a sub-resource the route names
+			if sub, ok := strings.CutPrefix(key, seg+" "); ok && strings.Contains(route, sub) {
+				v = owner
+			}
+		}
 		if !ok {
 			t.Fatalf("%s: no real resource known for %q: add one to newHiddenEnv", route, seg)
 		}

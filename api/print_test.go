@@ -24,9 +24,15 @@ import (
 // protected page exactly as the server serves it, headers and CSP included.
 func (e *mailEnv) asUser(t *testing.T, user string) string {
 	t.Helper()
-	target, _ := url.Parse(e.url)
+	return authProxy(t, e.url, e.tokens[user])
+}
+
+// authProxy is a local address that forwards to base with the bearer token
+// tok, so a browser opens a signed-in page.
+func authProxy(t *testing.T, base, tok string) string {
+	t.Helper()
+	target, _ := url.Parse(base)
 	p := httputil.NewSingleHostReverseProxy(target)
-	tok := e.tokens[user]
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		r.Header.Set("Authorization", "Bearer "+tok)
 		p.ServeHTTP(w, r)

@@ -221,6 +221,7 @@ func (s *Server) routes() chi.Router {
 			r.Group(s.staff.sharedRoutes)      // personnel alerts and working-day calendar (api/personnel_alerts.go)
 			r.Group(s.staff.secondmentRoutes)  // secondment, Decree 755 (api/personnel_secondment.go)
 			r.Group(s.staff.entitlementRoutes) // entitlements and payments (api/personnel_entitlements.go)
+			r.Group(s.staff.rotationRoutes)    // rotation plan and cases, postings, recall, attestation (api/personnel_rotation.go)
 			// Devices: enrolment codes, list, suspend, revoke (mobile-api/).
 			r.Group(s.mobile.OfficerRoutes)
 		})

@@ -108,3 +108,49 @@ func BenchmarkSecondmentAlerts5k(b *testing.B) {
 		return err
 	})
 }
+
+// BenchmarkDueOn10k measures "who is due for rotation, return, attestation
+// on date D" (GET /personnel/due) over 10,000 generated staff: everyone has
+// had a posting; 70% are abroad (term ends spread over four years), 20%
+// returned (half appointed at home), 10% returned with an attestation
+// outstanding; a personnel officer of every unit. It reports p50 and p99.
+//
+//	go test -run '^$' -bench DueOn10k -benchtime 50x ./personnel
+func BenchmarkDueOn10k(b *testing.B) {
+	d := dbtest.New(b)
+	ctx := context.Background()
+	_, err := d.Pool.Exec(ctx, `
+		INSERT INTO units (code, name, kind, country) VALUES ('MFA', 'MFA', 'ministry', 'KZ'), ('DE-BER', 'Berlin', 'embassy', 'DE');
+		INSERT INTO staff (personnel_number, full_name, birth_date, citizenships, health, special_check, unit_id, staff_kind, admitted_on)
+		SELECT 'G-' || i, 'Generated ' || i, '1980-01-01', '{KZ}', '{}', '{}',
+		       (SELECT id FROM units WHERE code = CASE WHEN i % 10 < 7 THEN 'DE-BER' ELSE 'MFA' END), 'diplomatic', '2010-01-01'
+		FROM generate_series(1, 10000) i;
+		INSERT INTO postings (staff_id, kind, category, unit_id, start_date, term_end, end_date, planned_end, rotation_type, returned_on, appointed_on, notice)
+		SELECT s.id, 'foreign_institution', 'other', (SELECT id FROM units WHERE code = 'DE-BER'), st, st + interval '3 years', st + interval '3 years', st + interval '3 years', 'external',
+		       CASE WHEN n % 10 >= 7 THEN date '2025-01-01' + (n % 200)::int END,
+		       CASE WHEN n % 10 = 7 THEN date '2025-09-01' END,
+		       CASE WHEN n % 10 >= 7 THEN '{"date": "2025-01-10"}'::jsonb END
+		FROM (SELECT id, row_number() OVER () AS n, (date '2021-01-01' + (abs(hashtext(id::text)) % 1460))::date AS st FROM staff) s;
+		INSERT INTO attestations (staff_id, posting_id, due_on, held_on, result, event_id)
+		SELECT p.staff_id, p.id, p.returned_on + 180, CASE WHEN abs(hashtext(p.id::text)) % 3 = 0 THEN NULL ELSE p.returned_on + 170 END,
+		       CASE WHEN abs(hashtext(p.id::text)) % 3 = 0 THEN NULL ELSE 'positive' END, gen_random_uuid()
+		FROM postings p WHERE p.returned_on IS NOT NULL;
+		ANALYZE;`)
+	if err != nil {
+		b.Fatal(err)
+	}
+	svc := personnel.New(d.Pool)
+	on := personnel.D(2025, 3, 1)
+	sc := policy.Scope{All: true}
+	due, err := svc.DueOn(ctx, sc, policy.Subject{}, on)
+	if err != nil || len(due.Rotation) == 0 || len(due.Return) == 0 || len(due.Attestation) == 0 {
+		b.Fatalf("%v %d %d %d", err, len(due.Rotation), len(due.Return), len(due.Attestation))
+	}
+	percentiles(b, func() error {
+		_, err := svc.DueOn(ctx, sc, policy.Subject{}, on)
+		return err
+	})
+	b.ReportMetric(float64(len(due.Rotation)), "rotation")
+	b.ReportMetric(float64(len(due.Return)), "return")
+	b.ReportMetric(float64(len(due.Attestation)), "attestation")
+}

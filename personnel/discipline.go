@@ -55,28 +55,37 @@ type Case struct {
 
 // OpenCase records a case being considered against a person (HR-34 reads it).
 func (s *Service) OpenCase(ctx context.Context, check Check, by policy.Subject, id string, in CaseInput) (Case, error) {
-	out := Case{Offence: in.Offence, OpenedOn: in.OpenedOn, Summary: in.Summary}
+	var out Case
 	err := s.write(ctx, id, check, func(tx pgx.Tx, r resource) error {
-		fs := in.fields()
-		if !slices.Contains([]string{"corruption", "discrediting", "other"}, in.Offence) {
-			fs = append(fs, fe("offence", "one of corruption (a corruption offence), discrediting (a disciplinary offence discrediting the civil service), other"))
-		}
-		if in.OpenedOn.IsZero() {
-			fs = append(fs, fe("opened_on", "required"))
-		}
-		if strings.TrimSpace(in.Summary) == "" {
-			fs = append(fs, fe("summary", "required"))
-		}
-		if len(fs) > 0 {
-			return refusal("the case is invalid", fs...)
-		}
-		if err := tx.QueryRow(ctx, `INSERT INTO disciplinary_cases (staff_id, offence, opened_on, summary) VALUES ($1, $2, $3, $4) RETURNING id`,
-			id, in.Offence, in.OpenedOn, in.Summary).Scan(&out.ID); err != nil {
-			return err
-		}
-		_, err := record(ctx, tx, id, "case_opened", out, in.Change, "", by)
+		var err error
+		out, err = openCase(ctx, tx, by, id, in)
 		return err
 	})
+	return out, err
+}
+
+// openCase opens a case in tx (OpenCase; a posting refused without a valid
+// reason, HR-23; an early recall for the person's own acts, HR-37).
+func openCase(ctx context.Context, tx pgx.Tx, by policy.Subject, id string, in CaseInput) (Case, error) {
+	out := Case{Offence: in.Offence, OpenedOn: in.OpenedOn, Summary: in.Summary}
+	fs := in.fields()
+	if !slices.Contains([]string{"corruption", "discrediting", "other"}, in.Offence) {
+		fs = append(fs, fe("offence", "one of corruption (a corruption offence), discrediting (a disciplinary offence discrediting the civil service), other"))
+	}
+	if in.OpenedOn.IsZero() {
+		fs = append(fs, fe("opened_on", "required"))
+	}
+	if strings.TrimSpace(in.Summary) == "" {
+		fs = append(fs, fe("summary", "required"))
+	}
+	if len(fs) > 0 {
+		return out, refusal("the case is invalid", fs...)
+	}
+	if err := tx.QueryRow(ctx, `INSERT INTO disciplinary_cases (staff_id, offence, opened_on, summary) VALUES ($1, $2, $3, $4) RETURNING id`,
+		id, in.Offence, in.OpenedOn, in.Summary).Scan(&out.ID); err != nil {
+		return out, err
+	}
+	_, err := record(ctx, tx, id, "case_opened", out, in.Change, "", by)
 	return out, err
 }
 
@@ -285,6 +294,17 @@ func terminate(ctx context.Context, tx pgx.Tx, by policy.Subject, id string, in 
 	}
 	if len(fs) > 0 {
 		return out, refusal("the termination is invalid", fs...)
+	}
+	// HR-25: a negative attestation result is a ground only when one is on file.
+	if in.Ground == "negative_attestation" {
+		var n int
+		if err := tx.QueryRow(ctx, `SELECT count(*) FROM attestations WHERE staff_id = $1 AND result = 'negative' AND held_on <= $2`,
+			id, in.EffectiveDate).Scan(&n); err != nil {
+			return out, err
+		}
+		if n == 0 {
+			return out, conflict("HR-25", "no negative attestation result is on file on or before %s (Art. 18(1)(6))", in.EffectiveDate)
+		}
 	}
 	var terminated Date
 	var category, title string

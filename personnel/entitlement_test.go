@@ -69,7 +69,7 @@ func (w *world) entUnchanged(before string) {
 }
 
 // posted is a second secretary in the ministry from 2018, posted to Berlin from 2022.
-func (w *world) posted() personnel.Staff {
+func (w *world) servingAbroad() personnel.Staff {
 	w.t.Helper()
 	st := w.admit(w.candidate("second_secretary", "MFA", "2018-01-01"))
 	st, err := w.svc.Appoint(context.Background(), w.check(w.po), w.po, st.ID, personnel.AppointInput{
@@ -192,7 +192,7 @@ func TestEntitlementReferenceValidFrom(t *testing.T) {
 func TestDeathInDutyWithinAYear(t *testing.T) {
 	t.Parallel()
 	w := entWorld(t)
-	st := w.posted()
+	st := w.servingAbroad()
 	inj := w.incident(st.ID, "injury", "severe", "2025-03-10")
 	death := func(died, on string, x personnel.Incident, cause string) personnel.Computation {
 		return w.preview(st.ID, personnel.EntitlementInput{Kind: personnel.EntDeathInDuty, IncidentID: x.ID, DiedOn: d(died), Cause: cause, On: d(on)})
@@ -259,7 +259,7 @@ func TestDisabilityAndInjuryMultipliers(t *testing.T) {
 	t.Parallel()
 	w := entWorld(t)
 	ctx := context.Background()
-	st := w.posted()
+	st := w.servingAbroad()
 	inj := w.incident(st.ID, "injury", "severe", "2025-03-10")
 	light := w.incident(st.ID, "injury", "light", "2025-04-10")
 	// On 2025-06-01: seven full years, the 2020 table's 5-year step: 330 000.
@@ -318,7 +318,7 @@ func TestBurial(t *testing.T) {
 	t.Parallel()
 	w := entWorld(t)
 	ctx := context.Background()
-	st := w.posted()
+	st := w.servingAbroad()
 	add := func(in personnel.FamilyInput) personnel.FamilyMember {
 		in.Change = act
 		m, err := w.svc.AddFamily(ctx, w.check(w.po), w.po, st.ID, in)
@@ -353,7 +353,7 @@ func TestBurial(t *testing.T) {
 func TestDeathAllowanceMinimum(t *testing.T) {
 	t.Parallel()
 	w := entWorld(t)
-	st := w.posted()
+	st := w.servingAbroad()
 	allowance := func(wage, on string) personnel.Computation {
 		return w.preview(st.ID, personnel.EntitlementInput{Kind: personnel.EntDeathAllowance, DiedOn: d("2025-12-20"), On: d(on), AverageMonthlyWage: money(wage)})
 	}
@@ -382,7 +382,7 @@ func TestFamilyRetentionOneMonth(t *testing.T) {
 	t.Parallel()
 	w := entWorld(t)
 	ctx := context.Background()
-	st := w.posted()
+	st := w.servingAbroad()
 	if _, err := w.svc.AddFamily(ctx, w.check(w.po), w.po, st.ID, personnel.FamilyInput{Relation: "spouse", FullName: "Spouse", BirthDate: d("1988-01-01"), Change: act}); err != nil {
 		t.Fatal(err)
 	}
@@ -422,7 +422,7 @@ func TestAnnualLeave(t *testing.T) {
 	t.Parallel()
 	w := entWorld(t)
 	ctx := context.Background()
-	st := w.posted()
+	st := w.servingAbroad()
 	if _, err := w.svc.AddFamily(ctx, w.check(w.po), w.po, st.ID, personnel.FamilyInput{Relation: "spouse", FullName: "Spouse", BirthDate: d("1988-01-01"), Change: act}); err != nil {
 		t.Fatal(err)
 	}
@@ -545,7 +545,7 @@ func TestEntitlementPrivacy(t *testing.T) {
 	t.Parallel()
 	w := entWorld(t)
 	ctx := context.Background()
-	st := w.posted()
+	st := w.servingAbroad()
 	inj := w.incident(st.ID, "injury", "light", "2025-03-10")
 	self := w.user("self", "DE-BER", []string{policy.RoleRegistryClerk}, nil)
 	if _, err := w.svc.LinkAccount(ctx, w.check(w.po), w.po, st.ID, personnel.LinkInput{Username: "self", Change: act}); err != nil {
@@ -603,7 +603,7 @@ func TestFamilyRetentionAlert(t *testing.T) {
 	t.Parallel()
 	w := entWorld(t)
 	ctx := context.Background()
-	st := w.posted()
+	st := w.servingAbroad()
 	if _, err := w.svc.AddFamily(ctx, w.check(w.po), w.po, st.ID, personnel.FamilyInput{Relation: "spouse", FullName: "Spouse", BirthDate: d("1988-01-01"), Change: act}); err != nil {
 		t.Fatal(err)
 	}

@@ -37,7 +37,8 @@ const (
 	refCodeFormat     = `^[a-z0-9_]{1,64}$`
 )
 
-var refKinds = []string{RefPosition, RefExclusion, RefProbation, RefAuthority, RefFluency, RefPassportList, RefPassport, RefCourierService}
+var refKinds = []string{RefPosition, RefExclusion, RefProbation, RefAuthority, RefFluency, RefPassportList, RefPassport, RefCourierService,
+	RefRareLanguage, RefRefusalReason, RefAllowance, RefAttestation, RefMedicalForm, RefRotationRule}
 
 var refCodeRe = regexp.MustCompile(refCodeFormat)
 
@@ -108,6 +109,41 @@ func validateRefValue(kind string, v json.RawMessage) []valise.FieldError {
 			fs = append(fs, fe("value.nominal_rank", "a rank 1-11, and only for a diplomatic position"))
 		}
 		return fs
+	case RefRareLanguage, RefRefusalReason:
+		var x struct {
+			Label  string `json:"label"`
+			Active bool   `json:"active"`
+		}
+		if err := strict(&x); err != nil || x.Label == "" {
+			return bad("an entry of the Minister's list is {label, active}")
+		}
+	case RefAllowance:
+		var x Allowance
+		if err := strict(&x); err != nil || x.Amount < 0 || len(x.Currency) != 3 {
+			return bad("the one-time allowance is {amount >= 0, currency, basis}")
+		}
+	case RefAttestation:
+		var x struct {
+			Months int `json:"months"`
+		}
+		if err := strict(&x); err != nil || x.Months < 1 || x.Months > 36 {
+			return bad("attestation timing is {months: 1-36}")
+		}
+	case RefMedicalForm:
+		var x struct {
+			Form string `json:"form"`
+			Act  string `json:"act"`
+		}
+		if err := strict(&x); err != nil || x.Form == "" {
+			return bad("a medical certificate form is {form, act}")
+		}
+	case RefRotationRule:
+		var x struct {
+			Inclusive bool `json:"inclusive"`
+		}
+		if err := strict(&x); err != nil {
+			return bad("a rotation rule is {inclusive}")
+		}
 	case RefExclusion:
 		var x struct {
 			Label  string `json:"label"`

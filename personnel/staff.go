@@ -395,49 +395,67 @@ type LinkInput struct {
 // the day before (HR-01: the new position sets the staff kind).
 func (s *Service) Appoint(ctx context.Context, check Check, by policy.Subject, id string, in AppointInput) (Staff, error) {
 	err := s.write(ctx, id, check, func(tx pgx.Tx, r resource) error {
-		p, unitID, political, fs, err := resolvePosition(ctx, tx, in.AppointmentInput, "")
-		if err != nil {
-			return err
-		}
-		fs = append(in.fields(), fs...)
-		for i := range fs {
-			fs[i].Field = strings.TrimPrefix(fs[i].Field, ".")
-		}
-		if len(fs) > 0 {
-			return refusal("appointment refused", fs...)
-		}
-		if err := check(ctx, policy.ActStaffManage, policy.Resource{Kind: "staff", Origin: in.Unit}); err != nil {
-			return err
-		}
-		var terminated *Date
-		var cur Date
-		if err := tx.QueryRow(ctx, `SELECT terminated_on, (SELECT start_date FROM staff_positions WHERE staff_id = s.id AND end_date IS NULL)
-			FROM staff s WHERE id = $1`, id).Scan(&terminated, &cur); err != nil {
-			return err
-		}
-		if terminated != nil && !terminated.IsZero() {
-			return conflict("HR-33", "the person's service ended on %s", terminated)
-		}
-		if !cur.IsZero() && !in.StartDate.After(cur) {
-			return refusal("appointment refused", fe("start_date", fmt.Sprintf("must be after the start of the current position (%s)", cur)))
-		}
-		end := in.StartDate.AddDate(0, 0, -1)
-		if _, err := tx.Exec(ctx, `UPDATE staff_positions SET end_date = $2 WHERE staff_id = $1 AND end_date IS NULL`, id, end); err != nil {
-			return err
-		}
-		if _, err := tx.Exec(ctx, `UPDATE service_periods SET end_date = $2 WHERE staff_id = $1 AND end_date IS NULL AND note = 'position held'`, id, end); err != nil {
-			return err
-		}
-		if _, err := insertPosition(ctx, tx, id, unitID, in.AppointmentInput, p, political); err != nil {
-			return err
-		}
-		_, err = record(ctx, tx, id, "appointed", in.AppointmentInput, in.Change, "", by)
+		_, err := appoint(ctx, tx, check, by, id, in, "appointed", nil)
 		return err
 	})
 	if err != nil {
 		return Staff{}, err
 	}
 	return s.Get(ctx, check, id)
+}
+
+// appoint moves a serving person to another position in tx (Appoint, and
+// the posting moves of postings.go); the event is kind, its data the
+// appointment merged with extra. It returns the position reference.
+func appoint(ctx context.Context, tx pgx.Tx, check Check, by policy.Subject, id string, in AppointInput, kind string, extra map[string]any) (PositionRef, error) {
+	p, unitID, political, fs, err := resolvePosition(ctx, tx, in.AppointmentInput, "")
+	if err != nil {
+		return p, err
+	}
+	fs = append(in.fields(), fs...)
+	for i := range fs {
+		fs[i].Field = strings.TrimPrefix(fs[i].Field, ".")
+	}
+	if len(fs) > 0 {
+		return p, refusal("appointment refused", fs...)
+	}
+	if err := check(ctx, policy.ActStaffManage, policy.Resource{Kind: "staff", Origin: in.Unit}); err != nil {
+		return p, err
+	}
+	var terminated *Date
+	var cur Date
+	if err := tx.QueryRow(ctx, `SELECT terminated_on, (SELECT start_date FROM staff_positions WHERE staff_id = s.id AND end_date IS NULL)
+		FROM staff s WHERE id = $1`, id).Scan(&terminated, &cur); err != nil {
+		return p, err
+	}
+	if terminated != nil && !terminated.IsZero() {
+		return p, conflict("HR-33", "the person's service ended on %s", terminated)
+	}
+	if !cur.IsZero() && !in.StartDate.After(cur) {
+		return p, refusal("appointment refused", fe("start_date", fmt.Sprintf("must be after the start of the current position (%s)", cur)))
+	}
+	end := in.StartDate.AddDate(0, 0, -1)
+	if _, err := tx.Exec(ctx, `UPDATE staff_positions SET end_date = $2 WHERE staff_id = $1 AND end_date IS NULL`, id, end); err != nil {
+		return p, err
+	}
+	if _, err := tx.Exec(ctx, `UPDATE service_periods SET end_date = $2 WHERE staff_id = $1 AND end_date IS NULL AND note = 'position held'`, id, end); err != nil {
+		return p, err
+	}
+	if _, err := insertPosition(ctx, tx, id, unitID, in.AppointmentInput, p, political); err != nil {
+		return p, err
+	}
+	var data any = in.AppointmentInput
+	if extra != nil {
+		b, _ := json.Marshal(in.AppointmentInput)
+		m := map[string]any{}
+		_ = json.Unmarshal(b, &m)
+		for k, v := range extra {
+			m[k] = v
+		}
+		data = m
+	}
+	_, err = record(ctx, tx, id, kind, data, in.Change, "", by)
+	return p, err
 }
 
 // LinkAccount links a user account to the staff record: one person, one

@@ -76,6 +76,9 @@ var Defs = []Def{
 	// how early an officer is warned. One line per key, grouped by feature.
 	{"personnel.alert_lead", TypeDuration, 1 * day, 365 * day, ActPersonnel, "how long before a personnel deadline (rotation, posting, attestation, secondment, passport) its alert starts, unless a more specific personnel.* lead time applies", false},
 	{"personnel.passport_expiry_lead", TypeDuration, 1 * day, 730 * day, ActPersonnel, "how long before a diplomatic or service passport expires (R§6) its expiry-ahead alert starts", false},
+	{"personnel.term_end_lead", TypeDuration, 1 * day, 730 * day, ActPersonnel, "how long before the end of a continuous term abroad (HR-19) its alert starts and the person counts as due for rotation", false},
+	{"personnel.return_notice_lead", TypeDuration, 1 * day, 30 * day, ActPersonnel, "how long before the notice-of-return deadline (R§10) its alert starts", false},
+	{"personnel.appointment_lead", TypeDuration, 1 * day, 92 * day, ActPersonnel, "how long before the 3-month appointment deadline after return (R§12, HR-27) its alert starts", false},
 	{"trust_list.stale_after", TypeDuration, 1 * hour, 30 * day, ActOperations, "how long after issue a seal trust list is stale", true},
 }
 
