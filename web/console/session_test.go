@@ -1,0 +1,121 @@
+package console_test
+
+import (
+	"io"
+	"net/http"
+	"net/http/cookiejar"
+	"net/url"
+	"strings"
+	"testing"
+
+	"github.com/chromedp/chromedp"
+)
+
+// TestSignInLanguageAndSignOut: a wrong password is refused on the form, the
+// right one opens the user's desk with an HttpOnly, SameSite=Strict session
+// cookie; the language chosen sticks (Russian, then Kazakh); signing out
+// ends the session, so its cookie no longer opens a desk.
+func TestSignInLanguageAndSignOut(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	b := e.tab(t)
+	b.open("/console/clerk")
+	if !strings.Contains(b.location(), "/console/login") {
+		t.Fatalf("a desk without a session shows %s, want the sign-in page", b.location())
+	}
+	b.fill("username", "clerk.mfa")
+	b.fill("password", "wrong password")
+	b.submit(`form[action="/console/login"]`)
+	if !strings.Contains(b.text(), "Wrong username or password") {
+		t.Fatalf("a wrong password: %q", b.text())
+	}
+	b.check()
+	b.signIn("clerk.mfa")
+	if !strings.Contains(b.location(), "/console/clerk") || !strings.Contains(b.text(), "Today's work") {
+		t.Fatalf("after signing in: %s %q", b.location(), b.text())
+	}
+	b.check()
+	visible := get(b, chromedp.Evaluate[string](`document.cookie`))
+	if strings.Contains(visible, "valise_session") || strings.Contains(visible, "valise_csrf") {
+		t.Errorf("the session and CSRF cookies are readable by scripts: %q", visible)
+	}
+	b.fill("pref-lang", "ru")
+	b.submit(`form[action="/console/prefs"]`)
+	lang := get(b, chromedp.AttributeValue(chromedp.CSS("html"), "lang")).Value
+	if lang != "ru" || !strings.Contains(b.text(), "Работа на сегодня") {
+		t.Fatalf("after choosing Russian: lang=%q %q", lang, b.text())
+	}
+	b.fill("pref-lang", "kk")
+	b.submit(`form[action="/console/prefs"]`)
+	if !strings.Contains(b.text(), "Бүгінгі жұмыс") {
+		t.Fatalf("after choosing Kazakh: %q", b.text())
+	}
+	b.check()
+	b.submit(`form[action="/console/logout"]`)
+	b.open("/console/clerk")
+	if !strings.Contains(b.location(), "/console/login") {
+		t.Fatalf("after signing out, the desk shows %s", b.location())
+	}
+}
+
+// TestFormsWithoutTheirTokenAreRefused: a POST without the form's CSRF
+// token (or with another session's) is refused with a clear page, changes
+// nothing and is logged; the cookies are HttpOnly and SameSite=Strict.
+func TestFormsWithoutTheirTokenAreRefused(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	jar, _ := cookiejar.New(nil)
+	c := &http.Client{Jar: jar}
+	res, err := c.Get(e.URL + "/console/login")
+	if err != nil {
+		t.Fatal(err)
+	}
+	page, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	for _, ck := range res.Cookies() {
+		if !ck.HttpOnly || ck.SameSite != http.SameSiteStrictMode || ck.Path != "/console" {
+			t.Errorf("cookie %s: HttpOnly %v SameSite %v Path %q", ck.Name, ck.HttpOnly, ck.SameSite, ck.Path)
+		}
+	}
+	if csp := res.Header.Get("Content-Security-Policy"); !strings.Contains(csp, "script-src 'self'") || strings.Contains(csp, "unsafe-inline") {
+		t.Errorf("CSP %q", csp)
+	}
+	token := between(string(page), `name="csrf" value="`, `"`)
+	post := func(form url.Values) (int, string) {
+		res, err := c.PostForm(e.URL+"/console/login", form)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer res.Body.Close()
+		b, _ := io.ReadAll(res.Body)
+		return res.StatusCode, string(b)
+	}
+	status, body := post(url.Values{"username": {"clerk.mfa"}, "password": {demoPassword}})
+	if status != http.StatusForbidden || !strings.Contains(body, "This form has expired or came from another page") {
+		t.Fatalf("a form without its token: %d %s", status, body)
+	}
+	status, _ = post(url.Values{"csrf": {token + "x"}, "username": {"clerk.mfa"}, "password": {demoPassword}})
+	if status != http.StatusForbidden {
+		t.Fatalf("a form with a wrong token: %d", status)
+	}
+	if !strings.Contains(e.Logs(), "bad or missing CSRF token") {
+		t.Error("the refused form is not logged")
+	}
+	var sessions int
+	if err := e.Pool.QueryRow(t.Context(), `SELECT count(*) FROM sessions s JOIN users u ON u.id = s.user_id WHERE u.username = 'clerk.mfa'`).Scan(&sessions); err != nil || sessions != 0 {
+		t.Fatalf("a refused form opened %d sessions (%v)", sessions, err)
+	}
+	status, body = post(url.Values{"csrf": {token}, "username": {"clerk.mfa"}, "password": {demoPassword}})
+	if status != http.StatusOK || !strings.Contains(body, "Registry desk") {
+		t.Fatalf("with its token the form signs in: %d\n%s", status, body)
+	}
+}
+
+func between(s, from, to string) string {
+	_, after, ok := strings.Cut(s, from)
+	if !ok {
+		return ""
+	}
+	v, _, _ := strings.Cut(after, to)
+	return v
+}
