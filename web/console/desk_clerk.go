@@ -40,6 +40,9 @@ type clerkDesk struct {
 	Waiting   []*pouch.Submission
 	Lists     []deskList
 	Incidents []*pouch.Incident
+	// ShowIncidents: the policy lets this user list incidents (a registry
+	// clerk does not: they see a bag's incidents on its page).
+	ShowIncidents bool
 	Targets   []*pouch.Bag // bags a submission may go into (planned or assembling here)
 	Senders   []*pouch.Sender
 	Units     []identity.Unit
@@ -90,8 +93,10 @@ func (c *Console) clerkDeskData(ctx context.Context, s policy.Subject) (*clerkDe
 	if err != nil {
 		return nil, err
 	}
-	if d.Incidents, err = c.d.Bags.ListIncidents(ctx, s, incScope, true); err != nil {
-		return nil, err
+	if d.ShowIncidents = !incScope.None(); d.ShowIncidents {
+		if d.Incidents, err = c.d.Bags.ListIncidents(ctx, s, incScope, true); err != nil {
+			return nil, err
+		}
 	}
 	// The forms' choices, each only as far as the policy lets this user read it.
 	if c.d.Authz.Authorize(ctx, s, policy.ActSendersRead, policy.Resource{Kind: "sender_list"}) == nil {
