@@ -43,12 +43,12 @@ type clerkDesk struct {
 	// ShowIncidents: the policy lets this user list incidents (a registry
 	// clerk does not: they see a bag's incidents on its page).
 	ShowIncidents bool
-	Targets   []*pouch.Bag // bags a submission may go into (planned or assembling here)
-	Senders   []*pouch.Sender
-	Units     []identity.Unit
-	Levels    []policy.Level
-	Kinds     []string
-	Notice    string
+	Targets       []*pouch.Bag // bags a submission may go into (planned or assembling here)
+	Senders       []*pouch.Sender
+	Units         []identity.Unit
+	Levels        []policy.Level
+	Kinds         []string
+	Notice        string
 }
 
 // clerkDeskData gathers the desk of the signed-in clerk's registry.
