@@ -8,7 +8,7 @@ LDFLAGS  := -X valise.Version=$(VERSION) -X valise.Commit=$(COMMIT)
 FUZZTIME ?= 10s
 FUZZLONG ?= 10m
 
-.PHONY: run build test lint fuzz bench clean
+.PHONY: run build test lint fuzz bench screenshots clean
 
 build:
 	$(GO) build -ldflags "$(LDFLAGS)" -o bin/valise ./cmd/valise
@@ -33,6 +33,12 @@ fuzz:
 
 bench: build
 	$(GO) test -run '^$$' -bench . -benchtime 2s ./...
+
+# PNGs of the web console's desks at 1366x768 and 390x844 (docs/screenshots).
+screenshots:
+	./scripts/ensure-postgres.sh
+	./scripts/ensure-chromium.sh
+	VALISE_SCREENSHOTS=$(CURDIR)/docs/screenshots $(GO) test -count=1 -run '^TestScreenshots$$' ./web/console
 
 clean:
 	rm -rf bin

@@ -30,7 +30,7 @@ func TestPersonnelDesk(t *testing.T) {
 		t.Fatalf("a person's record: %q", b.text())
 	}
 	b.check()
-	c := signedIn(t, e, "clerk.mfa")
+	c := signedIn(t, e.URL, "clerk.mfa")
 	missing := "/console/personnel/staff/00000000-0000-4000-8000-00000000abcd"
 	if h, m := fetch(t, c, e.URL+link, strings.TrimPrefix(link, "/console/personnel/staff/")), fetch(t, c, e.URL+missing, "00000000-0000-4000-8000-00000000abcd"); h != m {
 		t.Errorf("a clerk sees a person's page differently from a missing one:\n%s\n---\n%s", h, m)

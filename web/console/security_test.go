@@ -151,7 +151,7 @@ func TestSecretBagHiddenEverywhere(t *testing.T) {
 	b.check()
 
 	// Byte for byte over HTTP: status, type and body of each page.
-	c := signedIn(t, e, "clerk.tyo")
+	c := signedIn(t, e.URL, "clerk.tyo")
 	for _, p := range [][2]string{
 		{"/console/bags/" + bagID, "/console/bags/" + missingID},
 		{"/console/bags/" + bagID + "/labels", "/console/bags/" + missingID + "/labels"},
@@ -175,17 +175,17 @@ func TestSecretBagHiddenEverywhere(t *testing.T) {
 }
 
 // signedIn is an HTTP client with a console session of user.
-func signedIn(t *testing.T, e *env, user string) *http.Client {
+func signedIn(t testing.TB, base, user string) *http.Client {
 	t.Helper()
 	jar, _ := cookiejar.New(nil)
 	c := &http.Client{Jar: jar}
-	res, err := c.Get(e.URL + "/console/login")
+	res, err := c.Get(base + "/console/login")
 	if err != nil {
 		t.Fatal(err)
 	}
 	page, _ := io.ReadAll(res.Body)
 	res.Body.Close()
-	res, err = c.PostForm(e.URL+"/console/login", url.Values{"csrf": {between(string(page), `name="csrf" value="`, `"`)},
+	res, err = c.PostForm(base+"/console/login", url.Values{"csrf": {between(string(page), `name="csrf" value="`, `"`)},
 		"username": {user}, "password": {demoPassword}})
 	if err != nil || res.StatusCode != http.StatusOK {
 		t.Fatalf("sign in %s: %v %v", user, res.Status, err)
