@@ -56,6 +56,19 @@ func TestClerkBagFlow(t *testing.T) {
 	}
 	mfa.check()
 
+	// Bad input is refused with the domain's reason and changes nothing.
+	mfa.fill("seal-packages", "2")
+	mfa.fill("seal-serials", "ONLY-ONE")
+	mfa.submit(`form[action="/console/clerk/seal"]`)
+	if text := mfa.text(); !strings.Contains(text, "The action was refused") || !strings.Contains(text, "seal_serials") {
+		t.Fatalf("sealing with no packages: %q", text)
+	}
+	mfa.check()
+	var state string
+	if err := e.Pool.QueryRow(ctx, `SELECT state FROM bags WHERE id = $1`, bag.ID).Scan(&state); err != nil || state != "assembling" {
+		t.Fatalf("a refused seal left the bag %q (%v)", state, err)
+	}
+	mfa.open("/console/bags/" + bag.ID)
 	mfa.fill("seal-container", "suitcase")
 	mfa.fill("seal-serials", "T-SEAL-1")
 	mfa.submit(`form[action="/console/clerk/seal"]`)
