@@ -188,6 +188,9 @@ var openRoutes = map[string]string{
 	"GET /api/v1/settings/{key}":         "setting keys are public reference data (docs, OpenAPI)",
 	"PUT /api/v1/settings/{key}":         "setting keys are public reference data (docs, OpenAPI)",
 	"GET /api/v1/settings/{key}/history": "setting keys are public reference data (docs, OpenAPI)",
+	// Every date is a calendar day; which are holidays is public (a decree).
+	"GET /api/v1/personnel/calendar/{day}": "a calendar day is public reference data, not a record",
+	"PUT /api/v1/personnel/calendar/{day}": "a calendar day is public reference data, not a record",
 }
 
 // validBodies are bodies that pass each operation's input checks, so that

@@ -26,9 +26,7 @@ type opsCollector struct {
 	pool    *pgxpool.Pool
 	custody *custody.Service
 
-	mu    sync.Mutex
-	at    time.Time
-	cache []prometheus.Metric
+	scrape scrapeCache
 
 	up, lag, lagAge, size, cpAge, sealFail, incidents, overdue, silent, lockouts, trustAge, trustStale *prometheus.Desc
 }
@@ -60,19 +58,29 @@ func (c *opsCollector) Describe(ch chan<- *prometheus.Desc) {
 	}
 }
 
-func (c *opsCollector) Collect(ch chan<- prometheus.Metric) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.cache == nil || time.Since(c.at) > opsCacheFor {
+func (c *opsCollector) Collect(ch chan<- prometheus.Metric) { c.scrape.collect(ch, c.up, c.read) }
+
+// scrapeCache keeps the metrics a collector read from the database for
+// opsCacheFor; a failed read reports only up = 0.
+type scrapeCache struct {
+	mu    sync.Mutex
+	at    time.Time
+	cache []prometheus.Metric
+}
+
+func (sc *scrapeCache) collect(ch chan<- prometheus.Metric, up *prometheus.Desc, read func(context.Context) ([]prometheus.Metric, error)) {
+	sc.mu.Lock()
+	defer sc.mu.Unlock()
+	if sc.cache == nil || time.Since(sc.at) > opsCacheFor {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		ms, err := c.read(ctx)
+		ms, err := read(ctx)
 		cancel()
 		if err != nil {
-			ms = []prometheus.Metric{prometheus.MustNewConstMetric(c.up, prometheus.GaugeValue, 0)}
+			ms = []prometheus.Metric{prometheus.MustNewConstMetric(up, prometheus.GaugeValue, 0)}
 		}
-		c.cache, c.at = ms, time.Now()
+		sc.cache, sc.at = ms, time.Now()
 	}
-	for _, m := range c.cache {
+	for _, m := range sc.cache {
 		ch <- m
 	}
 }

@@ -104,7 +104,7 @@ func New(pool *pgxpool.Pool, cfg Config) *Server {
 	}
 	s := &Server{cfg: cfg, pool: pool, log: cfg.Logger, reg: prometheus.NewRegistry()}
 	s.metrics = newHTTPMetrics(s.reg)
-	s.reg.MustRegister(newPoolCollector(pool), newOpsCollector(pool),
+	s.reg.MustRegister(newPoolCollector(pool), newOpsCollector(pool), newPersonnelAlertCollector(pool),
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	s.authz = mustAuthorizer(pool, cfg.Logger)
 	s.reg.MustRegister(newDecisionLogCollector(s.authz))
@@ -218,6 +218,7 @@ func (s *Server) routes() chi.Router {
 			r.Group(s.config.routes)         // settings, plan review, custody windows (api/settings.go)
 			r.Group(s.seals.labelRoutes)     // seal labels, HTML and PDF (api/labels.go)
 			r.Group(s.staff.routes)          // personnel core (api/personnel.go)
+			r.Group(s.staff.sharedRoutes)    // personnel alerts and working-day calendar (api/personnel_alerts.go)
 			// Devices: enrolment codes, list, suspend, revoke (mobile-api/).
 			r.Group(s.mobile.OfficerRoutes)
 		})

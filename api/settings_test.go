@@ -30,8 +30,8 @@ func TestSettingsThroughAPI(t *testing.T) {
 	if s := settingOf(all, "login.max_failures"); s["value"] != nil || s["type"] != "count" || s["changed_by"] != "admin" {
 		t.Fatalf("login.max_failures: %v", s)
 	}
-	if got := len(all["settings"].([]any)); got != 12 {
-		t.Fatalf("%d settings listed, want 12", got)
+	if got := len(all["settings"].([]any)); got != 13 {
+		t.Fatalf("%d settings listed, want 13", got)
 	}
 	e.must(200, "auditor", "GET", "/api/v1/settings", nil)
 	e.must(200, "admin", "GET", "/api/v1/settings/seal.lifetime", nil)

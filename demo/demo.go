@@ -51,8 +51,9 @@ var poolSteps = []struct {
 	name string
 	run  func(ctx context.Context, pool *pgxpool.Pool, o Options) error
 }{
-	{"bags", loadBags},           // after users: the demo users act
-	{"personnel", loadPersonnel}, // staff records, ranks, discipline, family (demo/personnel.go)
+	{"bags", loadBags},                            // after users: the demo users act
+	{"personnel", loadPersonnel},                  // staff records, ranks, discipline, family (demo/personnel.go)
+	{"personnel rotation", loadPersonnelRotation}, // calendar, postings, rotation plan (demo/personnel_rotation.go)
 }
 
 // Load writes the demo data in one transaction, then runs the pool steps,

@@ -447,6 +447,19 @@ settings_grants := {
 	"admin": {"settings.read", "settings.operations"},
 	"auditor": {"settings.read"},
 	"dispatcher": {"settings.read"},
+	"personnel_officer": {"settings.read"},
+}
+
+# Personnel alert lead times are ministry-wide: a personnel officer of every unit (scope "*") sets them.
+may if {
+	input.action == "settings.personnel"
+	"personnel_officer" in input.subject.roles
+	"*" in input.subject.scope
+}
+
+granted contains "settings.personnel" if {
+	"personnel_officer" in input.subject.roles
+	"*" in input.subject.scope
 }
 
 may if {

@@ -43,3 +43,12 @@ test_plan_review_needs_sight_of_the_route if {
 	not d.allow
 	d.hidden
 }
+
+test_personnel_lead_times_are_set_by_a_personnel_officer_of_every_unit if {
+	po_all := {"username": "po", "roles": ["personnel_officer"], "unit_code": "MFA", "unit_kind": "ministry", "scope": ["*"], "clearance": 0}
+	po_one := object.union(po_all, {"scope": ["DE-BER"]})
+	authz.decision.allow with input as {"subject": po_all, "action": "settings.personnel", "resource": setting}
+	authz.decision.allow with input as {"subject": po_one, "action": "settings.read", "resource": setting}
+	not authz.decision.allow with input as {"subject": po_one, "action": "settings.personnel", "resource": setting}
+	not authz.decision.allow with input as {"subject": security, "action": "settings.personnel", "resource": setting}
+}

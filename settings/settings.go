@@ -38,6 +38,7 @@ const (
 	ActRead       = "settings.read"
 	ActBylaw      = "settings.bylaw"      // security officers: durations the law leaves to by-laws
 	ActOperations = "settings.operations" // administrators: how the system runs
+	ActPersonnel  = "settings.personnel"  // personnel officers: alert lead times the personnel law does not set
 )
 
 // Def defines one setting: its type, its range, and who changes it.
@@ -71,6 +72,9 @@ var Defs = []Def{
 	{"login.max_failures", TypeCount, 3, 20, ActOperations, "consecutive failed logins that lock a username", true},
 	{"login.lock_for", TypeDuration, 1 * minute, 1 * day, ActOperations, "how long such a lock lasts", true},
 	{"seal.lifetime", TypeDuration, 1 * hour, int64(seal.MaxLifetime / time.Second), ActOperations, "how long new bag seals stay valid after issue; retired keys stay listed at least this long", true},
+	// Personnel alert lead times (issue 14): the law sets the deadlines, not
+	// how early an officer is warned. One line per key, grouped by feature.
+	{"personnel.alert_lead", TypeDuration, 1 * day, 365 * day, ActPersonnel, "how long before a personnel deadline (rotation, posting, attestation, secondment, passport) its alert starts, unless a more specific personnel.* lead time applies", false},
 	{"trust_list.stale_after", TypeDuration, 1 * hour, 30 * day, ActOperations, "how long after issue a seal trust list is stale", true},
 }
 
@@ -130,8 +134,11 @@ func resource(key string) policy.Resource { return policy.Resource{Kind: "settin
 
 // roleOf names who changes a setting, for people reading the list.
 func roleOf(action string) string {
-	if action == ActBylaw {
+	switch action {
+	case ActBylaw:
 		return policy.RoleSecurityOfficer
+	case ActPersonnel:
+		return policy.RolePersonnelOfficer
 	}
 	return policy.RoleAdmin
 }
