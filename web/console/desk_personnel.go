@@ -11,8 +11,9 @@ import (
 
 // The personnel officer's desk: staff search (by unit and kind, filtered
 // in SQL by the policy's scope), a person's record with their rank history
-// and time in rank, and who is eligible for the next rank today. It shows
-// what personnel/ has; postings and passports join it as they land.
+// and time in rank, who is eligible for the next rank today, and the
+// personnel alerts (every deadline a personnel feature registers: postings
+// and rotation, passports, ...) on the records the user may read.
 
 func (c *Console) personnelRoutes(r chi.Router) {
 	r.Get("/personnel", c.personnelDesk)
@@ -23,7 +24,10 @@ type personnelDesk struct {
 	Unit, Kind string
 	Staff      []personnel.StaffSummary
 	Eligible   []personnel.Eligible
-	Kinds      []string
+	// Alerts are every personnel deadline (postings, rotation, passports,
+	// ... as each feature registers its source) on records this user may read.
+	Alerts []personnel.Alert
+	Kinds  []string
 	Today      personnel.Date
 }
 
@@ -41,6 +45,9 @@ func (c *Console) personnelDesk(w http.ResponseWriter, r *http.Request) {
 	}
 	if err == nil {
 		d.Eligible, err = c.staff.EligibleOn(r.Context(), sc, s, d.Today)
+	}
+	if err == nil {
+		d.Alerts, err = c.staff.Alerts(r.Context(), s, personnel.Check(c.check(s)), time.Now())
 	}
 	if err != nil {
 		c.failErr(w, r, err)

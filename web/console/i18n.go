@@ -255,6 +255,10 @@ var messages = [][4]string{
 	{"ex.witness_unit", "Куәгердің ұйымы", "Организация свидетеля", "Witness's unit"},
 	{"ex.witness_courier", "Куәгер-курьер жазбасы", "Запись курьера-свидетеля", "Witness courier's record id"},
 
+	{"pers.alerts", "Кадрлық ескертулер", "Кадровые напоминания", "Personnel alerts"},
+	{"pers.due", "Мерзімі", "Срок", "Due"},
+	{"pers.alert", "Не туралы", "О чём", "About"},
+	{"pers.rule", "Ереже", "Норма", "Rule"},
 	{"pers.search", "Қызметкерлерді іздеу", "Поиск сотрудников", "Staff search"},
 	{"pers.unit", "Бөлімше", "Подразделение", "Unit"},
 	{"pers.kind", "Санаты", "Категория", "Kind"},
