@@ -28,7 +28,7 @@ type personnelDesk struct {
 	// ... as each feature registers its source) on records this user may read.
 	Alerts []personnel.Alert
 	Kinds  []string
-	Today      personnel.Date
+	Today  personnel.Date
 }
 
 func (c *Console) personnelDesk(w http.ResponseWriter, r *http.Request) {
