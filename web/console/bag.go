@@ -104,12 +104,15 @@ func (c *Console) bagView(ctx context.Context, s policy.Subject, id string) (*ba
 	v.Route = routeSVG(b, v.Legs, arrivedLegs(v.Events))
 	v.Clerk = s.HasRole(policy.RoleRegistryClerk)
 	v.Security = s.HasRole(policy.RoleSecurityOfficer)
+	// A form is offered when the state machine allows its action and the
+	// policy lets this user take it (role, unit of the stage, clearance).
 	for _, a := range b.AllowedActions {
-		v.Can[string(a)] = true
+		v.Can[string(a)] = c.may(ctx, s, pouch.PolicyAction(a), b.Resource())
 	}
-	v.Can["sheet"] = b.State == pouch.Sealed && !hasIssued(v.Sheets)
+	sheet := policy.Resource{Kind: "sheet", Level: b.Level, Route: b.Route, Origin: b.Origin, Destination: b.Destination}
+	v.Can["sheet"] = b.State == pouch.Sealed && !hasIssued(v.Sheets) && c.may(ctx, s, policy.ActSheetIssue, sheet)
 	// The courier list is the planners' (the API's GET /couriers rule).
-	if v.Can["sheet"] && c.d.Authz.Authorize(ctx, s, policy.ActBagPlan, policy.Resource{Kind: "courier", Origin: s.UnitCode}) == nil {
+	if v.Can["sheet"] && c.may(ctx, s, policy.ActBagPlan, policy.Resource{Kind: "courier", Origin: s.UnitCode}) {
 		v.Couriers, _ = c.d.Couriers.List(ctx)
 	}
 	return v, nil
@@ -129,7 +132,7 @@ func hasIssued(sheets []*courier.Sheet) bool {
 func (c *Console) timeline(ctx context.Context, s policy.Subject, v *bagView) error {
 	res := v.Bag.Resource()
 	res.Kind = "log_entry"
-	if c.d.Authz.Authorize(ctx, s, policy.ActLogRead, res) != nil {
+	if !c.may(ctx, s, policy.ActLogRead, res) {
 		evs, err := pouch.History(ctx, c.d.Pool, v.Bag.ID)
 		for _, e := range evs {
 			v.Events = append(v.Events, timelineEvent{Event: e})
@@ -223,7 +226,7 @@ func routeSVG(b *pouch.Bag, legs []pouch.Leg, arrived int) template.HTML {
 	for i := range len(stops) - 1 {
 		x1, x2 := pad+float64(i)*step, pad+float64(i+1)*step
 		cls := "leg"
-		if i < arrived || (b.State != pouch.Dispatched && b.State != pouch.InTransit && b.DispatchedAt != nil) {
+		if i < arrived || delivered[b.State] {
 			cls = "leg done"
 		}
 		fmt.Fprintf(&sb, `<line class="%s" x1="%.0f" y1="50" x2="%.0f" y2="50"/>`, cls, x1, x2)
@@ -241,6 +244,9 @@ func routeSVG(b *pouch.Bag, legs []pouch.Leg, arrived int) template.HTML {
 	sb.WriteString(`</svg>`)
 	return template.HTML(sb.String())
 }
+
+// delivered are the states of a bag that has travelled its whole route.
+var delivered = map[pouch.State]bool{pouch.Delivered: true, pouch.Accepted: true, pouch.Stored: true}
 
 // bagLabels is the printable page of the bag's seal labels (api/labels.go
 // serves the same page to API clients).

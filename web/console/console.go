@@ -133,6 +133,15 @@ func (c *Console) check(s policy.Subject) pouch.Check {
 	}
 }
 
+// may reports whether the policy lets s do action to res, to decide what a
+// page offers (a section, a form, a choice). Asking is not an attempt, so a
+// "no" is not a denial to log; the action itself, when taken, is decided
+// and logged by the domain call (Authorize) as in the API.
+func (c *Console) may(ctx context.Context, s policy.Subject, action string, res policy.Resource) bool {
+	d, err := c.d.Authz.Decide(ctx, s, action, res)
+	return err == nil && d.Allow
+}
+
 // home sends each user to the desk of their role.
 func (c *Console) home(w http.ResponseWriter, r *http.Request) {
 	s := subject(r)

@@ -99,12 +99,12 @@ func (c *Console) clerkDeskData(ctx context.Context, s policy.Subject) (*clerkDe
 		}
 	}
 	// The forms' choices, each only as far as the policy lets this user read it.
-	if c.d.Authz.Authorize(ctx, s, policy.ActSendersRead, policy.Resource{Kind: "sender_list"}) == nil {
+	if c.may(ctx, s, policy.ActSendersRead, policy.Resource{Kind: "sender_list"}) {
 		if d.Senders, err = pouch.SendersAsOf(ctx, c.d.Pool, time.Now()); err != nil {
 			return nil, err
 		}
 	}
-	if c.d.Authz.Authorize(ctx, s, policy.ActUnitsRead, policy.Resource{Kind: "unit"}) == nil {
+	if c.may(ctx, s, policy.ActUnitsRead, policy.Resource{Kind: "unit"}) {
 		if d.Units, err = c.d.Ident.ListUnits(ctx); err != nil {
 			return nil, err
 		}

@@ -29,7 +29,8 @@ func (c *Console) securityRoutes(r chi.Router) {
 }
 
 type securityDesk struct {
-	Overdue     []custody.Overdue
+	Late        []*pouch.Bag      // past their due time and not yet accepted
+	Overdue     []custody.Overdue // silent: no custody event within their window
 	ShowOverdue bool
 	Incidents   []*pouch.Incident
 	Examining   []*pouch.Bag
@@ -55,7 +56,7 @@ func (c *Console) securityDeskData(ctx context.Context, s policy.Subject, decUse
 	if err != nil {
 		return nil, err
 	}
-	if a.Authorize(ctx, s, policy.ActIncidentRead, policy.Resource{Kind: "overdue_list"}) == nil {
+	if c.may(ctx, s, policy.ActIncidentRead, policy.Resource{Kind: "overdue_list"}) {
 		d.ShowOverdue = true
 		if d.Overdue, err = c.custody.ListOverdue(ctx, sc, 100); err != nil {
 			return nil, err
@@ -76,7 +77,10 @@ func (c *Console) securityDeskData(ctx context.Context, s policy.Subject, decUse
 			return nil, err
 		}
 	}
-	if a.Authorize(ctx, s, policy.ActDecisionsRead, policy.Resource{Kind: "decision_log"}) == nil {
+	if d.Late, _, err = c.d.Bags.ListBags(ctx, s, sc, pouch.BagFilter{Overdue: true, Limit: 50}); err != nil {
+		return nil, err
+	}
+	if c.may(ctx, s, policy.ActDecisionsRead, policy.Resource{Kind: "decision_log"}) {
 		d.ShowDecs = true
 		ds, err := a.ListScope(ctx, s, "decision_log")
 		if err != nil {
@@ -89,13 +93,13 @@ func (c *Console) securityDeskData(ctx context.Context, s policy.Subject, decUse
 			return nil, err
 		}
 	}
-	if a.Authorize(ctx, s, policy.ActLockoutsRead, policy.Resource{Kind: "lockout"}) == nil {
+	if c.may(ctx, s, policy.ActLockoutsRead, policy.Resource{Kind: "lockout"}) {
 		d.ShowLocks = true
 		if d.Lockouts, err = c.d.Ident.Lockouts(ctx); err != nil {
 			return nil, err
 		}
 	}
-	if a.Authorize(ctx, s, policy.ActKeysManage, policy.Resource{Kind: "seal_key"}) == nil {
+	if c.may(ctx, s, policy.ActKeysManage, policy.Resource{Kind: "seal_key"}) {
 		d.ShowKeys = true
 		if d.Keys, err = keyring.Keys(ctx, c.d.Pool); err != nil {
 			return nil, err

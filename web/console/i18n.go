@@ -213,7 +213,8 @@ var messages = [][4]string{
 	{"class.breach", "Бұзушылық", "Нарушение", "Breach"},
 	{"class.incident", "Оқиға", "Инцидент", "Incident"},
 
-	{"sec.overdue", "Мерзімі өткен және үнсіз вализалар", "Просроченные и молчащие вализы", "Overdue and silent bags"},
+	{"sec.late", "Мерзімі өткен вализалар", "Просроченные вализы", "Overdue bags"},
+	{"sec.overdue", "Үнсіз вализалар (қадағалау терезесінен тыс)", "Молчащие вализы (вне окна контроля)", "Silent bags (no custody event within their window)"},
 	{"sec.lastevent", "Соңғы оқиға", "Последнее событие", "Last event"},
 	{"sec.overdueby", "Кешігу", "Просрочка", "Overdue by"},
 	{"sec.incidents", "Оқиғалар және жоғалту туралы хабарлар", "Инциденты и сообщения об утрате", "Incidents and loss reports"},
