@@ -237,6 +237,8 @@ var messages = [][4]string{
 	{"sec.office", "Мекеме", "Учреждение", "Office"},
 	{"sec.status", "Күйі", "Состояние", "Status"},
 	{"sec.since", "Бастап", "С", "Since"},
+	{"sec.age", "Жасы", "Возраст", "Age"},
+	{"age.days", "%d күн", "%d дн.", "%d days"},
 	{"sec.rotate", "Келесі ауыстыру", "Следующая ротация", "Next rotation"},
 	{"sec.checkpoints", "Журнал бақылау нүктелері", "Контрольные точки журнала", "Custody log checkpoints"},
 	{"sec.witnesses", "Куәгерлер", "Свидетели", "Witnesses"},

@@ -60,6 +60,9 @@ func (p *page) Date(v any) template.HTML {
 		local.Format("2006-01-02 15:04"), template.HTMLEscapeString(local.Format("MST")), utc.Format("2006-01-02 15:04")))
 }
 
+// Age is how long ago t was, in whole days.
+func (p *page) Age(t time.Time) string { return p.T("age.days", int(time.Since(t).Hours()/24)) }
+
 // TZ is the user's time zone name.
 func (p *page) TZ() string { return p.tz.String() }
 
