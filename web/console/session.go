@@ -6,8 +6,10 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
+	"errors"
 	"net"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 
@@ -156,6 +158,7 @@ func (c *Console) login(w http.ResponseWriter, r *http.Request) {
 	switch valise.ErrorCode(err) {
 	case valise.ETOOMANY:
 		key = "login.throttled"
+		retryAfter(w, err)
 	case valise.EUNAUTHORIZED:
 	default:
 		c.failErr(w, r, err)
@@ -193,6 +196,7 @@ func (c *Console) changePassword(w http.ResponseWriter, r *http.Request) {
 		key := "password.wrong"
 		if valise.ErrorCode(err) == valise.ETOOMANY {
 			key = "login.throttled"
+			retryAfter(w, err)
 		}
 		c.render(w, r, c.d.Status(err), "password", "title.password", map[string]string{"Error": key})
 		return
@@ -256,6 +260,16 @@ func (c *Console) setPrefs(w http.ResponseWriter, r *http.Request) {
 		back = Prefix + "/"
 	}
 	http.Redirect(w, r, back, http.StatusSeeOther)
+}
+
+// retryAfter says when a throttled sign-in may come back, as the API's 429 does.
+func retryAfter(w http.ResponseWriter, err error) {
+	var ve *valise.Error
+	if errors.As(err, &ve) {
+		if secs, ok := ve.Extra["retry_after"].(int); ok {
+			w.Header().Set("Retry-After", strconv.Itoa(secs))
+		}
+	}
 }
 
 func fieldReasons(err error) string {

@@ -105,6 +105,21 @@ func TestFormsWithoutTheirTokenAreRefused(t *testing.T) {
 	if err := e.Pool.QueryRow(t.Context(), `SELECT count(*) FROM sessions s JOIN users u ON u.id = s.user_id WHERE u.username = 'clerk.mfa'`).Scan(&sessions); err != nil || sessions != 0 {
 		t.Fatalf("a refused form opened %d sessions (%v)", sessions, err)
 	}
+	// The API's lockout holds here too: a locked account is refused, with
+	// when to come back, even with the right password.
+	if _, err := e.Pool.Exec(t.Context(), `INSERT INTO login_throttle (username, failures, last_failure_at, last_remote, locked_until, lock_count)
+		VALUES ('auditor', 0, now(), '203.0.113.9', now() + interval '1 hour', 1)`); err != nil {
+		t.Fatal(err)
+	}
+	res, err = c.PostForm(e.URL+"/console/login", url.Values{"csrf": {token}, "username": {"auditor"}, "password": {demoPassword}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	locked, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	if res.StatusCode != http.StatusTooManyRequests || res.Header.Get("Retry-After") == "" || !strings.Contains(string(locked), "Too many failed sign-ins") {
+		t.Fatalf("a locked account's sign-in: %s Retry-After %q", res.Status, res.Header.Get("Retry-After"))
+	}
 	status, body = post(url.Values{"csrf": {token}, "username": {"clerk.mfa"}, "password": {demoPassword}})
 	if status != http.StatusOK || !strings.Contains(body, "Registry desk") {
 		t.Fatalf("with its token the form signs in: %d\n%s", status, body)
