@@ -11,7 +11,7 @@ import (
 	"valise/crypto/keyring"
 )
 
-// TestClerkBagFlow: the registry clerks' whole bag flow in the browser,
+// testClerkBagFlow: the registry clerks' whole bag flow in the browser,
 // from a submission to storage. The dispatcher has planned the bag (through
 // the API, as a dispatcher would); the ministry's clerk accepts a
 // submission, assembles it, seals the bag (printing its labels), issues and
@@ -19,9 +19,7 @@ import (
 // him; the embassy's clerk sees it arriving, accepts it with the count and
 // a scan of its seal, and stores it. The bag's page then shows its one
 // history with every event's log index and verified inclusion proof.
-func TestClerkBagFlow(t *testing.T) {
-	t.Parallel()
-	e := newEnv(t)
+func testClerkBagFlow(t *testing.T, e *env) {
 	ctx := context.Background()
 	var plan string
 	if err := e.Pool.QueryRow(ctx, `SELECT id FROM dispatch_plans WHERE route_codes = '{MFA,DE-BER}' LIMIT 1`).Scan(&plan); err != nil {
@@ -146,13 +144,11 @@ func TestClerkBagFlow(t *testing.T) {
 	}
 }
 
-// TestAcceptanceMismatchOpensIncident: a clerk accepting a bag with more
+// testAcceptanceMismatchOpensIncident: a clerk accepting a bag with more
 // packages counted than it holds records the acceptance and opens an
 // incident, which the bag's page shows with its deadlines and the security
 // officer's desk lists (a registry clerk may not list incidents).
-func TestAcceptanceMismatchOpensIncident(t *testing.T) {
-	t.Parallel()
-	e := newEnv(t)
+func testAcceptanceMismatchOpensIncident(t *testing.T, e *env) {
 	var id string
 	if err := e.Pool.QueryRow(context.Background(), `SELECT bag_id FROM bag_events WHERE kind = 'planned' AND reason = 'demo:berlin-mfa-delivered'`).Scan(&id); err != nil {
 		t.Fatal(err)

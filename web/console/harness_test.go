@@ -32,6 +32,30 @@ import (
 
 func TestMain(m *testing.M) { dbtest.Main(m) }
 
+// TestConsole runs the browser flows in parallel over one running Valise
+// with the demo data (loading it once keeps the suite quick); each flow
+// works on demo bags and accounts of its own.
+func TestConsole(t *testing.T) {
+	e := newEnv(t)
+	for _, f := range []struct {
+		name string
+		run  func(*testing.T, *env)
+	}{
+		{"ClerkBagFlow", testClerkBagFlow},
+		{"AcceptanceMismatchOpensIncident", testAcceptanceMismatchOpensIncident},
+		{"PersonnelDesk", testPersonnelDesk},
+		{"SecurityOfficerRecordsOpening", testSecurityOfficerRecordsOpening},
+		{"SecretBagHiddenEverywhere", testSecretBagHiddenEverywhere},
+		{"SignInLanguageAndSignOut", testSignInLanguageAndSignOut},
+		{"FormsWithoutTheirTokenAreRefused", testFormsWithoutTheirTokenAreRefused},
+	} {
+		t.Run(f.name, func(t *testing.T) {
+			t.Parallel()
+			f.run(t, e)
+		})
+	}
+}
+
 //go:embed testdata/axe.min.js
 var axeSource string
 
@@ -200,13 +224,13 @@ func (b *tab) fill(id, value string) {
 // text is the main landmark's text.
 func (b *tab) text() string {
 	b.t.Helper()
-	return get(b, chromedp.Text(chromedp.CSS("main")))
+	return get(b, chromedp.Evaluate[string](`document.querySelector("main").innerText`))
 }
 
 // html is the whole document as the browser has it.
 func (b *tab) html() string {
 	b.t.Helper()
-	return get(b, chromedp.OuterHTML(chromedp.CSS("html")))
+	return get(b, chromedp.Evaluate[string](`document.documentElement.outerHTML`))
 }
 
 // check runs axe-core on the page (failing on serious or critical

@@ -7,12 +7,10 @@ import (
 	"github.com/chromedp/chromedp"
 )
 
-// TestPersonnelDesk: the personnel officer searches the staff, opens a
+// testPersonnelDesk: the personnel officer searches the staff, opens a
 // person's record (ranks, time in rank) and sees who is eligible; a registry
 // clerk gets no personnel desk and a person's page answers as a missing one.
-func TestPersonnelDesk(t *testing.T) {
-	t.Parallel()
-	e := newEnv(t)
+func testPersonnelDesk(t *testing.T, e *env) {
 	b := e.tab(t)
 	b.signIn("personnel")
 	if !strings.Contains(b.location(), "/console/personnel") || !strings.Contains(b.text(), "Staff search") {
