@@ -95,6 +95,8 @@ func newHiddenEnv(t testing.TB) *hiddenEnv {
 		"devices/{id}":      `SELECT id::text FROM devices LIMIT 1`,
 		"alerts/{id}":       `SELECT id::text FROM alerts LIMIT 1`,
 		"staff/{id}":        `SELECT id::text FROM staff LIMIT 1`,
+		"secondments/{id}":  `SELECT id::text FROM secondments ORDER BY proposed_on LIMIT 1`,
+		"steps/{step}":      `SELECT 'receiver_decision'`,
 		"cases/{case}":      `SELECT coalesce((SELECT id::text FROM disciplinary_cases LIMIT 1), '00000000-0000-4000-8000-000000000001')`,
 		"studies/{study}":   `SELECT coalesce((SELECT id::text FROM staff_studies LIMIT 1), '00000000-0000-4000-8000-000000000002')`,
 		"reference/{kind}":  `SELECT kind FROM personnel_reference ORDER BY id LIMIT 1`,

@@ -54,6 +54,7 @@ var poolSteps = []struct {
 	{"bags", loadBags},                            // after users: the demo users act
 	{"personnel", loadPersonnel},                  // staff records, ranks, discipline, family (demo/personnel.go)
 	{"personnel rotation", loadPersonnelRotation}, // calendar, postings, rotation plan (demo/personnel_rotation.go)
+	{"secondments", loadSecondments},              // one secondment under each rule set of Decree 755 (demo/personnel_secondment.go)
 }
 
 // Load writes the demo data in one transaction, then runs the pool steps,

@@ -19,13 +19,8 @@ import (
 // without medical conclusions.
 func TestDemoPersonnel(t *testing.T) {
 	t.Parallel()
-	d := dbtest.New(t)
+	d := loadedTwice(t)
 	ctx := context.Background()
-	for range 2 {
-		if _, err := demo.Load(ctx, d.Pool, demo.Options{Password: "demo-password-1", MasterKey: bytes.Repeat([]byte{7}, 32)}); err != nil {
-			t.Fatal(err)
-		}
-	}
 	var staff, kinds, ranks, units int
 	if err := d.Pool.QueryRow(ctx, `SELECT count(*), count(DISTINCT staff_kind), (SELECT count(DISTINCT rank) FROM staff_ranks),
 		(SELECT count(DISTINCT unit_id) FROM staff_positions) FROM staff`).Scan(&staff, &kinds, &ranks, &units); err != nil {
@@ -61,4 +56,16 @@ func TestDemoPersonnel(t *testing.T) {
 	if pending != 1 || family != 4 || withMC != 1 {
 		t.Fatalf("pending %d, family %d (with a medical conclusion %d)", pending, family, withMC)
 	}
+}
+
+// loadedTwice is a database with the demo loaded twice (the second load must change nothing).
+func loadedTwice(t *testing.T) *dbtest.Database {
+	t.Helper()
+	d := dbtest.New(t)
+	for range 2 {
+		if _, err := demo.Load(context.Background(), d.Pool, demo.Options{Password: "demo-password-1", MasterKey: bytes.Repeat([]byte{7}, 32)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return d
 }

@@ -136,6 +136,21 @@ func (s *Service) Alerts(ctx context.Context, actor policy.Subject, check Check,
 				ids = append(ids, a.StaffID)
 			}
 		}
+		refs := map[string][]string{}
+		for _, a := range all {
+			if prefix, id, ok := strings.Cut(a.Ref, "/"); ok && a.StaffID == "" && alertRefFacts[prefix] != nil {
+				refs[prefix] = append(refs[prefix], id)
+			}
+		}
+		for prefix, ids := range refs {
+			fs, err := alertRefFacts[prefix](ctx, tx, ids)
+			if err != nil {
+				return err
+			}
+			for id, r := range fs {
+				facts[prefix+"/"+id] = r
+			}
+		}
 		rows, err := tx.Query(ctx, `SELECT s.id::text, u.code, coalesce(s.user_id::text, '')
 			FROM staff s JOIN units u ON u.id = s.unit_id WHERE s.id = ANY($1::uuid[])`, ids)
 		if err != nil {
@@ -174,7 +189,13 @@ func (s *Service) Alerts(ctx context.Context, actor policy.Subject, check Check,
 	out := []Alert{}
 	for _, a := range all {
 		var ok bool
-		if a.StaffID == "" {
+		if prefix, _, _ := strings.Cut(a.Ref, "/"); a.StaffID == "" && alertRefFacts[prefix] != nil {
+			if r, found := facts[a.Ref]; found {
+				if ok, err = allowed(r); err != nil {
+					return nil, err
+				}
+			}
+		} else if a.StaffID == "" {
 			if ministryOK == nil {
 				v, err := denied(check(ctx, actRefRead, calendarResource))
 				if err != nil {
@@ -194,6 +215,12 @@ func (s *Service) Alerts(ctx context.Context, actor policy.Subject, check Check,
 	}
 	return out, nil
 }
+
+// alertRefFacts gives, by the prefix of an alert's Ref ("secondment/…"),
+// the policy facts of personal data that is not a staff record (a secondee
+// from another body), so those alerts are kept like a staff record's and
+// not shown as ministry-wide ones.
+var alertRefFacts = map[string]func(ctx context.Context, q db.Querier, ids []string) (map[string]resource, error){}
 
 // denied turns a policy answer into allowed (true) or not; an error that is
 // not a denial (the policy engine failing) is returned.

@@ -66,7 +66,13 @@ type period struct{ from, to Date }
 // periodsOf loads the counted service periods of a person ([start, end] inclusive
 // in the table; [start, end+1) here).
 func periodsOf(ctx context.Context, q db.Querier, staffID string) ([]period, error) {
-	rows, err := q.Query(ctx, `SELECT start_date, end_date FROM service_periods WHERE staff_id = $1 AND counted ORDER BY start_date`, staffID)
+	return periodsOfTypes(ctx, q, staffID, nil)
+}
+
+// periodsOfTypes is periodsOf for the given period types only (nil: every type).
+func periodsOfTypes(ctx context.Context, q db.Querier, staffID string, types []string) ([]period, error) {
+	rows, err := q.Query(ctx, `SELECT start_date, end_date FROM service_periods WHERE staff_id = $1 AND counted
+		AND ($2::text[] IS NULL OR period_type = ANY($2)) ORDER BY start_date`, staffID, types)
 	if err != nil {
 		return nil, err
 	}

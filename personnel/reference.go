@@ -132,9 +132,17 @@ func validateRefValue(kind string, v json.RawMessage) []valise.FieldError {
 		if err := strict(&x); err != nil || levelRank(x.Level) < 0 {
 			return bad(fmt.Sprintf("fluency is {level: one of %v}", languageLevels))
 		}
+	default:
+		if v := refValidators[kind]; v != nil {
+			return v(strict)
+		}
 	}
 	return nil
 }
+
+// refValidators checks the values of the lists other parts of the
+// personnel core add to refKinds (from their init functions).
+var refValidators = map[string]func(strict func(dst any) error) []valise.FieldError{}
 
 // SetReference records a new version of a reference value.
 func (s *Service) SetReference(ctx context.Context, check Check, by policy.Subject, kind, code string, in ReferenceInput) (Reference, error) {
