@@ -34,11 +34,13 @@ fuzz:
 bench: build
 	$(GO) test -run '^$$' -bench . -benchtime 2s ./...
 
-# PNGs of the web console's desks at 1366x768 and 390x844 (docs/screenshots).
+# PNGs of the web console's desks at 1366x768 and 390x844 and of the courier's
+# scanner app at 390x844 (docs/screenshots).
 screenshots:
 	./scripts/ensure-postgres.sh
 	./scripts/ensure-chromium.sh
 	VALISE_SCREENSHOTS=$(CURDIR)/docs/screenshots $(GO) test -count=1 -run '^TestScreenshots$$' ./web/console
+	$(GO) test -count=1 -run '^TestCourierFlow$$' ./web/scanner -screenshots
 
 clean:
 	rm -rf bin

@@ -190,6 +190,7 @@ var openRoutes = map[string]string{
 	"GET /api/v1/settings/{key}":         "setting keys are public reference data (docs, OpenAPI)",
 	"PUT /api/v1/settings/{key}":         "setting keys are public reference data (docs, OpenAPI)",
 	"GET /api/v1/settings/{key}/history": "setting keys are public reference data (docs, OpenAPI)",
+	"GET /app/{file}":                    "the scanner app's static files are public; there is nothing to hide",
 	// Every date is a calendar day; which are holidays is public (a decree).
 	"GET /api/v1/personnel/calendar/{day}": "a calendar day is public reference data, not a record",
 	"PUT /api/v1/personnel/calendar/{day}": "a calendar day is public reference data, not a record",

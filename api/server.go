@@ -30,6 +30,7 @@ import (
 	mobileapi "valise/mobile-api"
 	"valise/policy"
 	"valise/web/console"
+	"valise/web/scanner"
 )
 
 //go:embed openapi.yaml
@@ -196,6 +197,7 @@ func (s *Server) routes() chi.Router {
 	r.Mount(console.Prefix, s.web)              // the web console for registries, security and personnel (web/console)
 	// Couriers' phones, every request but enrolment signed by the device key (mobile-api/).
 	r.Route("/mobile/v1", s.mobile.PhoneRoutes)
+	r.Mount("/app", scanner.Handler(notFound)) // the courier's scanner app, an offline web app (web/scanner/)
 	r.Route("/api/v1", func(r chi.Router) {
 		r.Get("/openapi.yaml", func(w http.ResponseWriter, r *http.Request) {
 			w.Header().Set("Content-Type", "application/yaml")

@@ -22,6 +22,7 @@ import (
 	"slices"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
@@ -31,6 +32,7 @@ import (
 	"valise/identity"
 	"valise/internal/dbtest"
 	"valise/policy"
+	"valise/tlog"
 )
 
 // Password is the password of every user Env.User creates.
@@ -165,4 +167,22 @@ func (s *syncBuffer) String() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.String()
+}
+
+// CustodyLog loads (or creates) the custody log's key and runs its
+// integrator in the background for the rest of the test (every 50 ms), so
+// receipts come as they do on a running server; it returns the key.
+func (e *Env) CustodyLog(t testing.TB) *tlog.Key {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	key, err := tlog.LoadOrCreateKey(ctx, e.Pool, "valise.test/custody", e.MasterKey)
+	if err != nil {
+		cancel()
+		t.Fatal(err)
+	}
+	g := tlog.NewIntegrator(e.Pool, key, tlog.IntegratorOptions{Interval: 50 * time.Millisecond})
+	done := make(chan struct{})
+	go func() { defer close(done); g.Run(ctx) }()
+	t.Cleanup(func() { cancel(); <-done })
+	return key
 }
