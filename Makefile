@@ -8,7 +8,7 @@ LDFLAGS  := -X valise.Version=$(VERSION) -X valise.Commit=$(COMMIT)
 FUZZTIME ?= 10s
 FUZZLONG ?= 10m
 
-.PHONY: run build test lint fuzz bench clean screenshots
+.PHONY: run build test lint fuzz bench screenshots clean
 
 build:
 	$(GO) build -ldflags "$(LDFLAGS)" -o bin/valise ./cmd/valise
@@ -34,10 +34,12 @@ fuzz:
 bench: build
 	$(GO) test -run '^$$' -bench . -benchtime 2s ./...
 
-# The courier's scanner app at 390x844 (docs/screenshots/scanner-*.png).
+# PNGs of the web console's desks at 1366x768 and 390x844 and of the courier's
+# scanner app at 390x844 (docs/screenshots).
 screenshots:
 	./scripts/ensure-postgres.sh
 	./scripts/ensure-chromium.sh
+	VALISE_SCREENSHOTS=$(CURDIR)/docs/screenshots $(GO) test -count=1 -run '^TestScreenshots$$' ./web/console
 	$(GO) test -count=1 -run '^TestCourierFlow$$' ./web/scanner -screenshots
 
 clean:

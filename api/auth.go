@@ -127,23 +127,28 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 		Error(w, r, err)
 		return
 	}
-	// One address may fail LoginRate times a minute, over all usernames;
-	// successes do not count (a whole office behind one NAT signs in).
-	addr := remoteHost(r)
-	if wait, ok := s.loginLimit.allow("addr:" + addr); !ok {
-		Error(w, r, identity.TooMany(wait))
-		return
-	}
-	t, err := s.ident.Login(r.Context(), in.Username, in.Password, addr)
+	t, err := s.signIn(r.Context(), in.Username, in.Password, remoteHost(r))
 	if err != nil {
-		if valise.ErrorCode(err) == valise.EUNAUTHORIZED {
-			s.loginLimit.fail("addr:" + addr)
-		}
 		Error(w, r, err)
 		return
 	}
 	w.Header().Set("Cache-Control", "no-store")
 	JSON(w, http.StatusOK, t)
+}
+
+// signIn is every login's rules, the API's and the web console's: one
+// address may fail LoginRate times a minute, over all usernames (successes
+// do not count: a whole office behind one NAT signs in); then identity's
+// per-account lockout and per-address back-off.
+func (s *Server) signIn(ctx context.Context, username, pw, addr string) (identity.Tokens, error) {
+	if wait, ok := s.loginLimit.allow("addr:" + addr); !ok {
+		return identity.Tokens{}, identity.TooMany(wait)
+	}
+	t, err := s.ident.Login(ctx, username, pw, addr)
+	if err != nil && valise.ErrorCode(err) == valise.EUNAUTHORIZED {
+		s.loginLimit.fail("addr:" + addr)
+	}
+	return t, err
 }
 
 func (s *Server) refresh(w http.ResponseWriter, r *http.Request) {

@@ -42,6 +42,15 @@ var statusOf = map[string]int{
 	"method_not_allowed": http.StatusMethodNotAllowed,
 }
 
+// StatusOf is the HTTP status Error answers err with (the web console
+// answers its pages with the same statuses).
+func StatusOf(err error) int {
+	if status, ok := statusOf[valise.ErrorCode(db.Classify(err))]; ok {
+		return status
+	}
+	return http.StatusInternalServerError
+}
+
 // Problem is an RFC 9457 problem details body.
 type Problem struct {
 	Type      string              `json:"type"`
@@ -84,11 +93,7 @@ func Error(w http.ResponseWriter, r *http.Request, err error) {
 			"method", r.Method, "path", r.URL.Path, "err", err)
 		err = c
 	}
-	code := valise.ErrorCode(err)
-	status, ok := statusOf[code]
-	if !ok {
-		status = http.StatusInternalServerError
-	}
+	code, status := valise.ErrorCode(err), StatusOf(err)
 	p := Problem{
 		Type:      ProblemTypeBase + code,
 		Title:     http.StatusText(status),

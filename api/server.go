@@ -29,6 +29,7 @@ import (
 	"valise/migrations"
 	mobileapi "valise/mobile-api"
 	"valise/policy"
+	"valise/web/console"
 	"valise/web/scanner"
 )
 
@@ -84,6 +85,7 @@ type Server struct {
 	staff   *personnelAPI   // staff records, ranks, discipline (api/personnel.go)
 
 	mobile *mobileapi.API // couriers' phones: /mobile/v1 and /api/v1/devices (mobile-api/)
+	web    http.Handler   // the web console at /console (web/console, api/console.go)
 
 	authz      *policy.Authorizer // every protected handler asks it (api/auth.go)
 	ident      *identity.Service  // users, units, tokens (api/auth.go)
@@ -128,6 +130,7 @@ func New(pool *pgxpool.Pool, cfg Config) *Server {
 	s.staff = newPersonnelAPI(pool, s.authz, s.pouch.idem)
 	s.mobile = mobileapi.New(mobileapi.Deps{Pool: pool, Authz: s.authz, Ident: s.ident, Keys: kr, Log: cfg.Logger,
 		Error: Error, JSON: JSON, Decode: Decode, EnrolRate: cfg.LoginRate})
+	s.web = s.newConsole(master)
 	s.router = s.routes()
 	return s
 }
@@ -191,6 +194,7 @@ func (s *Server) routes() chi.Router {
 	}
 	s.logRoutes(r)                              // custody transparency log, public: /log/...
 	r.Get(courier.PrintScriptPath, printScript) // the printable pages' one script (api/sheets.go)
+	r.Mount(console.Prefix, s.web)              // the web console for registries, security and personnel (web/console)
 	// Couriers' phones, every request but enrolment signed by the device key (mobile-api/).
 	r.Route("/mobile/v1", s.mobile.PhoneRoutes)
 	r.Mount("/app", scanner.Handler(notFound)) // the courier's scanner app, an offline web app (web/scanner/)

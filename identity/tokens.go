@@ -233,24 +233,46 @@ func (s *Service) Authenticate(ctx context.Context, token string) (policy.Subjec
 		s.log.InfoContext(ctx, "access token refused", "reason", "subject or session is not a uuid")
 		return policy.Subject{}, "", errToken
 	}
+	sub, err := s.liveSubject(ctx, c.Subject, c.SessionID)
+	if err != nil {
+		return policy.Subject{}, "", err
+	}
+	return sub, c.SessionID, nil
+}
+
+// Session returns the subject of a live session, as Authenticate would for
+// an access token of it: the web console's cookie names its session (an id
+// the console's own key authenticates), not a token. A revoked, expired or
+// unknown session, or a suspended user, is the token error.
+func (s *Service) Session(ctx context.Context, sessionID string) (policy.Subject, error) {
+	if !db.ValidUUID(sessionID) {
+		return policy.Subject{}, errToken
+	}
+	return s.liveSubject(ctx, "", sessionID)
+}
+
+// liveSubject reads the subject of session sid (of user userID when it is
+// not ""): two primary-key probes. The user must be active and the session
+// live.
+func (s *Service) liveSubject(ctx context.Context, userID, sid string) (policy.Subject, error) {
 	var sub policy.Subject
 	var clearance int16
 	var live bool
-	err = s.pool.QueryRow(ctx, `
-		SELECT u.username, u.roles, u.clearance, coalesce(u.courier_kind, ''), u.scope, n.id, n.code, n.kind,
+	err := s.pool.QueryRow(ctx, `
+		SELECT u.id::text, u.username, u.roles, u.clearance, coalesce(u.courier_kind, ''), u.scope, n.id, n.code, n.kind,
 		       coalesce((SELECT p.code FROM units p WHERE p.id = n.parent_id), ''),
 		       u.active AND s.revoked_at IS NULL AND s.expires_at > $3
-		FROM users u JOIN units n ON n.id = u.unit_id JOIN sessions s ON s.user_id = u.id AND s.id = $2::uuid
-		WHERE u.id = $1::uuid`, c.Subject, c.SessionID, s.now()).
-		Scan(&sub.Username, &sub.Roles, &clearance, &sub.CourierKind, &sub.Scope, &sub.UnitID, &sub.UnitCode, &sub.UnitKind,
+		FROM sessions s JOIN users u ON u.id = s.user_id JOIN units n ON n.id = u.unit_id
+		WHERE s.id = $2::uuid AND ($1 = '' OR u.id = nullif($1, '')::uuid)`, userID, sid, s.now()).
+		Scan(&sub.UserID, &sub.Username, &sub.Roles, &clearance, &sub.CourierKind, &sub.Scope, &sub.UnitID, &sub.UnitCode, &sub.UnitKind,
 			&sub.ParentUnit, &live)
 	if errors.Is(err, pgx.ErrNoRows) || (err == nil && !live) {
-		s.log.InfoContext(ctx, "access token refused", "reason", "user suspended or session revoked", "user_id", c.Subject)
-		return policy.Subject{}, "", errToken
+		s.log.InfoContext(ctx, "access token refused", "reason", "user suspended or session revoked", "user_id", userID)
+		return policy.Subject{}, errToken
 	}
 	if err != nil {
-		return policy.Subject{}, "", db.Classify(fmt.Errorf("check session: %w", err))
+		return policy.Subject{}, db.Classify(fmt.Errorf("check session: %w", err))
 	}
-	sub.UserID, sub.Clearance = c.Subject, policy.Level(clearance)
-	return sub, c.SessionID, nil
+	sub.Clearance = policy.Level(clearance)
+	return sub, nil
 }

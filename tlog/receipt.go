@@ -146,8 +146,17 @@ func VerifyReceipt(receipt, leaf []byte, log note.Verifier, witnesses ...note.Ve
 	if len(leaf) == 0 {
 		return nil, errors.New("receipt: no leaf to verify (none given and no extra data)")
 	}
-	if err := proof.VerifyInclusion(hasher, idx, cp.Size, LeafHash(leaf), hashes, cp.Root); err != nil {
-		return nil, fmt.Errorf("receipt: inclusion proof: %w", err)
+	if err := VerifyInclusion(cp, idx, leaf, hashes); err != nil {
+		return nil, fmt.Errorf("receipt: %w", err)
 	}
 	return v, nil
+}
+
+// VerifyInclusion checks that the RFC 6962 inclusion proof leads from leaf,
+// at index, to the root of checkpoint cp (already opened with the log's key).
+func VerifyInclusion(cp Checkpoint, index uint64, leaf []byte, hashes [][]byte) error {
+	if err := proof.VerifyInclusion(hasher, index, cp.Size, LeafHash(leaf), hashes, cp.Root); err != nil {
+		return fmt.Errorf("inclusion proof: %w", err)
+	}
+	return nil
 }

@@ -3,7 +3,9 @@ package tlog
 import (
 	"context"
 	"fmt"
+	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"golang.org/x/mod/sumdb/note"
 
@@ -79,4 +81,31 @@ func AddCosignature(ctx context.Context, pool *pgxpool.Pool, size uint64, cosign
 		}
 	}
 	return nil
+}
+
+// CheckpointRecord is one stored checkpoint: its size, root, when it was
+// signed and which witnesses cosigned it.
+type CheckpointRecord struct {
+	Size      uint64    `json:"size"`
+	Root      []byte    `json:"root"`
+	CreatedAt time.Time `json:"created_at"`
+	Witnesses []string  `json:"witnesses"`
+}
+
+// Checkpoints returns the newest n checkpoints (the log's history of
+// signed sizes), newest first, each with its cosigning witnesses.
+func Checkpoints(ctx context.Context, q db.Querier, n int) ([]CheckpointRecord, error) {
+	rows, err := q.Query(ctx, `SELECT c.size, c.root, c.created_at,
+		coalesce((SELECT array_agg(w.witness ORDER BY w.witness) FROM tlog_cosignatures w WHERE w.size = c.size), '{}')
+		FROM tlog_checkpoints c ORDER BY c.size DESC LIMIT $1`, n)
+	if err != nil {
+		return nil, fmt.Errorf("list checkpoints: %w", err)
+	}
+	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (CheckpointRecord, error) {
+		var c CheckpointRecord
+		var size int64
+		err := r.Scan(&size, &c.Root, &c.CreatedAt, &c.Witnesses)
+		c.Size = uint64(size)
+		return c, err
+	})
 }

@@ -1,0 +1,177 @@
+package console_test
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+
+	"valise/crypto/keyring"
+)
+
+// testClerkBagFlow: the registry clerks' whole bag flow in the browser,
+// from a submission to storage. The dispatcher has planned the bag (through
+// the API, as a dispatcher would); the ministry's clerk accepts a
+// submission, assembles it, seals the bag (printing its labels), issues and
+// prints the courier sheet for an aircraft captain and releases the bag to
+// him; the embassy's clerk sees it arriving, accepts it with the count and
+// a scan of its seal, and stores it. The bag's page then shows its one
+// history with every event's log index and verified inclusion proof.
+func testClerkBagFlow(t *testing.T, e *env) {
+	ctx := context.Background()
+	var plan string
+	if err := e.Pool.QueryRow(ctx, `SELECT id FROM dispatch_plans WHERE route_codes = '{MFA,DE-BER}' LIMIT 1`).Scan(&plan); err != nil {
+		t.Fatal(err)
+	}
+	var bag struct {
+		ID             string `json:"id"`
+		RegistryNumber string `json:"registry_number"`
+	}
+	e.call(t, "POST", "/api/v1/bags", e.bearer(t, "dispatcher"), map[string]any{"plan_id": plan}, &bag, 201)
+
+	mfa := e.tab(t)
+	mfa.signIn("clerk.mfa")
+	mfa.fill("s-dest", "DE-BER")
+	mfa.fill("s-resp", "Head of Consular Service")
+	mfa.fill("s-level", "UNCLASSIFIED") // an aircraft captain carries it: he holds no clearance
+	mfa.fill("s-number", "CON-T-1")
+	mfa.fill("s-desc", "consular circular")
+	mfa.submit(`form[action="/console/clerk/submit"]`)
+	if !strings.Contains(mfa.text(), "Submission recorded") {
+		t.Fatalf("after the submission: %q", mfa.text())
+	}
+	mfa.check()
+	var sub string
+	if err := e.Pool.QueryRow(ctx, `SELECT submission_id FROM submission_items WHERE registry_number = 'CON-T-1'`).Scan(&sub); err != nil {
+		t.Fatal(err)
+	}
+	mfa.fill("asm-"+sub, bag.ID)
+	mfa.submit(`form[action="/console/clerk/assemble"]:has(input[value="` + sub + `"])`)
+	if !strings.Contains(mfa.text(), "Put into the bag") || !strings.Contains(mfa.text(), "consular circular") {
+		t.Fatalf("after assembling: %q", mfa.text())
+	}
+	mfa.check()
+
+	// Bad input is refused with the domain's reason and changes nothing.
+	mfa.fill("seal-packages", "2")
+	mfa.fill("seal-serials", "ONLY-ONE")
+	mfa.submit(`form[action="/console/clerk/seal"]`)
+	if text := mfa.text(); !strings.Contains(text, "The action was refused") || !strings.Contains(text, "seal_serials") {
+		t.Fatalf("sealing with no packages: %q", text)
+	}
+	mfa.check()
+	var state string
+	if err := e.Pool.QueryRow(ctx, `SELECT state FROM bags WHERE id = $1`, bag.ID).Scan(&state); err != nil || state != "assembling" {
+		t.Fatalf("a refused seal left the bag %q (%v)", state, err)
+	}
+	mfa.open("/console/bags/" + bag.ID)
+	mfa.fill("seal-container", "suitcase")
+	mfa.fill("seal-serials", "T-SEAL-1")
+	mfa.submit(`form[action="/console/clerk/seal"]`)
+	if !strings.Contains(mfa.text(), "The bag is sealed") {
+		t.Fatalf("after sealing: %q", mfa.text())
+	}
+	mfa.check()
+	mfa.do(chromedp.Click(chromedp.ID("labels-link")), chromedp.WaitReady(chromedp.CSS("svg")))
+	if h := mfa.html(); !strings.Contains(h, bag.RegistryNumber) || !strings.Contains(h, "<svg") {
+		t.Fatalf("the seal labels page: %.400s", h)
+	}
+	mfa.open("/console/bags/" + bag.ID)
+
+	mfa.fill("sheet-conv", "aircraft_captain")
+	mfa.fill("sheet-bearer", "Capt. Aidar Test")
+	mfa.fill("sheet-until", time.Now().AddDate(0, 0, 7).Format(time.DateOnly))
+	mfa.submit(`form[action="/console/clerk/sheet"]`)
+	if !strings.Contains(mfa.text(), "Courier sheet issued") || !strings.Contains(mfa.text(), "Capt. Aidar Test") {
+		t.Fatalf("after issuing the sheet: %q", mfa.text())
+	}
+	mfa.check()
+	mfa.do(chromedp.Click(chromedp.CSS(`a[href$="/print"]`)), chromedp.WaitReady(chromedp.CSS("body")))
+	if h := mfa.html(); !strings.Contains(h, bag.RegistryNumber) {
+		t.Fatalf("the printed courier sheet does not name the bag: %.400s", h)
+	}
+	mfa.open("/console/bags/" + bag.ID)
+
+	mfa.fill("dispatch-place", "Astana")
+	mfa.fill("dispatch-doc", "passport KZ N0000001")
+	mfa.submit(`form[action="/console/clerk/dispatch"]`)
+	if !strings.Contains(mfa.text(), "The bag is released") || !strings.Contains(mfa.text(), "Dispatched") {
+		t.Fatalf("after the release: %q", mfa.text())
+	}
+	mfa.check()
+
+	ber := e.tab(t)
+	ber.signIn("clerk.ber")
+	if !strings.Contains(ber.text(), bag.RegistryNumber) {
+		t.Fatalf("the Berlin desk does not show the arriving bag %s: %q", bag.RegistryNumber, ber.text())
+	}
+	ber.open("/console/bags/" + bag.ID)
+	seals, err := keyring.BagSeals(ctx, e.Pool, bag.ID)
+	if err != nil || len(seals) != 1 {
+		t.Fatalf("seals: %v %v", seals, err)
+	}
+	// A handheld scanner types the QR's text and Enter into the field.
+	ber.do(chromedp.SendKeys(chromedp.ID("accept-seals"), seals[0].Text+"\n"))
+	ber.fill("accept-counted", "1")
+	ber.fill("accept-place", "Berlin")
+	ber.submit(`form[action="/console/clerk/accept"]`)
+	if !strings.Contains(ber.text(), "The bag is accepted") {
+		t.Fatalf("after the acceptance: %q", ber.text())
+	}
+	ber.check()
+	ber.fill("store-place", "Registry safe 2")
+	ber.submit(`form[action="/console/clerk/store"]`)
+	if !strings.Contains(ber.text(), "The bag is stored") || !strings.Contains(ber.text(), "Registry safe 2") {
+		t.Fatalf("after storing: %q", ber.text())
+	}
+
+	e.integrate(t)
+	ber.open("/console/bags/" + bag.ID)
+	ber.check()
+	events := get(ber, chromedp.Evaluate[[]string](`[...document.querySelectorAll("ol.timeline > li")].map((li) => li.innerText)`))
+	if len(events) < 6 {
+		t.Fatalf("the history shows %d events: %q", len(events), events)
+	}
+	for _, ev := range events {
+		if !strings.Contains(ev, "inclusion proof verified") || !strings.Contains(ev, "#") {
+			t.Errorf("an event without its verified log entry: %q", ev)
+		}
+	}
+	if !strings.Contains(ber.html(), `<svg class="route"`) {
+		t.Error("the bag's page draws no route")
+	}
+}
+
+// testAcceptanceMismatchOpensIncident: a clerk accepting a bag with more
+// packages counted than it holds records the acceptance and opens an
+// incident, which the bag's page shows with its deadlines and the security
+// officer's desk lists (a registry clerk may not list incidents).
+func testAcceptanceMismatchOpensIncident(t *testing.T, e *env) {
+	var id string
+	if err := e.Pool.QueryRow(context.Background(), `SELECT bag_id FROM bag_events WHERE kind = 'planned' AND reason = 'demo:berlin-mfa-delivered'`).Scan(&id); err != nil {
+		t.Fatal(err)
+	}
+	b := e.tab(t)
+	b.signIn("clerk.mfa")
+	b.open("/console/bags/" + id)
+	b.fill("accept-counted", "2")
+	b.fill("accept-intact", "yes")
+	b.submit(`form[action="/console/clerk/accept"]`)
+	text := b.text()
+	if !strings.Contains(text, "The bag is accepted") || !strings.Contains(text, "2 packages counted, 1 expected") {
+		t.Fatalf("after accepting with a wrong count: %q", text)
+	}
+	b.check()
+	b.open("/console/clerk")
+	if strings.Contains(b.html(), `href="#incidents"`) {
+		t.Error("the clerk's desk counts incidents the policy does not let clerks list")
+	}
+	sec := e.tab(t)
+	sec.signIn("security")
+	if !strings.Contains(sec.text(), "2 packages counted, 1 expected") {
+		t.Fatalf("the security desk's incidents do not show it: %q", sec.text())
+	}
+	sec.check()
+}
