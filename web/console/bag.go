@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"html/template"
 	"net/http"
+	"strconv"
 	"strings"
 
 	"github.com/go-chi/chi/v5"
@@ -46,6 +47,7 @@ type bagView struct {
 	Events    []timelineEvent
 	LogRead   bool
 	TreeSize  uint64
+	NextAfter int64 // the last event of this page when more follow (0: the last page)
 	Route     template.HTML
 	Legs      []pouch.Leg
 	Notice    string
@@ -60,7 +62,8 @@ type bagView struct {
 
 func (c *Console) bagPage(w http.ResponseWriter, r *http.Request) {
 	s := subject(r)
-	v, err := c.bagView(r.Context(), s, chi.URLParam(r, "id"))
+	after, _ := strconv.ParseInt(r.URL.Query().Get("after"), 10, 64) // a page of the history (custody.BagTrail)
+	v, err := c.bagView(r.Context(), s, chi.URLParam(r, "id"), max(after, 0))
 	if err != nil {
 		c.failErr(w, r, err)
 		return
@@ -71,7 +74,7 @@ func (c *Console) bagPage(w http.ResponseWriter, r *http.Request) {
 	c.render(w, r, http.StatusOK, "bag", "title.bag", v)
 }
 
-func (c *Console) bagView(ctx context.Context, s policy.Subject, id string) (*bagView, error) {
+func (c *Console) bagView(ctx context.Context, s policy.Subject, id string, after int64) (*bagView, error) {
 	chk := c.check(s)
 	b, err := c.d.Bags.Get(ctx, id, chk)
 	if err != nil {
@@ -93,7 +96,7 @@ func (c *Console) bagView(ctx context.Context, s policy.Subject, id string) (*ba
 	if v.Sheets, _, err = c.d.Couriers.ListSheets(ctx, s, sc, courier.SheetFilter{BagID: b.ID}); err != nil {
 		return nil, err
 	}
-	if err := c.timeline(ctx, s, v); err != nil {
+	if err := c.timeline(ctx, s, v, after); err != nil {
 		return nil, err
 	}
 	if b.PlanID != nil {
@@ -129,7 +132,7 @@ func hasIssued(sheets []*courier.Sheet) bool {
 
 // timeline fills the events: with their log indices and verified proofs
 // for a user who may read the bag's custody log, else the history alone.
-func (c *Console) timeline(ctx context.Context, s policy.Subject, v *bagView) error {
+func (c *Console) timeline(ctx context.Context, s policy.Subject, v *bagView, after int64) error {
 	res := v.Bag.Resource()
 	res.Kind = "log_entry"
 	if !c.may(ctx, s, policy.ActLogRead, res) {
@@ -140,11 +143,12 @@ func (c *Console) timeline(ctx context.Context, s policy.Subject, v *bagView) er
 		return err
 	}
 	v.LogRead = true
-	t, err := c.custody.BagTrail(ctx, v.Bag.ID)
+	// A page of the trail, whatever the bag's age (issue 18); Next links the rest.
+	t, err := c.custody.BagTrail(ctx, v.Bag.ID, after, pouch.MaxHistoryPage)
 	if err != nil {
 		return err
 	}
-	v.TreeSize = t.TreeSize
+	v.TreeSize, v.NextAfter = t.TreeSize, t.After
 	var cp *tlog.Checkpoint
 	if t.Checkpoint != "" {
 		if vkey, err := tlog.VerifierKey(ctx, c.d.Pool); err == nil {

@@ -142,6 +142,7 @@ var messages = [][4]string{
 	{"bag.sheets", "Курьер парақтары", "Курьерские листы", "Courier sheets"},
 	{"bag.incidents", "Оқиғалар", "Инциденты", "Incidents"},
 	{"bag.history", "Тарихы", "История", "History"},
+	{"bag.more", "Тарихтың келесі беті", "Следующая страница истории", "The next page of the history"},
 	{"bag.treesize", "Журналдың тексерілген өлшемі: %d жазба", "Проверенный размер журнала: %d записей", "Checked against the custody log at size %d"},
 
 	{"act.seal", "Мөрлеу", "Опечатать", "Seal"},
