@@ -66,7 +66,7 @@ const (
 	DemoTermEnding   = "R-001" // posted to Berlin; the 3-year term ends in two months
 	DemoExtended     = "R-002" // posted to Tokyo; extended by the Minister, ends in about three months
 	DemoAttestation  = "R-003" // back from Istanbul five months ago, appointed; attestation due in about two weeks
-	DemoJustReturned = "R-004" // back from Berlin two days ago: the notice of return is due
+	DemoJustReturned = "R-004" // back from Berlin a few days ago: the notice of return is due
 	DemoCandidate    = "R-005" // in the plan as a candidate; an out-of-plan case with documents missing
 )
 
@@ -160,7 +160,7 @@ func loadPersonnelRotation(ctx context.Context, pool *pgxpool.Pool, _ Options) e
 	if err := home(r3, p3.ID, "first_secretary", back.AddDate(0, 1, 0)); err != nil {
 		return fmt.Errorf("home appointment: %w", err)
 	}
-	// back from Berlin two days ago; the notice of return is due.
+	// back from Berlin a few days ago; the notice of return is due.
 	r4, err := admit(DemoJustReturned, "Arman Zhaksylykov", "attache", today.AddDate(-5, 0, 0))
 	if err != nil {
 		return err
@@ -169,7 +169,24 @@ func loadPersonnelRotation(ctx context.Context, pool *pgxpool.Pool, _ Options) e
 	if err != nil {
 		return fmt.Errorf("posting %s: %w", DemoJustReturned, err)
 	}
-	if _, err := svc.Return(ctx, trust, by, r4, p4.ID, personnel.PostingReturnInput{ReturnedOn: today.AddDate(0, 0, -2), Change: change("return")}); err != nil {
+	// Back a few days ago: late enough that the notice's 5-working-day
+	// deadline (R§10) falls within the alert's default 3-day lead today,
+	// whatever the weekday or holidays.
+	rc, err := personnel.LoadCalendar(ctx, pool)
+	if err != nil {
+		return err
+	}
+	returned := today.AddDate(0, 0, -1)
+	for i := 1; i <= 14; i++ {
+		d := today.AddDate(0, 0, -i)
+		if due := personnel.NoticeDeadline(rc, d); due.Before(today) {
+			break
+		} else if !due.After(today.AddDate(0, 0, 3)) {
+			returned = d
+			break
+		}
+	}
+	if _, err := svc.Return(ctx, trust, by, r4, p4.ID, personnel.PostingReturnInput{ReturnedOn: returned, Change: change("return")}); err != nil {
 		return fmt.Errorf("return: %w", err)
 	}
 	// a candidate; and an out-of-plan case for a minister-counsellor post, documents missing.
