@@ -102,6 +102,11 @@ var ConflictSources = []ConflictSource{
 		AND NOT p.position_code = ANY (ARRAY(SELECT jsonb_array_elements_text(v.value->'positions') FROM (SELECT value FROM personnel_reference
 			WHERE kind = 'courier_service' AND code = 'positions' ORDER BY id DESC LIMIT 1) v))
 		ORDER BY p.start_date`},
+	// Work in an international organisation (a posting without a position in
+	// a foreign institution, HR-27) running during the trip.
+	{Name: "posting_io", Rule: "DM-04", SQL: `SELECT 'working in ' || organisation || ' from ' || start_date
+		FROM postings WHERE staff_id = $1 AND kind = 'international_organisation'
+		AND start_date <= $3 AND coalesce(returned_on, end_date, 'infinity'::date) >= $2 ORDER BY start_date`},
 	// A secondment (Decree 755, issue 14) ordered or running during the trip.
 	{Name: "secondment", Rule: "DM-04", SQL: `SELECT 'seconded from ' || start_date || ' to ' || coalesce(extended_to, term_end)::text
 		FROM secondments WHERE staff_id = $1 AND state IN ('ordered', 'serving', 'expiry_noticed') AND start_date IS NOT NULL

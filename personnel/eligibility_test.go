@@ -76,6 +76,19 @@ func TestCourierEligibility(t *testing.T) {
 	if el := check(ok, "2026-04-01", "2026-04-05"); len(el.Failures) != 0 {
 		t.Fatalf("leave ended the day before: %+v", el)
 	}
+	// Work in an international organisation from the trip's last day is a
+	// conflict; from the day after, not.
+	st3, io := courier("dana")
+	if _, err := w.svc.StartPosting(ctx, w.check(w.po), w.po, st3.ID, personnel.PostingInput{Kind: personnel.PostingIO,
+		Organisation: "OSCE", StartDate: d("2026-04-05"), Change: act}); err != nil {
+		t.Fatal(err, fields(err))
+	}
+	if el := check(io, "2026-04-01", "2026-04-05"); conds(el) != "conflict_posting_io" {
+		t.Fatalf("international organisation on the last day: %+v", el)
+	}
+	if el := check(io, "2026-04-01", "2026-04-04"); len(el.Failures) != 0 {
+		t.Fatalf("international organisation from the day after: %+v", el)
+	}
 	// A user with the courier role but no staff record (DM-04).
 	if el := check(acct("rolemerely"), "2026-04-01", "2026-04-05"); conds(el) != "staff_record" {
 		t.Fatalf("no staff record: %+v", el)
