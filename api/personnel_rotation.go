@@ -38,7 +38,7 @@ func (p *personnelAPI) rotationRoutes(r chi.Router) {
 	post("/staff/{id}/equations", handle(http.StatusCreated, p.equate))
 	r.Get("/staff/{id}/attestations", handleNoBody(p.attestations))
 	post("/staff/{id}/attestations/{attestation}/result", handle(http.StatusOK, p.attestationResult))
-	post("/staff/{id}/rotation-cases", handle(http.StatusCreated, p.openCase2))
+	post("/staff/{id}/rotation-cases", handle(http.StatusCreated, p.openRotationCase))
 	r.Get("/staff/{id}/rotation-cases/{case}", handleNoBody(p.getCase))
 	post("/staff/{id}/rotation-cases/{case}/transitions", handle(http.StatusOK, p.caseTransition))
 	post("/staff/{id}/rotation-cases/{case}/documents", handle(http.StatusOK, p.caseDocument))
@@ -72,14 +72,9 @@ func (p *personnelAPI) annex1(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	var buf bytes.Buffer
-	if err := p.svc.WriteAnnex1(r.Context(), p.check(s), chi.URLParam(r, "plan"), &buf); err != nil {
-		Error(w, r, err)
-		return
-	}
-	w.Header().Set("Content-Type", "text/html; charset=utf-8")
-	w.WriteHeader(http.StatusOK)
-	_, _ = w.Write(buf.Bytes())
+	printPage(w, r, func(b *bytes.Buffer) error {
+		return p.svc.WriteAnnex1(r.Context(), p.check(s), chi.URLParam(r, "plan"), b)
+	})
 }
 
 func (p *personnelAPI) planTransition(r *http.Request, s policy.Subject, in personnel.PlanTransitionInput) (personnel.Plan, error) {
@@ -165,7 +160,7 @@ func (p *personnelAPI) attestationResult(r *http.Request, s policy.Subject, in p
 	return p.svc.RecordAttestation(r.Context(), p.check(s), s, id, x, in)
 }
 
-func (p *personnelAPI) openCase2(r *http.Request, s policy.Subject, in personnel.CaseOpenInput) (personnel.RotationCase, error) {
+func (p *personnelAPI) openRotationCase(r *http.Request, s policy.Subject, in personnel.CaseOpenInput) (personnel.RotationCase, error) {
 	return p.svc.OpenRotationCase(r.Context(), p.check(s), s, chi.URLParam(r, "id"), in)
 }
 
