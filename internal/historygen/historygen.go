@@ -331,7 +331,8 @@ func (c *chunker) load(ctx context.Context, tx pgx.Tx, chunk, nbags int) error {
 				l.V, l.CustodianBefore, l.CustodianAfter = 2, &before, &after
 				cb, ca = &before, &after
 			}
-			raw, err := json.Marshal(l)
+			var raw []byte
+			var err error
 			if c.once {
 				// The event as pouch records it: its row regenerates the leaf.
 				ev := pouch.Event{ID: id, BagID: b.id, Kind: s.kind, Stage: s.stage, FromState: pouch.State(from),
@@ -339,6 +340,8 @@ func (c *chunker) load(ctx context.Context, tx pgx.Tx, chunk, nbags int) error {
 					RecordedAt: when, Data: json.RawMessage(`{}`), PrevHash: b.prev, Custody: cust,
 					CustodianBefore: &before, CustodianAfter: &after}
 				raw, err = ev.Canonical()
+			} else {
+				raw, err = json.Marshal(l) // the leaf the schema before 00420 kept
 			}
 			if err != nil {
 				return err
