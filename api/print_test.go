@@ -55,6 +55,47 @@ func keepRendering(t *testing.T, path, name string) {
 	}
 }
 
+// readQRIn reads the QR code inside rect of img: the whole rect first,
+// then windows of two thirds of it, so that a neighbour's dashed cut line
+// or text at the rect's edge cannot hide the code from the decoder's
+// finder-pattern search.
+func readQRIn(img image.Image, rect image.Rectangle) (string, error) {
+	sub := img.(interface {
+		SubImage(image.Rectangle) image.Image
+	})
+	text, err := seal.ReadQR(sub.SubImage(rect))
+	if err == nil {
+		return text, nil
+	}
+	w, h := rect.Dx()*2/3, rect.Dy()*2/3
+	for _, fy := range []int{0, 1, 2} {
+		for _, fx := range []int{0, 1, 2} {
+			x0, y0 := rect.Min.X+fx*(rect.Dx()-w)/2, rect.Min.Y+fy*(rect.Dy()-h)/2
+			if t, e := seal.ReadQR(sub.SubImage(image.Rect(x0, y0, x0+w, y0+h))); e == nil {
+				return t, nil
+			}
+		}
+	}
+	return "", err
+}
+
+// darkShare is the fraction of rect's pixels that are dark: near zero for
+// a region painted blank, which tells a half-painted screenshot from a
+// code the decoder could not read.
+func darkShare(img image.Image, rect image.Rectangle) float64 {
+	dark, all := 0, 0
+	for y := rect.Min.Y; y < rect.Max.Y; y += 2 {
+		for x := rect.Min.X; x < rect.Max.X; x += 2 {
+			r, g, b, _ := img.At(x, y).RGBA()
+			if r+g+b < 3*0x8000 {
+				dark++
+			}
+			all++
+		}
+	}
+	return float64(dark) / float64(max(all, 1))
+}
+
 // screenshotQRs takes a 150 dpi A4 screenshot of page (kept as name) and
 // reads one QR code from each region (fractions of the page: x0, y0, x1,
 // y1). A machine under load may hand over a screenshot before the page is
@@ -82,11 +123,9 @@ func screenshotQRs(t *testing.T, br *browser.Browser, page, name string, regions
 		lastErr = nil
 		for _, r := range regions {
 			rect := image.Rect(int(r[0]*float64(sz.X)), int(r[1]*float64(sz.Y)), int(r[2]*float64(sz.X)), int(r[3]*float64(sz.Y)))
-			text, err := seal.ReadQR(img.(interface {
-				SubImage(image.Rectangle) image.Image
-			}).SubImage(rect))
+			text, err := readQRIn(img, rect)
 			if err != nil {
-				lastErr = fmt.Errorf("region %v of the %v screenshot: %w", r, sz, err)
+				lastErr = fmt.Errorf("region %v of the %v screenshot (%.1f%% dark): %w", r, sz, darkShare(img, rect)*100, err)
 				break
 			}
 			texts = append(texts, text)
