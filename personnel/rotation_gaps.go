@@ -122,8 +122,8 @@ type ParentException struct {
 	// Document: (2) the spouse's statement refusing to go (spouse_refuses), or
 	// what shows the officer is the single parent of a minor child.
 	Document *Document `json:"document,omitempty"`
-	// Computed: the threshold of each sibling (subsistence minimum × N).
-	Threshold []SiblingTest `json:"tests,omitempty"`
+	// Tests: computed, the outcome for each sibling (subsistence minimum × N).
+	Tests []SiblingTest `json:"tests,omitempty"`
 }
 
 // SiblingTest is the outcome of R§29(1) for one sibling.
@@ -136,7 +136,7 @@ type SiblingTest struct {
 }
 
 // checkParentException evaluates an R§29 exceptional case for the officer
-// on date on; it fills x.Threshold for the record.
+// on date on; it fills x.Tests for the record.
 func checkParentException(ctx context.Context, tx pgx.Tx, staffID string, on Date, x *ParentException) ([]valise.FieldError, error) {
 	if x == nil {
 		return []valise.FieldError{fe("exception", "R§29: a parent unable to work is admitted only in an exceptional case: no_capable_sibling (R§29(1)), single_parent or spouse_refuses (R§29(2))")}, nil
@@ -168,12 +168,12 @@ func checkParentException(ctx context.Context, tx pgx.Tx, staffID string, on Dat
 		if !found {
 			return []valise.FieldError{fe("exception.fiscal_year", fmt.Sprintf("R§29(1): no subsistence minimum for %d in the reference list %s (the republican budget law's value)", x.FiscalYear, RefSubsistenceMinimum))}, nil
 		}
-		x.Threshold = nil
+		x.Tests = nil
 		for i, sb := range x.Siblings {
 			t := SiblingTest{FullName: sb.FullName, N: sb.FamilyMembers + x.Parents, Counted: sb.Adult && sb.ResidesInRK}
 			t.Threshold = sm.Amount * int64(t.N)
 			t.Capable = t.Counted && sb.MonthlySalary >= t.Threshold
-			x.Threshold = append(x.Threshold, t)
+			x.Tests = append(x.Tests, t)
 			if t.Capable {
 				fs = append(fs, fe(fmt.Sprintf("exception.siblings[%d]", i), fmt.Sprintf("R§29(1): %s, an adult in the Republic of Kazakhstan, can support the parents: salary %d ≥ subsistence minimum %d × %d (the sibling's family and the parents) = %d",
 					sb.FullName, sb.MonthlySalary, sm.Amount, t.N, t.Threshold)))
@@ -491,4 +491,3 @@ func (s *Service) WriteAnnex2(ctx context.Context, check Check, id, postingID st
 	}
 	return annex2.Execute(w, map[string]any{"N": p.Notice, "Name": name, "Returned": p.ReturnedOn})
 }
-
