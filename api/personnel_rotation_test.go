@@ -194,9 +194,18 @@ func TestRotationGapsAPI(t *testing.T) {
 	if !strings.Contains(r["_raw"].(string), "spouse_staff_id") {
 		t.Fatalf("an unknown spouse record: %s", r["_raw"])
 	}
-	if f := c.do(201, "POST", base+"/family", withAct(map[string]any{"relation": "spouse", "full_name": "Spouse G", "birth_date": "1990-01-01", "documents": []any{},
-		"spouse_staff_id": other["id"]})); f["spouse_staff_id"] != other["id"] {
+	f := c.do(201, "POST", base+"/family", withAct(map[string]any{"relation": "spouse", "full_name": "Spouse G", "birth_date": "1990-01-01", "documents": []any{},
+		"spouse_staff_id": other["id"]}))
+	if f["spouse_staff_id"] != other["id"] {
 		t.Fatalf("spouse link: %v", f)
+	}
+	// The spouse accompanies (a kept position, HR-47): not posted alongside.
+	c.do(201, "POST", pp+"/spouse-retention", withAct(map[string]any{"family_member_id": f["id"], "employer": "MFA", "position": "attache", "from_date": "2021-01-01"}))
+	before = counts(t, e)
+	r = c.do(422, "POST", "/api/v1/staff/"+other["id"].(string)+"/postings", withAct(map[string]any{"kind": "foreign_institution",
+		"appointment": map[string]any{"position": "attache", "unit": "JP-TYO", "start_date": "2022-01-01", "authority": "minister"}}))
+	if !strings.Contains(r["_raw"].(string), "R§6") || counts(t, e) != before {
+		t.Fatalf("a spouse posted alongside: %s", r["_raw"])
 	}
 
 	// Annex 2: nothing to print before the notice; then the notice in its layout.

@@ -138,6 +138,8 @@ func TestRotationR29ParentException(t *testing.T) {
 	}
 	try(nil, "R§29: a parent unable to work is admitted only in an exceptional case")
 	try(&personnel.ParentException{Case: "spouse_refuses"}, "the spouse's statement")
+	try(&personnel.ParentException{Case: "spouse_refuses", Document: &personnel.Document{Kind: "statement", Number: "1", Date: d("2025-05-01")}}, "R§29(2): no spouse on the record")
+	try(&personnel.ParentException{Case: "single_parent", Document: &personnel.Document{Kind: "court_decision", Number: "2", Date: d("2025-05-01")}}, "R§29(2): no minor child")
 	sib := func(salary int64) *personnel.ParentException {
 		return &personnel.ParentException{Case: "no_capable_sibling", FiscalYear: 2025, Parents: 2, Siblings: []personnel.Sibling{
 			{FullName: "Brother", Adult: true, ResidesInRK: true, MonthlySalary: salary, FamilyMembers: 3},
