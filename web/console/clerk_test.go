@@ -2,6 +2,7 @@ package console_test
 
 import (
 	"context"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -147,7 +148,7 @@ func testClerkBagFlow(t *testing.T, e *env) {
 // testAcceptanceMismatchOpensIncident: a clerk accepting a bag with more
 // packages counted than it holds records the acceptance and opens an
 // incident, which the bag's page shows with its deadlines and the security
-// officer's desk lists (a registry clerk may not list incidents).
+// officer's desk lists, and so does the desk of the clerk who accepted it.
 func testAcceptanceMismatchOpensIncident(t *testing.T, e *env) {
 	var id string
 	if err := e.Pool.QueryRow(context.Background(), `SELECT bag_id FROM bag_events WHERE kind = 'planned' AND reason = 'demo:berlin-mfa-delivered'`).Scan(&id); err != nil {
@@ -165,8 +166,9 @@ func testAcceptanceMismatchOpensIncident(t *testing.T, e *env) {
 	}
 	b.check()
 	b.open("/console/clerk")
-	if strings.Contains(b.html(), `href="#incidents"`) {
-		t.Error("the clerk's desk counts incidents the policy does not let clerks list")
+	if !strings.Contains(get(b, chromedp.Evaluate[string](`document.querySelector('section[aria-labelledby="incidents"]')?.innerText ?? ""`)),
+		"2 packages counted, 1 expected") {
+		t.Error("the accepting clerk's desk does not list the incident")
 	}
 	sec := e.tab(t)
 	sec.signIn("security")
@@ -174,4 +176,81 @@ func testAcceptanceMismatchOpensIncident(t *testing.T, e *env) {
 		t.Fatalf("the security desk's incidents do not show it: %q", sec.text())
 	}
 	sec.check()
+}
+
+// testClerkDeskIncidents: a registry clerk's desk counts and lists the open
+// incidents of the bags the policy lets them see, as the API lists them.
+// Three bags from the ministry go missing while sealed: a RESTRICTED one
+// to Tokyo, a SECRET one to Tokyo and a RESTRICTED one to Berlin. The Tokyo
+// clerk (cleared RESTRICTED) sees the first and neither of the others, not
+// even in the count; the Berlin clerk sees the Berlin one.
+func testClerkDeskIncidents(t *testing.T, e *env) {
+	ctx := context.Background()
+	disp, mfa := e.bearer(t, "dispatcher"), e.bearer(t, "clerk.mfa")
+	lose := func(dest, level, tag string) string {
+		var bag, sub struct {
+			ID string `json:"id"`
+		}
+		e.call(t, "POST", "/api/v1/bags", disp, map[string]any{"origin": "MFA", "destination": dest}, &bag, 201)
+		e.call(t, "POST", "/api/v1/submissions", mfa, map[string]any{"sender": "MFA", "registry": "MFA", "destination": dest,
+			"responsible_person": "Head of Political Department", "items": []map[string]any{{"kind": "correspondence",
+				"level": level, "registry_number": "INC-" + tag, "count": 1, "description": "instructions"}}}, &sub, 201)
+		e.call(t, "POST", "/api/v1/bags/"+bag.ID+"/assemble", mfa, map[string]any{"submission_ids": []string{sub.ID}}, nil, 200)
+		e.call(t, "POST", "/api/v1/bags/"+bag.ID+"/seal", mfa, map[string]any{"container": "envelope", "packages": 1,
+			"seal_serials": []string{"INC-S-" + tag}}, nil, 200)
+		e.call(t, "POST", "/api/v1/bags/"+bag.ID+"/report_missing", mfa, map[string]any{"territory": "home",
+			"last_seen_at": time.Now().Add(-time.Hour), "last_seen_place": "Vault " + tag}, nil, 200)
+		return bag.ID
+	}
+	tyoR, tyoS, berR := lose("JP-TYO", "RESTRICTED", "TYO-R"), lose("JP-TYO", "SECRET", "TYO-S"), lose("DE-BER", "RESTRICTED", "BER-R")
+
+	// desk signs user in and returns the incidents tile's count, the bags the
+	// incident list links to and the list's text.
+	desk := func(user string) (string, map[string]bool, string) {
+		b := e.tab(t)
+		b.signIn(user)
+		b.check()
+		n := get(b, chromedp.Evaluate[string](`document.querySelector('.tiles a[href="#incidents"] .n')?.textContent ?? "no tile"`))
+		links := get(b, chromedp.Evaluate[[]string](`[...document.querySelectorAll('#incidents ~ .scroll a')].map((a) => a.pathname)`))
+		bags := map[string]bool{}
+		for _, l := range links {
+			bags[strings.TrimPrefix(l, "/console/bags/")] = true
+		}
+		return n, bags, get(b, chromedp.Evaluate[string](`document.querySelector('section[aria-labelledby="incidents"]').innerText`))
+	}
+	n, bags, text := desk("clerk.tyo")
+	if !bags[tyoR] || !strings.Contains(text, "Vault TYO-R") {
+		t.Errorf("the Tokyo clerk's desk does not list the incident of the RESTRICTED bag to Tokyo: %q", text)
+	}
+	if bags[tyoS] || bags[berR] || strings.Contains(text, "TYO-S") || strings.Contains(text, "BER-R") {
+		t.Errorf("the Tokyo clerk's desk lists an incident above their clearance or outside their unit: %q", text)
+	}
+	// The count is exactly what the policy's list scope allows (open
+	// incidents of bags up to RESTRICTED on Tokyo's routes), and the API
+	// lists the same ones.
+	var want int
+	if err := e.Pool.QueryRow(ctx, `SELECT count(*) FROM incidents i JOIN bags b ON b.id = i.bag_id
+		WHERE i.outcome IS NULL AND b.level <= 1 AND 'JP-TYO' = ANY(b.route_codes)`).Scan(&want); err != nil {
+		t.Fatal(err)
+	}
+	if n != strconv.Itoa(want) || len(bags) == 0 {
+		t.Errorf("the Tokyo clerk's incidents tile says %s, the policy lets them see %d", n, want)
+	}
+	var api struct {
+		Incidents []struct {
+			BagID string `json:"bag_id"`
+		} `json:"incidents"`
+	}
+	e.call(t, "GET", "/api/v1/incidents?open=true", e.bearer(t, "clerk.tyo"), nil, &api, 200)
+	if strconv.Itoa(len(api.Incidents)) != n {
+		t.Errorf("the API lists %d open incidents for the Tokyo clerk, the desk counts %s", len(api.Incidents), n)
+	}
+	for _, i := range api.Incidents {
+		if !bags[i.BagID] {
+			t.Errorf("the API lists an incident of bag %s the desk does not", i.BagID)
+		}
+	}
+	if _, bags, _ := desk("clerk.ber"); !bags[berR] || bags[tyoR] || bags[tyoS] {
+		t.Errorf("the Berlin clerk's desk lists incidents of bags %v", bags)
+	}
 }

@@ -43,6 +43,7 @@ func TestConsole(t *testing.T) {
 	}{
 		{"ClerkBagFlow", testClerkBagFlow},
 		{"AcceptanceMismatchOpensIncident", testAcceptanceMismatchOpensIncident},
+		{"ClerkDeskIncidents", testClerkDeskIncidents},
 		{"PersonnelDesk", testPersonnelDesk},
 		{"SecurityOfficerRecordsOpening", testSecurityOfficerRecordsOpening},
 		{"SecretBagHiddenEverywhere", testSecretBagHiddenEverywhere},
