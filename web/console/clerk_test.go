@@ -254,3 +254,74 @@ func testClerkDeskIncidents(t *testing.T, e *env) {
 		t.Errorf("the Berlin clerk's desk lists incidents of bags %v", bags)
 	}
 }
+
+// testRefusalsInTheUsersLanguage: a refused action says why in the
+// language the user chose, with the domain's English words beneath. The
+// ministry's clerk, in Kazakh, seals a bag with two packages and one seal
+// serial (a count mismatch the domain refuses); in Russian, submits the
+// seal form of a page a colleague's sealing has made stale. Neither
+// refusal changes the bag.
+func testRefusalsInTheUsersLanguage(t *testing.T, e *env) {
+	ctx := context.Background()
+	mfa := e.bearer(t, "clerk.mfa")
+	var bag, sub struct {
+		ID      string `json:"id"`
+		Version int    `json:"version"`
+	}
+	e.call(t, "POST", "/api/v1/bags", e.bearer(t, "dispatcher"), map[string]any{"origin": "MFA", "destination": "DE-BER"}, &bag, 201)
+	e.call(t, "POST", "/api/v1/submissions", mfa, map[string]any{"sender": "MFA", "registry": "MFA", "destination": "DE-BER",
+		"responsible_person": "Head of Consular Service", "items": []map[string]any{{"kind": "correspondence",
+			"level": "RESTRICTED", "registry_number": "LANG-T-1", "count": 1, "description": "circular"}}}, &sub, 201)
+	e.call(t, "POST", "/api/v1/bags/"+bag.ID+"/assemble", mfa, map[string]any{"submission_ids": []string{sub.ID}}, &bag, 200)
+	version := func() int {
+		var v int
+		if err := e.Pool.QueryRow(ctx, `SELECT version FROM bags WHERE id = $1`, bag.ID).Scan(&v); err != nil {
+			t.Fatal(err)
+		}
+		return v
+	}
+	before := version()
+
+	b := e.tab(t)
+	b.signIn("clerk.mfa")
+	b.fill("pref-lang", "kk")
+	b.submit(`form[action="/console/prefs"]`)
+	b.open("/console/bags/" + bag.ID)
+	b.fill("seal-packages", "2")
+	b.fill("seal-serials", "LANG-S-1")
+	b.submit(`form[action="/console/clerk/seal"]`)
+	text := b.text()
+	for _, want := range []string{"Әрекет қабылданбады", "Кейбір мәндер толтырылмаған немесе жарамсыз",
+		"Пломба нөмірлері: әр орамға бір нөмір беріңіз немесе мүлде бермеңіз", "Түпнұсқасы (ағылшынша):",
+		"the bag cannot be sealed as described (seal_serials: give one serial per package, or none)"} {
+		if !strings.Contains(text, want) {
+			t.Errorf("the refused seal in Kazakh does not say %q: %q", want, text)
+		}
+	}
+	if en := get(b, chromedp.Evaluate[string](`document.querySelector('[role=alert] [lang=en]')?.textContent ?? ""`)); !strings.Contains(en, "the bag cannot be sealed") {
+		t.Errorf("the domain's English words are not marked as English: %q", en)
+	}
+	b.check()
+	if v := version(); v != before {
+		t.Fatalf("a refused seal changed the bag (version %d → %d)", before, v)
+	}
+
+	b.fill("pref-lang", "ru")
+	b.submit(`form[action="/console/prefs"]`)
+	b.open("/console/bags/" + bag.ID)
+	e.call(t, "POST", "/api/v1/bags/"+bag.ID+"/seal", mfa, map[string]any{"container": "envelope", "packages": 1,
+		"seal_serials": []string{"LANG-S-2"}}, nil, 200)
+	sealed := version()
+	b.fill("seal-serials", "LANG-S-3")
+	b.submit(`form[action="/console/clerk/seal"]`)
+	text = b.text()
+	for _, want := range []string{"Действие отклонено", "Данные изменились после открытия страницы", "Оригинал (на английском):", "the bag changed since you read it"} {
+		if !strings.Contains(text, want) {
+			t.Errorf("the stale seal in Russian does not say %q: %q", want, text)
+		}
+	}
+	b.check()
+	if v := version(); v != sealed {
+		t.Errorf("a refused stale seal changed the bag (version %d → %d)", sealed, v)
+	}
+}

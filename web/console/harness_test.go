@@ -44,6 +44,7 @@ func TestConsole(t *testing.T) {
 		{"ClerkBagFlow", testClerkBagFlow},
 		{"AcceptanceMismatchOpensIncident", testAcceptanceMismatchOpensIncident},
 		{"ClerkDeskIncidents", testClerkDeskIncidents},
+		{"RefusalsInTheUsersLanguage", testRefusalsInTheUsersLanguage},
 		{"PersonnelDesk", testPersonnelDesk},
 		{"SecurityOfficerRecordsOpening", testSecurityOfficerRecordsOpening},
 		{"SecretBagHiddenEverywhere", testSecretBagHiddenEverywhere},
