@@ -2,6 +2,9 @@ package console_test
 
 import (
 	"context"
+	"io"
+	"io/fs"
+	"net/http"
 	"strconv"
 	"strings"
 	"testing"
@@ -10,6 +13,9 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"valise/crypto/keyring"
+	"valise/crypto/seal"
+	"valise/internal/browser"
+	"valise/web/scanner"
 )
 
 // testClerkBagFlow: the registry clerks' whole bag flow in the browser,
@@ -323,5 +329,93 @@ func testRefusalsInTheUsersLanguage(t *testing.T, e *env) {
 	b.check()
 	if v := version(); v != sealed {
 		t.Errorf("a refused stale seal changed the bag (version %d → %d)", sealed, v)
+	}
+}
+
+// testCameraScanFillsTheSealField: on a laptop whose browser has no
+// BarcodeDetector (Chromium on Linux), the acceptance form's seal-scan
+// field reads a real seal's QR through the camera with the vendored jsQR.
+// Chromium's fake camera plays a video of the bag's seal label; the Berlin
+// clerk presses "Scan with camera", the field fills with the seal's VS1
+// text, and the acceptance verifies it (no incident).
+func testCameraScanFillsTheSealField(t *testing.T, e *env) {
+	ctx := context.Background()
+	var plan string
+	if err := e.Pool.QueryRow(ctx, `SELECT id FROM dispatch_plans WHERE route_codes = '{MFA,DE-BER}' LIMIT 1`).Scan(&plan); err != nil {
+		t.Fatal(err)
+	}
+	mfa := e.bearer(t, "clerk.mfa")
+	var bag, sub struct {
+		ID string `json:"id"`
+	}
+	e.call(t, "POST", "/api/v1/bags", e.bearer(t, "dispatcher"), map[string]any{"plan_id": plan}, &bag, 201)
+	e.call(t, "POST", "/api/v1/submissions", mfa, map[string]any{"sender": "MFA", "registry": "MFA", "destination": "DE-BER",
+		"responsible_person": "Head of Consular Service", "items": []map[string]any{{"kind": "correspondence",
+			"level": "UNCLASSIFIED", "registry_number": "CAM-T-1", "count": 1, "description": "consular forms"}}}, &sub, 201)
+	e.call(t, "POST", "/api/v1/bags/"+bag.ID+"/assemble", mfa, map[string]any{"submission_ids": []string{sub.ID}}, nil, 200)
+	e.call(t, "POST", "/api/v1/bags/"+bag.ID+"/seal", mfa, map[string]any{"container": "envelope", "packages": 1,
+		"seal_serials": []string{"CAM-S-1"}}, nil, 200)
+	e.call(t, "POST", "/api/v1/sheets", mfa, map[string]any{"issuer": "MFA", "conveyance": "aircraft_captain",
+		"bearer_name": "Capt. Camera Test", "bag_ids": []string{bag.ID}, "valid_until": time.Now().AddDate(0, 0, 7).Format(time.RFC3339)}, nil, 201)
+	e.call(t, "POST", "/api/v1/bags/"+bag.ID+"/dispatch", mfa, map[string]any{"place": "Astana", "bearer_document": "passport KZ N0000002"}, nil, 200)
+	seals, err := keyring.BagSeals(ctx, e.Pool, bag.ID)
+	if err != nil || len(seals) != 1 {
+		t.Fatalf("seals: %v %v", seals, err)
+	}
+	label, err := seal.PNG(seals[0].Text, 440)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	// The decoder is the scanner app's vendored file, served as it is; the
+	// console serves nothing else of the scanner's.
+	vendored, _ := fs.ReadFile(scanner.Files(), "jsqr.js")
+	for path, want := range map[string]string{"/console/static/jsqr.js": string(vendored), "/console/static/sw.js": ""} {
+		res, err := http.Get(e.URL + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(res.Body)
+		res.Body.Close()
+		if served := res.StatusCode == 200 && string(body) == want; served != (want != "") || (want == "" && res.StatusCode != 404) {
+			t.Errorf("GET %s: %s, %d bytes (the vendored jsqr.js has %d)", path, res.Status, len(body), len(vendored))
+		}
+	}
+
+	b := e.tabIn(t, cameraChrome(t, browser.FakeCamera(t, 640, 480, label)))
+	b.signIn("clerk.ber")
+	b.open("/console/bags/" + bag.ID)
+	if get(b, chromedp.Evaluate[bool](`"BarcodeDetector" in window`)) {
+		t.Log("this Chromium has a BarcodeDetector: the test checks the camera path, not the jsQR fallback")
+	}
+	b.do(chromedp.Click(chromedp.CSS(`#accept-seals + button`)))
+	b.do(chromedp.Poll[chromedp.Void](`document.getElementById("accept-seals").value.includes("VS1:")`, chromedp.WithPollingTimeout(45*time.Second)))
+	if got := get(b, chromedp.Evaluate[string](`document.getElementById("accept-seals").value`)); strings.TrimSpace(got) != seals[0].Text {
+		t.Fatalf("the camera filled the seal field with %q, want the seal's text %q", got, seals[0].Text)
+	}
+	if !get(b, chromedp.Evaluate[bool](`"BarcodeDetector" in window`)) {
+		if d := get(b, chromedp.Evaluate[string](`document.getElementById("accept-seals").dataset.decoder || ""`)); d != "jsqr" {
+			t.Errorf("without a BarcodeDetector the scan was decoded by %q, want jsqr", d)
+		}
+	}
+	if n := get(b, chromedp.Evaluate[int](`document.querySelectorAll("textarea.scan ~ video").length`)); n != 0 {
+		t.Errorf("the camera's video stays on the page after the scan (%d)", n)
+	}
+	b.check()
+	b.fill("accept-counted", "1")
+	b.fill("accept-place", "Berlin")
+	b.submit(`form[action="/console/clerk/accept"]`)
+	if !strings.Contains(b.text(), "The bag is accepted") {
+		t.Fatalf("after accepting with the camera's scan: %q", b.text())
+	}
+	var incidents int
+	var method string
+	if err := e.Pool.QueryRow(ctx, `SELECT count(*) FROM incidents WHERE bag_id = $1`, bag.ID).Scan(&incidents); err != nil || incidents != 0 {
+		t.Errorf("the acceptance with the scanned seal opened %d incidents (%v)", incidents, err)
+	}
+	// The acceptance checked the signed seal the camera read.
+	if err := e.Pool.QueryRow(ctx, `SELECT custody->'seals'->>'method' FROM bag_events WHERE bag_id = $1 AND kind = 'received_from_bearer'`,
+		bag.ID).Scan(&method); err != nil || method != "vs1" {
+		t.Errorf("the acceptance's seal check: method %q (%v), want the signed seal verified (vs1)", method, err)
 	}
 }

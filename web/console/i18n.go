@@ -221,6 +221,8 @@ var messages = [][4]string{
 	{"accept.seals", "Мөрлерді сканерлеу", "Сканирование печатей", "Seal scan"},
 	{"accept.seals.hint", "Сканер әр мөрдің VS1: мәтінін бөлек жолға жазады.", "Сканер вводит текст VS1: каждой печати с новой строки.", "The scanner types each seal's VS1: text on a line of its own."},
 	{"accept.camera", "Камерамен сканерлеу", "Сканировать камерой", "Scan with camera"},
+	{"accept.cameraoff", "Камера қолжетімсіз.", "Камера недоступна.", "The camera is not available."},
+	{"accept.scanned", "Мөр оқылды.", "Печать считана.", "Seal read."},
 	{"accept.counted", "Саналған орамдар", "Пересчитано мест", "Packages counted"},
 	{"accept.intact", "Мөрлер бүтін бе", "Печати целы", "Seals intact"},
 	{"accept.intact.scan", "Сканерлеу бойынша", "По сканированию", "As scanned"},
