@@ -153,20 +153,8 @@ func JSON(w http.ResponseWriter, status int, v any) {
 // fields and trailing data are refused, and wrong types name the field at
 // fault.
 func Decode(r *http.Request, v any) error {
-	ct := r.Header.Get("Content-Type")
-	mt, _, err := mime.ParseMediaType(ct)
-	if ct == "" || err != nil || (mt != "application/json" && !strings.HasSuffix(mt, "+json")) {
-		return valise.Errorf(valise.EUNSUPPORTED, "the request body must be application/json")
-	}
-	body, err := io.ReadAll(r.Body)
+	body, err := ReadJSON(r)
 	if err != nil {
-		var mbe *http.MaxBytesError
-		if errors.As(err, &mbe) {
-			return decodeError(err)
-		}
-		return valise.Errorf(valise.EBADREQUEST, "could not read the request body")
-	}
-	if err := checkJSON(body); err != nil {
 		return err
 	}
 	dec := json.NewDecoder(bytes.NewReader(body))
@@ -175,6 +163,29 @@ func Decode(r *http.Request, v any) error {
 		return decodeError(err)
 	}
 	return nil
+}
+
+// ReadJSON reads a request body as Decode does (the media type, the byte
+// limit, the strict JSON checks) and returns it unparsed, for a handler
+// that splits a large body itself (a phone's batch of signed records).
+func ReadJSON(r *http.Request) ([]byte, error) {
+	ct := r.Header.Get("Content-Type")
+	mt, _, err := mime.ParseMediaType(ct)
+	if ct == "" || err != nil || (mt != "application/json" && !strings.HasSuffix(mt, "+json")) {
+		return nil, valise.Errorf(valise.EUNSUPPORTED, "the request body must be application/json")
+	}
+	body, err := io.ReadAll(r.Body)
+	if err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			return nil, decodeError(err)
+		}
+		return nil, valise.Errorf(valise.EBADREQUEST, "could not read the request body")
+	}
+	if err := checkJSON(body); err != nil {
+		return nil, err
+	}
+	return body, nil
 }
 
 func decodeError(err error) error {

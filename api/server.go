@@ -129,7 +129,7 @@ func New(pool *pgxpool.Pool, cfg Config) *Server {
 	}
 	s.staff = newPersonnelAPI(pool, s.authz, s.pouch.idem)
 	s.mobile = mobileapi.New(mobileapi.Deps{Pool: pool, Authz: s.authz, Ident: s.ident, Keys: kr, Log: cfg.Logger,
-		Error: Error, JSON: JSON, Decode: Decode, EnrolRate: cfg.LoginRate})
+		Error: Error, JSON: JSON, Decode: Decode, ReadJSON: ReadJSON, EnrolRate: cfg.LoginRate})
 	s.web = s.newConsole(master)
 	s.router = s.routes()
 	return s

@@ -39,6 +39,9 @@ type Deps struct {
 	Error  func(w http.ResponseWriter, r *http.Request, err error) // problem bodies (api.Error)
 	JSON   func(w http.ResponseWriter, status int, v any)          // api.JSON
 	Decode func(r *http.Request, v any) error                      // strict JSON (api.Decode)
+	// ReadJSON reads a body as Decode does and returns it unparsed
+	// (api.ReadJSON); nil: sync decodes its batch with Decode.
+	ReadJSON func(r *http.Request) ([]byte, error)
 	// EnrolRate is how many enrolment attempts one address may make per
 	// minute (default 10).
 	EnrolRate int

@@ -42,3 +42,40 @@ func TestPlainRecordAgreesWithDecoder(t *testing.T) {
 		}
 	}
 }
+
+// TestSplitRecordsAgreesWithDecoder: a batch body split by its brackets
+// gives the records encoding/json gives; any other shape is left to it.
+func TestSplitRecordsAgreesWithDecoder(t *testing.T) {
+	for _, tc := range []struct {
+		body string
+		fast bool
+	}{
+		{`{"records":[{"payload":"a","signature":"b"},{"payload":"c}{","signature":"d\"}"}]}`, true},
+		{" {\n \"records\" : [ {\"x\":[1,{\"y\":\"]\"}]} , {} ] } \n", true},
+		{`{"records":[]}`, true},
+		{`{"records":[1]}`, false},
+		{`{"records":[{}],"extra":1}`, false},
+		{`{"extra":1,"records":[{}]}`, false},
+		{`{"records":null}`, false},
+		{`{"records":[{}]}x`, false},
+		{`{"records":[{},]}`, false},
+	} {
+		got, ok := splitRecords([]byte(tc.body))
+		if ok != tc.fast {
+			t.Errorf("%s: fast %v, want %v", tc.body, ok, tc.fast)
+			continue
+		}
+		if !ok {
+			continue
+		}
+		var want syncRequest
+		if err := json.Unmarshal([]byte(tc.body), &want); err != nil || len(got) != len(want.Records) {
+			t.Fatalf("%s: %d records, decoder %d %v", tc.body, len(got), len(want.Records), err)
+		}
+		for i := range got {
+			if !bytes.Equal(got[i], want.Records[i]) {
+				t.Errorf("%s: record %d %s, decoder %s", tc.body, i, got[i], want.Records[i])
+			}
+		}
+	}
+}
