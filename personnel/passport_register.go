@@ -20,15 +20,21 @@ import (
 	"valise/policy"
 )
 
-// Passports lists the passports kept under a staff record.
+// ownerJoin joins a passport's owner as "s": a staff record, or a holder
+// record outside the service (its unit, name and birth date; no account).
+const ownerJoin = `LEFT JOIN staff st ON st.id = p.staff_id LEFT JOIN passport_holders ph ON ph.id = p.holder_id
+	CROSS JOIN LATERAL (SELECT coalesce(st.id, ph.id) AS id, coalesce(st.unit_id, ph.unit_id) AS unit_id, st.user_id,
+		coalesce(st.full_name, ph.full_name) AS full_name, coalesce(st.birth_date, ph.birth_date) AS birth_date, st.terminated_on) s`
+
+// Passports lists the passports kept under a staff record or a holder record.
 func (s *Service) Passports(ctx context.Context, check Check, staffID string) ([]Passport, error) {
 	var out []Passport
 	today := Today(s.now())
 	err := db.InTx(ctx, s.pool, func(tx pgx.Tx) error {
-		if _, err := lockStaffRead(ctx, tx, staffID, check); err != nil {
+		if _, err := lockOwner(ctx, tx, staffID, check, policy.ActStaffRead); err != nil {
 			return err
 		}
-		rows, err := tx.Query(ctx, `SELECT `+passportCols+` FROM passports p WHERE p.staff_id = $1 ORDER BY p.received_on, p.id`, staffID)
+		rows, err := tx.Query(ctx, `SELECT `+passportCols+` FROM passports p WHERE coalesce(p.staff_id, p.holder_id) = $1 ORDER BY p.received_on, p.id`, staffID)
 		if err != nil {
 			return err
 		}
@@ -42,14 +48,14 @@ func (s *Service) Passports(ctx context.Context, check Check, staffID string) ([
 func (s *Service) GetPassport(ctx context.Context, check Check, staffID, id string) (Passport, error) {
 	var out Passport
 	err := db.InTx(ctx, s.pool, func(tx pgx.Tx) error {
-		if _, err := lockStaffRead(ctx, tx, staffID, check); err != nil {
+		if _, err := lockOwner(ctx, tx, staffID, check, policy.ActStaffRead); err != nil {
 			return err
 		}
 		if !db.ValidUUID(id) {
 			return valise.Errorf(valise.ENOTFOUND, "not found")
 		}
 		var err error
-		out, err = scanPassport(tx.QueryRow(ctx, `SELECT `+passportCols+` FROM passports p WHERE p.id = $1 AND p.staff_id = $2`, id, staffID), Today(s.now()))
+		out, err = scanPassport(tx.QueryRow(ctx, `SELECT `+passportCols+` FROM passports p WHERE p.id = $1 AND coalesce(p.staff_id, p.holder_id) = $2`, id, staffID), Today(s.now()))
 		if err == pgx.ErrNoRows {
 			return valise.Errorf(valise.ENOTFOUND, "not found")
 		}
@@ -62,7 +68,9 @@ func (s *Service) GetPassport(ctx context.Context, check Check, staffID, id stri
 // Rules list, alphabetically by holder. Ethnicity (ұлты) is not collected.
 type RegisterRow struct {
 	PassportID  string `json:"passport_id"`
-	StaffID     string `json:"staff_id"`
+	StaffID     string `json:"staff_id,omitempty"`
+	HolderID    string `json:"holder_id,omitempty"` // a holder outside the service
+	Basis       string `json:"basis"`
 	HolderName  string `json:"holder_name"`
 	BirthDate   Date   `json:"birth_date"`
 	PlaceOfWork string `json:"place_of_work"`
@@ -89,12 +97,14 @@ type RegisterFilter struct {
 func (s *Service) PassportRegister(ctx context.Context, sc policy.Scope, by policy.Subject, f RegisterFilter) ([]RegisterRow, error) {
 	where, args := ScopeWhere(sc, by.UserID, 3)
 	rows, err := s.pool.Query(ctx, `
-		SELECT p.id, p.staff_id, p.holder_name, coalesce(fm.birth_date, s.birth_date), u.name,
-		       CASE WHEN fm.id IS NULL THEN coalesce((SELECT title FROM staff_positions sp WHERE sp.staff_id = s.id ORDER BY sp.start_date DESC LIMIT 1), '')
+		SELECT p.id, coalesce(p.staff_id::text, ''), coalesce(p.holder_id::text, ''), p.basis, p.holder_name,
+		       coalesce(fm.birth_date, s.birth_date), coalesce(ph.place_of_work, u.name),
+		       CASE WHEN ph.id IS NOT NULL THEN ph.position || coalesce(' (' || ph.relation || ' of ' || (SELECT full_name FROM passport_holders pr WHERE pr.id = ph.principal_id) || ')', '')
+		            WHEN fm.id IS NULL THEN coalesce((SELECT title FROM staff_positions sp WHERE sp.staff_id = s.id ORDER BY sp.start_date DESC LIMIT 1), '')
 		            ELSE fm.relation || ' of ' || s.full_name END,
 		       p.destination, coalesce(p.number, ''), p.passport_type, p.location, p.status, p.issued_on, p.expires_on,
 		       (SELECT count(*) FROM passport_journal j WHERE j.passport_id = p.id AND j.from_archive)
-		FROM passports p JOIN staff s ON s.id = p.staff_id JOIN units u ON u.id = s.unit_id
+		FROM passports p `+ownerJoin+` JOIN units u ON u.id = s.unit_id
 		LEFT JOIN family_members fm ON fm.id = p.family_member_id
 		WHERE ($1 = '' OR p.status = $1) AND ($2 = '' OR p.passport_type = $2) AND `+where+`
 		ORDER BY p.holder_name, p.received_on, p.number NULLS LAST, p.id LIMIT 10000`, append([]any{f.Status, f.Type}, args...)...)
@@ -103,7 +113,7 @@ func (s *Service) PassportRegister(ctx context.Context, sc policy.Scope, by poli
 	}
 	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (RegisterRow, error) {
 		var x RegisterRow
-		err := r.Scan(&x.PassportID, &x.StaffID, &x.HolderName, &x.BirthDate, &x.PlaceOfWork, &x.Position, &x.Destination,
+		err := r.Scan(&x.PassportID, &x.StaffID, &x.HolderID, &x.Basis, &x.HolderName, &x.BirthDate, &x.PlaceOfWork, &x.Position, &x.Destination,
 			&x.Number, &x.Type, &x.Location, &x.Status, &x.IssuedOn, &x.ExpiresOn, &x.Reissues)
 		return x, err
 	})
@@ -129,7 +139,7 @@ func (s *Service) PassportJournal(ctx context.Context, sc policy.Scope, by polic
 	rows, err := s.pool.Query(ctx, `
 		SELECT j.handed_on, coalesce(p.number, ''), p.passport_type, p.holder_name, j.recipient, j.recipient_doc, j.authorized_by,
 		       j.from_archive, j.signed
-		FROM passport_journal j JOIN passports p ON p.id = j.passport_id JOIN staff s ON s.id = p.staff_id
+		FROM passport_journal j JOIN passports p ON p.id = j.passport_id `+ownerJoin+`
 		WHERE `+where+` ORDER BY j.id LIMIT 10000`, args...)
 	if err != nil {
 		return nil, err
@@ -230,17 +240,19 @@ func (s *Service) Destroy(ctx context.Context, check Check, by policy.Subject, i
 		}
 		type target struct {
 			p     Passport
-			staff string
+			owner resource
 		}
 		var targets []target
 		for i, it := range in.Passports {
 			field := fmt.Sprintf("passports[%d]", i)
 			var staffID string
+			var owner resource
 			if db.ValidUUID(it.PassportID) {
-				_ = tx.QueryRow(ctx, `SELECT staff_id FROM passports WHERE id = $1`, it.PassportID).Scan(&staffID)
+				_ = tx.QueryRow(ctx, `SELECT coalesce(staff_id, holder_id) FROM passports WHERE id = $1`, it.PassportID).Scan(&staffID)
 			}
 			if staffID != "" {
-				if _, err := lockStaff(ctx, tx, staffID, check, policy.ActStaffManage); err != nil {
+				var err error
+				if owner, err = lockOwner(ctx, tx, staffID, check, policy.ActStaffManage); err != nil {
 					if c := valise.ErrorCode(err); c != valise.ENOTFOUND && c != valise.EFORBIDDEN {
 						return err
 					}
@@ -274,7 +286,7 @@ func (s *Service) Destroy(ctx context.Context, check Check, by policy.Subject, i
 				}
 			}
 			in.Passports[i].Number, in.Passports[i].Type, in.Passports[i].Holder = p.Number, p.Type, p.HolderName
-			targets = append(targets, target{p, staffID})
+			targets = append(targets, target{p, owner})
 		}
 		if len(fs) > 0 {
 			return refusal("the destruction act is refused", fs...)
@@ -306,8 +318,8 @@ func (s *Service) Destroy(ctx context.Context, check Check, by policy.Subject, i
 				t.p.ID, out.ID, reason, t.p.ExpiresOn.AddDate(0, 0, 1)); err != nil {
 				return err
 			}
-			if _, err := record(ctx, tx, t.staff, "passport_destroyed", map[string]any{"passport_id": t.p.ID, "number": t.p.Number,
-				"act": out.Number, "act_id": out.ID, "ground": in.Passports[i].Ground}, in.Change, "", by); err != nil {
+			if _, err := recordFor(ctx, tx, t.owner, "passport_destroyed", map[string]any{"passport_id": t.p.ID, "number": t.p.Number,
+				"act": out.Number, "act_id": out.ID, "ground": in.Passports[i].Ground}, in.Change, by); err != nil {
 				return err
 			}
 		}
@@ -340,10 +352,10 @@ func (s *Service) GetDestructionAct(ctx context.Context, check Check, id string)
 		_ = json.Unmarshal(fc, &a.FormCopies)
 		for _, it := range a.Passports {
 			var staffID string
-			if err := tx.QueryRow(ctx, `SELECT staff_id FROM passports WHERE id = $1`, it.PassportID).Scan(&staffID); err != nil {
+			if err := tx.QueryRow(ctx, `SELECT coalesce(staff_id, holder_id) FROM passports WHERE id = $1`, it.PassportID).Scan(&staffID); err != nil {
 				return err
 			}
-			if _, err := lockStaffRead(ctx, tx, staffID, check); err != nil {
+			if _, err := lockOwner(ctx, tx, staffID, check, policy.ActStaffRead); err != nil {
 				return err
 			}
 		}
@@ -437,12 +449,13 @@ func PassportAlerts(ctx context.Context, q db.Querier, _ *Calendar, asOf time.Ti
 		            WHEN p.surrender_due IS NOT NULL AND p.surrender_due < $1 THEN $4 ELSE $5 END,
 		       CASE WHEN p.status = 'applied' THEN 'R§12' WHEN p.surrender_due IS NOT NULL AND p.surrender_due < $1
 		            THEN CASE p.surrender_basis WHEN 'demand' THEN 'R§16' ELSE 'R§17' END ELSE 'R§6' END,
-		       p.staff_id::text, s.full_name, p.holder_name || ' ' || coalesce(p.number, '(application)'),
+		       coalesce(p.staff_id::text, ''), s.full_name, p.holder_name || ' ' || coalesce(p.number, '(application)'),
 		       CASE WHEN p.status = 'applied' THEN p.prepare_by WHEN p.surrender_due IS NOT NULL AND p.surrender_due < $1
 		            THEN p.surrender_due ELSE p.expires_on END,
-		       p.id::text
-		FROM passports p JOIN staff s ON s.id = p.staff_id
-		WHERE (p.status = 'applied' AND p.prepare_by < $1)
+		       CASE WHEN p.holder_id IS NULL THEN p.id::text ELSE 'passport_holder/' || p.holder_id END
+		FROM passports p `+ownerJoin+`
+		WHERE (p.status
+ = 'applied' AND p.prepare_by < $1)
 		   OR (p.status IN ('issued', 'surrender_demanded', 'border_alert') AND p.surrender_due < $1)
 		   OR (p.status IN ('issued', 'in_archive') AND p.invalid_reason IS NULL AND p.expires_on >= $1 AND p.expires_on <= $2
 		       AND NOT (p.surrender_due IS NOT NULL AND p.surrender_due < $1))
