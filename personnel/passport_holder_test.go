@@ -43,7 +43,11 @@ func TestPassportHoldersOutsideService(t *testing.T) {
 		return func() error { _, err := w.svc.Apply(ctx, w.check(w.po), w.po, id, in); return err }
 	}
 	register := func(in personnel.HolderInput) func() error {
-		return func() error { in.Change = act; _, err := w.svc.RegisterHolder(ctx, w.check(w.po), w.po, in); return err }
+		return func() error {
+			in.Change = act
+			_, err := w.svc.RegisterHolder(ctx, w.check(w.po), w.po, in)
+			return err
+		}
 	}
 	// A holder record: the R§18 data; bad input is refused and changes nothing.
 	w.refusedUnchanged(valise.EINVALID, "position", register(personnel.HolderInput{FullName: "No Position", BirthDate: d("1970-01-01"), PlaceOfWork: "Mazhilis", Unit: "MFA"}))
