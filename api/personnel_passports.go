@@ -20,17 +20,24 @@ import (
 // personnel/passport*.go; who may see them is the staff record's policy.
 func (p *personnelAPI) passportRoutes(r chi.Router) {
 	post := r.With(p.idem.middleware).Post
-	r.Get("/staff/{id}/passports", handleNoBody(p.passports))
-	post("/staff/{id}/passports", handle(http.StatusCreated, p.applyPassport))
-	r.Get("/staff/{id}/passports/{passport}", handleNoBody(p.passport))
-	post("/staff/{id}/passports/{passport}/issue", handle(http.StatusOK, passportAction(p, p.svc.Issue)))
-	post("/staff/{id}/passports/{passport}/return", handle(http.StatusOK, passportAction(p, p.svc.RecordReturn)))
-	post("/staff/{id}/passports/{passport}/demand", handle(http.StatusOK, passportAction(p, p.svc.Demand)))
-	post("/staff/{id}/passports/{passport}/surrender", handle(http.StatusOK, passportAction(p, p.svc.Surrender)))
-	post("/staff/{id}/passports/{passport}/border-notice", handle(http.StatusOK, passportAction(p, p.svc.NotifyBorder)))
-	post("/staff/{id}/passports/{passport}/withdrawal", handle(http.StatusOK, passportAction(p, p.svc.Withdraw)))
-	post("/staff/{id}/passports/{passport}/loss", handle(http.StatusOK, passportAction(p, p.svc.ReportLoss)))
-	post("/staff/{id}/passports/{passport}/archive-issue", handle(http.StatusOK, passportAction(p, p.svc.IssueFromArchive)))
+	// The same lifecycle under a staff record and under a holder record
+	// outside the service (personnel/passport_holder.go).
+	for _, owner := range []string{"/staff/{id}", "/personnel/passport-holders/{id}"} {
+		r.Get(owner+"/passports", handleNoBody(p.passports))
+		post(owner+"/passports", handle(http.StatusCreated, p.applyPassport))
+		r.Get(owner+"/passports/{passport}", handleNoBody(p.passport))
+		post(owner+"/passports/{passport}/issue", handle(http.StatusOK, passportAction(p, p.svc.Issue)))
+		post(owner+"/passports/{passport}/return", handle(http.StatusOK, passportAction(p, p.svc.RecordReturn)))
+		post(owner+"/passports/{passport}/demand", handle(http.StatusOK, passportAction(p, p.svc.Demand)))
+		post(owner+"/passports/{passport}/surrender", handle(http.StatusOK, passportAction(p, p.svc.Surrender)))
+		post(owner+"/passports/{passport}/border-notice", handle(http.StatusOK, passportAction(p, p.svc.NotifyBorder)))
+		post(owner+"/passports/{passport}/withdrawal", handle(http.StatusOK, passportAction(p, p.svc.Withdraw)))
+		post(owner+"/passports/{passport}/loss", handle(http.StatusOK, passportAction(p, p.svc.ReportLoss)))
+		post(owner+"/passports/{passport}/archive-issue", handle(http.StatusOK, passportAction(p, p.svc.IssueFromArchive)))
+	}
+	post("/personnel/passport-holders", handle(http.StatusCreated, p.registerHolder))
+	r.Get("/personnel/passport-holders/{id}", handleNoBody(p.holder))
+	r.Get("/personnel/passport-holders/{id}/events", handleNoBody(p.holderEvents))
 	r.Get("/personnel/passports", handleNoBody(p.passportRegister))
 	r.Get("/personnel/passports/print", p.printRegister)
 	r.Get("/personnel/passports/journal", handleNoBody(p.passportJournal))
@@ -45,6 +52,19 @@ func passportAction[In any](p *personnelAPI, call func(ctx context.Context, chec
 	return func(r *http.Request, s policy.Subject, in In) (personnel.PassportAction, error) {
 		return call(r.Context(), p.check(s), s, chi.URLParam(r, "id"), chi.URLParam(r, "passport"), in)
 	}
+}
+
+func (p *personnelAPI) registerHolder(r *http.Request, s policy.Subject, in personnel.HolderInput) (personnel.Holder, error) {
+	return p.svc.RegisterHolder(r.Context(), p.check(s), s, in)
+}
+
+func (p *personnelAPI) holder(r *http.Request, s policy.Subject) (personnel.Holder, error) {
+	return p.svc.GetHolder(r.Context(), p.check(s), chi.URLParam(r, "id"))
+}
+
+func (p *personnelAPI) holderEvents(r *http.Request, s policy.Subject) (map[string]any, error) {
+	evs, err := p.svc.HolderEvents(r.Context(), p.check(s), chi.URLParam(r, "id"))
+	return map[string]any{"events": evs}, err
 }
 
 func (p *personnelAPI) passports(r *http.Request, s policy.Subject) (map[string]any, error) {

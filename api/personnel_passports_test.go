@@ -3,6 +3,7 @@ package api_test
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"net/http"
 	"os"
 	"strings"
@@ -147,12 +148,67 @@ func TestPassportRoutes(t *testing.T) {
 	}
 }
 
+// TestPassportHolderRoutes: a holder outside the service (a deputy of
+// Parliament, DL-21) is registered, applies and is issued a passport under
+// its own record; a category that is not theirs is refused naming the
+// condition (problem+json, nothing changed); another unit's officer sees
+// nothing.
+func TestPassportHolderRoutes(t *testing.T) {
+	t.Parallel()
+	e := newMailEnv(t)
+	e.passportOfficer("po.mfa", "MFA", []string{"*"})
+	e.passportOfficer("po.ber", "DE-BER", nil)
+	holder := map[string]any{"full_name": "Aigerim Deputy", "birth_date": "1975-05-05", "place_of_work": "Mazhilis of Parliament",
+		"position": "Deputy of the Mazhilis", "unit": "MFA", "reason": "r", "act": apiAct}
+	bad := map[string]any{"full_name": "X", "birth_date": "1975-05-05", "place_of_work": "Mazhilis", "unit": "MFA", "reason": "r", "act": apiAct}
+	if p := e.refusedPassport(422, "po.mfa", "POST", "/api/v1/personnel/passport-holders", bad); !strings.Contains(fmt.Sprint(p["errors"]), "position") {
+		t.Fatalf("no position: %v", p)
+	}
+	if p := e.refusedPassport(422, "po.ber", "POST", "/api/v1/personnel/passport-holders", holder); !strings.Contains(fmt.Sprint(p["errors"]), "not a unit whose records you keep") {
+		t.Fatalf("another unit's officer registers an MFA holder: %v", p)
+	}
+	h := e.must(201, "po.mfa", "POST", "/api/v1/personnel/passport-holders", holder)
+	hid := h["id"].(string)
+	base := "/api/v1/personnel/passport-holders/" + hid
+	app := map[string]any{"type": "diplomatic", "basis": "dl_27", "received_on": "2025-03-03", "documents": passportDocs("DE"),
+		"basis_detail": map[string]any{"evidence": "CEC resolution No. 12"}, "reason": "r", "act": apiAct}
+	if p := e.refusedPassport(422, "po.mfa", "POST", base+"/passports", app); !strings.Contains(fmt.Sprint(p["errors"]), "kept under the staff record") {
+		t.Fatalf("DL-27 for a deputy: %v", p)
+	}
+	app["basis"] = "dl_21"
+	pp := e.must(201, "po.mfa", "POST", base+"/passports", app)
+	pid := pp["id"].(string)
+	if pp["holder_id"] != hid || pp["staff_id"] != nil {
+		t.Fatalf("the deputy's passport: %v", pp)
+	}
+	e.must(200, "po.mfa", "POST", base+"/passports/"+pid+"/issue", map[string]any{"number": "D7100001", "handout": handoutBody("Aigerim Deputy", "2025-03-07"), "reason": "r", "act": apiAct})
+	got := e.must(200, "po.mfa", "GET", base, nil)
+	if ps := got["passports"].([]any); len(ps) != 1 || ps[0].(map[string]any)["number"] != "D7100001" {
+		t.Fatalf("holder: %v", got)
+	}
+	e.must(200, "po.mfa", "GET", base+"/passports/"+pid, nil)
+	evs := e.must(200, "po.mfa", "GET", base+"/events", nil)
+	if n := len(evs["events"].([]any)); n != 3 {
+		t.Fatalf("the holder's history: %v", evs)
+	}
+	reg := e.must(200, "po.mfa", "GET", "/api/v1/personnel/passports", nil)
+	if !strings.Contains(fmt.Sprint(reg), "Mazhilis of Parliament") {
+		t.Fatalf("register: %v", reg)
+	}
+	// Hidden == missing for another unit's officer.
+	for _, path := range []string{base, base + "/events", base + "/passports", base + "/passports/" + pid} {
+		e.refusedPassport(404, "po.ber", "GET", path, nil)
+	}
+	e.refusedPassport(404, "po.ber", "POST", base+"/passports", app)
+}
+
 // refusedPassport is refused with the personnel and passport tables fingerprinted too.
 func (e *mailEnv) refusedPassport(status int, user, method, path string, body any) map[string]any {
 	e.t.Helper()
-	before := e.fingerprint("staff", "staff_events", "passports", "passport_journal", "passport_destruction_acts")
+	tables := []string{"staff", "staff_events", "passports", "passport_journal", "passport_destruction_acts", "passport_holders", "passport_holder_events"}
+	before := e.fingerprint(tables...)
 	p := e.refused(status, user, method, path, body)
-	if after := e.fingerprint("staff", "staff_events", "passports", "passport_journal", "passport_destruction_acts"); after != before {
+	if after := e.fingerprint(tables...); after != before {
 		e.t.Fatalf("%s %s was refused but changed the personnel tables:\n%s\n---\n%s", method, path, before, after)
 	}
 	return p

@@ -148,6 +148,48 @@ func loadPassports(ctx context.Context, pool *pgxpool.Pool, _ Options) error {
 		Executor: "Perizat Personnel Officer", Change: chg}); err != nil {
 		return fmt.Errorf("destruction act: %w", err)
 	}
+	// Holders outside the diplomatic service (the List's other categories): a deputy of the Mazhilis (DL-21),
+	// and a military attaché (DL-29) with his child, on holder records kept by the ministry.
+	holder := func(in personnel.HolderInput) (string, error) {
+		in.Unit, in.Change = UnitMFA, chg
+		h, err := svc.RegisterHolder(ctx, trust, by, in)
+		return h.ID, err
+	}
+	issueHolder := func(hid, basis, evidence, country string, on personnel.Date, jointly bool) error {
+		p, err := svc.Apply(ctx, trust, by, hid, personnel.PassportApplication{Type: personnel.PassportDiplomatic, Basis: basis, ReceivedOn: on,
+			BasisDetail: personnel.BasisDetail{Evidence: evidence, JointDeparture: jointly}, Documents: docs(country, on), Change: chg})
+		if err != nil {
+			return fmt.Errorf("apply %s: %w", basis, err)
+		}
+		n++
+		_, err = svc.Issue(ctx, trust, by, hid, p.ID, personnel.IssueInput{Number: fmt.Sprintf("D%07d", 4200000+n),
+			HandOut: personnel.HandOut{On: on.AddDate(0, 0, 2), Recipient: p.HolderName, RecipientDoc: personnel.IDDocument{Kind: "id_card", Number: fmt.Sprintf("0%08d", 31000000+n)},
+				Signed: true}, Change: chg})
+		return err
+	}
+	deputy, err := holder(personnel.HolderInput{FullName: "Aigerim Nurlanovna Deputy", BirthDate: today.AddDate(-49, -2, 0),
+		PlaceOfWork: "Mazhilis of the Parliament", Position: "Deputy of the Mazhilis"})
+	if err != nil {
+		return fmt.Errorf("deputy: %w", err)
+	}
+	if err := issueHolder(deputy, "dl_21", "CEC resolution on the registration of the deputies of the Mazhilis", "FR", today.AddDate(0, -4, 0), false); err != nil {
+		return err
+	}
+	attache, err := holder(personnel.HolderInput{FullName: "Colonel Serik Attache", BirthDate: today.AddDate(-46, 0, 0),
+		PlaceOfWork: "Ministry of Defence", Position: "Military attaché at the Embassy in Berlin"})
+	if err != nil {
+		return fmt.Errorf("attaché: %w", err)
+	}
+	child, err := holder(personnel.HolderInput{FullName: "Alikhan Attache", BirthDate: today.AddDate(-12, 0, 0), PlaceOfWork: "-", Position: "-",
+		Principal: attache, Relation: "child"})
+	if err != nil {
+		return fmt.Errorf("attaché's child: %w", err)
+	}
+	for _, h := range []string{attache, child} {
+		if err := issueHolder(h, "dl_29", "Minister of Defence order on the appointment of the military attaché", "DE", today.AddDate(0, -10, 0), false); err != nil {
+			return err
+		}
+	}
 	// A career courier of the courier service on leave until a fortnight from now: refused a sheet.
 	id, _, err = issue(DemoLeaveCourier, "", personnel.PassportDiplomatic, "dl_27", "DE", today.AddDate(-1, 0, 0))
 	if err != nil {

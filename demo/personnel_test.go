@@ -79,6 +79,13 @@ func TestDemoPassports(t *testing.T) {
 	if lifelong != 1 {
 		t.Fatalf("the ambassador's spouse: %d", lifelong)
 	}
+	// Holders outside the diplomatic service: a deputy (DL-21), a military attaché and his child (DL-29).
+	var outside string
+	_ = d.Pool.QueryRow(ctx, `SELECT string_agg(p.basis || ':' || h.position, ',' ORDER BY h.full_name) FROM passports p
+		JOIN passport_holders h ON h.id = p.holder_id WHERE p.status = 'issued'`).Scan(&outside)
+	if outside != "dl_21:Deputy of the Mazhilis,dl_29:-,dl_29:Military attaché at the Embassy in Berlin" {
+		t.Fatalf("holders outside the service: %s", outside)
+	}
 	as, err := personnel.PassportAlerts(ctx, d.Pool, nil, time.Now())
 	if err != nil || len(as) == 0 {
 		t.Fatalf("alerts: %v %v", as, err)
