@@ -222,6 +222,10 @@ type PassportSettings struct {
 	ReturnReading string `json:"return_reading"` // R§17: A (10 days from return) or B (from the end of the month)
 	SurrenderDays string `json:"surrender_days"` // R§16, R§17: calendar or working
 	CommissionMin int    `json:"commission_min"` // R§21, App.2: members signing an act
+	// BlanksRequired: a passport is issued only on a form received into the
+	// blank ledger (V-27; the Decree keeps no ledger format). Off: a number the
+	// ledger does not hold is issued untraced (passports issued before it).
+	BlanksRequired bool `json:"blanks_required,omitempty"`
 }
 
 func passportSettings(ctx context.Context, q db.Querier) (PassportSettings, error) {
@@ -753,6 +757,10 @@ func (s *Service) Issue(ctx context.Context, check Check, by policy.Subject, sta
 		if taken > 0 {
 			return nil, []valise.FieldError{fe("number", "R§7: a blank number is used once")}, nil
 		}
+		if fs, err := useBlank(ctx, tx, *p, in.Number, in.HandOut.On, in.Change, by); err != nil || len(fs) > 0 {
+			return nil, fs, err
+		}
+
 		expires := in.HandOut.On.AddDate(PassportValidityYears, 0, 0) // R§6
 		if in.HandOut.On.After(p.PrepareBy) {
 			a.Late, a.Deadline = true, "R§12: prepared by "+p.PrepareBy.String()

@@ -177,8 +177,11 @@ type DestructionInput struct {
 	Commission []Official    `json:"commission"`  // the members who sign
 	Order      Act           `json:"order"`       // the Minister's order approving the commission
 	Passports  []DestroyItem `json:"passports"`
-	FormCopies []string      `json:"form_copies"` // the attached copies of the destroyed forms
-	Executor   string        `json:"executor"`
+	// Blanks: forms spoiled in preparation that never became passports
+	// (R§21(2), App.2 "spoiled strict-accountability forms"), by number.
+	Blanks     []string `json:"blanks,omitempty"`
+	FormCopies []string `json:"form_copies"` // the attached copies of the destroyed forms
+	Executor   string   `json:"executor"`
 	Change
 }
 
@@ -191,6 +194,7 @@ type DestructionAct struct {
 	Commission []Official    `json:"commission"`
 	Order      Act           `json:"order"`
 	Passports  []DestroyItem `json:"passports"`
+	Blanks     []string      `json:"blanks"`
 	FormCopies []string      `json:"form_copies"`
 	Executor   string        `json:"executor"`
 	RecordedBy string        `json:"recorded_by"`
@@ -229,10 +233,10 @@ func (s *Service) Destroy(ctx context.Context, check Check, by policy.Subject, i
 		if in.Order.Number == "" || in.Order.Date.IsZero() {
 			fs = append(fs, fe("order", "R§21: the Minister's order approving the commission (number, date)"))
 		}
-		if len(in.Passports) == 0 {
-			fs = append(fs, fe("passports", "at least one passport"))
+		if len(in.Passports) == 0 && len(in.Blanks) == 0 {
+			fs = append(fs, fe("passports", "at least one passport or spoiled form (blanks)"))
 		}
-		if len(in.FormCopies) < len(in.Passports) {
+		if len(in.FormCopies) < len(in.Passports)+len(in.Blanks) {
 			fs = append(fs, fe("form_copies", "App.2: a copy of every destroyed form is attached"))
 		}
 		if strings.TrimSpace(in.Executor) == "" {
@@ -288,6 +292,25 @@ func (s *Service) Destroy(ctx context.Context, check Check, by policy.Subject, i
 			in.Passports[i].Number, in.Passports[i].Type, in.Passports[i].Holder = p.Number, p.Type, p.HolderName
 			targets = append(targets, target{p, owner})
 		}
+		if len(in.Blanks) > 0 {
+			if err := check(ctx, actRefManage, blankResource); err != nil {
+				return err
+			}
+		}
+		for i, num := range in.Blanks {
+			field := fmt.Sprintf("blanks[%d]", i)
+			b, err := lockBlank(ctx, tx, num)
+			switch {
+			case valise.ErrorCode(err) == valise.ENOTFOUND:
+				fs = append(fs, fe(field, "no such form in the blank ledger"))
+			case err != nil:
+				return err
+			case b.Status != BlankSpoiled:
+				fs = append(fs, fe(field, fmt.Sprintf("R§21(2): form %s is %s; a form is destroyed by itself only when spoiled (a passport's form goes with the passport)", num, b.Status)))
+			case slices.Contains(in.Blanks[:i], num):
+				fs = append(fs, fe(field, "listed twice"))
+			}
+		}
 		if len(fs) > 0 {
 			return refusal("the destruction act is refused", fs...)
 		}
@@ -296,17 +319,23 @@ func (s *Service) Destroy(ctx context.Context, check Check, by policy.Subject, i
 			return err
 		}
 		out = DestructionAct{Number: fmt.Sprintf("PDA-%d-%06d", in.ActDate.Year(), n), ActDate: in.ActDate, ApprovedBy: in.ApprovedBy,
-			Commission: in.Commission, Order: in.Order, Passports: in.Passports, FormCopies: in.FormCopies, Executor: in.Executor,
-			RecordedBy: by.Username}
+			Commission: in.Commission, Order: in.Order, Passports: nonNil(in.Passports), Blanks: nonNil(in.Blanks), FormCopies: in.FormCopies,
+			Executor: in.Executor, RecordedBy: by.Username}
+		bl, _ := json.Marshal(out.Blanks)
 		ab, _ := json.Marshal(in.ApprovedBy)
 		cm, _ := json.Marshal(in.Commission)
 		or, _ := json.Marshal(in.Order)
 		pp, _ := json.Marshal(in.Passports)
 		fc, _ := json.Marshal(in.FormCopies)
 		if err := tx.QueryRow(ctx, `INSERT INTO passport_destruction_acts (number, act_date, approved_by, commission, order_ref, passports,
-			form_copies, executor, recorded_by) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id`, out.Number, in.ActDate,
-			ab, cm, or, pp, fc, in.Executor, by.Username).Scan(&out.ID); err != nil {
+			form_copies, executor, recorded_by, blanks) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING id`, out.Number, in.ActDate,
+			ab, cm, or, pp, fc, in.Executor, by.Username, bl).Scan(&out.ID); err != nil {
 			return err
+		}
+		for _, num := range in.Blanks {
+			if err := destroyBlank(ctx, tx, num, out.ID, out.Number, in.ActDate, in.Change, by); err != nil {
+				return err
+			}
 		}
 		for i, t := range targets {
 			reason := t.p.InvalidReason
@@ -316,6 +345,9 @@ func (s *Service) Destroy(ctx context.Context, check Check, by policy.Subject, i
 			if _, err := tx.Exec(ctx, `UPDATE passports SET status = 'destroyed', location = 'destroyed', destruction_act = $2,
 				invalid_reason = $3, invalid_from = coalesce(invalid_from, $4), version = version + 1 WHERE id = $1`,
 				t.p.ID, out.ID, reason, t.p.ExpiresOn.AddDate(0, 0, 1)); err != nil {
+				return err
+			}
+			if err := destroyBlank(ctx, tx, t.p.Number, out.ID, out.Number, in.ActDate, in.Change, by); err != nil {
 				return err
 			}
 			if _, err := recordFor(ctx, tx, t.owner, "passport_destroyed", map[string]any{"passport_id": t.p.ID, "number": t.p.Number,
@@ -336,9 +368,9 @@ func (s *Service) GetDestructionAct(ctx context.Context, check Check, id string)
 		if !db.ValidUUID(id) {
 			return valise.Errorf(valise.ENOTFOUND, "not found")
 		}
-		var ab, cm, or, pp, fc []byte
-		err := tx.QueryRow(ctx, `SELECT id, number, act_date, approved_by, commission, order_ref, passports, form_copies, executor, recorded_by
-			FROM passport_destruction_acts WHERE id = $1`, id).Scan(&a.ID, &a.Number, &a.ActDate, &ab, &cm, &or, &pp, &fc, &a.Executor, &a.RecordedBy)
+		var ab, cm, or, pp, fc, bl []byte
+		err := tx.QueryRow(ctx, `SELECT id, number, act_date, approved_by, commission, order_ref, passports, form_copies, executor, recorded_by, blanks
+			FROM passport_destruction_acts WHERE id = $1`, id).Scan(&a.ID, &a.Number, &a.ActDate, &ab, &cm, &or, &pp, &fc, &a.Executor, &a.RecordedBy, &bl)
 		if err == pgx.ErrNoRows {
 			return valise.Errorf(valise.ENOTFOUND, "not found")
 		}
@@ -350,6 +382,13 @@ func (s *Service) GetDestructionAct(ctx context.Context, check Check, id string)
 		_ = json.Unmarshal(or, &a.Order)
 		_ = json.Unmarshal(pp, &a.Passports)
 		_ = json.Unmarshal(fc, &a.FormCopies)
+		_ = json.Unmarshal(bl, &a.Blanks)
+		if len(a.Passports) == 0 {
+			// An act of spoiled forms only: ministry-wide, as the ledger.
+			if err := check(ctx, actRefRead, blankResource); err != nil {
+				return err
+			}
+		}
 		for _, it := range a.Passports {
 			var staffID string
 			if err := tx.QueryRow(ctx, `SELECT coalesce(staff_id, holder_id) FROM passports WHERE id = $1`, it.PassportID).Scan(&staffID); err != nil {
@@ -366,7 +405,7 @@ func (s *Service) GetDestructionAct(ctx context.Context, check Check, id string)
 
 // ---- printable registers ----------------------------------------------------------------------
 
-var printFuncs = template.FuncMap{"inc": func(i int) int { return i + 1 }, "typeName": func(t string) string {
+var printFuncs = template.FuncMap{"inc": func(i int) int { return i + 1 }, "add": func(a, b int) int { return a + b }, "typeName": func(t string) string {
 	return map[string]string{PassportDiplomatic: "Дипломатиялық / Diplomatic", PassportService: "Қызметтік / Service"}[t]
 }}
 
@@ -401,7 +440,9 @@ var actPage = template.Must(template.New("act").Funcs(printFuncs).Parse(printHea
 <ol>{{range .Act.Commission}}<li>{{.Position}}, {{.FullName}}</li>{{end}}</ol>
 <p>паспорт бланкілерін жою туралы осы актіні жасадық / have drawn up this act on destroying the passport forms:</p>
 <table><tr><th>№</th><th>Паспорт нөмірі / Number</th><th>Түрі / Type</th><th>Иесі / Holder</th><th>Негіз / Ground (R§21)</th></tr>
-{{range $i, $p := .Act.Passports}}<tr><td>{{inc $i}}</td><td>{{$p.Number}}</td><td>{{typeName $p.Type}}</td><td>{{$p.Holder}}</td><td>{{$p.Ground}}</td></tr>{{end}}</table>
+{{range $i, $p := .Act.Passports}}<tr><td>{{inc $i}}</td><td>{{$p.Number}}</td><td>{{typeName $p.Type}}</td><td>{{$p.Holder}}</td><td>{{$p.Ground}}</td></tr>{{end}}
+{{range $i, $b := .Act.Blanks}}<tr><td>{{inc (len $.Act.Passports | add $i)}}</td><td>{{$b}}</td><td></td><td>бүлінген бланк / spoiled form</td><td>technical_mistake</td></tr>{{end}}</table>
+
 <p>Қосымша: жойылған паспорт бланкілерінің көшірмелері / Attached: copies of the destroyed forms: {{range $i, $c := .Act.FormCopies}}{{if $i}}, {{end}}{{$c}}{{end}}</p>
 <div class="sign">{{range .Act.Commission}}<p>____________________ {{.FullName}}</p>{{end}}</div>
 <p>Орындаушы / Executor: {{.Act.Executor}}</p></body></html>`))
