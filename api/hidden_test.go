@@ -110,6 +110,7 @@ func newHiddenEnv(t testing.TB) *hiddenEnv {
 		"passport-holders/{id}":                      `SELECT holder_id::text FROM passports WHERE holder_id IS NOT NULL ORDER BY received_on, id LIMIT 1`,
 		"passports/{passport} passport-holders/{id}": `SELECT id::text FROM passports WHERE holder_id IS NOT NULL ORDER BY received_on, id LIMIT 1`,
 		"passport-destructions/{id}":                 `SELECT id::text FROM passport_destruction_acts LIMIT 1`,
+		"passport-blanks/{number}":                   `SELECT number FROM passport_blanks ORDER BY number LIMIT 1`,
 		"staff/{id} entitlements/{decision}":         `SELECT staff_id::text FROM entitlement_decisions ORDER BY decided_at, id LIMIT 1`,
 		"entitlements/{decision}":                    `SELECT id::text FROM entitlement_decisions ORDER BY decided_at, id LIMIT 1`,
 		"entitlement-reference/{kind}":               `SELECT kind FROM entitlement_reference WHERE code <> kind ORDER BY id LIMIT 1`,

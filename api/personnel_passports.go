@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"net/http"
+	"slices"
 	"time"
 
 	"github.com/go-chi/chi/v5"
@@ -42,6 +43,11 @@ func (p *personnelAPI) passportRoutes(r chi.Router) {
 	r.Get("/personnel/passports/print", p.printRegister)
 	r.Get("/personnel/passports/journal", handleNoBody(p.passportJournal))
 	r.Get("/personnel/passports/journal/print", p.printJournal)
+	r.Get("/personnel/passport-blanks", handleNoBody(p.blanks))
+	post("/personnel/passport-blanks", handle(http.StatusCreated, p.receiveBlanks))
+	r.Get("/personnel/passport-blanks/print", p.printBlanks)
+	r.Get("/personnel/passport-blanks/{number}", handleNoBody(p.blank))
+	post("/personnel/passport-blanks/{number}/spoilage", handle(http.StatusOK, p.spoilBlank))
 	post("/personnel/passport-destructions", handle(http.StatusCreated, p.destroyPassports))
 	r.Get("/personnel/passport-destructions/{id}", handleNoBody(p.destructionAct))
 	r.Get("/personnel/passport-destructions/{id}/print", p.printAct)
@@ -109,6 +115,53 @@ func (p *personnelAPI) journal(r *http.Request, s policy.Subject) ([]personnel.J
 func (p *personnelAPI) passportJournal(r *http.Request, s policy.Subject) (map[string]any, error) {
 	rows, err := p.journal(r, s)
 	return map[string]any{"journal": rows}, err
+}
+
+func (p *personnelAPI) ledger(r *http.Request, s policy.Subject) (personnel.BlankLedger, error) {
+	q := r.URL.Query()
+	st, typ := q.Get("status"), q.Get("type")
+	var fs []valise.FieldError
+	if typ != "" && typ != personnel.PassportDiplomatic && typ != personnel.PassportService {
+		fs = append(fs, valise.FieldError{Field: "type", Reason: "diplomatic or service"})
+	}
+	if st != "" && !slices.Contains([]string{personnel.BlankInStock, personnel.BlankIssued, personnel.BlankSpoiled, personnel.BlankDestroyed}, st) {
+		fs = append(fs, valise.FieldError{Field: "status", Reason: "in_stock, issued, spoiled or destroyed"})
+	}
+	if fs != nil {
+		return personnel.BlankLedger{}, valise.Invalid("bad query parameter", fs...)
+	}
+	return p.svc.Blanks(r.Context(), p.check(s), st, typ)
+}
+
+func (p *personnelAPI) blanks(r *http.Request, s policy.Subject) (personnel.BlankLedger, error) {
+	return p.ledger(r, s)
+}
+
+func (p *personnelAPI) receiveBlanks(r *http.Request, s policy.Subject, in personnel.BlankReceipt) (map[string]any, error) {
+	nums, err := p.svc.ReceiveBlanks(r.Context(), p.check(s), s, in)
+	return map[string]any{"received": nums}, err
+}
+
+func (p *personnelAPI) blank(r *http.Request, s policy.Subject) (personnel.Blank, error) {
+	return p.svc.GetBlank(r.Context(), p.check(s), chi.URLParam(r, "number"))
+}
+
+func (p *personnelAPI) spoilBlank(r *http.Request, s policy.Subject, in personnel.BlankSpoilage) (personnel.Blank, error) {
+	return p.svc.SpoilBlank(r.Context(), p.check(s), s, chi.URLParam(r, "number"), in)
+}
+
+func (p *personnelAPI) printBlanks(w http.ResponseWriter, r *http.Request) {
+	s, ok := subject(w, r)
+	if !ok {
+		return
+	}
+	printPage(w, r, func(b *bytes.Buffer) error {
+		l, err := p.ledger(r, s)
+		if err != nil {
+			return err
+		}
+		return personnel.PrintBlanks(b, l, personnel.Today(time.Now()))
+	})
 }
 
 func (p *personnelAPI) destroyPassports(r *http.Request, s policy.Subject, in personnel.DestructionInput) (personnel.DestructionAct, error) {

@@ -50,6 +50,18 @@ func loadPassports(ctx context.Context, pool *pgxpool.Pool, _ Options) error {
 			ApplicationForm: true, Photos: 2, IdentityCopy: "id_card",
 		}
 	}
+	// The blank-form ledger (R§7): the forms of every demo passport were received on the ministry's order, three
+	// years and a month ago; the unused ones are in stock, one was spoiled in preparation (destroyed below).
+	for _, prefix := range []struct{ typ, first string }{{personnel.PassportDiplomatic, "D4200001"}, {personnel.PassportService, "S4200001"}} {
+		if _, err := svc.ReceiveBlanks(ctx, trust, by, personnel.BlankReceipt{Type: prefix.typ, First: prefix.first, Count: 40,
+			ReceivedOn: today.AddDate(-3, -1, 0), Order: personnel.Act{Number: "MFA order 7-z on passport forms", Date: today.AddDate(-3, -3, 0)}, Change: chg}); err != nil {
+			return fmt.Errorf("blank forms: %w", err)
+		}
+	}
+	if _, err := svc.SpoilBlank(ctx, trust, by, "D4200040", personnel.BlankSpoilage{On: today.AddDate(0, -4, 0),
+		Mistake: "the holder's name misprinted in preparation", Change: chg}); err != nil {
+		return fmt.Errorf("spoiled form: %w", err)
+	}
 	n := 0
 	// issue applies for and issues a passport received on `on`, handed out two days later.
 	issue := func(staffNumber, holder, typ, basis, country string, on personnel.Date) (string, string, error) {
@@ -144,7 +156,7 @@ func loadPassports(ctx context.Context, pool *pgxpool.Pool, _ Options) error {
 		Commission: []personnel.Official{{FullName: "Aliya Seitkali", Position: "Counsellor"}, {FullName: "Marat Registry (MFA)", Position: "Chief Registrar"},
 			{FullName: "Perizat Personnel Officer", Position: "Head of Personnel"}},
 		Order:     personnel.Act{Number: "Minister's order 118", Date: today.AddDate(-2, 0, 0)},
-		Passports: []personnel.DestroyItem{{PassportID: pid, Ground: "invalidated"}}, FormCopies: []string{"act-scan-1.pdf"},
+		Passports: []personnel.DestroyItem{{PassportID: pid, Ground: "invalidated"}}, Blanks: []string{"D4200040"}, FormCopies: []string{"act-scan-1.pdf", "act-scan-2.pdf"},
 		Executor: "Perizat Personnel Officer", Change: chg}); err != nil {
 		return fmt.Errorf("destruction act: %w", err)
 	}
