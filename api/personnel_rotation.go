@@ -34,6 +34,10 @@ func (p *personnelAPI) rotationRoutes(r chi.Router) {
 	post("/staff/{id}/postings/{posting}/home-appointment", handle(http.StatusOK, p.homeAppointment))
 	post("/staff/{id}/postings/{posting}/recalls", handle(http.StatusCreated, p.recall))
 	post("/staff/{id}/postings/{posting}/spouse-retention", handle(http.StatusCreated, p.spouseRetention))
+	post("/staff/{id}/postings/{posting}/pregnancy", handle(http.StatusCreated, p.pregnancy))
+	r.Get("/staff/{id}/postings/{posting}/annex2", p.annex2)
+	r.Get("/staff/{id}/leaves", handleNoBody(p.leaves))
+	post("/staff/{id}/leaves", handle(http.StatusCreated, p.grantLeave))
 	post("/staff/{id}/posting-refusals", handle(http.StatusCreated, p.refusePosting))
 	post("/staff/{id}/equations", handle(http.StatusCreated, p.equate))
 	r.Get("/staff/{id}/attestations", handleNoBody(p.attestations))
@@ -75,6 +79,32 @@ func (p *personnelAPI) annex1(w http.ResponseWriter, r *http.Request) {
 	printPage(w, r, func(b *bytes.Buffer) error {
 		return p.svc.WriteAnnex1(r.Context(), p.check(s), chi.URLParam(r, "plan"), b)
 	})
+}
+
+// annex2 answers a posting's notice of return in the Annex 2 layout, as HTML to print.
+func (p *personnelAPI) annex2(w http.ResponseWriter, r *http.Request) {
+	s, ok := subject(w, r)
+	if !ok {
+		return
+	}
+	id, x := ids(r, "posting")
+	printPage(w, r, func(b *bytes.Buffer) error {
+		return p.svc.WriteAnnex2(r.Context(), p.check(s), id, x, b)
+	})
+}
+
+func (p *personnelAPI) pregnancy(r *http.Request, s policy.Subject, in personnel.PregnancyInput) (personnel.Pregnancy, error) {
+	id, x := ids(r, "posting")
+	return p.svc.RecordPregnancy(r.Context(), p.check(s), s, id, x, in)
+}
+
+func (p *personnelAPI) leaves(r *http.Request, s policy.Subject) (map[string]any, error) {
+	ls, err := p.svc.Leaves(r.Context(), p.check(s), chi.URLParam(r, "id"))
+	return map[string]any{"leaves": ls}, err
+}
+
+func (p *personnelAPI) grantLeave(r *http.Request, s policy.Subject, in personnel.LeaveInput) (personnel.Leave, error) {
+	return p.svc.GrantLeave(r.Context(), p.check(s), s, chi.URLParam(r, "id"), in)
 }
 
 func (p *personnelAPI) planTransition(r *http.Request, s policy.Subject, in personnel.PlanTransitionInput) (personnel.Plan, error) {

@@ -148,3 +148,90 @@ func TestRotationAndPostingsAPI(t *testing.T) {
 	c.do(200, "POST", cp+"/family", withAct(map[string]any{"family_member_id": fm2["id"], "basis": "spouse", "to": "proposed"}))
 	c.do(409, "POST", cp+"/transitions", withAct(map[string]any{"to": "departed", "on": "2025-06-02", "authority": "minister"}))
 }
+
+// TestRotationGapsAPI: the R§31 pregnancy record and its alert, leave only
+// after recall (V20), the spouse link (R§6), and the notice of return
+// printed in the Annex 2 layout (in Chromium, to a PDF); each refusal is
+// problem+json naming the rule and changes nothing.
+func TestRotationGapsAPI(t *testing.T) {
+	t.Parallel()
+	e := apitest.New(t)
+	c := rot{t, e, personnelOfficer(t, e, "po.gaps", "MFA", []string{"*"})}
+	tyo := rot{t, e, personnelOfficer(t, e, "po.gaps.tyo", "JP-TYO", nil)}
+	staff := c.do(201, "POST", "/api/v1/staff", admission("G-1", "third_secretary", "MFA", "2020-01-01"))
+	base := "/api/v1/staff/" + staff["id"].(string)
+	p := c.do(201, "POST", base+"/postings", withAct(map[string]any{"kind": "foreign_institution",
+		"appointment": map[string]any{"position": "third_secretary", "unit": "DE-BER", "start_date": "2021-01-01", "authority": "minister"}}))
+	pp := base + "/postings/" + p["id"].(string)
+
+	// R§31.
+	before := counts(t, e)
+	r := c.do(422, "POST", pp+"/pregnancy", withAct(map[string]any{"certified_on": "2023-01-10", "weeks": 20, "days": 7}))
+	if !strings.Contains(r["_raw"].(string), "weeks") || counts(t, e) != before {
+		t.Fatalf("a bad gestational age: %s", r["_raw"])
+	}
+	g := c.do(201, "POST", pp+"/pregnancy", withAct(map[string]any{"certified_on": "2023-01-10", "weeks": 20}))
+	if g["recall_by"] != "2023-02-21" {
+		t.Fatalf("recall by: %v", g)
+	}
+	tyo.do(404, "POST", pp+"/pregnancy", withAct(map[string]any{"certified_on": "2023-01-10", "weeks": 20}))
+
+	// V20: no leave while abroad.
+	before = counts(t, e)
+	r = c.do(409, "POST", base+"/leaves", withAct(map[string]any{"kind": "maternity", "from": "2023-01-20"}))
+	if !strings.Contains(r["_raw"].(string), "V20") || counts(t, e) != before {
+		t.Fatalf("leave while abroad: %s", r["_raw"])
+	}
+	c.do(422, "POST", base+"/leaves", withAct(map[string]any{"kind": "childcare_unpaid", "from": "2023-01-20"}))
+	if l := c.do(200, "GET", base+"/leaves", nil); len(l["leaves"].([]any)) != 0 {
+		t.Fatalf("leaves: %v", l)
+	}
+
+	// R§6: the spouse's own record, only one the officer may see.
+	other := c.do(201, "POST", "/api/v1/staff", admission("G-2", "attache", "MFA", "2020-01-01"))
+	r = c.do(422, "POST", base+"/family", withAct(map[string]any{"relation": "spouse", "full_name": "Spouse G", "birth_date": "1990-01-01", "documents": []any{},
+		"spouse_staff_id": "00000000-0000-4000-8000-000000000009"}))
+	if !strings.Contains(r["_raw"].(string), "spouse_staff_id") {
+		t.Fatalf("an unknown spouse record: %s", r["_raw"])
+	}
+	f := c.do(201, "POST", base+"/family", withAct(map[string]any{"relation": "spouse", "full_name": "Spouse G", "birth_date": "1990-01-01", "documents": []any{},
+		"spouse_staff_id": other["id"]}))
+	if f["spouse_staff_id"] != other["id"] {
+		t.Fatalf("spouse link: %v", f)
+	}
+	// The spouse accompanies (a kept position, HR-47): not posted alongside.
+	c.do(201, "POST", pp+"/spouse-retention", withAct(map[string]any{"family_member_id": f["id"], "employer": "MFA", "position": "attache", "from_date": "2021-01-01"}))
+	before = counts(t, e)
+	r = c.do(422, "POST", "/api/v1/staff/"+other["id"].(string)+"/postings", withAct(map[string]any{"kind": "foreign_institution",
+		"appointment": map[string]any{"position": "attache", "unit": "JP-TYO", "start_date": "2022-01-01", "authority": "minister"}}))
+	if !strings.Contains(r["_raw"].(string), "R§6") || counts(t, e) != before {
+		t.Fatalf("a spouse posted alongside: %s", r["_raw"])
+	}
+
+	// Annex 2: nothing to print before the notice; then the notice in its layout.
+	c.do(404, "GET", pp+"/annex2", nil)
+	c.do(200, "POST", pp+"/return", withAct(map[string]any{"returned_on": "2023-02-15"}))
+	c.do(200, "POST", pp+"/return-notice", withAct(map[string]any{"date": "2023-02-17", "addressee": "M. Minister", "institution": "Embassy in Germany",
+		"address": "Astana", "phone": "+7", "email": "g@example.kz", "basis_order": apiAct}))
+	tyo.do(404, "GET", pp+"/annex2", nil)
+	code, ct, html := pstatus(t, e, "GET", pp+"/annex2", c.tok, nil)
+	if code != 200 || !strings.HasPrefix(ct, "text/html") || !strings.Contains(html, "Embassy in Germany") || !strings.Contains(html, "Order 12") {
+		t.Fatalf("annex 2: %d %s", code, ct)
+	}
+	br := browser.Need(t)
+	page := authProxy(t, e.URL, c.tok) + pp + "/annex2"
+	dom, err := br.DOM(t.Context(), page)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(dom, "Қазақстан Республикасына оралғаны жөніндегі хабарлама") || !strings.Contains(dom, "M. Minister") {
+		t.Fatal("the rendered Annex 2 lacks its title or addressee")
+	}
+	pdf, err := br.PDF(t.Context(), page, t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b, err := os.ReadFile(pdf); err != nil || !strings.HasPrefix(string(b), "%PDF") {
+		t.Fatalf("Annex 2 does not print to a PDF: %v", err)
+	}
+}

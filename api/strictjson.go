@@ -194,7 +194,25 @@ func (s *jsonScan) array(depth int, path string) error {
 // str reads a string token and returns it decoded.
 func (s *jsonScan) str(path string) (string, error) {
 	s.i++ // opening quote
+	// Most strings (base64, ids, words) have no escape: scan them in place.
+	start := s.i
+	for s.i < len(s.b) {
+		c := s.b[s.i]
+		if c == '"' {
+			s.i++
+			if s.i-1-start > MaxJSONString {
+				return "", fieldProblem(valise.EINVALID, "a string in the request body is too long", path,
+					fmt.Sprintf("longer than %d bytes", MaxJSONString))
+			}
+			return string(s.b[start : s.i-1]), nil
+		}
+		if c == '\\' || c < 0x20 || s.i-start > MaxJSONString+4 {
+			break // the careful loop below says what is wrong, or unescapes
+		}
+		s.i++
+	}
 	var out strings.Builder
+	out.Write(s.b[start:s.i])
 	for {
 		if s.i >= len(s.b) {
 			return "", s.syntax()

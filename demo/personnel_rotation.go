@@ -63,7 +63,7 @@ func loadCalendar(ctx context.Context, pool *pgxpool.Pool) error {
 
 // Demo people of the rotation part (R-…), named in docs/personnel.md.
 const (
-	DemoTermEnding   = "R-001" // posted to Berlin; the 3-year term ends in two months
+	DemoTermEnding   = "R-001" // posted to Berlin; the 3-year term ends in two months; pregnant: recall by week 26 due in two weeks
 	DemoExtended     = "R-002" // posted to Tokyo; extended by the Minister, ends in about three months
 	DemoAttestation  = "R-003" // back from Istanbul five months ago, appointed; attestation due in about two weeks
 	DemoJustReturned = "R-004" // back from Berlin a few days ago: the notice of return is due
@@ -127,6 +127,12 @@ func loadPersonnelRotation(ctx context.Context, pool *pgxpool.Pool, _ Options) e
 	p1, err := post(r1, "third_secretary", UnitBerlin, today.AddDate(-3, 2, 0))
 	if err != nil {
 		return fmt.Errorf("posting %s: %w", DemoTermEnding, err)
+	}
+	// R-001 is pregnant (certified a week ago at 23 weeks): the R§31 recall
+	// by week 26 is due in two weeks.
+	if _, err := svc.RecordPregnancy(ctx, trust, by, r1, p1.ID, personnel.PregnancyInput{CertifiedOn: today.AddDate(0, 0, -7), Weeks: 23,
+		Change: change("pregnancy certificate")}); err != nil {
+		return fmt.Errorf("pregnancy %s: %w", DemoTermEnding, err)
 	}
 	// Tokyo, term ended, extended by the Minister for service needs.
 	r2, err := admit(DemoExtended, "Nurlan Kassymov", "second_secretary", today.AddDate(-8, 0, 0))
@@ -232,7 +238,6 @@ func loadPersonnelRotation(ctx context.Context, pool *pgxpool.Pool, _ Options) e
 			return err
 		}
 	}
-	_ = p1
 	_, err = svc.TransitionPlan(ctx, trust, by, plan.ID, personnel.PlanTransitionInput{To: "unit_review", On: today.AddDate(0, 0, -3), Change: change("unit review")})
 	return err
 }

@@ -32,7 +32,7 @@ func TestDemoRotationAlertsFire(t *testing.T) {
 	for _, a := range as {
 		kinds[a.Kind]++
 	}
-	for _, k := range []string{"posting_term_ending", "return_notice_due", "attestation_due", "document_missing", "plan_deadline"} {
+	for _, k := range []string{"posting_term_ending", "return_notice_due", "attestation_due", "document_missing", "plan_deadline", "pregnancy_recall_due"} {
 		if kinds[k] == 0 {
 			t.Errorf("no %s alert in the demo: %v", k, kinds)
 		}

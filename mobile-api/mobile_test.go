@@ -30,6 +30,7 @@ type env struct {
 	pairs []*bench.Pair
 	sec   string
 	log   *tlog.Integrator
+	key   *tlog.Key
 }
 
 func newEnv(t *testing.T) *env {
@@ -51,7 +52,7 @@ func newEnv(t *testing.T) *env {
 	done := make(chan struct{})
 	go func() { defer close(done); bg.Run(ictx) }()
 	t.Cleanup(func() { cancel(); <-done })
-	return &env{Env: e, pairs: pairs, log: tlog.NewIntegrator(e.Pool, key, tlog.IntegratorOptions{}),
+	return &env{Env: e, pairs: pairs, log: tlog.NewIntegrator(e.Pool, key, tlog.IntegratorOptions{}), key: key,
 		sec: e.User(t, "sec", []string{policy.RoleSecurityOfficer}, "MFA", policy.SpecialImportance, "")}
 }
 

@@ -16,6 +16,7 @@ import (
 	mobileapi "valise/mobile-api"
 	"valise/mobile-api/client"
 	"valise/pouch"
+	"valise/tlog"
 )
 
 func intp(n int) *int    { return &n }
@@ -499,5 +500,14 @@ func TestSyncBatchOfScans(t *testing.T) {
 	}
 	if r, err := custody.AuditChains(ctx, e.Pool); err != nil || !r.OK() {
 		t.Fatalf("chain audit: %+v %v", r.Problem, err)
+	}
+	// The run's events were written by one statement (pouch.QueueEvents):
+	// the log audit regenerates each one's leaf from its row and finds the
+	// hash the log holds, in the tree the checkpoint signs.
+	if _, err := e.log.IntegrateOnce(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if r, err := tlog.AuditWith(ctx, e.Pool, e.key.Verifier, tlog.AuditOptions{Leaves: pouch.LeafSource}); err != nil || !r.OK() || r.Leaves < 10 {
+		t.Fatalf("log audit: %+v %v", r, err)
 	}
 }

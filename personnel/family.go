@@ -39,6 +39,9 @@ type FamilyInput struct {
 	// UnableToWork records the rotation Rules R§29 ground for a parent
 	// unable to work, admitted in exceptional cases (errata 7, 16).
 	UnableToWork bool `json:"unable_to_work,omitempty"`
+	// SpouseStaffID: a spouse who holds a diplomatic-service position has a
+	// staff record of their own (rotation Rules R§6, V05).
+	SpouseStaffID string `json:"spouse_staff_id,omitempty"`
 	Change
 }
 
@@ -51,6 +54,7 @@ type FamilyMember struct {
 	Documents         []Document         `json:"documents"`
 	MedicalConclusion *MedicalConclusion `json:"medical_conclusion"`
 	UnableToWork      bool               `json:"unable_to_work"`
+	SpouseStaffID     string             `json:"spouse_staff_id,omitempty"`
 	Accompanying      bool               `json:"accompanying"`
 	Ground            string             `json:"ground"` // why (or why not) accompanying (HR-39)
 }
@@ -77,7 +81,7 @@ func (m *FamilyMember) accompanying(on Date) {
 // AddFamily records a family member.
 func (s *Service) AddFamily(ctx context.Context, check Check, by policy.Subject, id string, in FamilyInput) (FamilyMember, error) {
 	out := FamilyMember{Relation: in.Relation, FullName: in.FullName, BirthDate: in.BirthDate, Documents: nonNil(in.Documents),
-		MedicalConclusion: in.MedicalConclusion, UnableToWork: in.UnableToWork}
+		MedicalConclusion: in.MedicalConclusion, UnableToWork: in.UnableToWork, SpouseStaffID: in.SpouseStaffID}
 	err := s.write(ctx, id, check, func(tx pgx.Tx, r resource) error {
 		fs := in.fields()
 		if !slices.Contains([]string{"spouse", "child", "adopted_child", "parent"}, in.Relation) {
@@ -95,6 +99,15 @@ func (s *Service) AddFamily(ctx context.Context, check Check, by policy.Subject,
 		if in.UnableToWork && in.Relation != "parent" {
 			fs = append(fs, fe("unable_to_work", "the R§29 exceptional case is for parents"))
 		}
+		if in.SpouseStaffID != "" {
+			if in.Relation != "spouse" || in.SpouseStaffID == id {
+				fs = append(fs, fe("spouse_staff_id", "R§6: the staff record of a spouse who holds a diplomatic-service position (another record)"))
+			} else if _, err := lockStaffRead(ctx, tx, in.SpouseStaffID, check); valise.ErrorCode(err) == valise.ENOTFOUND || valise.ErrorCode(err) == valise.EFORBIDDEN {
+				fs = append(fs, fe("spouse_staff_id", "no such staff record"))
+			} else if err != nil {
+				return err
+			}
+		}
 		for i, d := range in.Documents {
 			if d.Kind == "" || d.Number == "" {
 				fs = append(fs, fe(fmt.Sprintf("documents[%d]", i), "a document has a kind and a number"))
@@ -108,8 +121,8 @@ func (s *Service) AddFamily(ctx context.Context, check Check, by policy.Subject,
 		if in.MedicalConclusion != nil {
 			mc, _ = json.Marshal(in.MedicalConclusion)
 		}
-		if err := tx.QueryRow(ctx, `INSERT INTO family_members (staff_id, relation, full_name, birth_date, documents, medical_conclusion, unable_to_work)
-			VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id`, id, in.Relation, in.FullName, in.BirthDate, docs, mc, in.UnableToWork).Scan(&out.ID); err != nil {
+		if err := tx.QueryRow(ctx, `INSERT INTO family_members (staff_id, relation, full_name, birth_date, documents, medical_conclusion, unable_to_work, staff_ref)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, nullif($8, '')::uuid) RETURNING id`, id, in.Relation, in.FullName, in.BirthDate, docs, mc, in.UnableToWork, in.SpouseStaffID).Scan(&out.ID); err != nil {
 			return err
 		}
 		_, err := record(ctx, tx, id, "family_member_recorded", out, in.Change, "", by)
@@ -135,7 +148,7 @@ func (s *Service) Family(ctx context.Context, check Check, id string, on Date) (
 
 // familyOf reads a person's family members, each decided for date on (HR-39).
 func familyOf(ctx context.Context, q db.Querier, id string, on Date) ([]FamilyMember, error) {
-	rows, err := q.Query(ctx, `SELECT id, relation, full_name, birth_date, documents, medical_conclusion, unable_to_work
+	rows, err := q.Query(ctx, `SELECT id, relation, full_name, birth_date, documents, medical_conclusion, unable_to_work, coalesce(staff_ref::text, '')
 		FROM family_members WHERE staff_id = $1 ORDER BY birth_date`, id)
 	if err != nil {
 		return nil, err
@@ -143,7 +156,7 @@ func familyOf(ctx context.Context, q db.Querier, id string, on Date) ([]FamilyMe
 	return pgx.CollectRows(rows, func(row pgx.CollectableRow) (FamilyMember, error) {
 		var m FamilyMember
 		var docs, mc []byte
-		err := row.Scan(&m.ID, &m.Relation, &m.FullName, &m.BirthDate, &docs, &mc, &m.UnableToWork)
+		err := row.Scan(&m.ID, &m.Relation, &m.FullName, &m.BirthDate, &docs, &mc, &m.UnableToWork, &m.SpouseStaffID)
 		_ = json.Unmarshal(docs, &m.Documents)
 		if len(mc) > 0 {
 			m.MedicalConclusion = &MedicalConclusion{}

@@ -526,6 +526,25 @@ func checkHomePeriod(ctx context.Context, tx pgx.Tx, id, staffKind string, start
 			what = "between postings an administrative-technical worker works one year in ministry subdivisions (Art. 15(3) part 2)"
 		}
 	}
+	// R§6 (V05, erratum 15): an officer who was abroad as the accompanying
+	// spouse of another officer works the Law's home period (2 years, 1 for
+	// administrative-technical staff) in ministry subdivisions after that
+	// posting before being appointed abroad; not alongside it while it runs.
+	name, unit, accompanied, found, err := spouseAccompanied(ctx, tx, id, start)
+	if err != nil {
+		return err
+	}
+	if found && accompanied.IsZero() {
+		return &valise.Error{Code: valise.EINVALID, Message: "the posting is refused", Extra: map[string]any{"rule": "R§6"},
+			Fields: []valise.FieldError{fe("appointment.start_date", fmt.Sprintf("R§6: the officer accompanies the spouse %s at %s: spouses in the diplomatic service are not appointed abroad side by side before the accompanying spouse's ministry term (Art. 15(3)) is complete", name, unit))}}
+	}
+	if found && accompanied.After(lastReturn) {
+		lastReturn, rule = accompanied, "R§6"
+		years, what = 1, fmt.Sprintf("the accompanying spouse of %s (returned from %s on %s) works one year in ministry subdivisions before an appointment abroad (R§6, Art. 15(3) part 2)", name, unit, accompanied)
+		if staffKind == KindDiplomatic {
+			years, what = 2, fmt.Sprintf("the accompanying spouse of %s (returned from %s on %s) works two years in ministry subdivisions before an appointment abroad (R§6, Art. 15(3) part 2)", name, unit, accompanied)
+		}
+	}
 	since := lastReturn
 	if since.IsZero() {
 		since = D(1900, time.January, 1)

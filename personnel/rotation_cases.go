@@ -199,6 +199,11 @@ func (s *Service) OpenRotationCase(ctx context.Context, check Check, by policy.S
 				fs = append(fs, fe("plan_id", "no such plan"))
 			}
 		}
+		if f, err := secondeeOfOtherBody(ctx, tx, id); err != nil {
+			return err
+		} else if f != nil {
+			fs = append(fs, *f)
+		}
 		if len(fs) > 0 {
 			return refusal("the rotation case is invalid", fs...)
 		}
@@ -508,6 +513,9 @@ type CaseFamilyInput struct {
 	Basis          string `json:"basis,omitempty"` // on adding
 	To             string `json:"to"`              // proposed (to add), or the next state
 	GroundOn       Date   `json:"ground_on,omitzero"`
+	// Exception: to eligible, for a parent unable to work, the R§29
+	// exceptional case (the siblings of the R§29(1) test, or R§29(2)).
+	Exception *ParentException `json:"exception,omitempty"`
 	Change
 }
 
@@ -572,6 +580,21 @@ func (s *Service) SetCaseFamily(ctx context.Context, check Check, by policy.Subj
 				if !m.Accompanying {
 					return conflict("HR-39", "%s is not accompanying family on %s: %s", m.FullName, on, m.Ground)
 				}
+				if f.Basis == "parent_unable_to_work_exceptional" {
+					xf, err := checkParentException(ctx, tx, id, on, in.Exception)
+					if err != nil {
+						return err
+					}
+					if len(xf) > 0 {
+						return refusal(fmt.Sprintf("R§29: %s is not admitted as an exceptional case", m.FullName), xf...)
+					}
+					x, _ := json.Marshal(in.Exception)
+					if _, err := tx.Exec(ctx, `UPDATE rotation_case_family SET exception = $3 WHERE case_id = $1 AND family_member_id = $2`, c.ID, m.ID, x); err != nil {
+						return err
+					}
+				} else if in.Exception != nil {
+					return refusal("the family change is invalid", fe("exception", "R§29: the exceptional case is for a parent unable to work (basis parent_unable_to_work_exceptional)"))
+				}
 				for _, d := range c.Documents {
 					if d.Holder == m.ID && d.Status == "missing" {
 						return conflict("R§25", "%s's document is missing: %s", m.FullName, d.What)
@@ -588,7 +611,7 @@ func (s *Service) SetCaseFamily(ctx context.Context, check Check, by policy.Subj
 			}
 		}
 		_, err = record(ctx, tx, id, "rotation_family", map[string]any{"case_id": c.ID, "family_member_id": m.ID, "to": in.To,
-			"basis": in.Basis, "ground_on": in.GroundOn}, in.Change, "", by)
+			"basis": in.Basis, "ground_on": in.GroundOn, "exception": in.Exception}, in.Change, "", by)
 		return err
 	})
 }

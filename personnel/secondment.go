@@ -87,6 +87,9 @@ type StepInput struct {
 	Indicators     []Indicator `json:"indicators,omitempty"`
 	IntervalMonths int         `json:"interval_months,omitempty"`
 	Results        []KPIResult `json:"results,omitempty"`
+	// Facts: at the order (order_issued, mfa_order), the eligibility facts as
+	// they stand then, if they changed since the proposal (else the proposal's).
+	Facts *Facts `json:"facts,omitempty"`
 	Change
 }
 
@@ -579,6 +582,47 @@ func (s *Service) RecordStep(ctx context.Context, check Check, by policy.Subject
 	return s.GetSecondment(ctx, check, id)
 }
 
+// recheckAtOrder evaluates the proposal's eligibility and scope conditions
+// again on the date of the order: the facts are the proposal's, or those the
+// order step gives (recorded with the step); the staff
+// record's (tenure, penalties, end of service) are read as of that date.
+// Each failed condition is named "at the order".
+func recheckAtOrder(ctx context.Context, tx pgx.Tx, id string, in StepInput) ([]valise.FieldError, error) {
+	var b []byte
+	if err := tx.QueryRow(ctx, `SELECT data FROM secondment_events WHERE secondment_id = $1 AND kind = 'proposed' ORDER BY seq LIMIT 1`, id).Scan(&b); err != nil {
+		return nil, err
+	}
+	var p SecondmentInput
+	if err := json.Unmarshal(b, &p); err != nil {
+		return nil, err
+	}
+	if in.Facts != nil {
+		p.Facts = *in.Facts
+	}
+	p.On = in.On
+	fs, err := eligibility(ctx, tx, p)
+	if err != nil {
+		return nil, err
+	}
+	if p.StaffID != "" {
+		var terminated *Date
+		if err := tx.QueryRow(ctx, `SELECT terminated_on FROM staff WHERE id = $1`, p.StaffID).Scan(&terminated); err != nil {
+			return nil, err
+		}
+		if terminated != nil && !terminated.IsZero() && !terminated.After(in.On) {
+			fs = append(fs, fe("staff_id", fmt.Sprintf("HR-33: the person's service ended on %s", terminated)))
+		}
+	}
+	for i := range fs {
+		if !strings.HasPrefix(fs[i].Field, "facts.") || in.Facts != nil || fs[i].Field == "facts.consent" {
+			fs[i].Reason = fmt.Sprintf("at the order (%s): %s", in.On, fs[i].Reason)
+			continue
+		}
+		fs[i].Reason = fmt.Sprintf("at the order (%s): %s (give the facts as they stand now in the step's facts)", in.On, fs[i].Reason)
+	}
+	return fs, nil
+}
+
 // stepRules are the checks of each step; they fill upd with the columns to set.
 func (s *Service) stepRules(ctx context.Context, tx pgx.Tx, cal *Calendar, r secondmentRow, spec StepSpec, in StepInput,
 	upd map[string]any, warnings *[]string, due *Date, late *bool) ([]valise.FieldError, error) {
@@ -659,6 +703,13 @@ func (s *Service) stepRules(ctx context.Context, tx pgx.Tx, cal *Calendar, r sec
 			fs = append(fs, fe("term_end", fmt.Sprintf("%s: the last day is at most %s", basis, start.AddDate(years, 0, 0))))
 		}
 		upd["start_date"], upd["term_end"], upd["extended_to"] = start, in.TermEnd, in.TermEnd
+		// Every condition again as of the order's date (R1 §10, R2 §11, R3 §10
+		// hold for the person seconded, not only for the one proposed).
+		again, err := recheckAtOrder(ctx, tx, r.id, in)
+		if err != nil {
+			return nil, err
+		}
+		fs = append(fs, again...)
 	case "sending_body_order":
 		o, _ := r.last("mfa_order")
 		var mo struct {

@@ -62,6 +62,9 @@ type Event struct {
 	// leafHash is the event's log leaf hash, set by QueueEvent (the next
 	// event's chain link).
 	leafHash []byte
+	// written is its row's computed columns once row has run (QueueEvents
+	// writes a run whose hashes ScanMany chained before).
+	written *eventRow
 }
 
 // leaf is the canonical form of an event appended to the custody log: a
@@ -93,24 +96,31 @@ type leaf struct {
 // function of e's row as bag_events gives it back (see leaves.go): times to
 // the microsecond, the data and custody blocks with sorted keys.
 func (e *Event) Canonical() ([]byte, error) {
-	b, _, err := e.canonical()
+	b, _, _, err := e.canonical()
 	return b, err
 }
 
 // canonical is Canonical, and whether the row gives those bytes back (the
-// log may then keep only their hash).
-func (e *Event) canonical() ([]byte, bool, error) {
-	data, okData, err := normalJSON(e.Data)
+// log may then keep only their hash), and whether the custody block is the
+// default one (the custodian before the event, stored as NULL).
+func (e *Event) canonical() ([]byte, bool, bool, error) {
+	data, okData, _, err := normalJSON(e.Data)
 	if err != nil {
-		return nil, false, fmt.Errorf("event data: %w", err)
+		return nil, false, false, fmt.Errorf("event data: %w", err)
 	}
 	custody := e.Custody
 	if len(custody) == 0 && e.CustodianBefore != nil {
 		custody = defaultCustody(e.CustodianBefore)
 	}
-	custody, okCustody, err := normalJSON(custody)
+	custody, okCustody, v, err := normalJSON(custody)
 	if err != nil {
-		return nil, false, fmt.Errorf("event custody block: %w", err)
+		return nil, false, false, fmt.Errorf("event custody block: %w", err)
+	}
+	// Only a block with the one key "custodian" can be the default.
+	isDefault := false
+	if m, ok := v.(map[string]any); ok && len(m) == 1 && m["custodian"] != nil && e.CustodianBefore != nil {
+		d, _, _, _ := normalJSON(defaultCustody(e.CustodianBefore))
+		isDefault = bytes.Equal(d, custody)
 	}
 	b, err := json.Marshal(leaf{V: 2, Type: "valise.bag_event", EventID: e.ID, BagID: e.BagID, Kind: e.Kind,
 		Stage: e.Stage, FromState: e.FromState, ToState: e.ToState, Before: e.CustodianBefore,
@@ -118,7 +128,7 @@ func (e *Event) canonical() ([]byte, bool, error) {
 		Place: e.Place, OccurredAt: e.OccurredAt.Truncate(time.Microsecond).UTC().Format(time.RFC3339Nano),
 		RecordedAt: e.RecordedAt.Truncate(time.Microsecond).UTC().Format(time.RFC3339Nano), Corrects: e.Corrects, Data: data,
 		Prev: hex.EncodeToString(e.PrevHash), Custody: custody})
-	return b, okData && okCustody, err
+	return b, okData && okCustody, isDefault, err
 }
 
 // record inserts e for actor in tx and appends its canonical bytes to the
@@ -184,8 +194,146 @@ func CustodianDest(p *Party) []any {
 // the event row pointing at that log entry (tlog.AppendWith); b must run in
 // the same transaction. e.LogEntry is set when b's results are read.
 func QueueEvent(b *pgx.Batch, actor policy.Subject, e *Event) error {
+	r, err := e.row(actor)
+	if err != nil {
+		return err
+	}
+	stmt := `
+		INSERT INTO bag_events (` + insertColumns + `)
+		SELECT $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, entry.id, $19, $20, $21, $22, $23
+		FROM entry RETURNING log_entry`
+	cols := []any{e.ID, e.BagID, e.Kind, e.Stage, r.from, r.to, e.ActorID, e.ActorUsername, e.ActorUnit, e.Place, e.Reason,
+		e.Data, e.OccurredAt, e.RecordedAt, e.Corrects, r.reason, e.PrevHash, e.leafHash, r.custody,
+		e.CustodianBefore.json(), e.CustodianAfter.json()}
+	// The row regenerates the leaf (LeafSource): the log keeps its hash only.
+	// Otherwise (rare: a number jsonb would rewrite) it keeps the bytes too.
+	var sql string
+	var args []any
+	if r.regenerable {
+		sql, args, err = tlog.AppendHashWith(e.leafHash, stmt, cols...)
+	} else {
+		sql, args, err = tlog.AppendWith(r.leaf, stmt, cols...)
+	}
+	if err != nil {
+		return fmt.Errorf("append bag event to the custody log: %w", err)
+	}
+	b.Queue(sql, args...).QueryRow(func(row pgx.Row) error {
+		var n int64
+		if err := row.Scan(&n); err != nil {
+			return fmt.Errorf("record bag event: %w", err)
+		}
+		e.LogEntry = &n
+		return nil
+	})
+	return nil
+}
+
+// insertColumns are the columns a new bag_events row is written with, in
+// the order QueueEvent and QueueEvents give them.
+const insertColumns = `id, bag_id, kind, stage, from_state, to_state, actor_id, actor_username, actor_unit,
+		                        place, reason, data, occurred_at, recorded_at, corrects, correction_reason, log_entry,
+		                        prev_hash, leaf_hash, custody, custodian_before, custodian_after`
+
+// QueueEvents queues evs (prepared, chained in order: each one's PrevHash
+// the leaf hash of the one before) as ONE statement: their log leaves and
+// their rows in a single multi-row INSERT, the bag's projection updated
+// once for the lot (migration 00430). One event is QueueEvent.
+func QueueEvents(b *pgx.Batch, actor policy.Subject, evs []*Event) error {
+	if len(evs) == 1 {
+		return QueueEvent(b, actor, evs[0])
+	}
+	n := len(evs)
+	var (
+		ids, corrects                    = make([]int64, n), make([]*int64, n)
+		bags, kinds, stages, froms, tos  = make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+		actorIDs, actorNames, actorUnits = make([]string, n), make([]string, n), make([]string, n)
+		places, reasons, data            = make([]string, n), make([]string, n), make([]string, n)
+		occurred, recorded               = make([]time.Time, n), make([]time.Time, n)
+		correction, custody              = make([]*string, n), make([]*string, n)
+		before, after                    = make([]string, n), make([]string, n)
+		prevs, hashes, leaves            = make([][]byte, n), make([][]byte, n), make([][]byte, n)
+		byID                             = make(map[int64]*Event, n)
+	)
+	for i, e := range evs {
+		r, err := e.row(actor)
+		if err != nil {
+			return err
+		}
+		if r.custody != nil {
+			c := string(r.custody.(json.RawMessage))
+			custody[i] = &c
+		}
+		if !r.regenerable {
+			leaves[i] = r.leaf
+		}
+		ids[i], bags[i], kinds[i], stages[i], froms[i], tos[i] = e.ID, e.BagID, e.Kind, e.Stage, r.from, r.to
+		actorIDs[i], actorNames[i], actorUnits[i] = e.ActorID, e.ActorUsername, e.ActorUnit
+		places[i], reasons[i], data[i] = e.Place, e.Reason, string(e.Data)
+		occurred[i], recorded[i], corrects[i], correction[i] = e.OccurredAt, e.RecordedAt, e.Corrects, r.reason
+		prevs[i], hashes[i] = e.PrevHash, e.leafHash
+		before[i], after[i] = string(e.CustodianBefore.json()), string(e.CustodianAfter.json())
+		byID[e.ID] = e
+	}
+	stmt := `
+		INSERT INTO bag_events (` + insertColumns + `)
+		SELECT u.id, u.bag_id, u.kind, u.stage, u.from_state, u.to_state, u.actor_id, u.actor_username, u.actor_unit,
+		       u.place, u.reason, u.data, u.occurred_at, u.recorded_at, u.corrects, u.correction_reason, entry.id,
+		       u.prev_hash, u.leaf_hash, u.custody, u.custodian_before, u.custodian_after
+		FROM unnest($3::bigint[], $4::uuid[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[], $10::text[],
+		            $11::text[], $12::text[], $13::text[], $14::jsonb[], $15::timestamptz[], $16::timestamptz[],
+		            $17::bigint[], $18::text[], $19::bytea[], $20::bytea[], $21::jsonb[], $22::jsonb[], $23::jsonb[])
+		     AS u(id, bag_id, kind, stage, from_state, to_state, actor_id, actor_username, actor_unit, place, reason,
+		          data, occurred_at, recorded_at, corrects, correction_reason, prev_hash, leaf_hash, custody,
+		          custodian_before, custodian_after)
+		JOIN entry ON entry.leaf_hash = u.leaf_hash
+		ORDER BY u.id
+		RETURNING id, log_entry`
+	sql, args, err := tlog.AppendManyWith(leaves, hashes, stmt, ids, bags, kinds, stages, froms, tos, actorIDs, actorNames,
+		actorUnits, places, reasons, data, occurred, recorded, corrects, correction, prevs, hashes, custody, before, after)
+	if err != nil {
+		return fmt.Errorf("append bag events to the custody log: %w", err)
+	}
+	b.Queue(sql, args...).Query(func(rows pgx.Rows) error {
+		got := 0
+		for rows.Next() {
+			var id, entry int64
+			if err := rows.Scan(&id, &entry); err != nil {
+				return fmt.Errorf("record bag events: %w", err)
+			}
+			if e := byID[id]; e != nil {
+				e.LogEntry = &entry
+				got++
+			}
+		}
+		if err := rows.Err(); err != nil {
+			return fmt.Errorf("record bag events: %w", err)
+		}
+		if got != n {
+			return fmt.Errorf("record bag events: %d of %d written", got, n)
+		}
+		return nil
+	})
+	return nil
+}
+
+// eventRow is what an event's row is written with besides its own fields.
+type eventRow struct {
+	from, to    string
+	reason      *string
+	custody     any // nil: the default block, rebuilt on read (custodyColumn)
+	leaf        []byte
+	regenerable bool
+}
+
+// row completes e for writing as actor (its defaults, its leaf hash) and
+// returns the computed columns of its row (computed once).
+func (e *Event) row(actor policy.Subject) (eventRow, error) {
+	if e.written != nil {
+		return *e.written, nil
+	}
+	var r eventRow
 	if e.ID == 0 {
-		return fmt.Errorf("record bag event: PrepareEvent has not run")
+		return r, fmt.Errorf("record bag event: PrepareEvent has not run")
 	}
 	if e.OccurredAt.IsZero() {
 		e.OccurredAt = time.Now()
@@ -211,58 +359,30 @@ func QueueEvent(b *pgx.Batch, actor policy.Subject, e *Event) error {
 		e.CustodianAfter = &after
 	}
 	if e.FromState == "" || e.CustodianBefore.Kind == "" {
-		return fmt.Errorf("record bag event: the bag's state and custodian were not read")
+		return r, fmt.Errorf("record bag event: the bag's state and custodian were not read")
 	}
-	from, to := string(e.FromState), string(e.ToState)
-	var reason *string
+	r.from, r.to = string(e.FromState), string(e.ToState)
 	if e.CorrectionReason != "" {
-		reason = &e.CorrectionReason
+		r.reason = &e.CorrectionReason
 	}
 	// PostgreSQL keeps microseconds: the event is what its row will say.
 	e.OccurredAt, e.RecordedAt = e.OccurredAt.Truncate(time.Microsecond), e.RecordedAt.Truncate(time.Microsecond)
 	if len(e.Custody) == 0 {
 		e.Custody = defaultCustody(e.CustodianBefore)
 	}
-	leaf, regenerable, err := e.canonical()
+	leaf, regenerable, isDefault, err := e.canonical()
 	if err != nil {
-		return fmt.Errorf("canonical bag event: %w", err)
+		return r, fmt.Errorf("canonical bag event: %w", err)
 	}
-	e.leafHash = tlog.LeafHash(leaf)
+	r.leaf, r.regenerable = leaf, regenerable
+	e.leafHash = tlog.LeafHash(r.leaf)
 	// The default custody block is not stored: custodyColumn rebuilds it.
-	var custody any = e.Custody
-	if d, _, _ := normalJSON(defaultCustody(e.CustodianBefore)); bytes.Equal(d, mustNormal(e.Custody)) {
-		custody = nil
+	r.custody = e.Custody
+	if isDefault {
+		r.custody = nil
 	}
-	stmt := `
-		INSERT INTO bag_events (id, bag_id, kind, stage, from_state, to_state, actor_id, actor_username, actor_unit,
-		                        place, reason, data, occurred_at, recorded_at, corrects, correction_reason, log_entry,
-		                        prev_hash, leaf_hash, custody, custodian_before, custodian_after)
-		SELECT $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, entry.id, $19, $20, $21, $22, $23
-		FROM entry RETURNING log_entry`
-	cols := []any{e.ID, e.BagID, e.Kind, e.Stage, from, to, e.ActorID, e.ActorUsername, e.ActorUnit, e.Place, e.Reason,
-		e.Data, e.OccurredAt, e.RecordedAt, e.Corrects, reason, e.PrevHash, e.leafHash, custody,
-		e.CustodianBefore.json(), e.CustodianAfter.json()}
-	// The row regenerates the leaf (LeafSource): the log keeps its hash only.
-	// Otherwise (rare: a number jsonb would rewrite) it keeps the bytes too.
-	var sql string
-	var args []any
-	if regenerable {
-		sql, args, err = tlog.AppendHashWith(e.leafHash, stmt, cols...)
-	} else {
-		sql, args, err = tlog.AppendWith(leaf, stmt, cols...)
-	}
-	if err != nil {
-		return fmt.Errorf("append bag event to the custody log: %w", err)
-	}
-	b.Queue(sql, args...).QueryRow(func(row pgx.Row) error {
-		var n int64
-		if err := row.Scan(&n); err != nil {
-			return fmt.Errorf("record bag event: %w", err)
-		}
-		e.LogEntry = &n
-		return nil
-	})
-	return nil
+	e.written = &r
+	return r, nil
 }
 
 const eventColumns = `e.id, e.bag_id, e.kind, e.stage, coalesce(e.from_state, ''), coalesce(e.to_state, ''), e.actor_id,

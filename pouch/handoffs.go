@@ -963,7 +963,9 @@ func (s *Service) ScanMany(ctx context.Context, actor policy.Subject, bagID stri
 			}
 			cur := b.Custodian
 			ev.Custody = mustJSON(Block{Custodian: &cur, Packages: b.PackageCount, Seals: res, Coordinates: in.Coordinates, Note: in.Note, Device: in.Device})
-			if err := QueueEvent(batch, actor, ev); err != nil {
+			// Its row is written with the run's; its leaf hash (the next
+			// one's link) is known now.
+			if _, err := ev.row(actor); err != nil {
 				return err
 			}
 			state, prev = ev.ToState, ev.leafHash
@@ -971,6 +973,9 @@ func (s *Service) ScanMany(ctx context.Context, actor policy.Subject, bagID stri
 		}
 		if len(out) == 0 {
 			return nil
+		}
+		if err := QueueEvents(batch, actor, out); err != nil {
+			return err
 		}
 		if err := tx.SendBatch(ctx, batch).Close(); err != nil {
 			return fmt.Errorf("record checkpoint scans: %w", err)

@@ -27,22 +27,22 @@ var plainNumber = regexp.MustCompile(`^-?(0|[1-9][0-9]*)(\.[0-9]+)?$`)
 // normalJSON returns raw with its object keys sorted and no insignificant
 // space (json.Marshal of its decoded value, numbers kept as written), and
 // whether jsonb gives it back so: every number is plain and not a negative
-// zero. Empty raw is the empty object.
-func normalJSON(raw json.RawMessage) (json.RawMessage, bool, error) {
+// zero; and the decoded value. Empty raw is the empty object.
+func normalJSON(raw json.RawMessage) (json.RawMessage, bool, any, error) {
 	if len(raw) == 0 {
-		return json.RawMessage(`{}`), true, nil
+		return json.RawMessage(`{}`), true, map[string]any{}, nil
 	}
 	d := json.NewDecoder(bytes.NewReader(raw))
 	d.UseNumber()
 	var v any
 	if err := d.Decode(&v); err != nil {
-		return nil, false, err
+		return nil, false, nil, err
 	}
 	if d.More() {
-		return nil, false, fmt.Errorf("trailing data after the JSON value")
+		return nil, false, nil, fmt.Errorf("trailing data after the JSON value")
 	}
 	out, err := json.Marshal(v)
-	return out, stableNumbers(v), err
+	return out, stableNumbers(v), v, err
 }
 
 func stableNumbers(v any) bool {
@@ -108,13 +108,4 @@ func (leafSource) LeafBytes(ctx context.Context, q db.Querier, ids []tlog.EntryI
 		}
 	}
 	return out, rows.Err()
-}
-
-// mustNormal is normalJSON's bytes, nil for JSON it cannot read.
-func mustNormal(raw json.RawMessage) json.RawMessage {
-	b, _, err := normalJSON(raw)
-	if err != nil {
-		return nil
-	}
-	return b
 }

@@ -46,3 +46,72 @@ func TestStateAndCustodianOnlyFromHistory(t *testing.T) {
 		t.Fatalf("due date: %v", err)
 	}
 }
+
+// TestOneStatementManyEvents: events of several bags written by one INSERT
+// (a phone's run of scans is one such statement, migration 00430) project
+// like one INSERT each: every bag's state and custodian are those after
+// its last event, its version counts every event, and the custodian's
+// since_event is the event that made that custodian so.
+func TestOneStatementManyEvents(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	ctx := context.Background()
+	pool := w.svc.Pool()
+	a, b := w.dispatchedBag("many-a"), w.dispatchedBag("many-b")
+	version := func(id string) (v int64, state, unit string, since int64) {
+		t.Helper()
+		if err := pool.QueryRow(ctx, `SELECT b.version, b.state, c.custodian_unit, c.since_event FROM bags b
+			JOIN bag_custody c ON c.bag_id = b.id WHERE b.id = $1`, id).Scan(&v, &state, &unit, &since); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	va, _, _, sinceA := version(a.ID)
+	vb, _, _, _ := version(b.ID)
+	// Bag a: a scan, a hand-over to the Berlin registry, a scan there.
+	// Bag b: two scans. One statement; each row a copy of its bag's last
+	// event with its own id, link and custodian after it.
+	var ids []int64
+	rows, err := pool.Query(ctx, `
+		WITH last AS (SELECT DISTINCT ON (bag_id) * FROM bag_events WHERE bag_id IN ($1, $2) ORDER BY bag_id, id DESC),
+		plan (bag_id, n, unit, to_state) AS (VALUES ($1::uuid, 1, '', ''), ($1, 2, 'DE-BER', 'delivered'), ($1, 3, 'DE-BER', 'delivered'),
+		                                           ($2::uuid, 1, '', ''), ($2, 2, '', ''))
+		INSERT INTO bag_events (id, bag_id, kind, stage, from_state, to_state, actor_id, actor_username, actor_unit, place, reason,
+		                        data, occurred_at, recorded_at, log_entry, prev_hash, leaf_hash, custody, custodian_before, custodian_after)
+		SELECT nextval(pg_get_serial_sequence('bag_events', 'id')), l.bag_id, 'checkpoint_scan', l.stage, l.to_state,
+		       coalesce(nullif(p.to_state, ''), l.to_state), l.actor_id, l.actor_username, l.actor_unit, '', '', '{}',
+		       now(), now(), l.log_entry, sha256(l.leaf_hash || p.n::text::bytea), sha256(l.leaf_hash || p.n::text::bytea || 'x'),
+		       NULL, l.custodian_after,
+		       CASE WHEN p.unit = '' THEN l.custodian_after ELSE jsonb_build_object('kind', 'registry', 'unit', p.unit) END
+		FROM plan p JOIN last l USING (bag_id) ORDER BY p.bag_id, p.n
+		RETURNING id`, a.ID, b.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for rows.Next() {
+		var id int64
+		if err := rows.Scan(&id); err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, id)
+	}
+	if rows.Err() != nil || len(ids) != 5 {
+		t.Fatalf("inserted %v: %v", ids, rows.Err())
+	}
+	var handOver int64
+	if err := pool.QueryRow(ctx, `SELECT min(id) FROM bag_events WHERE bag_id = $1 AND custodian_after->>'unit' = 'DE-BER'`, a.ID).Scan(&handOver); err != nil {
+		t.Fatal(err)
+	}
+	v, state, unit, since := version(a.ID)
+	if v != va+3 || state != "delivered" || unit != "DE-BER" || since != handOver {
+		t.Errorf("bag a after one statement: version %d (was %d), %s, held by %q since event %d; want +3, delivered, DE-BER since %d",
+			v, va, state, unit, since, handOver)
+	}
+	if since == sinceA {
+		t.Errorf("bag a's custodian since_event did not move")
+	}
+	v, state, _, _ = version(b.ID)
+	if v != vb+2 || state != string(pouch.Dispatched) {
+		t.Errorf("bag b after one statement: version %d (was %d), %s; want +2, still dispatched", v, vb, state)
+	}
+}

@@ -43,6 +43,7 @@
 package tlog
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"fmt"
@@ -116,6 +117,31 @@ func AppendHashWith(leafHash []byte, stmt string, args ...any) (string, []any, e
 	}
 	return "WITH entry AS (" + appendSQL + ") " + stmt, append([]any{nil, leafHash}, args...), nil
 }
+
+// AppendManyWith is AppendWith for many leaves in one statement: leaves[i]
+// the bytes to keep (nil for a leaf appended by hash only, as
+// AppendHashWith), hashes[i] its leaf hash. The entries are numbered in
+// the order given; stmt reads the CTE "entry" with columns id and
+// leaf_hash (one row per leaf) and its own parameters are numbered from $3.
+func AppendManyWith(leaves, hashes [][]byte, stmt string, args ...any) (string, []any, error) {
+	if len(leaves) != len(hashes) || len(hashes) == 0 {
+		return "", nil, fmt.Errorf("tlog append: %d leaves and %d hashes", len(leaves), len(hashes))
+	}
+	for i, h := range hashes {
+		if len(h) != 32 {
+			return "", nil, fmt.Errorf("tlog append: leaf hash %d of %d bytes (want 32)", i, len(h))
+		}
+		if l := leaves[i]; l != nil && (len(l) > MaxLeafBytes || !bytes.Equal(LeafHash(l), h)) {
+			return "", nil, fmt.Errorf("tlog append: leaf %d is not %d bytes at most with its hash", i, MaxLeafBytes)
+		}
+	}
+	return "WITH entry AS (" + appendManySQL + ") " + stmt, append([]any{leaves, hashes}, args...), nil
+}
+
+// appendManySQL appends a list of leaves in the list's order.
+const appendManySQL = `INSERT INTO tlog_entries (leaf, leaf_hash)
+	SELECT l.leaf, l.leaf_hash FROM unnest($1::bytea[], $2::bytea[]) WITH ORDINALITY AS l(leaf, leaf_hash, n)
+	ORDER BY l.n RETURNING id, leaf_hash`
 
 // A LeafSource gives back the bytes of leaves appended by hash only
 // (AppendHashWith): the caller regenerates them from what it stores. tlog

@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"io"
 	"net/url"
+	"os"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"time"
@@ -26,6 +28,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	var dur time.Duration
 	var clientsArg string
 	var storageEvents int
+	var cpuProfile string
 	c, _, err := cli{name: "bench", synopsis: "[--duration 3s] [--clients 1,16,64] [flags]",
 		about:    "Creates a scratch database on the configured server (or the private cluster), measures raw\ninserts, log appends, phone syncs (batches of 100 signed records), hand-offs through a real API,\npolicy decisions and seal checks, prints\nthe figures and ratios, and drops the scratch database.",
 		settings: append([]string{"db-max-conns"}, dbSettings...),
@@ -33,6 +36,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 			fs.DurationVar(&dur, "duration", 3*time.Second, "how long each figure is measured")
 			fs.StringVar(&clientsArg, "clients", "1,16,64", "comma-separated client counts (1..256) for the hand-off figures")
 			fs.IntVar(&storageEvents, "storage-events", 100000, "events bulk-loaded for the storage figure (bytes per million events); 0 skips it")
+			fs.StringVar(&cpuProfile, "cpuprofile", "", "write a Go CPU profile of the server and clients during each figure to FILE.raw, FILE.phones, FILE.handoffs-64, ... (go tool pprof)")
 		}}.parse(args, stderr)
 	if err != nil {
 		return flagExit(err, stderr)
@@ -92,9 +96,24 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		fmt.Fprintln(stderr, "valise bench: migrate scratch database:", err)
 		return 1
 	}
+	var measure func(string) func()
+	if cpuProfile != "" {
+		// One profile per figure: <file>.<figure> (raw, tlog, phones, handoffs-N).
+		measure = func(figure string) func() {
+			f, err := os.Create(cpuProfile + "." + figure)
+			if err == nil {
+				err = pprof.StartCPUProfile(f)
+			}
+			if err != nil {
+				fmt.Fprintln(stderr, "valise bench: cpu profile:", err)
+				return func() {}
+			}
+			return func() { pprof.StopCPUProfile(); _ = f.Close() }
+		}
+	}
 	fmt.Fprintf(stdout, "valise bench on %s (scratch database %s), %v per figure\n", u.Host, name, dur)
 	rates, err := bench.Bench(ctx, u.String(), bench.BenchOptions{Duration: dur, Clients: clients,
-		PoolSize: int32(c.DBMaxConns), Logf: func(f string, a ...any) { fmt.Fprintf(stdout, f+"\n", a...) }})
+		PoolSize: int32(c.DBMaxConns), Measure: measure, Logf: func(f string, a ...any) { fmt.Fprintf(stdout, f+"\n", a...) }})
 	if err != nil {
 		fmt.Fprintln(stderr, "valise bench:", err)
 		return 1

@@ -36,6 +36,10 @@ type Rate struct {
 	PerCommit float64
 	// Unit names an operation in the output (default "/s").
 	Unit string
+	// CPU and DBCPU are the CPU time per operation of this process (the
+	// API server and the clients) and of PostgreSQL, when counted (DBCPU
+	// only when the server runs on this machine).
+	CPU, DBCPU time.Duration
 }
 
 // PerSec is operations per second.
@@ -51,6 +55,12 @@ func (r Rate) String() string {
 	}
 	if r.PerCommit > 0 {
 		s += fmt.Sprintf("  %.1f requests per commit", r.PerCommit)
+	}
+	if r.CPU > 0 {
+		s += fmt.Sprintf("  CPU each: valise %v", r.CPU.Round(time.Microsecond))
+		if r.DBCPU > 0 {
+			s += fmt.Sprintf(", PostgreSQL %v", r.DBCPU.Round(time.Microsecond))
+		}
 	}
 	return s
 }
@@ -142,13 +152,22 @@ func HandOffs(ctx context.Context, c *http.Client, base string, pairs []*Pair, d
 // counted runs measure and sets r's round trips and statements per
 // operation (for phone syncs: per record) and the grouped requests per
 // commit.
-func (e *benchEnv) counted(measure func() (Rate, error)) (Rate, error) {
+func (e *benchEnv) counted(figure string, hook func(string) func(), measure func() (Rate, error)) (Rate, error) {
+	if hook != nil {
+		defer hook(figure)()
+	}
 	trips, stmts := e.trips.read()
 	groups, reqs := db.GroupStats.Groups.Load(), db.GroupStats.Requests.Load()
+	self, pg, _ := e.cpu.read()
 	r, err := measure()
 	if r.Ops > 0 {
 		t2, s2 := e.trips.read()
 		r.RoundTrips, r.Statements = float64(t2-trips)/float64(r.Ops), float64(s2-stmts)/float64(r.Ops)
+		self2, pg2, pgOK := e.cpu.read()
+		r.CPU = (self2 - self) / time.Duration(r.Ops)
+		if pgOK {
+			r.DBCPU = (pg2 - pg) / time.Duration(r.Ops)
+		}
 	}
 	if g := db.GroupStats.Groups.Load() - groups; g > 0 {
 		r.PerCommit = float64(db.GroupStats.Requests.Load()-reqs) / float64(g)
@@ -204,6 +223,10 @@ type BenchOptions struct {
 	PoolSize int32         // API pool connections; default 16
 	Phones   int           // phones syncing batches of 100 records; default 16
 	Logf     func(format string, args ...any)
+	// Measure, when set, is called as each counted figure starts (raw,
+	// tlog, phones, handoffs-N) and the function it returns as it ends:
+	// `valise bench --cpuprofile` profiles each figure on its own.
+	Measure func(figure string) func()
 }
 
 // Bench runs every measurement on the migrated, otherwise empty database
@@ -240,10 +263,10 @@ func Bench(ctx context.Context, dbURL string, o BenchOptions) ([]Rate, error) {
 		out = append(out, r)
 		return nil
 	}
-	if err := add(RawInserts(ctx, env.raw, 64, o.Duration)); err != nil {
+	if err := add(env.counted("raw", o.Measure, func() (Rate, error) { return RawInserts(ctx, env.raw, 64, o.Duration) })); err != nil {
 		return out, err
 	}
-	if err := add(TlogAppends(ctx, env.raw, 64, o.Duration)); err != nil {
+	if err := add(env.counted("tlog", o.Measure, func() (Rate, error) { return TlogAppends(ctx, env.raw, 64, o.Duration) })); err != nil {
 		return out, err
 	}
 	env.closeRaw()
@@ -252,13 +275,14 @@ func Bench(ctx context.Context, dbURL string, o BenchOptions) ([]Rate, error) {
 	if err != nil {
 		return out, err
 	}
-	if err := add(env.counted(func() (Rate, error) {
-		return PhoneSyncs(ctx, phones, env.pairs[:o.Phones], 100, o.Duration)
+	signed := SignAhead(phones, env.pairs[:o.Phones], 100, o.Duration)
+	if err := add(env.counted("phones", o.Measure, func() (Rate, error) {
+		return PhoneSyncs(ctx, phones, env.pairs[:o.Phones], signed, 100, o.Duration)
 	})); err != nil {
 		return out, err
 	}
 	for _, n := range o.Clients {
-		if err := add(env.counted(func() (Rate, error) {
+		if err := add(env.counted(fmt.Sprint("handoffs-", n), o.Measure, func() (Rate, error) {
 			return HandOffs(ctx, env.client, env.url, env.pairs[:n], o.Duration)
 		})); err != nil {
 			return out, err

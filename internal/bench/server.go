@@ -7,7 +7,9 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"os"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -38,6 +40,7 @@ type benchEnv struct {
 	stop      context.CancelFunc
 	done      chan struct{}
 	trips     *roundTrips
+	cpu       cpuMeter
 }
 
 // roundTrips counts what a pool sends PostgreSQL: each query (BEGIN and
@@ -69,6 +72,9 @@ func (r *roundTrips) TraceBatchEnd(context.Context, *pgx.Conn, pgx.TraceBatchEnd
 
 func startBenchServer(ctx context.Context, dbURL string, poolSize int32, pairs int) (*benchEnv, error) {
 	e := &benchEnv{done: make(chan struct{}), trips: &roundTrips{}}
+	if u, err := url.Parse(dbURL); err == nil {
+		e.cpu.dbname = strings.TrimPrefix(u.Path, "/")
+	}
 	var err error
 	if e.pool, err = db.Open(ctx, dbURL, db.Options{MaxConns: poolSize, Tracer: e.trips}); err != nil {
 		return nil, err
