@@ -5,6 +5,7 @@ import (
 	"context"
 	"net/http"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/go-chi/chi/v5"
@@ -56,8 +57,17 @@ func (p *personnelAPI) passportRoutes(r chi.Router) {
 // passportAction adapts one passport lifecycle call to a handler.
 func passportAction[In any](p *personnelAPI, call func(ctx context.Context, check personnel.Check, by policy.Subject, staffID, id string, in In) (personnel.PassportAction, error)) func(*http.Request, policy.Subject, In) (personnel.PassportAction, error) {
 	return func(r *http.Request, s policy.Subject, in In) (personnel.PassportAction, error) {
-		return call(r.Context(), p.check(s), s, chi.URLParam(r, "id"), chi.URLParam(r, "passport"), in)
+		return call(r.Context(), p.check(s), s, passportOwner(r), chi.URLParam(r, "passport"), in)
 	}
+}
+
+// passportOwner is the owner id of the passport routes: a staff record's
+// under /staff/{id}, a holder record's under /personnel/passport-holders/{id}.
+func passportOwner(r *http.Request) string {
+	if strings.HasPrefix(r.URL.Path, "/api/v1/personnel/passport-holders/") {
+		return personnel.HolderOwner(chi.URLParam(r, "id"))
+	}
+	return chi.URLParam(r, "id")
 }
 
 func (p *personnelAPI) registerHolder(r *http.Request, s policy.Subject, in personnel.HolderInput) (personnel.Holder, error) {
@@ -74,16 +84,16 @@ func (p *personnelAPI) holderEvents(r *http.Request, s policy.Subject) (map[stri
 }
 
 func (p *personnelAPI) passports(r *http.Request, s policy.Subject) (map[string]any, error) {
-	ps, err := p.svc.Passports(r.Context(), p.check(s), chi.URLParam(r, "id"))
+	ps, err := p.svc.Passports(r.Context(), p.check(s), passportOwner(r))
 	return map[string]any{"passports": ps}, err
 }
 
 func (p *personnelAPI) applyPassport(r *http.Request, s policy.Subject, in personnel.PassportApplication) (personnel.Passport, error) {
-	return p.svc.Apply(r.Context(), p.check(s), s, chi.URLParam(r, "id"), in)
+	return p.svc.Apply(r.Context(), p.check(s), s, passportOwner(r), in)
 }
 
 func (p *personnelAPI) passport(r *http.Request, s policy.Subject) (personnel.Passport, error) {
-	return p.svc.GetPassport(r.Context(), p.check(s), chi.URLParam(r, "id"), chi.URLParam(r, "passport"))
+	return p.svc.GetPassport(r.Context(), p.check(s), passportOwner(r), chi.URLParam(r, "passport"))
 }
 
 func (p *personnelAPI) register(r *http.Request, s policy.Subject) ([]personnel.RegisterRow, error) {

@@ -195,6 +195,9 @@ func TestPassportHolderRoutes(t *testing.T) {
 	if !strings.Contains(fmt.Sprint(reg), "Mazhilis of Parliament") {
 		t.Fatalf("register: %v", reg)
 	}
+	// A holder's id is no staff record's, and the reverse.
+	e.refusedPassport(404, "po.mfa", "GET", "/api/v1/staff/"+hid+"/passports", nil)
+	e.refusedPassport(404, "po.mfa", "POST", "/api/v1/staff/"+hid+"/passports", app)
 	// Hidden == missing for another unit's officer.
 	for _, path := range []string{base, base + "/events", base + "/passports", base + "/passports/" + pid} {
 		e.refusedPassport(404, "po.ber", "GET", path, nil)

@@ -168,13 +168,14 @@ func loadPassports(ctx context.Context, pool *pgxpool.Pool, _ Options) error {
 		return h.ID, err
 	}
 	issueHolder := func(hid, basis, evidence, country string, on personnel.Date, jointly bool) error {
-		p, err := svc.Apply(ctx, trust, by, hid, personnel.PassportApplication{Type: personnel.PassportDiplomatic, Basis: basis, ReceivedOn: on,
+		owner := personnel.HolderOwner(hid)
+		p, err := svc.Apply(ctx, trust, by, owner, personnel.PassportApplication{Type: personnel.PassportDiplomatic, Basis: basis, ReceivedOn: on,
 			BasisDetail: personnel.BasisDetail{Evidence: evidence, JointDeparture: jointly}, Documents: docs(country, on), Change: chg})
 		if err != nil {
 			return fmt.Errorf("apply %s: %w", basis, err)
 		}
 		n++
-		_, err = svc.Issue(ctx, trust, by, hid, p.ID, personnel.IssueInput{Number: fmt.Sprintf("D%07d", 4200000+n),
+		_, err = svc.Issue(ctx, trust, by, owner, p.ID, personnel.IssueInput{Number: fmt.Sprintf("D%07d", 4200000+n),
 			HandOut: personnel.HandOut{On: on.AddDate(0, 0, 2), Recipient: p.HolderName, RecipientDoc: personnel.IDDocument{Kind: "id_card", Number: fmt.Sprintf("0%08d", 31000000+n)},
 				Signed: true}, Change: chg})
 		return err

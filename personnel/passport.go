@@ -554,7 +554,7 @@ func (s *Service) Apply(ctx context.Context, check Check, by policy.Subject, sta
 		// R§15, R§19: a replacement names an invalid passport of the same holder.
 		var old *Passport
 		if in.Replaces != "" {
-			p, err := lockPassport(ctx, tx, staffID, in.Replaces, today)
+			p, err := lockPassport(ctx, tx, r.id, in.Replaces, today)
 			switch {
 			case valise.ErrorCode(err) == valise.ENOTFOUND:
 				fs = append(fs, fe("replaces", "no such passport of this record"))
@@ -583,7 +583,7 @@ func (s *Service) Apply(ctx context.Context, check Check, by policy.Subject, sta
 		var others int
 		if err := tx.QueryRow(ctx, `SELECT count(*) FROM passports WHERE coalesce(staff_id, holder_id) = $1 AND coalesce(family_member_id::text, '') = $2
 			AND status IN ('issued', 'in_archive', 'surrender_demanded', 'border_alert') AND invalid_reason IS NULL AND expires_on >= $3
-			AND id::text <> $4`, staffID, in.Holder, in.ReceivedOn, in.Replaces).Scan(&others); err != nil {
+			AND id::text <> $4`, r.id, in.Holder, in.ReceivedOn, in.Replaces).Scan(&others); err != nil {
 			return err
 		}
 		switch {
@@ -616,7 +616,7 @@ func (s *Service) Apply(ctx context.Context, check Check, by policy.Subject, sta
 		if err := tx.QueryRow(ctx, `INSERT INTO passports (`+ownerCol+`, family_member_id, holder_name, passport_type, basis, basis_detail,
 			status, location, destination, received_on, prepare_by, documents, second_ground, second_detail, replaces)
 			VALUES ($1, nullif($2, '')::uuid, $3, $4, $5, $6, 'applied', 'mfa_processing', $7, $8, $9, $10, nullif($11, ''), $12, nullif($13, '')::uuid)
-			RETURNING id`, staffID, in.Holder, h.name, in.Type, in.Basis, bd, in.Documents.RequestLetter.Country,
+			RETURNING id`, r.id, in.Holder, h.name, in.Type, in.Basis, bd, in.Documents.RequestLetter.Country,
 			in.ReceivedOn, prepareBy, docs, in.SecondGround, sd, in.Replaces).Scan(&id); err != nil {
 			return err
 		}
@@ -626,7 +626,7 @@ func (s *Service) Apply(ctx context.Context, check Check, by policy.Subject, sta
 			"prepare_by": prepareBy, "replaces": old != nil}, in.Change, by); err != nil {
 			return err
 		}
-		out, err = lockPassport(ctx, tx, staffID, id, today)
+		out, err = lockPassport(ctx, tx, r.id, id, today)
 		return err
 	})
 	return out, err
@@ -697,7 +697,7 @@ func (s *Service) passportChange(ctx context.Context, check Check, by policy.Sub
 	var a PassportAction
 	today := Today(s.now())
 	err := s.writeOwner(ctx, staffID, check, func(tx pgx.Tx, r resource) error {
-		p, err := lockPassport(ctx, tx, staffID, id, today)
+		p, err := lockPassport(ctx, tx, r.id, id, today)
 		if err != nil {
 			return err
 		}
@@ -721,7 +721,7 @@ func (s *Service) passportChange(ctx context.Context, check Check, by policy.Sub
 				return err
 			}
 		}
-		a.Passport, err = lockPassport(ctx, tx, staffID, id, today)
+		a.Passport, err = lockPassport(ctx, tx, r.id, id, today)
 		return err
 	})
 	return a, err

@@ -64,20 +64,21 @@ type Holder struct {
 	Version     int        `json:"version"`
 }
 
-// lockOwner resolves a passport owner id to a staff record or a holder
-// record, locks it for a change (not for a read) and asks the policy.
-func lockOwner(ctx context.Context, tx pgx.Tx, id string, check Check, action string) (resource, error) {
-	if !db.ValidUUID(id) {
-		return resource{id: id}, valise.Errorf(valise.ENOTFOUND, "not found")
+// holderPrefix marks a passport owner id as a holder record's (HolderOwner).
+const holderPrefix = "holder:"
+
+// HolderOwner is the owner id the passport functions take for a holder
+// record (a bare id is a staff record's), so a holder's id never answers as
+// a staff record's or the reverse.
+func HolderOwner(id string) string { return holderPrefix + id }
+
+// lockOwner resolves a passport owner id (a staff record's, or
+// HolderOwner's), locks it for a change (not for a read) and asks the policy.
+func lockOwner(ctx context.Context, tx pgx.Tx, owner string, check Check, action string) (resource, error) {
+	if id, ok := strings.CutPrefix(owner, holderPrefix); ok {
+		return lockHolder(ctx, tx, id, check, action)
 	}
-	var staff bool
-	if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM staff WHERE id = $1)`, id).Scan(&staff); err != nil {
-		return resource{id: id}, err
-	}
-	if staff {
-		return lockStaff(ctx, tx, id, check, action)
-	}
-	return lockHolder(ctx, tx, id, check, action)
+	return lockStaff(ctx, tx, owner, check, action)
 }
 
 func lockHolder(ctx context.Context, tx pgx.Tx, id string, check Check, action string) (resource, error) {

@@ -26,15 +26,19 @@ const ownerJoin = `LEFT JOIN staff st ON st.id = p.staff_id LEFT JOIN passport_h
 	CROSS JOIN LATERAL (SELECT coalesce(st.id, ph.id) AS id, coalesce(st.unit_id, ph.unit_id) AS unit_id, st.user_id,
 		coalesce(st.full_name, ph.full_name) AS full_name, coalesce(st.birth_date, ph.birth_date) AS birth_date, st.terminated_on) s`
 
+// ownerKey is the owner id of a passport row as lockOwner reads it.
+const ownerKey = `coalesce(staff_id::text, '` + holderPrefix + `' || holder_id)`
+
 // Passports lists the passports kept under a staff record or a holder record.
 func (s *Service) Passports(ctx context.Context, check Check, staffID string) ([]Passport, error) {
 	var out []Passport
 	today := Today(s.now())
 	err := db.InTx(ctx, s.pool, func(tx pgx.Tx) error {
-		if _, err := lockOwner(ctx, tx, staffID, check, policy.ActStaffRead); err != nil {
+		r, err := lockOwner(ctx, tx, staffID, check, policy.ActStaffRead)
+		if err != nil {
 			return err
 		}
-		rows, err := tx.Query(ctx, `SELECT `+passportCols+` FROM passports p WHERE coalesce(p.staff_id, p.holder_id) = $1 ORDER BY p.received_on, p.id`, staffID)
+		rows, err := tx.Query(ctx, `SELECT `+passportCols+` FROM passports p WHERE coalesce(p.staff_id, p.holder_id) = $1 ORDER BY p.received_on, p.id`, r.id)
 		if err != nil {
 			return err
 		}
@@ -48,14 +52,14 @@ func (s *Service) Passports(ctx context.Context, check Check, staffID string) ([
 func (s *Service) GetPassport(ctx context.Context, check Check, staffID, id string) (Passport, error) {
 	var out Passport
 	err := db.InTx(ctx, s.pool, func(tx pgx.Tx) error {
-		if _, err := lockOwner(ctx, tx, staffID, check, policy.ActStaffRead); err != nil {
+		r, err := lockOwner(ctx, tx, staffID, check, policy.ActStaffRead)
+		if err != nil {
 			return err
 		}
 		if !db.ValidUUID(id) {
 			return valise.Errorf(valise.ENOTFOUND, "not found")
 		}
-		var err error
-		out, err = scanPassport(tx.QueryRow(ctx, `SELECT `+passportCols+` FROM passports p WHERE p.id = $1 AND coalesce(p.staff_id, p.holder_id) = $2`, id, staffID), Today(s.now()))
+		out, err = scanPassport(tx.QueryRow(ctx, `SELECT `+passportCols+` FROM passports p WHERE p.id = $1 AND coalesce(p.staff_id, p.holder_id) = $2`, id, r.id), Today(s.now()))
 		if err == pgx.ErrNoRows {
 			return valise.Errorf(valise.ENOTFOUND, "not found")
 		}
@@ -252,7 +256,7 @@ func (s *Service) Destroy(ctx context.Context, check Check, by policy.Subject, i
 			var staffID string
 			var owner resource
 			if db.ValidUUID(it.PassportID) {
-				_ = tx.QueryRow(ctx, `SELECT coalesce(staff_id, holder_id) FROM passports WHERE id = $1`, it.PassportID).Scan(&staffID)
+				_ = tx.QueryRow(ctx, `SELECT `+ownerKey+` FROM passports WHERE id = $1`, it.PassportID).Scan(&staffID)
 			}
 			if staffID != "" {
 				var err error
@@ -391,7 +395,7 @@ func (s *Service) GetDestructionAct(ctx context.Context, check Check, id string)
 		}
 		for _, it := range a.Passports {
 			var staffID string
-			if err := tx.QueryRow(ctx, `SELECT coalesce(staff_id, holder_id) FROM passports WHERE id = $1`, it.PassportID).Scan(&staffID); err != nil {
+			if err := tx.QueryRow(ctx, `SELECT `+ownerKey+` FROM passports WHERE id = $1`, it.PassportID).Scan(&staffID); err != nil {
 				return err
 			}
 			if _, err := lockOwner(ctx, tx, staffID, check, policy.ActStaffRead); err != nil {
