@@ -167,6 +167,27 @@ func TestPassportHoldersOutsideService(t *testing.T) {
 		t.Errorf("no expiry alert for the deputy's passport: %+v", as)
 	}
 
+	// The deputy's mandate ended: surrendered, invalidated (R§15(5)) and destroyed by act; the events are the holder's.
+	dep0 := personnel.HolderOwner(deputy.ID)
+	if _, err := w.svc.Surrender(ctx, w.check(w.po), w.po, dep0, p.ID, personnel.SurrenderInput{On: d("2025-06-02"), By: "the owner", Change: act}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.svc.Withdraw(ctx, w.check(w.po), w.po, dep0, p.ID, personnel.WithdrawInput{On: d("2025-06-03"), Ground: "status_mismatch", Change: act}); err != nil {
+		t.Fatal(err)
+	}
+	da, err := w.svc.Destroy(ctx, w.check(w.po), w.po, personnel.DestructionInput{ActDate: d("2025-07-01"),
+		ApprovedBy: personnel.Official{FullName: "H Head", Position: "Head of Consular Service"},
+		Commission: []personnel.Official{{FullName: "M One", Position: "Counsellor"}, {FullName: "M Two", Position: "First Secretary"}, {FullName: "M Three", Position: "Registrar"}},
+		Order:      personnel.Act{Number: "Order 45", Date: d("2025-01-10")}, Passports: []personnel.DestroyItem{{PassportID: p.ID, Ground: "invalidated"}},
+		FormCopies: []string{"scan-1.pdf"}, Executor: "E Executor", Change: act})
+	if err != nil {
+		t.Fatalf("destroy the deputy's passport: %v %+v", err, fields(err))
+	}
+	evs, _ = w.svc.HolderEvents(ctx, w.check(w.po), deputy.ID)
+	if last := evs[len(evs)-1]; last.Kind != "passport_destroyed" {
+		t.Errorf("the holder's last event: %+v", last)
+	}
+
 	// A holder's id is no staff record's: the staff passport functions answer as for a missing record.
 	if _, err := w.svc.Passports(ctx, w.check(w.po), deputy.ID); valise.ErrorCode(err) != valise.ENOTFOUND {
 		t.Errorf("a holder id read as a staff record: %v", err)
@@ -189,6 +210,12 @@ func TestPassportHoldersOutsideService(t *testing.T) {
 		_, err := w.svc.RegisterHolder(ctx, w.check(tyo), tyo, personnel.HolderInput{FullName: "X", BirthDate: d("1970-01-01"), PlaceOfWork: "-", Position: "-", Unit: "MFA", Change: act})
 		return err
 	})
+	if _, err := w.svc.GetDestructionAct(ctx, w.check(tyo), da.ID); valise.ErrorCode(err) != valise.ENOTFOUND {
+		t.Errorf("another unit's officer reads the act on a holder's passport: %v", err)
+	}
+	if _, err := w.svc.GetDestructionAct(ctx, w.check(w.po), da.ID); err != nil {
+		t.Errorf("the act: %v", err)
+	}
 	for _, a := range mustAlerts(t, w, tyo) {
 		if strings.HasPrefix(a.Ref, "passport_holder/") {
 			t.Errorf("another unit's officer sees a holder's alert: %+v", a)

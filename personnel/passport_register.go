@@ -271,7 +271,7 @@ func (s *Service) Destroy(ctx context.Context, check Check, by policy.Subject, i
 				fs = append(fs, fe(field+".passport_id", "no such passport"))
 				continue
 			}
-			p, err := lockPassport(ctx, tx, staffID, it.PassportID, in.ActDate)
+			p, err := lockPassport(ctx, tx, owner.id, it.PassportID, in.ActDate)
 			if err != nil {
 				return err
 			}
