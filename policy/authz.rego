@@ -168,6 +168,19 @@ granted contains a if {
 	some a in issuing_grants[r]
 }
 
+# A registry clerk reads the incidents (and loss reports) of the bags they may see: their desk
+# counts and lists the open ones (issue 16), as a bag's page already shows its own. Only kind
+# "incident": incident.read also gates the security officer's overdue and silence lists, which stay
+# theirs; notifying and closing (incident.manage) stays theirs too. Clearance and need-to-know apply
+# as to every mail kind.
+may if {
+	input.action == "incident.read"
+	input.resource.kind == "incident"
+	"registry_clerk" in input.subject.roles
+}
+
+granted contains "incident.read" if "registry_clerk" in input.subject.roles
+
 # ---- stage ownership (DM-17, law-digest §1.4) ---------------------------------------------------
 
 # Which unit each registry stage belongs to. The origin registry plans, assembles and seals; the

@@ -306,6 +306,17 @@ test_scope_admin_lists_users if scope(admin, "user").all == true
 
 test_scope_unknown_kind_nothing if scope(admin, "rocket").max_level == -1
 
+# A registry clerk reads and lists the incidents of the bags they may see, within clearance and
+# need-to-know, and nothing else that incident.read gates; they do not manage incidents.
+test_clerk_reads_incidents_of_bags_they_see if {
+	allowed(clerk_ber, "incident.read", object.union(bag, {"kind": "incident"}))
+	hidden(clerk_ber, "incident.read", object.union(bag_tokyo, {"kind": "incident"}))
+	hidden(clerk_ber, "incident.read", object.union(bag, {"kind": "incident", "level": 3}))
+	forbidden(clerk_ber, "incident.read", {"kind": "overdue_list"})
+	forbidden(clerk_ber, "incident.manage", object.union(bag, {"kind": "incident"}))
+	scope(clerk_ber, "incident") == {"all": false, "units": ["DE-BER"], "max_level": 2, "courier": false}
+}
+
 # ---- /me ----------------------------------------------------------------------------------------
 
 test_actions_of_adhoc if {

@@ -24,6 +24,7 @@ import (
 	"valise/personnel"
 	"valise/policy"
 	"valise/pouch"
+	"valise/web/scanner"
 )
 
 //go:embed templates/*.html static/*
@@ -84,6 +85,13 @@ func (c *Console) routes() chi.Router {
 	r.NotFound(func(w http.ResponseWriter, r *http.Request) { c.notFound(w, r) })
 	static, _ := fs.Sub(files, "static")
 	r.Handle("/static/*", http.StripPrefix(Prefix+"/static/", staticFiles(static)))
+	// The seal-scan fields decode QR codes with the scanner app's vendored
+	// jsQR (web/scanner/VENDOR.md pins it) where the browser has no
+	// BarcodeDetector: the same embedded file, served under the console's
+	// own path and CSP, loaded only when a camera scan starts.
+	for _, f := range []string{"jsqr.js", "jsqr.LICENSE.txt"} {
+		r.Handle("/static/"+f, http.StripPrefix(Prefix+"/static/", staticFiles(scanner.Files())))
+	}
 	r.Group(func(r chi.Router) {
 		r.Use(c.csrf)
 		r.Get("/login", c.loginPage)

@@ -41,7 +41,7 @@ type clerkDesk struct {
 	Lists     []deskList
 	Incidents []*pouch.Incident
 	// ShowIncidents: the policy lets this user list incidents (a registry
-	// clerk does not: they see a bag's incidents on its page).
+	// clerk lists those of the bags they may see, within their clearance).
 	ShowIncidents bool
 	Targets       []*pouch.Bag // bags a submission may go into (planned or assembling here)
 	Senders       []*pouch.Sender

@@ -43,6 +43,9 @@ func TestConsole(t *testing.T) {
 	}{
 		{"ClerkBagFlow", testClerkBagFlow},
 		{"AcceptanceMismatchOpensIncident", testAcceptanceMismatchOpensIncident},
+		{"ClerkDeskIncidents", testClerkDeskIncidents},
+		{"RefusalsInTheUsersLanguage", testRefusalsInTheUsersLanguage},
+		{"CameraScanFillsTheSealField", testCameraScanFillsTheSealField},
 		{"PersonnelDesk", testPersonnelDesk},
 		{"SecurityOfficerRecordsOpening", testSecurityOfficerRecordsOpening},
 		{"SecretBagHiddenEverywhere", testSecretBagHiddenEverywhere},
@@ -90,6 +93,25 @@ func chrome(t testing.TB) context.Context {
 	return chromeCtx
 }
 
+// cameraChrome starts a Chromium of t's own whose fake camera plays video
+// (browser.FakeCamera) and grants itself the camera.
+func cameraChrome(t *testing.T, video string) context.Context {
+	t.Helper()
+	chrome(t) // skips t without Chromium
+	opts := append(chromedp.DefaultExecAllocatorOptions[:], chromedp.ExecPath(browser.Find()), chromedp.NoSandbox,
+		chromedp.Flag("disable-dev-shm-usage", true), chromedp.Flag("lang", "en-US"), chromedp.WindowSize(1366, 768),
+		chromedp.UserDataDir(t.TempDir()), chromedp.Flag("use-fake-ui-for-media-stream", true),
+		chromedp.Flag("use-fake-device-for-media-stream", true), chromedp.Flag("use-file-for-fake-video-capture", video))
+	alloc, cancel := chromedp.NewExecAllocator(context.Background(), opts...)
+	t.Cleanup(cancel)
+	ctx, cancel2 := chromedp.NewContext(alloc)
+	t.Cleanup(cancel2)
+	if err := chromedp.Do(ctx); err != nil {
+		t.Fatalf("start chromium with a camera: %v", err)
+	}
+	return ctx
+}
+
 // env is a running Valise (API and console) over the demo data, with the
 // custody log integrated so inclusion proofs exist.
 type env struct {
@@ -135,8 +157,14 @@ type tab struct {
 
 func (e *env) tab(t *testing.T) *tab {
 	t.Helper()
+	return e.tabIn(t, chrome(t))
+}
+
+// tabIn is a tab in another browser than the shared one.
+func (e *env) tabIn(t *testing.T, browserCtx context.Context) *tab {
+	t.Helper()
 	b := &tab{t: t, e: e}
-	ctx, cancel := chromedp.NewContext(chrome(t), chromedp.WithNewBrowserContext(), chromedp.WithListener(func(ev any) {
+	ctx, cancel := chromedp.NewContext(browserCtx, chromedp.WithNewBrowserContext(), chromedp.WithListener(func(ev any) {
 		if r, ok := ev.(*network.EventRequestWillBeSent); ok {
 			b.mu.Lock()
 			b.urls = append(b.urls, r.Request.URL)

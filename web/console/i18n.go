@@ -8,7 +8,9 @@ import (
 // The console speaks Kazakh, Russian and English. Each message is one line
 // of catalog below: key, then the three languages. A key missing from a
 // language falls back to English (TestCatalogComplete keeps them whole).
-// The domain's own refusals (why an action was refused) are English.
+// The domain's refusals are translated from what they say to machines (their
+// code, reason, missing step, state and fields: refusal.go, keys refuse.* and
+// why:<a field's reason>), with the domain's English words shown beneath.
 
 var langs = []string{"kk", "ru", "en"}
 
@@ -16,7 +18,7 @@ var langs = []string{"kk", "ru", "en"}
 var catalog = map[string]map[string]string{"kk": {}, "ru": {}, "en": {}}
 
 func init() {
-	for _, m := range messages {
+	for _, m := range append(messages, ruleMessages()...) {
 		catalog["kk"][m[0]], catalog["ru"][m[0]], catalog["en"][m[0]] = m[1], m[2], m[3]
 	}
 }
@@ -95,6 +97,41 @@ var messages = [][4]string{
 	{"error.internal", "Ішкі қате. Ол тіркелді.", "Внутренняя ошибка. Она записана в журнал.", "Internal error. It has been logged."},
 	{"error.refused", "Әрекет қабылданбады:", "Действие отклонено:", "The action was refused:"},
 	{"error.back", "Басты бетке", "На главную", "Back to the start"},
+
+	{"refuse.english", "Түпнұсқасы (ағылшынша):", "Оригинал (на английском):", "In the system's words:"},
+	{"refuse.fields", "Тексеріңіз:", "Проверьте:", "Check:"},
+	{"refuse.state", "Вализа «%s» күйінде тұрғанда бұл қадам мүмкін емес.", "Этот шаг невозможен, пока вализа в состоянии «%s».", "This step is not possible while the bag is in the state “%s”."},
+	{"refuse.code.invalid", "Кейбір мәндер толтырылмаған немесе жарамсыз.", "Некоторые значения не заполнены или неверны.", "Some values are missing or not valid."},
+	{"refuse.code.bad_request", "Пішін дұрыс толтырылмаған.", "Форма заполнена неправильно.", "The form is not filled in correctly."},
+	{"refuse.code.conflict", "Қазіргі күйде бұл қадам мүмкін емес.", "В текущем состоянии этот шаг невозможен.", "This step is not possible in the current state."},
+	{"refuse.code.forbidden", "Бұл әрекетке рұқсатыңыз жоқ.", "У вас нет права на это действие.", "You are not allowed to do this."},
+	{"refuse.code.precondition_failed", "Бет ашылғаннан кейін деректер өзгерді. Бетті жаңартып, қайталаңыз.", "Данные изменились после открытия страницы. Обновите страницу и повторите.", "This changed since the page was opened. Reload the page and try again."},
+	{"refuse.code.too_many_requests", "Сұраулар тым көп. Кейінірек қайталаңыз.", "Слишком много запросов. Повторите позже.", "Too many requests. Try again later."},
+	{"refuse.reason.not_custodian", "Вализа сізде емес: оны тек қазір кімде болса, сол береді.", "Вализа не у вас: передать её может только тот, у кого она сейчас.", "You do not hold the bag: only its current custodian may do this."},
+	{"refuse.reason.no_courier_sheet", "Бұл вализаға сізді атайтын жарамды курьер парағы жоқ.", "Нет действующего курьерского листа на эту вализу с вашим именем.", "No valid courier sheet names you for this bag."},
+	{"refuse.reason.bag_state", "Вализаның күйі бұл тапсыруға мүмкіндік бермейді.", "Состояние вализы не допускает такой передачи.", "The bag's state does not allow this hand-over."},
+	{"refuse.reason.receiver_clearance", "Алушының рұқсат деңгейі вализаның құпиялығынан төмен.", "Допуск получателя ниже грифа вализы.", "The receiver's clearance is below the bag's classification."},
+	{"refuse.reason.handoff_open", "Вализа біреуге тапсырылып қойған: алдымен сол тапсыру расталуы немесе болдырылмауы керек.", "Вализа уже передаётся: сначала эту передачу нужно подтвердить или отменить.", "The bag is already released to someone: that hand-over must be confirmed or cancelled first."},
+	{"refuse.reason.handoff_completed", "Бұл тапсыру аяқталған.", "Эта передача уже завершена.", "This hand-over is already completed."},
+	{"refuse.reason.handoff_cancelled", "Бұл тапсыру болдырылмаған.", "Эта передача отменена.", "This hand-over was cancelled."},
+	{"refuse.reason.courier_inactive", "Курьер парағында аталған курьер уақытша шеттетілген: парақты кері қайтарып, басқа курьерге беріңіз.", "Курьер, указанный в курьерском листе, отстранён: отзовите лист и выдайте его другому курьеру.", "The courier named on the courier sheet is suspended: revoke the sheet and issue one to another courier."},
+	{"refuse.reason.carrier_not_engaged", "Курьер парағында аталған тасымалдаушы бұл вализаның жоспарына тартылмаған.", "Перевозчик из курьерского листа не привлечён по плану этой вализы.", "The carrier named on the courier sheet is not engaged on this bag's plan."},
+	{"refuse.reason.not_receiver", "Бұл вализаны сіз қабылдай алмайсыз: оны баратын жердің немесе бағыттағы тіркеу бөлімі қабылдайды.", "Эту вализу принимаете не вы: её принимает регистратура назначения или транзита на маршруте.", "You are not the receiver of this bag: the destination's registry, or a relay registry on its route, accepts it."},
+	{"refuse.reason.not_delivered", "Қабылдайтын ештеңе жоқ: вализа сіздің тіркеу бөліміңізге әлі жеткізілмеген.", "Принимать нечего: вализа ещё не доставлена в вашу регистратуру.", "Nothing to accept: the bag has not been delivered to your registry yet."},
+	{"refuse.reason.not_integrated", "Оқиға тіркелді, бірақ әлі сақтау журналына енгізілмеді: сәлден соң қайталаңыз.", "Событие записано, но ещё не внесено в журнал хранения: повторите чуть позже.", "The event is recorded but not yet in the custody log: try again shortly."},
+	{"refuse.missing.courier_sheet", "Бұл вализаға жарамды курьер парағы жоқ: алдымен оны беріңіз.", "На эту вализу нет действующего курьерского листа: сначала выдайте его.", "No valid courier sheet covers this bag: issue one first."},
+	{"refuse.missing.agreement", "Вализа шетелде жоғалды: алдымен сыртқы барлау органдарымен келісімді тіркеңіз.", "Вализа утрачена за рубежом: сначала запишите согласование с органами внешней разведки.", "The bag was lost abroad: record the agreement with the foreign-intelligence bodies first."},
+	{"why:required", "толтыру міндетті", "обязательно", "required"},
+	{"why:give one serial per package, or none", "әр орамға бір нөмір беріңіз немесе мүлде бермеңіз", "укажите по одному номеру на место или ни одного", "give one serial per package, or none"},
+	{"why:already on another package", "басқа орамда тұр", "уже на другом месте", "already on another package"},
+	{"why:already registered", "бұрын тіркелген", "уже зарегистрирован", "already registered"},
+	{"why:not a seal text", "мөр мәтіні емес", "не текст печати", "not a seal text"},
+	{"why:required without scanned seals", "мөрлер сканерленбесе, міндетті", "обязательно, если печати не сканировались", "required without scanned seals"},
+	{"why:required, ≥ 0", "міндетті, ≥ 0", "обязательно, ≥ 0", "required, ≥ 0"},
+	{"why:required: count the packages", "міндетті: орамдарды санаңыз", "обязательно: пересчитайте места", "required: count the packages"},
+	{"why:must be 0..999", "0..999 болуы керек", "должно быть 0..999", "must be 0..999"},
+	{"why:no such courier", "мұндай курьер жоқ", "нет такого курьера", "no such courier"},
+	{"why:scan the seals: give the seal texts, or the physical seal serials and seals_intact", "мөрлерді сканерлеңіз немесе пломба нөмірлері мен мөрлердің бүтіндігін көрсетіңіз", "отсканируйте печати или укажите номера пломб и целостность печатей", "scan the seals: give the seal texts, or the physical seal serials and whether the seals are intact"},
 
 	{"clerk.glance", "Бүгінгі жұмыс", "Работа на сегодня", "Today's work"},
 	{"clerk.waiting", "Күтіп тұрған тапсырулар", "Ожидающие сдачи", "Submissions waiting"},
@@ -184,6 +221,8 @@ var messages = [][4]string{
 	{"accept.seals", "Мөрлерді сканерлеу", "Сканирование печатей", "Seal scan"},
 	{"accept.seals.hint", "Сканер әр мөрдің VS1: мәтінін бөлек жолға жазады.", "Сканер вводит текст VS1: каждой печати с новой строки.", "The scanner types each seal's VS1: text on a line of its own."},
 	{"accept.camera", "Камерамен сканерлеу", "Сканировать камерой", "Scan with camera"},
+	{"accept.cameraoff", "Камера қолжетімсіз.", "Камера недоступна.", "The camera is not available."},
+	{"accept.scanned", "Мөр оқылды.", "Печать считана.", "Seal read."},
 	{"accept.counted", "Саналған орамдар", "Пересчитано мест", "Packages counted"},
 	{"accept.intact", "Мөрлер бүтін бе", "Печати целы", "Seals intact"},
 	{"accept.intact.scan", "Сканерлеу бойынша", "По сканированию", "As scanned"},

@@ -9,7 +9,6 @@ import (
 	"strings"
 	"time"
 
-	"valise"
 	"valise/policy"
 )
 
@@ -131,7 +130,8 @@ func (c *Console) fail(w http.ResponseWriter, r *http.Request, status int, key s
 
 // failErr answers err as the API would (the same status): a missing or
 // hidden resource reads exactly "not found"; a refused action says why
-// (the domain's words); anything else is logged and not shown.
+// in the user's language, with the domain's own words beneath (refusal.go);
+// anything else is logged and not shown.
 func (c *Console) failErr(w http.ResponseWriter, r *http.Request, err error) {
 	status := c.d.Status(err)
 	data := map[string]any{"Status": status}
@@ -143,8 +143,7 @@ func (c *Console) failErr(w http.ResponseWriter, r *http.Request, err error) {
 		data["Key"] = "error.internal"
 	default:
 		data["Key"] = "error.refused"
-		data["Detail"] = valise.ErrorMessage(err)
-		data["Fields"] = fieldReasons(err)
+		data["Refusal"] = explain(prefsOf(r).Lang, err)
 	}
 	c.render(w, r, status, "error", "title.error", data)
 }

@@ -23,6 +23,7 @@ import (
 	"valise/crypto/keyring"
 	"valise/crypto/seal"
 	"valise/internal/bench"
+	"valise/internal/browser"
 	"valise/policy"
 )
 
@@ -161,7 +162,7 @@ func TestCourierFlow(t *testing.T) {
 	}
 	enrolPNG := qrPNG(t, s.code(t, p.Second), 8)
 	// The fake camera sees the officer's enrolment QR, then the seal, in a loop.
-	ctx := chrome(t, y4m(t, 640, 480, enrolPNG, sealPNG))
+	ctx := chrome(t, browser.FakeCamera(t, 640, 480, enrolPNG, sealPNG))
 	app := s.URL + "/app/"
 
 	// Enrolment: the officer's QR read through the camera.
@@ -275,7 +276,7 @@ func TestCourierFlow(t *testing.T) {
 
 	// The receiving courier's phone reads the release QR off the first
 	// phone's screen and confirms; the confirmation carries both signatures.
-	ctx2 := chrome(t, y4m(t, 1280, 720, qrPNG(t, releaseQR, 6)))
+	ctx2 := chrome(t, browser.FakeCamera(t, 1280, 720, qrPNG(t, releaseQR, 6)))
 	run(t, ctx2, "enrol the receiving phone", chromedp.Navigate(app), chromedp.WaitReady(chromedp.CSS(`body[data-ready][data-view=enrol]`)),
 		chromedp.SendKeys(chromedp.CSS(`#enrol-code`), s.code(t, p.Courier)), chromedp.Click(chromedp.CSS(`#enrol-go`)),
 		chromedp.WaitVisible(chromedp.CSS(`#bundle-info[data-state=ok]`)))
