@@ -26,6 +26,7 @@ func (p *personnelAPI) entitlementRoutes(r chi.Router) {
 	r.Get("/staff/{id}/entitlements", handleNoBody(p.entitlements))
 	post("/staff/{id}/entitlements", handle(http.StatusCreated, p.recordEntitlement))
 	r.Get("/staff/{id}/entitlements/{decision}", p.entitlementPage)
+	post("/staff/{id}/entitlements/{decision}/corrections", handle(http.StatusCreated, p.correctEntitlement))
 }
 
 func (p *personnelAPI) listEntitlementReference(r *http.Request, s policy.Subject) (map[string]any, error) {
@@ -62,6 +63,10 @@ func (p *personnelAPI) entitlements(r *http.Request, s policy.Subject) (map[stri
 
 func (p *personnelAPI) recordEntitlement(r *http.Request, s policy.Subject, in personnel.RecordEntitlementInput) (personnel.Decision, error) {
 	return p.svc.RecordEntitlement(r.Context(), p.check(s), s, chi.URLParam(r, "id"), in)
+}
+
+func (p *personnelAPI) correctEntitlement(r *http.Request, s policy.Subject, in personnel.RecordEntitlementInput) (personnel.Decision, error) {
+	return p.svc.CorrectEntitlement(r.Context(), p.check(s), s, chi.URLParam(r, "id"), chi.URLParam(r, "decision"), in)
 }
 
 // textFormat reads ?format=json|text (default json).
@@ -118,7 +123,14 @@ func (p *personnelAPI) entitlementPage(w http.ResponseWriter, r *http.Request) {
 	jsonOrText(w, r, func(s policy.Subject) (any, func() string, error) {
 		d, err := p.svc.Entitlement(r.Context(), p.check(s), chi.URLParam(r, "id"), chi.URLParam(r, "decision"))
 		return d, func() string {
-			return "DECISION " + d.ID + "\nRecorded by " + d.RecordedBy + " at " + d.DecidedAt.UTC().Format("2006-01-02 15:04:05Z") +
+			head := ""
+			if d.SupersededBy != "" {
+				head += "SUPERSEDED by decision " + d.SupersededBy + " (a correction): this decision no longer applies\n"
+			}
+			if d.Supersedes != "" {
+				head += "CORRECTION of decision " + d.Supersedes + "\n"
+			}
+			return head + "DECISION " + d.ID + "\nRecorded by " + d.RecordedBy + " at " + d.DecidedAt.UTC().Format("2006-01-02 15:04:05Z") +
 				"; act " + d.Act.Number + " of " + d.Act.Date.String() + "; reason: " + d.Reason + "\n" + d.Computation.Text()
 		}, err
 	})

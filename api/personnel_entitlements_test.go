@@ -141,6 +141,47 @@ func TestEntitlementsAPI(t *testing.T) {
 		t.Fatalf("printable decision: %d %s", code, b)
 	}
 
+	// A correction: the same entitlement computed again (the accrual date was wrong: 2025-12-31, seven full
+	// years, the 2020 table), a new decision superseding the old one; both listed; refusals change nothing.
+	before = entCounts(t, e)
+	corr := base + "/entitlements/" + dec.ID + "/corrections"
+	fix := map[string]any{"kind": "duty_injury", "incident_id": inc.ID, "on": "2025-12-31", "reason": "the accrual date was wrong", "act": map[string]string{"number": "Order 11-k", "date": "2026-02-05"}}
+	for _, c := range []struct {
+		path string
+		body map[string]any
+		want int
+		text string
+	}{
+		{corr, map[string]any{"kind": "duty_injury", "incident_id": inc.ID, "on": "2025-12-31", "act": apiAct}, 422, `"field":"reason"`},
+		{corr, map[string]any{"kind": "payment", "payment": "rank", "on": "2026-02-01", "reason": "r", "act": apiAct}, 422, "same entitlement"},
+		{base + "/entitlements/00000000-0000-4000-8000-000000000009/corrections", fix, 404, `"detail":"not found"`},
+	} {
+		if code, ct, b := pstatus(t, e, "POST", c.path, po, c.body); code != c.want || ct != "application/problem+json" || !strings.Contains(b, c.text) {
+			t.Fatalf("correction %v: %d %s", c.body, code, b)
+		}
+	}
+	if after := entCounts(t, e); after != before {
+		t.Fatalf("a refused correction changed something: %s → %s", before, after)
+	}
+	var fixed struct {
+		ID, EventID, Amount, Supersedes string
+	}
+	if b := ok(po, "POST", corr, fix, 201); json.Unmarshal([]byte(b), &fixed) != nil || fixed.Amount != "990000.00" || fixed.Supersedes != dec.ID {
+		t.Fatalf("correction: %s", b)
+	}
+	if code, ct, b := pstatus(t, e, "POST", corr, po, fix); code != http.StatusConflict || ct != "application/problem+json" || !strings.Contains(b, "already corrected") {
+		t.Fatalf("a superseded decision corrected again: %d %s", code, b)
+	}
+	if b := ok(po, "GET", base+"/entitlements", nil, 200); !strings.Contains(b, `"superseded_by":"`+fixed.ID+`"`) || strings.Count(b, `"event_id"`) != 3 {
+		t.Fatalf("the history does not show the correction: %s", b)
+	}
+	if b := ok(po, "GET", base+"/events", nil, 200); !strings.Contains(b, `"kind":"entitlement_corrected"`) || !strings.Contains(b, `"corrects":"`+dec.EventID+`"`) {
+		t.Fatalf("the correction's event: %s", b)
+	}
+	if code, _, b := pstatus(t, e, "GET", base+"/entitlements/"+dec.ID+"?format=text", po, nil); code != 200 || !strings.Contains(b, "SUPERSEDED by decision "+fixed.ID) {
+		t.Fatalf("printable superseded decision: %d %s", code, b)
+	}
+
 	// Personal data: without the personnel role, or outside the scope, nothing is seen (404 as for a missing record);
 	// reference data needs the role; the denies are logged; nothing changes.
 	before = entCounts(t, e)
@@ -151,7 +192,8 @@ func TestEntitlementsAPI(t *testing.T) {
 			method, path string
 			body         any
 		}{{"GET", "/entitlements", nil}, {"GET", "/entitlements/" + dec.ID, nil}, {"GET", "/duty-incidents", nil},
-			{"POST", "/entitlements/preview", preview}, {"POST", "/entitlements", rec}, {"POST", "/duty-incidents", incident}} {
+			{"POST", "/entitlements/preview", preview}, {"POST", "/entitlements", rec}, {"POST", "/duty-incidents", incident},
+			{"POST", "/entitlements/" + fixed.ID + "/corrections", rec}} {
 			body := r.body
 			code, _, hidden := pstatus(t, e, r.method, base+r.path, tok, body)
 			_, _, gone := pstatus(t, e, r.method, missing+r.path, tok, body)

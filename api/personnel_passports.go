@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"net/http"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/go-chi/chi/v5"
@@ -20,21 +22,33 @@ import (
 // personnel/passport*.go; who may see them is the staff record's policy.
 func (p *personnelAPI) passportRoutes(r chi.Router) {
 	post := r.With(p.idem.middleware).Post
-	r.Get("/staff/{id}/passports", handleNoBody(p.passports))
-	post("/staff/{id}/passports", handle(http.StatusCreated, p.applyPassport))
-	r.Get("/staff/{id}/passports/{passport}", handleNoBody(p.passport))
-	post("/staff/{id}/passports/{passport}/issue", handle(http.StatusOK, passportAction(p, p.svc.Issue)))
-	post("/staff/{id}/passports/{passport}/return", handle(http.StatusOK, passportAction(p, p.svc.RecordReturn)))
-	post("/staff/{id}/passports/{passport}/demand", handle(http.StatusOK, passportAction(p, p.svc.Demand)))
-	post("/staff/{id}/passports/{passport}/surrender", handle(http.StatusOK, passportAction(p, p.svc.Surrender)))
-	post("/staff/{id}/passports/{passport}/border-notice", handle(http.StatusOK, passportAction(p, p.svc.NotifyBorder)))
-	post("/staff/{id}/passports/{passport}/withdrawal", handle(http.StatusOK, passportAction(p, p.svc.Withdraw)))
-	post("/staff/{id}/passports/{passport}/loss", handle(http.StatusOK, passportAction(p, p.svc.ReportLoss)))
-	post("/staff/{id}/passports/{passport}/archive-issue", handle(http.StatusOK, passportAction(p, p.svc.IssueFromArchive)))
+	// The same lifecycle under a staff record and under a holder record
+	// outside the service (personnel/passport_holder.go).
+	for _, owner := range []string{"/staff/{id}", "/personnel/passport-holders/{id}"} {
+		r.Get(owner+"/passports", handleNoBody(p.passports))
+		post(owner+"/passports", handle(http.StatusCreated, p.applyPassport))
+		r.Get(owner+"/passports/{passport}", handleNoBody(p.passport))
+		post(owner+"/passports/{passport}/issue", handle(http.StatusOK, passportAction(p, p.svc.Issue)))
+		post(owner+"/passports/{passport}/return", handle(http.StatusOK, passportAction(p, p.svc.RecordReturn)))
+		post(owner+"/passports/{passport}/demand", handle(http.StatusOK, passportAction(p, p.svc.Demand)))
+		post(owner+"/passports/{passport}/surrender", handle(http.StatusOK, passportAction(p, p.svc.Surrender)))
+		post(owner+"/passports/{passport}/border-notice", handle(http.StatusOK, passportAction(p, p.svc.NotifyBorder)))
+		post(owner+"/passports/{passport}/withdrawal", handle(http.StatusOK, passportAction(p, p.svc.Withdraw)))
+		post(owner+"/passports/{passport}/loss", handle(http.StatusOK, passportAction(p, p.svc.ReportLoss)))
+		post(owner+"/passports/{passport}/archive-issue", handle(http.StatusOK, passportAction(p, p.svc.IssueFromArchive)))
+	}
+	post("/personnel/passport-holders", handle(http.StatusCreated, p.registerHolder))
+	r.Get("/personnel/passport-holders/{id}", handleNoBody(p.holder))
+	r.Get("/personnel/passport-holders/{id}/events", handleNoBody(p.holderEvents))
 	r.Get("/personnel/passports", handleNoBody(p.passportRegister))
 	r.Get("/personnel/passports/print", p.printRegister)
 	r.Get("/personnel/passports/journal", handleNoBody(p.passportJournal))
 	r.Get("/personnel/passports/journal/print", p.printJournal)
+	r.Get("/personnel/passport-blanks", handleNoBody(p.blanks))
+	post("/personnel/passport-blanks", handle(http.StatusCreated, p.receiveBlanks))
+	r.Get("/personnel/passport-blanks/print", p.printBlanks)
+	r.Get("/personnel/passport-blanks/{number}", handleNoBody(p.blank))
+	post("/personnel/passport-blanks/{number}/spoilage", handle(http.StatusOK, p.spoilBlank))
 	post("/personnel/passport-destructions", handle(http.StatusCreated, p.destroyPassports))
 	r.Get("/personnel/passport-destructions/{id}", handleNoBody(p.destructionAct))
 	r.Get("/personnel/passport-destructions/{id}/print", p.printAct)
@@ -43,21 +57,43 @@ func (p *personnelAPI) passportRoutes(r chi.Router) {
 // passportAction adapts one passport lifecycle call to a handler.
 func passportAction[In any](p *personnelAPI, call func(ctx context.Context, check personnel.Check, by policy.Subject, staffID, id string, in In) (personnel.PassportAction, error)) func(*http.Request, policy.Subject, In) (personnel.PassportAction, error) {
 	return func(r *http.Request, s policy.Subject, in In) (personnel.PassportAction, error) {
-		return call(r.Context(), p.check(s), s, chi.URLParam(r, "id"), chi.URLParam(r, "passport"), in)
+		return call(r.Context(), p.check(s), s, passportOwner(r), chi.URLParam(r, "passport"), in)
 	}
 }
 
+// passportOwner is the owner id of the passport routes: a staff record's
+// under /staff/{id}, a holder record's under /personnel/passport-holders/{id}.
+func passportOwner(r *http.Request) string {
+	if strings.HasPrefix(r.URL.Path, "/api/v1/personnel/passport-holders/") {
+		return personnel.HolderOwner(chi.URLParam(r, "id"))
+	}
+	return chi.URLParam(r, "id")
+}
+
+func (p *personnelAPI) registerHolder(r *http.Request, s policy.Subject, in personnel.HolderInput) (personnel.Holder, error) {
+	return p.svc.RegisterHolder(r.Context(), p.check(s), s, in)
+}
+
+func (p *personnelAPI) holder(r *http.Request, s policy.Subject) (personnel.Holder, error) {
+	return p.svc.GetHolder(r.Context(), p.check(s), chi.URLParam(r, "id"))
+}
+
+func (p *personnelAPI) holderEvents(r *http.Request, s policy.Subject) (map[string]any, error) {
+	evs, err := p.svc.HolderEvents(r.Context(), p.check(s), chi.URLParam(r, "id"))
+	return map[string]any{"events": evs}, err
+}
+
 func (p *personnelAPI) passports(r *http.Request, s policy.Subject) (map[string]any, error) {
-	ps, err := p.svc.Passports(r.Context(), p.check(s), chi.URLParam(r, "id"))
+	ps, err := p.svc.Passports(r.Context(), p.check(s), passportOwner(r))
 	return map[string]any{"passports": ps}, err
 }
 
 func (p *personnelAPI) applyPassport(r *http.Request, s policy.Subject, in personnel.PassportApplication) (personnel.Passport, error) {
-	return p.svc.Apply(r.Context(), p.check(s), s, chi.URLParam(r, "id"), in)
+	return p.svc.Apply(r.Context(), p.check(s), s, passportOwner(r), in)
 }
 
 func (p *personnelAPI) passport(r *http.Request, s policy.Subject) (personnel.Passport, error) {
-	return p.svc.GetPassport(r.Context(), p.check(s), chi.URLParam(r, "id"), chi.URLParam(r, "passport"))
+	return p.svc.GetPassport(r.Context(), p.check(s), passportOwner(r), chi.URLParam(r, "passport"))
 }
 
 func (p *personnelAPI) register(r *http.Request, s policy.Subject) ([]personnel.RegisterRow, error) {
@@ -89,6 +125,53 @@ func (p *personnelAPI) journal(r *http.Request, s policy.Subject) ([]personnel.J
 func (p *personnelAPI) passportJournal(r *http.Request, s policy.Subject) (map[string]any, error) {
 	rows, err := p.journal(r, s)
 	return map[string]any{"journal": rows}, err
+}
+
+func (p *personnelAPI) ledger(r *http.Request, s policy.Subject) (personnel.BlankLedger, error) {
+	q := r.URL.Query()
+	st, typ := q.Get("status"), q.Get("type")
+	var fs []valise.FieldError
+	if typ != "" && typ != personnel.PassportDiplomatic && typ != personnel.PassportService {
+		fs = append(fs, valise.FieldError{Field: "type", Reason: "diplomatic or service"})
+	}
+	if st != "" && !slices.Contains([]string{personnel.BlankInStock, personnel.BlankIssued, personnel.BlankSpoiled, personnel.BlankDestroyed}, st) {
+		fs = append(fs, valise.FieldError{Field: "status", Reason: "in_stock, issued, spoiled or destroyed"})
+	}
+	if fs != nil {
+		return personnel.BlankLedger{}, valise.Invalid("bad query parameter", fs...)
+	}
+	return p.svc.Blanks(r.Context(), p.check(s), st, typ)
+}
+
+func (p *personnelAPI) blanks(r *http.Request, s policy.Subject) (personnel.BlankLedger, error) {
+	return p.ledger(r, s)
+}
+
+func (p *personnelAPI) receiveBlanks(r *http.Request, s policy.Subject, in personnel.BlankReceipt) (map[string]any, error) {
+	nums, err := p.svc.ReceiveBlanks(r.Context(), p.check(s), s, in)
+	return map[string]any{"received": nums}, err
+}
+
+func (p *personnelAPI) blank(r *http.Request, s policy.Subject) (personnel.Blank, error) {
+	return p.svc.GetBlank(r.Context(), p.check(s), chi.URLParam(r, "number"))
+}
+
+func (p *personnelAPI) spoilBlank(r *http.Request, s policy.Subject, in personnel.BlankSpoilage) (personnel.Blank, error) {
+	return p.svc.SpoilBlank(r.Context(), p.check(s), s, chi.URLParam(r, "number"), in)
+}
+
+func (p *personnelAPI) printBlanks(w http.ResponseWriter, r *http.Request) {
+	s, ok := subject(w, r)
+	if !ok {
+		return
+	}
+	printPage(w, r, func(b *bytes.Buffer) error {
+		l, err := p.ledger(r, s)
+		if err != nil {
+			return err
+		}
+		return personnel.PrintBlanks(b, l, personnel.Today(time.Now()))
+	})
 }
 
 func (p *personnelAPI) destroyPassports(r *http.Request, s policy.Subject, in personnel.DestructionInput) (personnel.DestructionAct, error) {

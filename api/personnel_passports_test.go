@@ -3,6 +3,7 @@ package api_test
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"net/http"
 	"os"
 	"strings"
@@ -147,12 +148,121 @@ func TestPassportRoutes(t *testing.T) {
 	}
 }
 
+// TestPassportHolderRoutes: a holder outside the service (a deputy of
+// Parliament, DL-21) is registered, applies and is issued a passport under
+// its own record; a category that is not theirs is refused naming the
+// condition (problem+json, nothing changed); another unit's officer sees
+// nothing.
+func TestPassportHolderRoutes(t *testing.T) {
+	t.Parallel()
+	e := newMailEnv(t)
+	e.passportOfficer("po.mfa", "MFA", []string{"*"})
+	e.passportOfficer("po.ber", "DE-BER", nil)
+	holder := map[string]any{"full_name": "Aigerim Deputy", "birth_date": "1975-05-05", "place_of_work": "Mazhilis of Parliament",
+		"position": "Deputy of the Mazhilis", "unit": "MFA", "reason": "r", "act": apiAct}
+	bad := map[string]any{"full_name": "X", "birth_date": "1975-05-05", "place_of_work": "Mazhilis", "unit": "MFA", "reason": "r", "act": apiAct}
+	if p := e.refusedPassport(422, "po.mfa", "POST", "/api/v1/personnel/passport-holders", bad); !strings.Contains(fmt.Sprint(p["errors"]), "position") {
+		t.Fatalf("no position: %v", p)
+	}
+	if p := e.refusedPassport(422, "po.ber", "POST", "/api/v1/personnel/passport-holders", holder); !strings.Contains(fmt.Sprint(p["errors"]), "not a unit whose records you keep") {
+		t.Fatalf("another unit's officer registers an MFA holder: %v", p)
+	}
+	h := e.must(201, "po.mfa", "POST", "/api/v1/personnel/passport-holders", holder)
+	hid := h["id"].(string)
+	base := "/api/v1/personnel/passport-holders/" + hid
+	app := map[string]any{"type": "diplomatic", "basis": "dl_27", "received_on": "2025-03-03", "documents": passportDocs("DE"),
+		"basis_detail": map[string]any{"evidence": "CEC resolution No. 12"}, "reason": "r", "act": apiAct}
+	if p := e.refusedPassport(422, "po.mfa", "POST", base+"/passports", app); !strings.Contains(fmt.Sprint(p["errors"]), "kept under the staff record") {
+		t.Fatalf("DL-27 for a deputy: %v", p)
+	}
+	app["basis"] = "dl_21"
+	pp := e.must(201, "po.mfa", "POST", base+"/passports", app)
+	pid := pp["id"].(string)
+	if pp["holder_id"] != hid || pp["staff_id"] != nil {
+		t.Fatalf("the deputy's passport: %v", pp)
+	}
+	e.must(200, "po.mfa", "POST", base+"/passports/"+pid+"/issue", map[string]any{"number": "D7100001", "handout": handoutBody("Aigerim Deputy", "2025-03-07"), "reason": "r", "act": apiAct})
+	got := e.must(200, "po.mfa", "GET", base, nil)
+	if ps := got["passports"].([]any); len(ps) != 1 || ps[0].(map[string]any)["number"] != "D7100001" {
+		t.Fatalf("holder: %v", got)
+	}
+	e.must(200, "po.mfa", "GET", base+"/passports/"+pid, nil)
+	evs := e.must(200, "po.mfa", "GET", base+"/events", nil)
+	if n := len(evs["events"].([]any)); n != 3 {
+		t.Fatalf("the holder's history: %v", evs)
+	}
+	reg := e.must(200, "po.mfa", "GET", "/api/v1/personnel/passports", nil)
+	if !strings.Contains(fmt.Sprint(reg), "Mazhilis of Parliament") {
+		t.Fatalf("register: %v", reg)
+	}
+	// A holder's id is no staff record's, and the reverse.
+	e.refusedPassport(404, "po.mfa", "GET", "/api/v1/staff/"+hid+"/passports", nil)
+	e.refusedPassport(404, "po.mfa", "POST", "/api/v1/staff/"+hid+"/passports", app)
+	// Hidden == missing for another unit's officer.
+	for _, path := range []string{base, base + "/events", base + "/passports", base + "/passports/" + pid} {
+		e.refusedPassport(404, "po.ber", "GET", path, nil)
+	}
+	e.refusedPassport(404, "po.ber", "POST", base+"/passports", app)
+}
+
+// TestPassportBlankRoutes: the blank-form ledger over HTTP: forms received,
+// one issued on a passport, one spoiled, the ledger in JSON and printed;
+// refusals as problem+json that change nothing; only personnel officers read
+// it and only one of every unit changes it.
+func TestPassportBlankRoutes(t *testing.T) {
+	t.Parallel()
+	e := newMailEnv(t)
+	e.passportOfficer("po.mfa", "MFA", []string{"*"})
+	e.passportOfficer("po.ber", "DE-BER", nil)
+	rec := map[string]any{"type": "diplomatic", "first": "D8800001", "count": 3, "received_on": "2025-03-01",
+		"order": map[string]any{"number": "MFA order 44-z", "date": "2025-02-01"}, "reason": "delivery", "act": apiAct}
+	e.refusedPassport(403, "po.ber", "POST", "/api/v1/personnel/passport-blanks", rec)
+	e.refusedPassport(400, "po.mfa", "POST", "/api/v1/personnel/passport-blanks", map[string]any{"type": "diplomatic", "first": "D8800001", "count": 3, "colour": "blue"})
+	if p := e.refusedPassport(422, "po.mfa", "POST", "/api/v1/personnel/passport-blanks", map[string]any{"type": "diplomatic", "first": "D8800001", "count": 3,
+		"received_on": "2025-03-01", "reason": "r", "act": apiAct}); !strings.Contains(fmt.Sprint(p["errors"]), "R§7") {
+		t.Fatalf("no order: %v", p)
+	}
+	got := e.must(201, "po.mfa", "POST", "/api/v1/personnel/passport-blanks", rec)
+	if fmt.Sprint(got["received"]) != "[D8800001 D8800002 D8800003]" {
+		t.Fatalf("received: %v", got)
+	}
+	e.refusedPassport(422, "po.mfa", "POST", "/api/v1/personnel/passport-blanks", rec) // the same numbers again
+	st := e.must(201, "po.mfa", "POST", "/api/v1/staff", admission("BL-1", "attache", "MFA", "2019-01-01"))
+	base := "/api/v1/staff/" + st["id"].(string) + "/passports"
+	pid := e.must(201, "po.mfa", "POST", base, map[string]any{"type": "diplomatic", "basis": "dl_27", "received_on": "2025-03-03",
+		"documents": passportDocs("DE"), "reason": "r", "act": apiAct})["id"].(string)
+	e.must(200, "po.mfa", "POST", base+"/"+pid+"/issue", map[string]any{"number": "D8800001", "handout": handoutBody("Person BL-1", "2025-03-05"), "reason": "r", "act": apiAct})
+	spoil := map[string]any{"on": "2025-03-06", "mistake": "misprinted date of birth", "reason": "r", "act": apiAct}
+	e.refusedPassport(409, "po.mfa", "POST", "/api/v1/personnel/passport-blanks/D8800001/spoilage", spoil)
+	e.refusedPassport(404, "po.mfa", "POST", "/api/v1/personnel/passport-blanks/D8899999/spoilage", spoil)
+	e.refusedPassport(403, "po.ber", "POST", "/api/v1/personnel/passport-blanks/D8800002/spoilage", spoil)
+	if b := e.must(200, "po.mfa", "POST", "/api/v1/personnel/passport-blanks/D8800002/spoilage", spoil); b["status"] != "spoiled" {
+		t.Fatalf("spoiled: %v", b)
+	}
+	l := e.must(200, "po.ber", "GET", "/api/v1/personnel/passport-blanks?type=diplomatic", nil)
+	if fmt.Sprint(l["totals"]) != "map[diplomatic:map[in_stock:1 issued:1 received:3 spoiled:1]]" {
+		t.Fatalf("ledger totals: %v", l["totals"])
+	}
+	b := e.must(200, "po.mfa", "GET", "/api/v1/personnel/passport-blanks/D8800001", nil)
+	if b["passport_id"] != pid || len(b["events"].([]any)) != 2 {
+		t.Fatalf("the issued form: %v", b)
+	}
+	e.refused(422, "po.mfa", "GET", "/api/v1/personnel/passport-blanks?status=lost", nil)
+	e.refused(403, "clerk", "GET", "/api/v1/personnel/passport-blanks", nil)
+	code, raw := e.raw("po.mfa", "/api/v1/personnel/passport-blanks/print")
+	if code != 200 || !strings.Contains(string(raw), "D8800003") || !strings.Contains(string(raw), "R§7") {
+		t.Fatalf("printed ledger: %d %s", code, raw)
+	}
+}
+
 // refusedPassport is refused with the personnel and passport tables fingerprinted too.
 func (e *mailEnv) refusedPassport(status int, user, method, path string, body any) map[string]any {
 	e.t.Helper()
-	before := e.fingerprint("staff", "staff_events", "passports", "passport_journal", "passport_destruction_acts")
+	tables := []string{"staff", "staff_events", "passports", "passport_journal", "passport_destruction_acts", "passport_holders", "passport_holder_events",
+		"passport_blanks", "passport_blank_events"}
+	before := e.fingerprint(tables...)
 	p := e.refused(status, user, method, path, body)
-	if after := e.fingerprint("staff", "staff_events", "passports", "passport_journal", "passport_destruction_acts"); after != before {
+	if after := e.fingerprint(tables...); after != before {
 		e.t.Fatalf("%s %s was refused but changed the personnel tables:\n%s\n---\n%s", method, path, before, after)
 	}
 	return p

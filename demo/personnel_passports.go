@@ -50,6 +50,18 @@ func loadPassports(ctx context.Context, pool *pgxpool.Pool, _ Options) error {
 			ApplicationForm: true, Photos: 2, IdentityCopy: "id_card",
 		}
 	}
+	// The blank-form ledger (R§7): the forms of every demo passport were received on the ministry's order, three
+	// years and a month ago; the unused ones are in stock, one was spoiled in preparation (destroyed below).
+	for _, prefix := range []struct{ typ, first string }{{personnel.PassportDiplomatic, "D4200001"}, {personnel.PassportService, "S4200001"}} {
+		if _, err := svc.ReceiveBlanks(ctx, trust, by, personnel.BlankReceipt{Type: prefix.typ, First: prefix.first, Count: 40,
+			ReceivedOn: today.AddDate(-3, -1, 0), Order: personnel.Act{Number: "MFA order 7-z on passport forms", Date: today.AddDate(-3, -3, 0)}, Change: chg}); err != nil {
+			return fmt.Errorf("blank forms: %w", err)
+		}
+	}
+	if _, err := svc.SpoilBlank(ctx, trust, by, "D4200040", personnel.BlankSpoilage{On: today.AddDate(0, -4, 0),
+		Mistake: "the holder's name misprinted in preparation", Change: chg}); err != nil {
+		return fmt.Errorf("spoiled form: %w", err)
+	}
 	n := 0
 	// issue applies for and issues a passport received on `on`, handed out two days later.
 	issue := func(staffNumber, holder, typ, basis, country string, on personnel.Date) (string, string, error) {
@@ -144,9 +156,52 @@ func loadPassports(ctx context.Context, pool *pgxpool.Pool, _ Options) error {
 		Commission: []personnel.Official{{FullName: "Aliya Seitkali", Position: "Counsellor"}, {FullName: "Marat Registry (MFA)", Position: "Chief Registrar"},
 			{FullName: "Perizat Personnel Officer", Position: "Head of Personnel"}},
 		Order:     personnel.Act{Number: "Minister's order 118", Date: today.AddDate(-2, 0, 0)},
-		Passports: []personnel.DestroyItem{{PassportID: pid, Ground: "invalidated"}}, FormCopies: []string{"act-scan-1.pdf"},
+		Passports: []personnel.DestroyItem{{PassportID: pid, Ground: "invalidated"}}, Blanks: []string{"D4200040"}, FormCopies: []string{"act-scan-1.pdf", "act-scan-2.pdf"},
 		Executor: "Perizat Personnel Officer", Change: chg}); err != nil {
 		return fmt.Errorf("destruction act: %w", err)
+	}
+	// Holders outside the diplomatic service (the List's other categories): a deputy of the Mazhilis (DL-21),
+	// and a military attaché (DL-29) with his child, on holder records kept by the ministry.
+	holder := func(in personnel.HolderInput) (string, error) {
+		in.Unit, in.Change = UnitMFA, chg
+		h, err := svc.RegisterHolder(ctx, trust, by, in)
+		return h.ID, err
+	}
+	issueHolder := func(hid, basis, evidence, country string, on personnel.Date, jointly bool) error {
+		owner := personnel.HolderOwner(hid)
+		p, err := svc.Apply(ctx, trust, by, owner, personnel.PassportApplication{Type: personnel.PassportDiplomatic, Basis: basis, ReceivedOn: on,
+			BasisDetail: personnel.BasisDetail{Evidence: evidence, JointDeparture: jointly}, Documents: docs(country, on), Change: chg})
+		if err != nil {
+			return fmt.Errorf("apply %s: %w", basis, err)
+		}
+		n++
+		_, err = svc.Issue(ctx, trust, by, owner, p.ID, personnel.IssueInput{Number: fmt.Sprintf("D%07d", 4200000+n),
+			HandOut: personnel.HandOut{On: on.AddDate(0, 0, 2), Recipient: p.HolderName, RecipientDoc: personnel.IDDocument{Kind: "id_card", Number: fmt.Sprintf("0%08d", 31000000+n)},
+				Signed: true}, Change: chg})
+		return err
+	}
+	deputy, err := holder(personnel.HolderInput{FullName: "Aigerim Nurlanovna Deputy", BirthDate: today.AddDate(-49, -2, 0),
+		PlaceOfWork: "Mazhilis of the Parliament", Position: "Deputy of the Mazhilis"})
+	if err != nil {
+		return fmt.Errorf("deputy: %w", err)
+	}
+	if err := issueHolder(deputy, "dl_21", "CEC resolution on the registration of the deputies of the Mazhilis", "FR", today.AddDate(0, -4, 0), false); err != nil {
+		return err
+	}
+	attache, err := holder(personnel.HolderInput{FullName: "Colonel Serik Attache", BirthDate: today.AddDate(-46, 0, 0),
+		PlaceOfWork: "Ministry of Defence", Position: "Military attaché at the Embassy in Berlin"})
+	if err != nil {
+		return fmt.Errorf("attaché: %w", err)
+	}
+	child, err := holder(personnel.HolderInput{FullName: "Alikhan Attache", BirthDate: today.AddDate(-12, 0, 0), PlaceOfWork: "-", Position: "-",
+		Principal: attache, Relation: "child"})
+	if err != nil {
+		return fmt.Errorf("attaché's child: %w", err)
+	}
+	for _, h := range []string{attache, child} {
+		if err := issueHolder(h, "dl_29", "Minister of Defence order on the appointment of the military attaché", "DE", today.AddDate(0, -10, 0), false); err != nil {
+			return err
+		}
 	}
 	// A career courier of the courier service on leave until a fortnight from now: refused a sheet.
 	id, _, err = issue(DemoLeaveCourier, "", personnel.PassportDiplomatic, "dl_27", "DE", today.AddDate(-1, 0, 0))

@@ -79,6 +79,21 @@ func TestDemoPassports(t *testing.T) {
 	if lifelong != 1 {
 		t.Fatalf("the ambassador's spouse: %d", lifelong)
 	}
+	// Holders outside the diplomatic service: a deputy (DL-21), a military attaché and his child (DL-29).
+	var outside string
+	_ = d.Pool.QueryRow(ctx, `SELECT string_agg(p.basis || ':' || h.position, ',' ORDER BY h.full_name) FROM passports p
+		JOIN passport_holders h ON h.id = p.holder_id WHERE p.status = 'issued'`).Scan(&outside)
+	if outside != "dl_21:Deputy of the Mazhilis,dl_29:-,dl_29:Military attaché at the Embassy in Berlin" {
+		t.Fatalf("holders outside the service: %s", outside)
+	}
+	// The blank-form ledger: every demo passport is on a received form; one spoiled form and the destroyed
+	// passport's form are destroyed by the act.
+	var untraced, destroyed, issued int
+	_ = d.Pool.QueryRow(ctx, `SELECT (SELECT count(*) FROM passports p WHERE number IS NOT NULL AND NOT EXISTS (SELECT 1 FROM passport_blanks b WHERE b.passport_id = p.id)),
+		(SELECT count(*) FROM passport_blanks WHERE status = 'destroyed'), (SELECT count(*) FROM passport_blanks WHERE status = 'issued')`).Scan(&untraced, &destroyed, &issued)
+	if untraced != 0 || destroyed != 2 || issued == 0 {
+		t.Fatalf("blank ledger: %d passports untraced, %d forms destroyed, %d issued", untraced, destroyed, issued)
+	}
 	as, err := personnel.PassportAlerts(ctx, d.Pool, nil, time.Now())
 	if err != nil || len(as) == 0 {
 		t.Fatalf("alerts: %v %v", as, err)

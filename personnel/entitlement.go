@@ -204,6 +204,10 @@ type Decision struct {
 	RecordedBy  string      `json:"recorded_by"`
 	DecidedAt   time.Time   `json:"decided_at"`
 	Computation Computation `json:"computation"`
+	// Supersedes: the decision this one corrects; SupersededBy: the
+	// correction that replaced this one (it then no longer applies).
+	Supersedes   string `json:"supersedes,omitempty"`
+	SupersededBy string `json:"superseded_by,omitempty"`
 }
 
 // IncidentInput records an injury or illness received while performing
@@ -319,61 +323,112 @@ func (s *Service) PreviewEntitlement(ctx context.Context, check Check, id string
 func (s *Service) RecordEntitlement(ctx context.Context, check Check, by policy.Subject, id string, in RecordEntitlementInput) (Decision, error) {
 	var out Decision
 	err := s.write(ctx, id, check, func(tx pgx.Tx, r resource) error {
-		if fs := in.fields(); len(fs) > 0 {
-			return refusal("the decision is invalid", fs...)
-		}
-		c, err := s.compute(ctx, tx, id, in.EntitlementInput)
-		if err != nil {
-			return err
-		}
-		if needsPayee(c) && in.Payee == nil {
-			return refusal("the decision is invalid", fe("payee", fmt.Sprintf("%s: name who receives it (%s)", c.Rule, payeeRelations(c))))
-		}
-		if c.key != "" && c.Outcome == OutcomePayable {
-			var prev string
-			err := tx.QueryRow(ctx, `SELECT id FROM entitlement_decisions WHERE staff_id = $1 AND kind = $2 AND outcome = 'payable'
-				AND computation->>'key' = $3 LIMIT 1`, id, c.Kind, c.key).Scan(&prev)
-			if err == nil {
-				return conflict(c.Rule, "this one-time amount was already decided (decision %s): it is paid once", prev)
-			}
-			if !errors.Is(err, pgx.ErrNoRows) {
-				return err
-			}
-		}
-		comp, err := json.Marshal(struct {
-			Computation
-			Key string `json:"key,omitempty"`
-		}{c, c.key})
-		if err != nil {
-			return err
-		}
-		ev, err := record(ctx, tx, id, "entitlement_decided", map[string]any{"kind": c.Kind, "rule": c.Rule, "article": c.Article,
-			"outcome": c.Outcome, "amount": c.Amount, "on": c.On, "payee": c.Payee}, in.Change, "", by)
-		if err != nil {
-			return err
-		}
-		var amount *int64
-		if c.Amount != nil {
-			a := int64(*c.Amount)
-			amount = &a
-		}
-		out = Decision{StaffID: id, Kind: c.Kind, Rule: c.Rule, Outcome: c.Outcome, Amount: c.Amount, EventID: ev,
-			Reason: in.Reason, Act: in.Act, RecordedBy: by.Username, Computation: c}
-		return tx.QueryRow(ctx, `INSERT INTO entitlement_decisions (staff_id, kind, rule, outcome, amount, incident_id, computation, event_id)
-			VALUES ($1, $2, $3, $4, $5, nullif($6, '')::uuid, $7, $8) RETURNING id, decided_at`,
-			id, c.Kind, c.Rule, c.Outcome, amount, c.incidentID, comp, ev).Scan(&out.ID, &out.DecidedAt)
+		var err error
+		out, err = s.decide(ctx, tx, by, id, in, nil)
+		return err
 	})
 	return out, err
 }
 
+// CorrectEntitlement corrects a recorded decision: the inputs are computed
+// again and recorded as a new decision that supersedes the old one, with the
+// correction's reason and act (an entitlement_corrected event naming the old
+// decision's event). Both decisions stay; only the newest of a chain is
+// corrected, and only by whoever may record decisions on the record.
+func (s *Service) CorrectEntitlement(ctx context.Context, check Check, by policy.Subject, id, decisionID string, in RecordEntitlementInput) (Decision, error) {
+	var out Decision
+	err := s.write(ctx, id, check, func(tx pgx.Tx, r resource) error {
+		if !db.ValidUUID(decisionID) {
+			return valise.Errorf(valise.ENOTFOUND, "no such decision")
+		}
+		var old Decision
+		err := scanDecision(tx.QueryRow(ctx, `SELECT `+decisionCols+` FROM entitlement_decisions d JOIN staff_events e ON e.id = d.event_id
+			WHERE d.staff_id = $1 AND d.id = $2 FOR UPDATE OF d`, id, decisionID), &old)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return valise.Errorf(valise.ENOTFOUND, "no such decision")
+		}
+		if err != nil {
+			return err
+		}
+		if old.SupersededBy != "" {
+			return conflict("correction", "decision %s is already corrected by decision %s: correct the newest one", old.ID, old.SupersededBy)
+		}
+		if in.Kind != old.Kind {
+			return refusal("the correction is invalid", fe("kind", fmt.Sprintf("a correction recomputes the same entitlement (%s); a different one is a new decision", old.Kind)))
+		}
+		out, err = s.decide(ctx, tx, by, id, in, &old)
+		return err
+	})
+	return out, err
+}
+
+// decide computes and records a decision (superseding old when it is a correction).
+func (s *Service) decide(ctx context.Context, tx pgx.Tx, by policy.Subject, id string, in RecordEntitlementInput, old *Decision) (Decision, error) {
+	if fs := in.fields(); len(fs) > 0 {
+		return Decision{}, refusal("the decision is invalid", fs...)
+	}
+	c, err := s.compute(ctx, tx, id, in.EntitlementInput)
+	if err != nil {
+		return Decision{}, err
+	}
+	if needsPayee(c) && in.Payee == nil {
+		return Decision{}, refusal("the decision is invalid", fe("payee", fmt.Sprintf("%s: name who receives it (%s)", c.Rule, payeeRelations(c))))
+	}
+	supersedes, kind, corrects := "", "entitlement_decided", ""
+	if old != nil {
+		supersedes, kind, corrects = old.ID, "entitlement_corrected", old.EventID
+	}
+	if c.key != "" && c.Outcome == OutcomePayable {
+		// A decision superseded by a correction no longer counts; nor does the one being corrected.
+		var prev string
+		err := tx.QueryRow(ctx, `SELECT d.id FROM entitlement_decisions d WHERE d.staff_id = $1 AND d.kind = $2 AND d.outcome = 'payable'
+			AND d.computation->>'key' = $3 AND d.id::text <> $4
+			AND NOT EXISTS (SELECT 1 FROM entitlement_decisions n WHERE n.supersedes = d.id) LIMIT 1`, id, c.Kind, c.key, supersedes).Scan(&prev)
+		if err == nil {
+			return Decision{}, conflict(c.Rule, "this one-time amount was already decided (decision %s): it is paid once", prev)
+		}
+		if !errors.Is(err, pgx.ErrNoRows) {
+			return Decision{}, err
+		}
+	}
+	comp, err := json.Marshal(struct {
+		Computation
+		Key string `json:"key,omitempty"`
+	}{c, c.key})
+	if err != nil {
+		return Decision{}, err
+	}
+	data := map[string]any{"kind": c.Kind, "rule": c.Rule, "article": c.Article,
+		"outcome": c.Outcome, "amount": c.Amount, "on": c.On, "payee": c.Payee}
+	if old != nil {
+		data["supersedes"] = old.ID
+		data["was"] = map[string]any{"outcome": old.Outcome, "amount": old.Amount}
+	}
+	ev, err := record(ctx, tx, id, kind, data, in.Change, corrects, by)
+	if err != nil {
+		return Decision{}, err
+	}
+	var amount *int64
+	if c.Amount != nil {
+		a := int64(*c.Amount)
+		amount = &a
+	}
+	out := Decision{StaffID: id, Kind: c.Kind, Rule: c.Rule, Outcome: c.Outcome, Amount: c.Amount, EventID: ev,
+		Reason: in.Reason, Act: in.Act, RecordedBy: by.Username, Computation: c, Supersedes: supersedes}
+	return out, tx.QueryRow(ctx, `INSERT INTO entitlement_decisions (staff_id, kind, rule, outcome, amount, incident_id, computation, event_id, supersedes)
+		VALUES ($1, $2, $3, $4, $5, nullif($6, '')::uuid, $7, $8, nullif($9, '')::uuid) RETURNING id, decided_at`,
+		id, c.Kind, c.Rule, c.Outcome, amount, c.incidentID, comp, ev, supersedes).Scan(&out.ID, &out.DecidedAt)
+}
+
 const decisionCols = `d.id, d.staff_id, d.kind, d.rule, d.outcome, d.amount, d.event_id, e.reason, e.act_number, e.act_date,
-	e.recorded_by, d.decided_at, d.computation`
+	e.recorded_by, d.decided_at, d.computation, coalesce(d.supersedes::text, ''),
+	coalesce((SELECT n.id::text FROM entitlement_decisions n WHERE n.supersedes = d.id), '')`
 
 func scanDecision(row pgx.Row, x *Decision) error {
 	var amount *int64
 	var comp []byte
 	if err := row.Scan(&x.ID, &x.StaffID, &x.Kind, &x.Rule, &x.Outcome, &amount, &x.EventID, &x.Reason, &x.Act.Number,
-		&x.Act.Date, &x.RecordedBy, &x.DecidedAt, &comp); err != nil {
+		&x.Act.Date, &x.RecordedBy, &x.DecidedAt, &comp, &x.Supersedes, &x.SupersededBy); err != nil {
 		return err
 	}
 	if amount != nil {
@@ -456,7 +511,8 @@ func familyRetentionAlerts(ctx context.Context, q db.Querier, _ *Calendar, asOf 
 	rows, err := q.Query(ctx, `SELECT DISTINCT ON (d.staff_id) d.id::text, d.staff_id::text, s.full_name,
 		(d.computation->'determination'->>'retained_until')::date, d.computation->>'on'
 		FROM entitlement_decisions d JOIN staff s ON s.id = d.staff_id
-		WHERE d.kind = $1 AND d.outcome = $2 ORDER BY d.staff_id, d.decided_at DESC, d.id DESC`, EntFamilyRetention, OutcomeDetermined)
+		WHERE d.kind = $1 AND d.outcome = $2 AND NOT EXISTS (SELECT 1 FROM entitlement_decisions n WHERE n.supersedes = d.id)
+		ORDER BY d.staff_id, d.decided_at DESC, d.id DESC`, EntFamilyRetention, OutcomeDetermined)
 	if err != nil {
 		return nil, err
 	}

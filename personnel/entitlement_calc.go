@@ -471,7 +471,7 @@ func (k *calc) dutyInjury() error {
 	if k.cond("HR-40", x.Kind == "injury", "an injury (wound, trauma, contusion), not an illness: the incident is an %s", x.Kind) {
 		var n int
 		if err := k.q.QueryRow(k.ctx, `SELECT count(*) FROM entitlement_decisions WHERE staff_id = $1 AND kind = $2
-			AND incident_id = $3 AND outcome = 'payable'`, k.id, EntDisability, x.ID).Scan(&n); err != nil {
+			AND incident_id = $3 AND outcome = 'payable' AND NOT EXISTS (SELECT 1 FROM entitlement_decisions n WHERE n.supersedes = entitlement_decisions.id)`, k.id, EntDisability, x.ID).Scan(&n); err != nil {
 			return err
 		}
 		k.cond("HR-40", n == 0, "the injury did not lead to disability (no disability compensation is recorded for it)")
@@ -632,7 +632,7 @@ func (k *calc) annualLeave() error {
 	k.step("round-trip transport costs paid for %d person(s) (Art. 25(4) part 1)", len(travel))
 	var prev int
 	if err := k.q.QueryRow(k.ctx, `SELECT count(*) FROM entitlement_decisions WHERE staff_id = $1 AND kind = $2 AND outcome = 'payable'
-		AND extract(year FROM (computation->>'on')::date) = $3`, k.id, EntAnnualLeave, in.LeaveStart.Year()).Scan(&prev); err != nil {
+		AND extract(year FROM (computation->>'on')::date) = $3 AND NOT EXISTS (SELECT 1 FROM entitlement_decisions n WHERE n.supersedes = entitlement_decisions.id)`, k.id, EntAnnualLeave, in.LeaveStart.Year()).Scan(&prev); err != nil {
 		return err
 	}
 	if prev > 0 {

@@ -651,3 +651,91 @@ func TestAddMonthsNoOverflow(t *testing.T) {
 		}
 	}
 }
+
+// A decision is corrected by a new one that supersedes it: the wrong
+// disability group is corrected from II to I, both decisions stay, the
+// history shows the correction naming the old event, the one-time rule
+// counts only the live decision, and only a personnel officer of the scope
+// corrects (others see no decision).
+func TestEntitlementCorrection(t *testing.T) {
+	t.Parallel()
+	w := entWorld(t)
+	ctx := context.Background()
+	st := w.servingAbroad()
+	inj := w.incident(st.ID, "injury", "severe", "2025-03-10")
+	dis := func(group int) personnel.RecordEntitlementInput {
+		return personnel.RecordEntitlementInput{EntitlementInput: personnel.EntitlementInput{Kind: personnel.EntDisability, IncidentID: inj.ID,
+			DisabilityGroup: group, DisabilityEstablishedOn: d("2025-05-20"), On: d("2025-06-01")}, Change: act}
+	}
+	wrong, err := w.svc.RecordEntitlement(ctx, w.check(w.po), w.po, st.ID, dis(2))
+	if err != nil || wrong.Amount.String() != "5940000.00" {
+		t.Fatalf("record: %+v %v", wrong, err)
+	}
+	// Refusals change nothing: no reason, another kind, an unknown decision, another unit's officer, the person.
+	before := w.entSnapshot()
+	noReason := dis(1)
+	noReason.Reason = ""
+	_, err = w.svc.CorrectEntitlement(ctx, w.check(w.po), w.po, st.ID, wrong.ID, noReason)
+	refused(t, err, valise.EINVALID, "reason")
+	other := personnel.RecordEntitlementInput{EntitlementInput: personnel.EntitlementInput{Kind: personnel.EntDutyInjury, IncidentID: inj.ID, On: d("2025-06-01")}, Change: act}
+	_, err = w.svc.CorrectEntitlement(ctx, w.check(w.po), w.po, st.ID, wrong.ID, other)
+	refused(t, err, valise.EINVALID, "same entitlement")
+	_, err = w.svc.CorrectEntitlement(ctx, w.check(w.po), w.po, st.ID, "00000000-0000-4000-8000-000000000009", dis(1))
+	refused(t, err, valise.ENOTFOUND, "no such decision")
+	tyo := w.user("po.tyo", "JP-TYO", []string{policy.RolePersonnelOfficer}, nil)
+	self := w.user("self", "DE-BER", []string{policy.RoleRegistryClerk}, nil)
+	if _, err := w.svc.LinkAccount(ctx, w.check(w.po), w.po, st.ID, personnel.LinkInput{Username: "self", Change: act}); err != nil {
+		t.Fatal(err)
+	}
+	before = w.entSnapshot()
+	for _, who := range []policy.Subject{tyo, self} {
+		if _, err := w.svc.CorrectEntitlement(ctx, w.check(who), who, st.ID, wrong.ID, dis(1)); valise.ErrorCode(err) != valise.ENOTFOUND {
+			t.Errorf("%s corrects: %v", who.Username, err)
+		}
+	}
+	w.entUnchanged(before)
+
+	why := personnel.Change{Reason: "the medical commission's conclusion says group I, not II", Act: personnel.Act{Number: "Order 77-k", Date: d("2025-06-10")}}
+	fix := dis(1)
+	fix.Change = why
+	right, err := w.svc.CorrectEntitlement(ctx, w.check(w.po), w.po, st.ID, wrong.ID, fix)
+	if err != nil || right.Amount.String() != "9900000.00" || right.Supersedes != wrong.ID || right.Reason != why.Reason {
+		t.Fatalf("correct: %+v %v %+v", right, err, fields(err))
+	}
+	// Both kept; the old one is marked superseded.
+	list, err := w.svc.Entitlements(ctx, w.check(w.po), st.ID)
+	if err != nil || len(list) != 2 || list[0].ID != wrong.ID || list[0].SupersededBy != right.ID || list[1].SupersededBy != "" {
+		t.Fatalf("history: %+v %v", list, err)
+	}
+	evs, _ := w.svc.Events(ctx, w.check(w.po), st.ID)
+	last := evs[len(evs)-1]
+	var data struct {
+		Supersedes string `json:"supersedes"`
+		Was        struct {
+			Amount string `json:"amount"`
+		} `json:"was"`
+	}
+	_ = json.Unmarshal(last.Data, &data)
+	if last.Kind != "entitlement_corrected" || last.Corrects != wrong.EventID || last.Reason != why.Reason || last.Act.Number != "Order 77-k" ||
+		data.Supersedes != wrong.ID || data.Was.Amount != "5940000.00" {
+		t.Errorf("the correction's event: %+v %s", last, last.Data)
+	}
+	// The superseded decision is corrected no more (409); the one-time amount is still paid once.
+	before = w.entSnapshot()
+	_, err = w.svc.CorrectEntitlement(ctx, w.check(w.po), w.po, st.ID, wrong.ID, dis(3))
+	refused(t, err, valise.ECONFLICT, "already corrected")
+	_, err = w.svc.RecordEntitlement(ctx, w.check(w.po), w.po, st.ID, dis(1))
+	refused(t, err, valise.ECONFLICT, "already decided")
+	w.entUnchanged(before)
+	// The newest one can be corrected again (group III), and the chain grows.
+	third := dis(3)
+	third.Change = why
+	again, err := w.svc.CorrectEntitlement(ctx, w.check(w.po), w.po, st.ID, right.ID, third)
+	if err != nil || again.Amount.String() != "1980000.00" || again.Supersedes != right.ID {
+		t.Fatalf("second correction: %+v %v", again, err)
+	}
+	// The person reads the chain.
+	if got, err := w.svc.Entitlement(ctx, w.check(self), st.ID, right.ID); err != nil || got.SupersededBy != again.ID || got.Supersedes != wrong.ID {
+		t.Errorf("the person reads the corrected decision: %+v %v", got, err)
+	}
+}

@@ -126,6 +126,11 @@ type BasisDetail struct {
 	Evidence string `json:"evidence,omitempty"`
 	// JointDeparture with the principal (DL-30, SL-10).
 	JointDeparture bool `json:"joint_departure,omitempty"`
+	// SL-5 (V-03): the officer rank, class rank, qualification class or
+	// law-enforcement activity the holder has, and whether the employer is a
+	// territorial body.
+	RankOrActivity  string `json:"rank_or_activity,omitempty"`
+	TerritorialBody bool   `json:"territorial_body,omitempty"`
 }
 
 // Instruction is a written instruction for an additional passport (R§11(3)).
@@ -156,7 +161,8 @@ type PassportApplication struct {
 // Passport is a passport record (R§18).
 type Passport struct {
 	ID             string            `json:"id"`
-	StaffID        string            `json:"staff_id"`
+	StaffID        string            `json:"staff_id,omitempty"`
+	HolderID       string            `json:"holder_id,omitempty"` // a holder outside the service (passport_holder.go)
 	FamilyMemberID string            `json:"family_member_id,omitempty"`
 	HolderName     string            `json:"holder_name"`
 	Type           string            `json:"type"`
@@ -192,13 +198,34 @@ type ListItem struct {
 	StaffKind      string   `json:"staff_kind,omitempty"`
 	DependentsOnly bool     `json:"dependents_only,omitempty"`
 	Active         bool     `json:"active"`
+	// InForceFrom / InForceUntil: an item in force for a period only
+	// (DL-27-1: 04.03.2016 to 31.12.2017), the application date counts.
+	InForceFrom  Date `json:"in_force_from"`
+	InForceUntil Date `json:"in_force_until"`
+	// Conditions the item states (listConditions).
+	Conditions []string `json:"conditions,omitempty"`
 }
+
+// listConditions are the conditions List items state, by code.
+var listConditions = map[string]string{
+	"not_diplomatic_entitled": "SL-2, SL-3, SL-4: except persons entitled to a diplomatic passport (V-02)",
+	"rank_or_law_enforcement": "SL-5: an officer rank, class rank, qualification class, or law-enforcement activity (V-03)",
+	"not_territorial_body":    "SL-5: not an employee of a territorial body (V-03)",
+	"principal_holds_type":    "DL-30, SL-10: dependents of a holder of a passport of the item's type",
+}
+
+// rankKinds are the SL-5 attributes (V-03).
+var rankKinds = []string{"officer_rank", "class_rank", "qualification_class", "law_enforcement"}
 
 // PassportSettings is what the Decree leaves open (reference passport/settings).
 type PassportSettings struct {
 	ReturnReading string `json:"return_reading"` // R§17: A (10 days from return) or B (from the end of the month)
 	SurrenderDays string `json:"surrender_days"` // R§16, R§17: calendar or working
 	CommissionMin int    `json:"commission_min"` // R§21, App.2: members signing an act
+	// BlanksRequired: a passport is issued only on a form received into the
+	// blank ledger (V-27; the Decree keeps no ledger format). Off: a number the
+	// ledger does not hold is issued untraced (passports issued before it).
+	BlanksRequired bool `json:"blanks_required,omitempty"`
 }
 
 func passportSettings(ctx context.Context, q db.Querier) (PassportSettings, error) {
@@ -235,7 +262,7 @@ func surrenderDue(ctx context.Context, q db.Querier, from Date, afterReturn bool
 	return ps.addDays(cal, from, surrenderDays), nil
 }
 
-const passportCols = `p.id, p.staff_id, coalesce(p.family_member_id::text, ''), p.holder_name, p.passport_type, p.basis,
+const passportCols = `p.id, coalesce(p.staff_id::text, ''), coalesce(p.holder_id::text, ''), coalesce(p.family_member_id::text, ''), p.holder_name, p.passport_type, p.basis,
 	p.basis_detail, p.status, coalesce(p.invalid_reason, ''), p.invalid_from, p.location, coalesce(p.number, ''),
 	p.destination, p.received_on, p.prepare_by, p.documents, coalesce(p.second_ground, ''), coalesce(p.replaces::text, ''),
 	p.issued_on, p.expires_on, p.return_date, coalesce(p.surrender_basis, ''), p.surrender_due, p.surrendered_on,
@@ -244,7 +271,7 @@ const passportCols = `p.id, p.staff_id, coalesce(p.family_member_id::text, ''), 
 func scanPassport(row pgx.Row, today Date) (Passport, error) {
 	var p Passport
 	var bd, docs []byte
-	err := row.Scan(&p.ID, &p.StaffID, &p.FamilyMemberID, &p.HolderName, &p.Type, &p.Basis, &bd, &p.Status,
+	err := row.Scan(&p.ID, &p.StaffID, &p.HolderID, &p.FamilyMemberID, &p.HolderName, &p.Type, &p.Basis, &bd, &p.Status,
 		&p.InvalidReason, &p.InvalidFrom, &p.Location, &p.Number, &p.Destination, &p.ReceivedOn, &p.PrepareBy, &docs,
 		&p.SecondGround, &p.Replaces, &p.IssuedOn, &p.ExpiresOn, &p.ReturnDate, &p.SurrenderBasis, &p.SurrenderDue,
 		&p.SurrenderedOn, &p.DestructionAct, &p.Version)
@@ -271,7 +298,7 @@ func lockPassport(ctx context.Context, tx pgx.Tx, staffID, id string, today Date
 	if !db.ValidUUID(id) {
 		return Passport{}, valise.Errorf(valise.ENOTFOUND, "not found")
 	}
-	p, err := scanPassport(tx.QueryRow(ctx, `SELECT `+passportCols+` FROM passports p WHERE p.id = $1 AND p.staff_id = $2 FOR UPDATE`, id, staffID), today)
+	p, err := scanPassport(tx.QueryRow(ctx, `SELECT `+passportCols+` FROM passports p WHERE p.id = $1 AND coalesce(p.staff_id, p.holder_id) = $2 FOR UPDATE`, id, staffID), today)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return p, valise.Errorf(valise.ENOTFOUND, "not found")
 	}
@@ -316,15 +343,36 @@ func (d PassportDocuments) failures() []valise.FieldError {
 	return fs
 }
 
-// holderFacts are what entitlement reads of the holder.
+// holderFacts are what entitlement reads of the holder. For a holder
+// outside the service (external), principal is the principal holder's
+// record (a family member or dependent); for a staff record's family member
+// the principal is the staff record.
 type holderFacts struct {
 	name, relation, staffKind string
 	rank                      int
 	terminated                *Date
+	external                  bool
+	owner, familyID           string // the passport owner id and family member ("" = the owner)
+	principalOwner            string // whose passports "principal_holds_type" reads
+	principalFamily           string
 }
 
-func loadHolder(ctx context.Context, q db.Querier, staffID, familyID string) (holderFacts, error) {
-	var h holderFacts
+func loadHolder(ctx context.Context, q db.Querier, r resource, familyID string) (holderFacts, error) {
+	h := holderFacts{owner: r.id, familyID: familyID, external: r.holder}
+	if r.holder {
+		if familyID != "" {
+			return h, pgx.ErrNoRows // a holder's family member has a holder record of their own
+		}
+		var principal *string
+		err := q.QueryRow(ctx, `SELECT full_name, coalesce(relation, ''), principal_id::text FROM passport_holders WHERE id = $1`,
+			r.id).Scan(&h.name, &h.relation, &principal)
+		if principal != nil {
+			h.principalOwner = *principal
+		}
+		return h, err
+	}
+	staffID := r.id
+	h.principalOwner = staffID
 	err := q.QueryRow(ctx, `SELECT s.full_name, s.staff_kind, s.terminated_on,
 		coalesce((SELECT rank FROM staff_ranks r WHERE r.staff_id = s.id ORDER BY id DESC LIMIT 1), 0)
 		FROM staff s WHERE s.id = $1`, staffID).Scan(&h.name, &h.staffKind, &h.terminated, &h.rank)
@@ -344,6 +392,9 @@ func entitlement(ctx context.Context, q db.Querier, h holderFacts, in PassportAp
 	switch in.Basis {
 	case BasisLifelong: // HR-38: Art. 19(1-1)
 		var fs []valise.FieldError
+		if h.external {
+			return []valise.FieldError{fe("basis", "HR-38: the lifelong right follows the Ambassador rank of a diplomatic-service record (Art. 19(1-1)); a holder outside the service has none")}, nil
+		}
 		if in.Type != PassportDiplomatic {
 			fs = append(fs, fe("type", "HR-38: the lifelong right is to a diplomatic passport (Art. 19(1-1))"))
 		}
@@ -381,6 +432,23 @@ func entitlement(ctx context.Context, q db.Querier, h holderFacts, in PassportAp
 	if item.Type != in.Type {
 		fs = append(fs, fe("basis", fmt.Sprintf("R§5: List item %s entitles to a %s passport", in.Basis, item.Type)))
 	}
+	if !item.InForceFrom.IsZero() && in.ReceivedOn.Before(item.InForceFrom) || !item.InForceUntil.IsZero() && in.ReceivedOn.After(item.InForceUntil) {
+		fs = append(fs, fe("basis", fmt.Sprintf("V-01: List item %s is in force from %s until %s; the application is of %s", in.Basis,
+			dateOr(item.InForceFrom, "the start"), dateOr(item.InForceUntil, "further notice"), in.ReceivedOn)))
+	}
+	if h.external && item.StaffKind != "" {
+		fs = append(fs, fe("basis", fmt.Sprintf("V-01: List item %s covers %s staff of the diplomatic service: the passport is kept under the staff record", in.Basis, item.StaffKind)))
+	}
+	if h.external && h.relation != "" && h.principalOwner == "" {
+		fs = append(fs, fe("holder", "V-04: a family member's record names the principal holder"))
+	}
+	for _, c := range item.Conditions {
+		f, err := listCondition(ctx, q, c, h, in, item)
+		if err != nil {
+			return nil, err
+		}
+		fs = append(fs, f...)
+	}
 	if h.relation != "" && !slices.Contains(item.Family, h.relation) {
 		fs = append(fs, fe("holder", fmt.Sprintf("V-04: List item %s does not cover a %s", in.Basis, h.relation)))
 	}
@@ -390,7 +458,7 @@ func entitlement(ctx context.Context, q db.Querier, h holderFacts, in PassportAp
 	if item.DependentsOnly && !in.BasisDetail.JointDeparture {
 		fs = append(fs, fe("basis_detail.joint_departure", "V-04: only a dependent departing jointly with the holder (DL-30, SL-10)"))
 	}
-	if item.StaffKind != "" {
+	if item.StaffKind != "" && !h.external {
 		if !serving {
 			fs = append(fs, fe("basis", fmt.Sprintf("V-01: the principal's service ended on %s; List item %s covers serving staff (R§15(5))", h.terminated, in.Basis)))
 		}
@@ -403,6 +471,56 @@ func entitlement(ctx context.Context, q db.Querier, h holderFacts, in PassportAp
 	return fs, nil
 }
 
+func dateOr(d Date, s string) string {
+	if d.IsZero() {
+		return s
+	}
+	return d.String()
+}
+
+// validOrPending is the SQL of a passport that is held or being prepared:
+// applied, or issued and kept (with the holder or in the archive), not
+// invalidated, not expired on $date.
+const validOrPending = `status IN ('applied', 'issued', 'in_archive') AND invalid_reason IS NULL AND (expires_on IS NULL OR expires_on >= `
+
+// listCondition evaluates one condition a List item states.
+func listCondition(ctx context.Context, q db.Querier, code string, h holderFacts, in PassportApplication, item ListItem) ([]valise.FieldError, error) {
+	switch code {
+	case "not_diplomatic_entitled": // V-02
+		var number string
+		err := q.QueryRow(ctx, `SELECT coalesce(number, '(application of ' || received_on || ')') FROM passports
+			WHERE coalesce(staff_id, holder_id) = $1 AND coalesce(family_member_id::text, '') = $2 AND passport_type = 'diplomatic'
+			AND `+validOrPending+`$3) LIMIT 1`, h.owner, h.familyID, in.ReceivedOn).Scan(&number)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return nil, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+		return []valise.FieldError{fe("basis", fmt.Sprintf("V-02: List item %s excludes persons entitled to a diplomatic passport; the holder has diplomatic passport %s", in.Basis, number))}, nil
+	case "rank_or_law_enforcement": // V-03
+		if !slices.Contains(rankKinds, in.BasisDetail.RankOrActivity) {
+			return []valise.FieldError{fe("basis_detail.rank_or_activity", fmt.Sprintf("V-03: List item %s needs an officer rank, class rank, qualification class or law-enforcement activity (one of %s)", in.Basis, strings.Join(rankKinds, ", ")))}, nil
+		}
+	case "not_territorial_body": // V-03
+		if in.BasisDetail.TerritorialBody {
+			return []valise.FieldError{fe("basis_detail.territorial_body", fmt.Sprintf("V-03: List item %s excludes employees of territorial bodies", in.Basis))}, nil
+		}
+	case "principal_holds_type": // DL-30, SL-10
+		var n int
+		if h.principalOwner != "" {
+			if err := q.QueryRow(ctx, `SELECT count(*) FROM passports WHERE coalesce(staff_id, holder_id) = $1 AND coalesce(family_member_id::text, '') = $2
+				AND passport_type = $3 AND `+validOrPending+`$4)`, h.principalOwner, h.principalFamily, item.Type, in.ReceivedOn).Scan(&n); err != nil {
+				return nil, err
+			}
+		}
+		if n == 0 {
+			return []valise.FieldError{fe("holder", fmt.Sprintf("List item %s: the dependents of a %s-passport holder; the principal holds none (issued or in preparation)", in.Basis, item.Type))}, nil
+		}
+	}
+	return nil, nil
+}
+
 // Apply registers a passport application with the full R§9 set (T1): the
 // holder is entitled (V-01, HR-38), an additional passport has an R§11
 // ground, a replacement names an invalid passport (R§15, R§19). The R§12
@@ -410,7 +528,7 @@ func entitlement(ctx context.Context, q db.Querier, h holderFacts, in PassportAp
 func (s *Service) Apply(ctx context.Context, check Check, by policy.Subject, staffID string, in PassportApplication) (Passport, error) {
 	var out Passport
 	today := Today(s.now())
-	err := s.write(ctx, staffID, check, func(tx pgx.Tx, r resource) error {
+	err := s.writeOwner(ctx, staffID, check, func(tx pgx.Tx, r resource) error {
 		fs := in.fields()
 		if in.Type != PassportDiplomatic && in.Type != PassportService {
 			fs = append(fs, fe("type", "diplomatic or service (R§2)"))
@@ -419,7 +537,7 @@ func (s *Service) Apply(ctx context.Context, check Check, by policy.Subject, sta
 			fs = append(fs, fe("received_on", "the date the full R§9 set was received (R§12)"))
 		}
 		fs = append(fs, in.Documents.failures()...)
-		h, err := loadHolder(ctx, tx, staffID, in.Holder)
+		h, err := loadHolder(ctx, tx, r, in.Holder)
 		if errors.Is(err, pgx.ErrNoRows) {
 			return refusal("the passport application is refused", append(fs, fe("holder", "no such family member of this record"))...)
 		}
@@ -436,7 +554,7 @@ func (s *Service) Apply(ctx context.Context, check Check, by policy.Subject, sta
 		// R§15, R§19: a replacement names an invalid passport of the same holder.
 		var old *Passport
 		if in.Replaces != "" {
-			p, err := lockPassport(ctx, tx, staffID, in.Replaces, today)
+			p, err := lockPassport(ctx, tx, r.id, in.Replaces, today)
 			switch {
 			case valise.ErrorCode(err) == valise.ENOTFOUND:
 				fs = append(fs, fe("replaces", "no such passport of this record"))
@@ -463,9 +581,9 @@ func (s *Service) Apply(ctx context.Context, check Check, by policy.Subject, sta
 		}
 		// R§11: an additional passport only on one of its three grounds.
 		var others int
-		if err := tx.QueryRow(ctx, `SELECT count(*) FROM passports WHERE staff_id = $1 AND coalesce(family_member_id::text, '') = $2
+		if err := tx.QueryRow(ctx, `SELECT count(*) FROM passports WHERE coalesce(staff_id, holder_id) = $1 AND coalesce(family_member_id::text, '') = $2
 			AND status IN ('issued', 'in_archive', 'surrender_demanded', 'border_alert') AND invalid_reason IS NULL AND expires_on >= $3
-			AND id::text <> $4`, staffID, in.Holder, in.ReceivedOn, in.Replaces).Scan(&others); err != nil {
+			AND id::text <> $4`, r.id, in.Holder, in.ReceivedOn, in.Replaces).Scan(&others); err != nil {
 			return err
 		}
 		switch {
@@ -491,20 +609,24 @@ func (s *Service) Apply(ctx context.Context, check Check, by policy.Subject, sta
 			sd, _ = json.Marshal(in.Instruction)
 		}
 		var id string
-		if err := tx.QueryRow(ctx, `INSERT INTO passports (staff_id, family_member_id, holder_name, passport_type, basis, basis_detail,
+		ownerCol := "staff_id"
+		if r.holder {
+			ownerCol = "holder_id"
+		}
+		if err := tx.QueryRow(ctx, `INSERT INTO passports (`+ownerCol+`, family_member_id, holder_name, passport_type, basis, basis_detail,
 			status, location, destination, received_on, prepare_by, documents, second_ground, second_detail, replaces)
 			VALUES ($1, nullif($2, '')::uuid, $3, $4, $5, $6, 'applied', 'mfa_processing', $7, $8, $9, $10, nullif($11, ''), $12, nullif($13, '')::uuid)
-			RETURNING id`, staffID, in.Holder, h.name, in.Type, in.Basis, bd, in.Documents.RequestLetter.Country,
+			RETURNING id`, r.id, in.Holder, h.name, in.Type, in.Basis, bd, in.Documents.RequestLetter.Country,
 			in.ReceivedOn, prepareBy, docs, in.SecondGround, sd, in.Replaces).Scan(&id); err != nil {
 			return err
 		}
 		data := in
 		data.Change = Change{}
-		if _, err := record(ctx, tx, staffID, "passport_applied", map[string]any{"passport_id": id, "application": data,
-			"prepare_by": prepareBy, "replaces": old != nil}, in.Change, "", by); err != nil {
+		if _, err := recordFor(ctx, tx, r, "passport_applied", map[string]any{"passport_id": id, "application": data,
+			"prepare_by": prepareBy, "replaces": old != nil}, in.Change, by); err != nil {
 			return err
 		}
-		out, err = lockPassport(ctx, tx, staffID, id, today)
+		out, err = lockPassport(ctx, tx, r.id, id, today)
 		return err
 	})
 	return out, err
@@ -574,8 +696,8 @@ func (s *Service) passportChange(ctx context.Context, check Check, by policy.Sub
 	fn func(tx pgx.Tx, p *Passport, a *PassportAction) (any, []valise.FieldError, error)) (PassportAction, error) {
 	var a PassportAction
 	today := Today(s.now())
-	err := s.write(ctx, staffID, check, func(tx pgx.Tx, r resource) error {
-		p, err := lockPassport(ctx, tx, staffID, id, today)
+	err := s.writeOwner(ctx, staffID, check, func(tx pgx.Tx, r resource) error {
+		p, err := lockPassport(ctx, tx, r.id, id, today)
 		if err != nil {
 			return err
 		}
@@ -587,8 +709,8 @@ func (s *Service) passportChange(ctx context.Context, check Check, by policy.Sub
 		if fs = append(fs, more...); len(fs) > 0 {
 			return refusal("the passport change is refused", fs...)
 		}
-		if a.EventID, err = record(ctx, tx, staffID, kind, map[string]any{"passport_id": id, "number": p.Number, "detail": data,
-			"late": a.Late, "deadline": a.Deadline}, c, "", by); err != nil {
+		if a.EventID, err = recordFor(ctx, tx, r, kind, map[string]any{"passport_id": id, "number": p.Number, "detail": data,
+			"late": a.Late, "deadline": a.Deadline}, c, by); err != nil {
 			return err
 		}
 		if _, err := tx.Exec(ctx, `UPDATE passports SET version = version + 1 WHERE id = $1`, id); err != nil {
@@ -599,7 +721,7 @@ func (s *Service) passportChange(ctx context.Context, check Check, by policy.Sub
 				return err
 			}
 		}
-		a.Passport, err = lockPassport(ctx, tx, staffID, id, today)
+		a.Passport, err = lockPassport(ctx, tx, r.id, id, today)
 		return err
 	})
 	return a, err
@@ -635,6 +757,10 @@ func (s *Service) Issue(ctx context.Context, check Check, by policy.Subject, sta
 		if taken > 0 {
 			return nil, []valise.FieldError{fe("number", "R§7: a blank number is used once")}, nil
 		}
+		if fs, err := useBlank(ctx, tx, *p, in.Number, in.HandOut.On, in.Change, by); err != nil || len(fs) > 0 {
+			return nil, fs, err
+		}
+
 		expires := in.HandOut.On.AddDate(PassportValidityYears, 0, 0) // R§6
 		if in.HandOut.On.After(p.PrepareBy) {
 			a.Late, a.Deadline = true, "R§12: prepared by "+p.PrepareBy.String()

@@ -20,15 +20,25 @@ import (
 	"valise/policy"
 )
 
-// Passports lists the passports kept under a staff record.
+// ownerJoin joins a passport's owner as "s": a staff record, or a holder
+// record outside the service (its unit, name and birth date; no account).
+const ownerJoin = `LEFT JOIN staff st ON st.id = p.staff_id LEFT JOIN passport_holders ph ON ph.id = p.holder_id
+	CROSS JOIN LATERAL (SELECT coalesce(st.id, ph.id) AS id, coalesce(st.unit_id, ph.unit_id) AS unit_id, st.user_id,
+		coalesce(st.full_name, ph.full_name) AS full_name, coalesce(st.birth_date, ph.birth_date) AS birth_date, st.terminated_on) s`
+
+// ownerKey is the owner id of a passport row as lockOwner reads it.
+const ownerKey = `coalesce(staff_id::text, '` + holderPrefix + `' || holder_id)`
+
+// Passports lists the passports kept under a staff record or a holder record.
 func (s *Service) Passports(ctx context.Context, check Check, staffID string) ([]Passport, error) {
 	var out []Passport
 	today := Today(s.now())
 	err := db.InTx(ctx, s.pool, func(tx pgx.Tx) error {
-		if _, err := lockStaffRead(ctx, tx, staffID, check); err != nil {
+		r, err := lockOwner(ctx, tx, staffID, check, policy.ActStaffRead)
+		if err != nil {
 			return err
 		}
-		rows, err := tx.Query(ctx, `SELECT `+passportCols+` FROM passports p WHERE p.staff_id = $1 ORDER BY p.received_on, p.id`, staffID)
+		rows, err := tx.Query(ctx, `SELECT `+passportCols+` FROM passports p WHERE coalesce(p.staff_id, p.holder_id) = $1 ORDER BY p.received_on, p.id`, r.id)
 		if err != nil {
 			return err
 		}
@@ -42,14 +52,14 @@ func (s *Service) Passports(ctx context.Context, check Check, staffID string) ([
 func (s *Service) GetPassport(ctx context.Context, check Check, staffID, id string) (Passport, error) {
 	var out Passport
 	err := db.InTx(ctx, s.pool, func(tx pgx.Tx) error {
-		if _, err := lockStaffRead(ctx, tx, staffID, check); err != nil {
+		r, err := lockOwner(ctx, tx, staffID, check, policy.ActStaffRead)
+		if err != nil {
 			return err
 		}
 		if !db.ValidUUID(id) {
 			return valise.Errorf(valise.ENOTFOUND, "not found")
 		}
-		var err error
-		out, err = scanPassport(tx.QueryRow(ctx, `SELECT `+passportCols+` FROM passports p WHERE p.id = $1 AND p.staff_id = $2`, id, staffID), Today(s.now()))
+		out, err = scanPassport(tx.QueryRow(ctx, `SELECT `+passportCols+` FROM passports p WHERE p.id = $1 AND coalesce(p.staff_id, p.holder_id) = $2`, id, r.id), Today(s.now()))
 		if err == pgx.ErrNoRows {
 			return valise.Errorf(valise.ENOTFOUND, "not found")
 		}
@@ -62,7 +72,9 @@ func (s *Service) GetPassport(ctx context.Context, check Check, staffID, id stri
 // Rules list, alphabetically by holder. Ethnicity (ұлты) is not collected.
 type RegisterRow struct {
 	PassportID  string `json:"passport_id"`
-	StaffID     string `json:"staff_id"`
+	StaffID     string `json:"staff_id,omitempty"`
+	HolderID    string `json:"holder_id,omitempty"` // a holder outside the service
+	Basis       string `json:"basis"`
 	HolderName  string `json:"holder_name"`
 	BirthDate   Date   `json:"birth_date"`
 	PlaceOfWork string `json:"place_of_work"`
@@ -89,12 +101,14 @@ type RegisterFilter struct {
 func (s *Service) PassportRegister(ctx context.Context, sc policy.Scope, by policy.Subject, f RegisterFilter) ([]RegisterRow, error) {
 	where, args := ScopeWhere(sc, by.UserID, 3)
 	rows, err := s.pool.Query(ctx, `
-		SELECT p.id, p.staff_id, p.holder_name, coalesce(fm.birth_date, s.birth_date), u.name,
-		       CASE WHEN fm.id IS NULL THEN coalesce((SELECT title FROM staff_positions sp WHERE sp.staff_id = s.id ORDER BY sp.start_date DESC LIMIT 1), '')
+		SELECT p.id, coalesce(p.staff_id::text, ''), coalesce(p.holder_id::text, ''), p.basis, p.holder_name,
+		       coalesce(fm.birth_date, s.birth_date), coalesce(ph.place_of_work, u.name),
+		       CASE WHEN ph.id IS NOT NULL THEN ph.position || coalesce(' (' || ph.relation || ' of ' || (SELECT full_name FROM passport_holders pr WHERE pr.id = ph.principal_id) || ')', '')
+		            WHEN fm.id IS NULL THEN coalesce((SELECT title FROM staff_positions sp WHERE sp.staff_id = s.id ORDER BY sp.start_date DESC LIMIT 1), '')
 		            ELSE fm.relation || ' of ' || s.full_name END,
 		       p.destination, coalesce(p.number, ''), p.passport_type, p.location, p.status, p.issued_on, p.expires_on,
 		       (SELECT count(*) FROM passport_journal j WHERE j.passport_id = p.id AND j.from_archive)
-		FROM passports p JOIN staff s ON s.id = p.staff_id JOIN units u ON u.id = s.unit_id
+		FROM passports p `+ownerJoin+` JOIN units u ON u.id = s.unit_id
 		LEFT JOIN family_members fm ON fm.id = p.family_member_id
 		WHERE ($1 = '' OR p.status = $1) AND ($2 = '' OR p.passport_type = $2) AND `+where+`
 		ORDER BY p.holder_name, p.received_on, p.number NULLS LAST, p.id LIMIT 10000`, append([]any{f.Status, f.Type}, args...)...)
@@ -103,7 +117,7 @@ func (s *Service) PassportRegister(ctx context.Context, sc policy.Scope, by poli
 	}
 	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (RegisterRow, error) {
 		var x RegisterRow
-		err := r.Scan(&x.PassportID, &x.StaffID, &x.HolderName, &x.BirthDate, &x.PlaceOfWork, &x.Position, &x.Destination,
+		err := r.Scan(&x.PassportID, &x.StaffID, &x.HolderID, &x.Basis, &x.HolderName, &x.BirthDate, &x.PlaceOfWork, &x.Position, &x.Destination,
 			&x.Number, &x.Type, &x.Location, &x.Status, &x.IssuedOn, &x.ExpiresOn, &x.Reissues)
 		return x, err
 	})
@@ -129,7 +143,7 @@ func (s *Service) PassportJournal(ctx context.Context, sc policy.Scope, by polic
 	rows, err := s.pool.Query(ctx, `
 		SELECT j.handed_on, coalesce(p.number, ''), p.passport_type, p.holder_name, j.recipient, j.recipient_doc, j.authorized_by,
 		       j.from_archive, j.signed
-		FROM passport_journal j JOIN passports p ON p.id = j.passport_id JOIN staff s ON s.id = p.staff_id
+		FROM passport_journal j JOIN passports p ON p.id = j.passport_id `+ownerJoin+`
 		WHERE `+where+` ORDER BY j.id LIMIT 10000`, args...)
 	if err != nil {
 		return nil, err
@@ -167,8 +181,11 @@ type DestructionInput struct {
 	Commission []Official    `json:"commission"`  // the members who sign
 	Order      Act           `json:"order"`       // the Minister's order approving the commission
 	Passports  []DestroyItem `json:"passports"`
-	FormCopies []string      `json:"form_copies"` // the attached copies of the destroyed forms
-	Executor   string        `json:"executor"`
+	// Blanks: forms spoiled in preparation that never became passports
+	// (R§21(2), App.2 "spoiled strict-accountability forms"), by number.
+	Blanks     []string `json:"blanks,omitempty"`
+	FormCopies []string `json:"form_copies"` // the attached copies of the destroyed forms
+	Executor   string   `json:"executor"`
 	Change
 }
 
@@ -181,6 +198,7 @@ type DestructionAct struct {
 	Commission []Official    `json:"commission"`
 	Order      Act           `json:"order"`
 	Passports  []DestroyItem `json:"passports"`
+	Blanks     []string      `json:"blanks"`
 	FormCopies []string      `json:"form_copies"`
 	Executor   string        `json:"executor"`
 	RecordedBy string        `json:"recorded_by"`
@@ -219,10 +237,10 @@ func (s *Service) Destroy(ctx context.Context, check Check, by policy.Subject, i
 		if in.Order.Number == "" || in.Order.Date.IsZero() {
 			fs = append(fs, fe("order", "R§21: the Minister's order approving the commission (number, date)"))
 		}
-		if len(in.Passports) == 0 {
-			fs = append(fs, fe("passports", "at least one passport"))
+		if len(in.Passports) == 0 && len(in.Blanks) == 0 {
+			fs = append(fs, fe("passports", "at least one passport or spoiled form (blanks)"))
 		}
-		if len(in.FormCopies) < len(in.Passports) {
+		if len(in.FormCopies) < len(in.Passports)+len(in.Blanks) {
 			fs = append(fs, fe("form_copies", "App.2: a copy of every destroyed form is attached"))
 		}
 		if strings.TrimSpace(in.Executor) == "" {
@@ -230,17 +248,19 @@ func (s *Service) Destroy(ctx context.Context, check Check, by policy.Subject, i
 		}
 		type target struct {
 			p     Passport
-			staff string
+			owner resource
 		}
 		var targets []target
 		for i, it := range in.Passports {
 			field := fmt.Sprintf("passports[%d]", i)
 			var staffID string
+			var owner resource
 			if db.ValidUUID(it.PassportID) {
-				_ = tx.QueryRow(ctx, `SELECT staff_id FROM passports WHERE id = $1`, it.PassportID).Scan(&staffID)
+				_ = tx.QueryRow(ctx, `SELECT `+ownerKey+` FROM passports WHERE id = $1`, it.PassportID).Scan(&staffID)
 			}
 			if staffID != "" {
-				if _, err := lockStaff(ctx, tx, staffID, check, policy.ActStaffManage); err != nil {
+				var err error
+				if owner, err = lockOwner(ctx, tx, staffID, check, policy.ActStaffManage); err != nil {
 					if c := valise.ErrorCode(err); c != valise.ENOTFOUND && c != valise.EFORBIDDEN {
 						return err
 					}
@@ -251,7 +271,7 @@ func (s *Service) Destroy(ctx context.Context, check Check, by policy.Subject, i
 				fs = append(fs, fe(field+".passport_id", "no such passport"))
 				continue
 			}
-			p, err := lockPassport(ctx, tx, staffID, it.PassportID, in.ActDate)
+			p, err := lockPassport(ctx, tx, owner.id, it.PassportID, in.ActDate)
 			if err != nil {
 				return err
 			}
@@ -274,7 +294,26 @@ func (s *Service) Destroy(ctx context.Context, check Check, by policy.Subject, i
 				}
 			}
 			in.Passports[i].Number, in.Passports[i].Type, in.Passports[i].Holder = p.Number, p.Type, p.HolderName
-			targets = append(targets, target{p, staffID})
+			targets = append(targets, target{p, owner})
+		}
+		if len(in.Blanks) > 0 {
+			if err := check(ctx, actRefManage, blankResource); err != nil {
+				return err
+			}
+		}
+		for i, num := range in.Blanks {
+			field := fmt.Sprintf("blanks[%d]", i)
+			b, err := lockBlank(ctx, tx, num)
+			switch {
+			case valise.ErrorCode(err) == valise.ENOTFOUND:
+				fs = append(fs, fe(field, "no such form in the blank ledger"))
+			case err != nil:
+				return err
+			case b.Status != BlankSpoiled:
+				fs = append(fs, fe(field, fmt.Sprintf("R§21(2): form %s is %s; a form is destroyed by itself only when spoiled (a passport's form goes with the passport)", num, b.Status)))
+			case slices.Contains(in.Blanks[:i], num):
+				fs = append(fs, fe(field, "listed twice"))
+			}
 		}
 		if len(fs) > 0 {
 			return refusal("the destruction act is refused", fs...)
@@ -284,17 +323,23 @@ func (s *Service) Destroy(ctx context.Context, check Check, by policy.Subject, i
 			return err
 		}
 		out = DestructionAct{Number: fmt.Sprintf("PDA-%d-%06d", in.ActDate.Year(), n), ActDate: in.ActDate, ApprovedBy: in.ApprovedBy,
-			Commission: in.Commission, Order: in.Order, Passports: in.Passports, FormCopies: in.FormCopies, Executor: in.Executor,
-			RecordedBy: by.Username}
+			Commission: in.Commission, Order: in.Order, Passports: nonNil(in.Passports), Blanks: nonNil(in.Blanks), FormCopies: in.FormCopies,
+			Executor: in.Executor, RecordedBy: by.Username}
+		bl, _ := json.Marshal(out.Blanks)
 		ab, _ := json.Marshal(in.ApprovedBy)
 		cm, _ := json.Marshal(in.Commission)
 		or, _ := json.Marshal(in.Order)
 		pp, _ := json.Marshal(in.Passports)
 		fc, _ := json.Marshal(in.FormCopies)
 		if err := tx.QueryRow(ctx, `INSERT INTO passport_destruction_acts (number, act_date, approved_by, commission, order_ref, passports,
-			form_copies, executor, recorded_by) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id`, out.Number, in.ActDate,
-			ab, cm, or, pp, fc, in.Executor, by.Username).Scan(&out.ID); err != nil {
+			form_copies, executor, recorded_by, blanks) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING id`, out.Number, in.ActDate,
+			ab, cm, or, pp, fc, in.Executor, by.Username, bl).Scan(&out.ID); err != nil {
 			return err
+		}
+		for _, num := range in.Blanks {
+			if err := destroyBlank(ctx, tx, num, out.ID, out.Number, in.ActDate, in.Change, by); err != nil {
+				return err
+			}
 		}
 		for i, t := range targets {
 			reason := t.p.InvalidReason
@@ -306,8 +351,11 @@ func (s *Service) Destroy(ctx context.Context, check Check, by policy.Subject, i
 				t.p.ID, out.ID, reason, t.p.ExpiresOn.AddDate(0, 0, 1)); err != nil {
 				return err
 			}
-			if _, err := record(ctx, tx, t.staff, "passport_destroyed", map[string]any{"passport_id": t.p.ID, "number": t.p.Number,
-				"act": out.Number, "act_id": out.ID, "ground": in.Passports[i].Ground}, in.Change, "", by); err != nil {
+			if err := destroyBlank(ctx, tx, t.p.Number, out.ID, out.Number, in.ActDate, in.Change, by); err != nil {
+				return err
+			}
+			if _, err := recordFor(ctx, tx, t.owner, "passport_destroyed", map[string]any{"passport_id": t.p.ID, "number": t.p.Number,
+				"act": out.Number, "act_id": out.ID, "ground": in.Passports[i].Ground}, in.Change, by); err != nil {
 				return err
 			}
 		}
@@ -324,9 +372,9 @@ func (s *Service) GetDestructionAct(ctx context.Context, check Check, id string)
 		if !db.ValidUUID(id) {
 			return valise.Errorf(valise.ENOTFOUND, "not found")
 		}
-		var ab, cm, or, pp, fc []byte
-		err := tx.QueryRow(ctx, `SELECT id, number, act_date, approved_by, commission, order_ref, passports, form_copies, executor, recorded_by
-			FROM passport_destruction_acts WHERE id = $1`, id).Scan(&a.ID, &a.Number, &a.ActDate, &ab, &cm, &or, &pp, &fc, &a.Executor, &a.RecordedBy)
+		var ab, cm, or, pp, fc, bl []byte
+		err := tx.QueryRow(ctx, `SELECT id, number, act_date, approved_by, commission, order_ref, passports, form_copies, executor, recorded_by, blanks
+			FROM passport_destruction_acts WHERE id = $1`, id).Scan(&a.ID, &a.Number, &a.ActDate, &ab, &cm, &or, &pp, &fc, &a.Executor, &a.RecordedBy, &bl)
 		if err == pgx.ErrNoRows {
 			return valise.Errorf(valise.ENOTFOUND, "not found")
 		}
@@ -338,12 +386,19 @@ func (s *Service) GetDestructionAct(ctx context.Context, check Check, id string)
 		_ = json.Unmarshal(or, &a.Order)
 		_ = json.Unmarshal(pp, &a.Passports)
 		_ = json.Unmarshal(fc, &a.FormCopies)
-		for _, it := range a.Passports {
-			var staffID string
-			if err := tx.QueryRow(ctx, `SELECT staff_id FROM passports WHERE id = $1`, it.PassportID).Scan(&staffID); err != nil {
+		_ = json.Unmarshal(bl, &a.Blanks)
+		if len(a.Passports) == 0 {
+			// An act of spoiled forms only: ministry-wide, as the ledger.
+			if err := check(ctx, actRefRead, blankResource); err != nil {
 				return err
 			}
-			if _, err := lockStaffRead(ctx, tx, staffID, check); err != nil {
+		}
+		for _, it := range a.Passports {
+			var staffID string
+			if err := tx.QueryRow(ctx, `SELECT `+ownerKey+` FROM passports WHERE id = $1`, it.PassportID).Scan(&staffID); err != nil {
+				return err
+			}
+			if _, err := lockOwner(ctx, tx, staffID, check, policy.ActStaffRead); err != nil {
 				return err
 			}
 		}
@@ -354,7 +409,7 @@ func (s *Service) GetDestructionAct(ctx context.Context, check Check, id string)
 
 // ---- printable registers ----------------------------------------------------------------------
 
-var printFuncs = template.FuncMap{"inc": func(i int) int { return i + 1 }, "typeName": func(t string) string {
+var printFuncs = template.FuncMap{"inc": func(i int) int { return i + 1 }, "add": func(a, b int) int { return a + b }, "typeName": func(t string) string {
 	return map[string]string{PassportDiplomatic: "Дипломатиялық / Diplomatic", PassportService: "Қызметтік / Service"}[t]
 }}
 
@@ -389,7 +444,9 @@ var actPage = template.Must(template.New("act").Funcs(printFuncs).Parse(printHea
 <ol>{{range .Act.Commission}}<li>{{.Position}}, {{.FullName}}</li>{{end}}</ol>
 <p>паспорт бланкілерін жою туралы осы актіні жасадық / have drawn up this act on destroying the passport forms:</p>
 <table><tr><th>№</th><th>Паспорт нөмірі / Number</th><th>Түрі / Type</th><th>Иесі / Holder</th><th>Негіз / Ground (R§21)</th></tr>
-{{range $i, $p := .Act.Passports}}<tr><td>{{inc $i}}</td><td>{{$p.Number}}</td><td>{{typeName $p.Type}}</td><td>{{$p.Holder}}</td><td>{{$p.Ground}}</td></tr>{{end}}</table>
+{{range $i, $p := .Act.Passports}}<tr><td>{{inc $i}}</td><td>{{$p.Number}}</td><td>{{typeName $p.Type}}</td><td>{{$p.Holder}}</td><td>{{$p.Ground}}</td></tr>{{end}}
+{{range $i, $b := .Act.Blanks}}<tr><td>{{inc (len $.Act.Passports | add $i)}}</td><td>{{$b}}</td><td></td><td>бүлінген бланк / spoiled form</td><td>technical_mistake</td></tr>{{end}}</table>
+
 <p>Қосымша: жойылған паспорт бланкілерінің көшірмелері / Attached: copies of the destroyed forms: {{range $i, $c := .Act.FormCopies}}{{if $i}}, {{end}}{{$c}}{{end}}</p>
 <div class="sign">{{range .Act.Commission}}<p>____________________ {{.FullName}}</p>{{end}}</div>
 <p>Орындаушы / Executor: {{.Act.Executor}}</p></body></html>`))
@@ -437,12 +494,13 @@ func PassportAlerts(ctx context.Context, q db.Querier, _ *Calendar, asOf time.Ti
 		            WHEN p.surrender_due IS NOT NULL AND p.surrender_due < $1 THEN $4 ELSE $5 END,
 		       CASE WHEN p.status = 'applied' THEN 'R§12' WHEN p.surrender_due IS NOT NULL AND p.surrender_due < $1
 		            THEN CASE p.surrender_basis WHEN 'demand' THEN 'R§16' ELSE 'R§17' END ELSE 'R§6' END,
-		       p.staff_id::text, s.full_name, p.holder_name || ' ' || coalesce(p.number, '(application)'),
+		       coalesce(p.staff_id::text, ''), s.full_name, p.holder_name || ' ' || coalesce(p.number, '(application)'),
 		       CASE WHEN p.status = 'applied' THEN p.prepare_by WHEN p.surrender_due IS NOT NULL AND p.surrender_due < $1
 		            THEN p.surrender_due ELSE p.expires_on END,
-		       p.id::text
-		FROM passports p JOIN staff s ON s.id = p.staff_id
-		WHERE (p.status = 'applied' AND p.prepare_by < $1)
+		       CASE WHEN p.holder_id IS NULL THEN p.id::text ELSE 'passport_holder/' || p.holder_id END
+		FROM passports p `+ownerJoin+`
+		WHERE (p.status
+ = 'applied' AND p.prepare_by < $1)
 		   OR (p.status IN ('issued', 'surrender_demanded', 'border_alert') AND p.surrender_due < $1)
 		   OR (p.status IN ('issued', 'in_archive') AND p.invalid_reason IS NULL AND p.expires_on >= $1 AND p.expires_on <= $2
 		       AND NOT (p.surrender_due IS NOT NULL AND p.surrender_due < $1))

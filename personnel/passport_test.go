@@ -17,7 +17,7 @@ import (
 func (w *world) passportSnapshot() string {
 	w.t.Helper()
 	out := w.snapshot()
-	for _, tbl := range []string{"passports", "passport_journal", "passport_destruction_acts"} {
+	for _, tbl := range []string{"passports", "passport_journal", "passport_destruction_acts", "passport_holders", "passport_holder_events", "passport_blanks", "passport_blank_events"} {
 		var n int
 		var sum string
 		if err := w.db.Pool.QueryRow(context.Background(), `SELECT count(*), coalesce(md5(string_agg(t::text, ',' ORDER BY t::text)), '') FROM `+tbl+` t`).Scan(&n, &sum); err != nil {

@@ -195,6 +195,7 @@ func fe(field, reason string) valise.FieldError {
 // personnel officers keep it, and the account of the person it describes.
 type resource struct {
 	id, unit, userID string
+	holder           bool // a passport holder outside the service (passport_holder.go)
 }
 
 func (r resource) policy() policy.Resource {

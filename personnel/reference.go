@@ -175,9 +175,19 @@ func validateRefValue(kind string, v json.RawMessage) []valise.FieldError {
 		}
 	case RefPassportList:
 		var x ListItem
-		if err := strict(&x); err != nil || (x.Type != PassportDiplomatic && x.Type != PassportService) || x.Label == "" ||
-			(x.StaffKind != "" && x.StaffKind != KindDiplomatic && x.StaffKind != KindAdminTechnical) {
-			return bad("a List item is {type: diplomatic|service, label, family?, staff_kind?, dependents_only?, active}")
+		err := strict(&x)
+		known := true
+		for _, c := range x.Conditions {
+			_, ok := listConditions[c]
+			known = known && ok
+		}
+		for _, r := range x.Family {
+			known = known && slices.Contains(holderRelations, r)
+		}
+		if err != nil || (x.Type != PassportDiplomatic && x.Type != PassportService) || x.Label == "" ||
+			(x.StaffKind != "" && x.StaffKind != KindDiplomatic && x.StaffKind != KindAdminTechnical) || !known ||
+			(!x.InForceFrom.IsZero() && !x.InForceUntil.IsZero() && x.InForceUntil.Before(x.InForceFrom)) {
+			return bad("a List item is {type: diplomatic|service, label, family?: [spouse|child|adopted_child|parent|dependent], staff_kind?, dependents_only?, active, in_force_from?, in_force_until?, conditions?: [not_diplomatic_entitled|rank_or_law_enforcement|not_territorial_body|principal_holds_type]}")
 		}
 	case RefPassport:
 		var x PassportSettings

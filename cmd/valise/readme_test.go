@@ -105,6 +105,7 @@ func TestDocumentedCommandsRun(t *testing.T) {
 			"HR-06: before the minimum 2 years in rank",
 			`["spouse",true]`, `["parent",false]`,
 			"security officer: 404",
+			`["Aigerim Nurlanovna Deputy","dl_21","Deputy of the Mazhilis"]`, `"diplomatic":{"destroyed":2,`, // passports outside the service, the blank ledger (issue 15)
 			`"posting_term_ending","HR-19"`, `"attestation_due","HR-25"`, "HR-20: a posting of category other is extended by at most one year", // rotation (issue 14)
 		} {
 			if !strings.Contains(string(out), want) {
