@@ -65,6 +65,10 @@ type Block struct {
 	Seals       *SealResult  `json:"seals,omitempty"`
 	Coordinates *Coordinates `json:"coordinates,omitempty"`
 	Note        string       `json:"note,omitempty"`
+	// Transfer is "one_sided" when only one party records the hand-over:
+	// the other is a bearer without an account (ReleaseToBearer,
+	// ReceiveFromBearer), who cannot sign in Valise.
+	Transfer string `json:"transfer,omitempty"`
 	// Device names the courier's phone that signed the record (mobile-api).
 	Device *DeviceMark `json:"device,omitempty"`
 }
