@@ -34,7 +34,7 @@ const TransferOneSided = "one_sided"
 // BearerReleaseInput is a courier's record of handing the bag to a bearer
 // without an account.
 type BearerReleaseInput struct {
-	BagID    string `json:"bag_id"`
+	BagID    string `json:"-"`        // from the path (api) or the signed record (mobile-api)
 	Kind     string `json:"kind"`     // captain or carrier
 	Name     string `json:"name"`     // the captain's full name, or the carrier's unit code or name
 	Document string `json:"document"` // the captain's identity document, or the carrier's consignment document (air waybill)
@@ -45,7 +45,7 @@ type BearerReleaseInput struct {
 // BearerReceiptInput is a courier's record of taking the bag back from the
 // bearer who holds it.
 type BearerReceiptInput struct {
-	BagID string `json:"bag_id"`
+	BagID string `json:"-"`
 	SealScan
 	Where
 }
