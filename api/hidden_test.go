@@ -151,6 +151,8 @@ func random(real string) string {
 		return randomUUID()
 	case regexp.MustCompile(`^[0-9]+$`).MatchString(real):
 		return "9" + real + "77"
+	case regexp.MustCompile(`^[A-Z]+[0-9]{3,16}$`).MatchString(real): // a passport form's number
+		return "ZZ" + real
 	case strings.ToLower(real) == real: // a username, a reference code
 		return "zz" + strings.ReplaceAll(real, "_", "") + "q"
 	default: // a unit code

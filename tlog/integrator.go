@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -31,6 +32,9 @@ type Integrator struct {
 	key  *Key
 	opt  IntegratorOptions
 	rf   compact.RangeFactory
+	// size is the tree size after this integrator's last round, analyzed
+	// the size at which it last analyzed the log's tables (maybeAnalyze).
+	size, analyzed atomic.Int64
 }
 
 // NewIntegrator returns an integrator that signs with key.
@@ -85,7 +89,30 @@ func (g *Integrator) IntegrateOnce(ctx context.Context) (int, error) {
 	if err != nil {
 		return 0, fmt.Errorf("integrate custody log: %w", err)
 	}
+	if n > 0 {
+		g.maybeAnalyze(ctx)
+	}
 	return n, nil
+}
+
+// maybeAnalyze refreshes the planner's statistics of the log's tables each
+// time the tree has doubled since this integrator last did (from 1,024
+// leaves on). A log that grows from nothing outruns autovacuum's first
+// analyze, and every backend keeps the plan of its foreign-key checks
+// (tlog_index → tlog_entries) made while the table looked empty: a
+// sequential scan per integrated leaf, growing with the log, until
+// statistics change. Doubling keeps the analyzes to a few dozen over the
+// log's life.
+func (g *Integrator) maybeAnalyze(ctx context.Context) {
+	size := g.size.Load()
+	if size < 1024 || size < 2*g.analyzed.Load() {
+		return
+	}
+	if _, err := g.pool.Exec(ctx, `ANALYZE tlog_entries, tlog_index, tlog_nodes`); err != nil {
+		g.opt.Logger.Warn("custody log: analyze failed", "err", err)
+		return
+	}
+	g.analyzed.Store(size)
 }
 
 func (g *Integrator) integrate(ctx context.Context, tx pgx.Tx) (int, error) {
@@ -191,6 +218,7 @@ func (g *Integrator) integrate(ctx context.Context, tx pgx.Tx) (int, error) {
 		int64(cp.Size), cp.Root, string(signed), nextFloor); err != nil {
 		return 0, fmt.Errorf("store checkpoint: %w", err)
 	}
+	g.size.Store(int64(cp.Size))
 	return len(ids), nil
 }
 
