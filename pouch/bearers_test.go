@@ -183,6 +183,16 @@ func TestCourierHandsBagToCaptainAndTakesItBack(t *testing.T) {
 		t.Fatal(err)
 	}
 	reason(t, w.refused("release of an accepted bag", valise.ECONFLICT, rel(w.carrier, captain())), "not_custodian")
+
+	// A bag reported missing is not handed on: the loss comes first.
+	lost := w.dispatchedBag("cap2")
+	if _, _, err := w.svc.ReportMissing(ctx, w.carrier, pouch.Mutation{BagID: lost.ID}, pouch.LossInput{Territory: "home",
+		LastSeenAt: ptr(time.Now().Add(-time.Hour)), LastSeenPlace: "Astana airport"}, w.check(w.carrier)); err != nil {
+		t.Fatal(err)
+	}
+	in := captain()
+	in.BagID, in.SealScan = lost.ID, w.scan(ctx, lost.ID)
+	reason(t, w.refused("release of a missing bag", valise.ECONFLICT, rel(w.carrier, in)), "bag_state")
 }
 
 // A carrier must be engaged for a freight leg on the bag's plan (DM-15);
