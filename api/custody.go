@@ -42,6 +42,8 @@ func (c *custodyAPI) routes(r chi.Router) {
 	r.Get("/custody/handoffs/{id}/receipt", c.handoffReceipt)
 	r.Get("/custody/events/{id}/receipt", c.eventReceipt)
 	post("/custody/bags/{id}/scan", handle(http.StatusCreated, c.scan))
+	post("/custody/bags/{id}/bearer-release", handle(http.StatusCreated, c.releaseToBearer))
+	post("/custody/bags/{id}/bearer-receipt", handle(http.StatusCreated, c.receiveFromBearer))
 	r.Get("/bags/{id}/custody", handleNoBody(c.trail))
 	r.Get("/security/overdue", handleNoBody(c.overdue))
 }
@@ -154,6 +156,21 @@ func (c *custodyAPI) writeReceipt(w http.ResponseWriter, r *http.Request, eventI
 
 func (c *custodyAPI) scan(r *http.Request, s policy.Subject, in pouch.ScanInput) (*pouch.Event, error) {
 	return c.bags.Scan(r.Context(), s, chi.URLParam(r, "id"), in, c.check(s))
+}
+
+// releaseToBearer is the courier's record of handing the bag to an
+// aircraft captain or an engaged carrier without an account; custody moves
+// at once (a one-sided transfer).
+func (c *custodyAPI) releaseToBearer(r *http.Request, s policy.Subject, in pouch.BearerReleaseInput) (*pouch.BearerTransfer, error) {
+	in.BagID = chi.URLParam(r, "id")
+	return c.bags.ReleaseToBearer(r.Context(), s, in, c.check(s))
+}
+
+// receiveFromBearer is the courier's record of taking the bag back from
+// the bearer who holds it.
+func (c *custodyAPI) receiveFromBearer(r *http.Request, s policy.Subject, in pouch.BearerReceiptInput) (*pouch.BearerTransfer, error) {
+	in.BagID = chi.URLParam(r, "id")
+	return c.bags.ReceiveFromBearer(r.Context(), s, in, c.check(s))
 }
 
 // trail serves a page of a bag's custody trail (after: cursor, limit:

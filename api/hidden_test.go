@@ -235,6 +235,8 @@ var validBodies = map[string]string{
 	"POST /api/v1/loss-reports/{id}/agreement":             `{"body":"Foreign intelligence","reference":"AG-1"}`,
 	"POST /api/v1/custody/handoffs/{id}/accept":            `{"seals":["VS1:AAAA"],"packages_counted":1,"seals_intact":true,"place":"Astana"}`,
 	"POST /api/v1/custody/bags/{id}/scan":                  `{"seals":["VS1:AAAA"],"place":"Frankfurt"}`,
+	"POST /api/v1/custody/bags/{id}/bearer-release":        `{"kind":"captain","name":"Capt. X","document":"KZ N1","seals":["VS1:AAAA"],"packages_counted":1}`,
+	"POST /api/v1/custody/bags/{id}/bearer-receipt":        `{"seals":["VS1:AAAA"],"packages_counted":1}`,
 	"POST /api/v1/bags/{id}/store":                         `{"place":"vault 1","custodian":"clerk.par"}`,
 	"POST /api/v1/bags/{id}/seal":                          `{"container":"suitcase","packages":1,"seal_serials":["S-HID-1"]}`,
 	"POST /api/v1/bags/{id}/report_missing":                `{"territory":"home","last_seen_at":"2026-01-01T10:00:00Z","last_seen_place":"Astana"}`,

@@ -797,10 +797,14 @@ func validPayload(p client.Payload) string {
 // the refusal stored, like one the custody rules refuse).
 func validAction(p client.Payload) string {
 	switch {
-	case !slices.Contains([]string{client.KindScan, client.KindRelease, client.KindConfirm, client.KindCancel}, p.Kind):
-		return "kind: scan, release, confirm or cancel"
-	case (p.Kind == client.KindScan || p.Kind == client.KindRelease) && p.BagID == "":
+	case !slices.Contains([]string{client.KindScan, client.KindRelease, client.KindConfirm, client.KindCancel,
+		client.KindBearerRelease, client.KindBearerReceipt}, p.Kind):
+		return "kind: scan, release, confirm, cancel, bearer_release or bearer_receipt"
+	case (p.Kind == client.KindScan || p.Kind == client.KindRelease || p.Kind == client.KindBearerRelease ||
+		p.Kind == client.KindBearerReceipt) && p.BagID == "":
 		return "bag_id: required for a " + p.Kind
+	case p.Kind != client.KindBearerRelease && (p.BearerKind != "" || p.BearerName != "" || p.BearerDocument != ""):
+		return "bearer_kind, bearer_name, bearer_document: only in a bearer_release"
 	case (p.Kind == client.KindConfirm || p.Kind == client.KindCancel) && p.BagID == "" && p.HandoffID == "" && p.Release == nil:
 		return "handoff_id (or bag_id, for the bag's open hand-off, or the embedded release): required for a " + p.Kind
 	case p.Release != nil && p.Kind != client.KindConfirm:
@@ -867,6 +871,17 @@ func (a *API) apply(ctx context.Context, q db.Querier, d *device, p client.Paylo
 			if h.IncidentID != nil {
 				res.IncidentID = *h.IncidentID
 			}
+		}
+	case client.KindBearerRelease, client.KindBearerReceipt:
+		var tr *pouch.BearerTransfer
+		if p.Kind == client.KindBearerRelease {
+			tr, err = a.bags.ReleaseToBearer(ctx, sub, pouch.BearerReleaseInput{BagID: bagID, Kind: p.BearerKind,
+				Name: p.BearerName, Document: p.BearerDocument, SealScan: scan, Where: where}, check)
+		} else {
+			tr, err = a.bags.ReceiveFromBearer(ctx, sub, pouch.BearerReceiptInput{BagID: bagID, SealScan: scan, Where: where}, check)
+		}
+		if err == nil {
+			res.EventID, res.IncidentID = tr.Event.ID, tr.IncidentID
 		}
 	case client.KindCancel:
 		var h *pouch.Handoff

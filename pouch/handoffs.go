@@ -35,7 +35,9 @@ import (
 //     confirmation with the count and the seal check;
 //   - a bearer who is not a Valise user (an aircraft captain, an engaged
 //     carrier, an ad hoc courier without an account) is recorded by the
-//     registry on each side (RecordBearerDispatch, and Accept from a bearer).
+//     registry on each side (RecordBearerDispatch, and Accept from a bearer),
+//     or, in transit, by the courier handing the bag to or taking it from
+//     them (ReleaseToBearer, ReceiveFromBearer: one-sided, bearers.go).
 //
 // Every step is one event of the bag's history carrying the state and the
 // custodian before and after it.
@@ -65,6 +67,10 @@ type Block struct {
 	Seals       *SealResult  `json:"seals,omitempty"`
 	Coordinates *Coordinates `json:"coordinates,omitempty"`
 	Note        string       `json:"note,omitempty"`
+	// Transfer is "one_sided" when only one party records the hand-over:
+	// the other is a bearer without an account (ReleaseToBearer,
+	// ReceiveFromBearer), who cannot sign in Valise.
+	Transfer string `json:"transfer,omitempty"`
 	// Device names the courier's phone that signed the record (mobile-api).
 	Device *DeviceMark `json:"device,omitempty"`
 }
@@ -165,7 +171,8 @@ func stageFor(s State) string {
 
 // holds reports whether actor is the custodian p: the very person, or a
 // registry clerk of the unit whose registry holds the bag. Nobody holds for
-// a bearer: the registries record transfers to and from one.
+// a bearer: the registries, or a courier in transit, record transfers to
+// and from one.
 func holds(p Party, actor policy.Subject) bool {
 	switch p.Kind {
 	case CustodianPerson:

@@ -15,7 +15,8 @@ import (
 // Kinds of custodian a bag can have: a unit's registry as a whole, one
 // person (a courier, a clerk) who is a Valise user, or a bearer who is not
 // (an aircraft captain or an engaged carrier, recorded by the registries on
-// each side, DM-15).
+// each side, or by the courier who hands the bag to them or takes it back
+// in transit, DM-15).
 const (
 	CustodianRegistry = "registry"
 	CustodianPerson   = "person"

@@ -21,6 +21,19 @@ const (
 	KindRelease = "release" // the custodian releases the bag to a named receiver
 	KindConfirm = "confirm" // the named receiver confirms (count, seal scan)
 	KindCancel  = "cancel"  // the custodian withdraws an unconfirmed release
+	// KindBearerRelease: the custodian hands the bag to a bearer without an
+	// account (an aircraft captain, an engaged carrier), with their count
+	// and seal check; custody moves at once (a one-sided transfer).
+	KindBearerRelease = "bearer_release"
+	// KindBearerReceipt: a courier on a sheet covering the bag takes it back
+	// from the bearer who holds it (count, seal scan).
+	KindBearerReceipt = "bearer_receipt"
+)
+
+// Bearer kinds of a bearer_release.
+const (
+	BearerCaptain = "captain"
+	BearerCarrier = "carrier"
 )
 
 // MaxBatch is the most records one sync may carry.
@@ -68,7 +81,13 @@ type Payload struct {
 	SealsIntact     *bool        `json:"seals_intact,omitempty"`
 	To              string       `json:"to,omitempty"`      // release to a person (username)
 	ToUnit          string       `json:"to_unit,omitempty"` // release to a registry (unit code)
-	Note            string       `json:"note,omitempty"`
+	// A bearer_release names the bearer without an account: captain or
+	// carrier, the captain's name or the engaged carrier's unit code or
+	// name, and the captain's identity document or the consignment document.
+	BearerKind     string `json:"bearer_kind,omitempty"`
+	BearerName     string `json:"bearer_name,omitempty"`
+	BearerDocument string `json:"bearer_document,omitempty"`
+	Note           string `json:"note,omitempty"`
 	// Release is, in a confirmation of a phone-to-phone hand-off, the
 	// releasing phone's signed release record (read from its QR code), so
 	// the confirmation carries both signatures.
