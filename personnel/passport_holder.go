@@ -232,16 +232,8 @@ func (s *Service) HolderEvents(ctx context.Context, check Check, id string) ([]E
 		if _, err := lockHolder(ctx, tx, id, check, policy.ActStaffRead); err != nil {
 			return err
 		}
-		rows, err := tx.Query(ctx, `SELECT id, seq, kind, data, reason, act_number, act_date, coalesce(corrects::text, ''),
-			recorded_by, recorded_at FROM passport_holder_events WHERE holder_id = $1 ORDER BY seq`, id)
-		if err != nil {
-			return err
-		}
-		out, err = pgx.CollectRows(rows, func(row pgx.CollectableRow) (Event, error) {
-			var e Event
-			err := row.Scan(&e.ID, &e.Seq, &e.Kind, &e.Data, &e.Reason, &e.Act.Number, &e.Act.Date, &e.Corrects, &e.RecordedBy, &e.RecordedAt)
-			return e, err
-		})
+		var err error
+		out, err = historyOf(ctx, tx, "passport_holder_events", "holder_id", id)
 		return err
 	})
 	return out, err

@@ -251,17 +251,25 @@ func (s *Service) Events(ctx context.Context, check Check, id string) ([]Event, 
 		if _, err := lockStaffRead(ctx, tx, id, check); err != nil {
 			return err
 		}
-		rows, err := tx.Query(ctx, `SELECT id, seq, kind, data, reason, act_number, act_date, coalesce(corrects::text, ''),
-			recorded_by, recorded_at FROM staff_events WHERE staff_id = $1 ORDER BY seq`, id)
-		if err != nil {
-			return err
-		}
-		out, err = pgx.CollectRows(rows, func(row pgx.CollectableRow) (Event, error) {
-			var e Event
-			err := row.Scan(&e.ID, &e.Seq, &e.Kind, &e.Data, &e.Reason, &e.Act.Number, &e.Act.Date, &e.Corrects, &e.RecordedBy, &e.RecordedAt)
-			return e, err
-		})
+		var err error
+		out, err = historyOf(ctx, tx, "staff_events", "staff_id", id)
 		return err
 	})
 	return out, err
+}
+
+// historyOf reads the events of one record from an event table (table and
+// key are the code's own names: staff_events by staff_id,
+// passport_holder_events by holder_id), oldest first.
+func historyOf(ctx context.Context, tx pgx.Tx, table, key, id string) ([]Event, error) {
+	rows, err := tx.Query(ctx, `SELECT id, seq, kind, data, reason, act_number, act_date, coalesce(corrects::text, ''),
+		recorded_by, recorded_at FROM `+table+` WHERE `+key+` = $1 ORDER BY seq`, id)
+	if err != nil {
+		return nil, err
+	}
+	return pgx.CollectRows(rows, func(row pgx.CollectableRow) (Event, error) {
+		var e Event
+		err := row.Scan(&e.ID, &e.Seq, &e.Kind, &e.Data, &e.Reason, &e.Act.Number, &e.Act.Date, &e.Corrects, &e.RecordedBy, &e.RecordedAt)
+		return e, err
+	})
 }
