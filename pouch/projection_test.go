@@ -114,4 +114,26 @@ func TestOneStatementManyEvents(t *testing.T) {
 	if v != vb+2 || state != string(pouch.Dispatched) {
 		t.Errorf("bag b after one statement: version %d (was %d), %s; want +2, still dispatched", v, vb, state)
 	}
+	// One bag's run alone (the statement a phone's batch writes): a
+	// hand-over to the Tokyo registry between two scans.
+	vb, _, _, _ = version(b.ID)
+	if _, err := pool.Exec(ctx, `
+		WITH last AS (SELECT * FROM bag_events WHERE bag_id = $1 ORDER BY id DESC LIMIT 1),
+		plan (n, unit) AS (VALUES (11, ''), (12, 'JP-TYO'), (13, 'JP-TYO'))
+		INSERT INTO bag_events (id, bag_id, kind, stage, from_state, to_state, actor_id, actor_username, actor_unit, place, reason,
+		                        data, occurred_at, recorded_at, log_entry, prev_hash, leaf_hash, custody, custodian_before, custodian_after)
+		SELECT nextval(pg_get_serial_sequence('bag_events', 'id')), l.bag_id, 'checkpoint_scan', l.stage, l.to_state, l.to_state,
+		       l.actor_id, l.actor_username, l.actor_unit, '', '', '{}', now(), now(), l.log_entry,
+		       sha256(l.leaf_hash || p.n::text::bytea), sha256(l.leaf_hash || p.n::text::bytea || 'x'), NULL, l.custodian_after,
+		       CASE WHEN p.unit = '' THEN l.custodian_after ELSE jsonb_build_object('kind', 'registry', 'unit', p.unit) END
+		FROM plan p CROSS JOIN last l ORDER BY p.n`, b.ID); err != nil {
+		t.Fatal(err)
+	}
+	if err := pool.QueryRow(ctx, `SELECT min(id) FROM bag_events WHERE bag_id = $1 AND custodian_after->>'unit' = 'JP-TYO'`, b.ID).Scan(&handOver); err != nil {
+		t.Fatal(err)
+	}
+	v, _, unit, since = version(b.ID)
+	if v != vb+3 || unit != "JP-TYO" || since != handOver {
+		t.Errorf("bag b after its own run: version %d (was %d), held by %q since event %d; want +3, JP-TYO since %d", v, vb, unit, since, handOver)
+	}
 }
