@@ -13,30 +13,26 @@
 -- +goose StatementBegin
 CREATE FUNCTION bag_history_project_rows() RETURNS trigger LANGUAGE plpgsql AS $$
 DECLARE
-    n     bigint;
-    nbags bigint;
     bad   bigint;
     r     record;
     since bigint;
 BEGIN
-    SELECT count(*), count(DISTINCT bag_id), max(id) FILTER (WHERE custodian_after IS NULL OR to_state IS NULL)
-      INTO n, nbags, bad FROM new_events;
-    IF bad IS NOT NULL THEN
+    SELECT id INTO bad FROM new_events WHERE custodian_after IS NULL OR to_state IS NULL LIMIT 1;
+    IF FOUND THEN
         RAISE EXCEPTION 'bag event % carries no state or custodian after it', bad;
     END IF;
-    IF n = 0 THEN
-        RETURN NULL;
-    END IF;
     PERFORM set_config('valise.projecting', 'on', true);
-    IF nbags = 1 THEN
-        -- Every statement Valise writes: one event, or one bag's run.
-        SELECT id, bag_id, to_state, recorded_at, custodian_after AS p INTO r FROM new_events ORDER BY id DESC LIMIT 1;
+    -- Each bag of the statement (Valise writes one: one event, or one
+    -- bag's run), after its last event.
+    FOR r IN SELECT DISTINCT ON (bag_id) bag_id, id, to_state, recorded_at, custodian_after AS p,
+                    count(*) OVER (PARTITION BY bag_id) AS n
+               FROM new_events ORDER BY bag_id, id DESC LOOP
         since := r.id;
-        IF n > 1 THEN
-            SELECT min(e.id) INTO since FROM new_events e WHERE e.id > coalesce(
-                (SELECT max(f.id) FROM new_events f WHERE f.custodian_after <> r.p), 0);
+        IF r.n > 1 THEN
+            SELECT min(e.id) INTO since FROM new_events e WHERE e.bag_id = r.bag_id AND e.id > coalesce(
+                (SELECT max(f.id) FROM new_events f WHERE f.bag_id = r.bag_id AND f.custodian_after <> r.p), 0);
         END IF;
-        UPDATE bags SET state = r.to_state, version = version + n, updated_at = r.recorded_at WHERE id = r.bag_id;
+        UPDATE bags SET state = r.to_state, version = version + r.n, updated_at = r.recorded_at WHERE id = r.bag_id;
         UPDATE bag_custody c SET custodian_kind = r.p->>'kind', custodian_unit = coalesce(r.p->>'unit', ''),
                custodian_user = (r.p->>'user')::uuid, custodian_username = r.p->>'username',
                bearer_name = r.p->>'name', bearer_document = r.p->>'document', sheet_id = (r.p->>'sheet_id')::uuid,
@@ -46,29 +42,7 @@ BEGIN
                 c.bearer_document, c.sheet_id)
                IS DISTINCT FROM (r.p->>'kind', coalesce(r.p->>'unit', ''), (r.p->>'user')::uuid, r.p->>'username',
                                  r.p->>'name', r.p->>'document', (r.p->>'sheet_id')::uuid);
-        PERFORM set_config('valise.projecting', 'off', true);
-        RETURN NULL;
-    END IF;
-    WITH last AS (
-        SELECT DISTINCT ON (bag_id) bag_id, id, to_state, recorded_at, custodian_after AS p,
-               count(*) OVER (PARTITION BY bag_id) AS n
-          FROM new_events ORDER BY bag_id, id DESC
-    ), bag_rows AS (
-        UPDATE bags b SET state = last.to_state, version = b.version + last.n, updated_at = last.recorded_at
-          FROM last WHERE b.id = last.bag_id
-    )
-    UPDATE bag_custody c SET custodian_kind = p->>'kind', custodian_unit = coalesce(p->>'unit', ''),
-           custodian_user = (p->>'user')::uuid, custodian_username = p->>'username',
-           bearer_name = p->>'name', bearer_document = p->>'document', sheet_id = (p->>'sheet_id')::uuid,
-           since_event = (SELECT min(e.id) FROM new_events e WHERE e.bag_id = last.bag_id AND e.id > coalesce(
-                              (SELECT max(f.id) FROM new_events f WHERE f.bag_id = last.bag_id AND f.custodian_after <> last.p), 0)),
-           updated_at = last.recorded_at
-      FROM last
-     WHERE c.bag_id = last.bag_id
-       AND (c.custodian_kind, c.custodian_unit, c.custodian_user, c.custodian_username, c.bearer_name,
-            c.bearer_document, c.sheet_id)
-           IS DISTINCT FROM (p->>'kind', coalesce(p->>'unit', ''), (p->>'user')::uuid, p->>'username', p->>'name',
-                             p->>'document', (p->>'sheet_id')::uuid);
+    END LOOP;
     PERFORM set_config('valise.projecting', 'off', true);
     RETURN NULL;
 END $$;
