@@ -40,7 +40,7 @@ type Deps struct {
 	JSON   func(w http.ResponseWriter, status int, v any)          // api.JSON
 	Decode func(r *http.Request, v any) error                      // strict JSON (api.Decode)
 	// ReadJSON reads a body as Decode does and returns it unparsed
-	// (api.ReadJSON); nil: sync decodes its batch with Decode.
+	// (api.ReadJSON).
 	ReadJSON func(r *http.Request) ([]byte, error)
 	// EnrolRate is how many enrolment attempts one address may make per
 	// minute (default 10).

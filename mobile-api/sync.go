@@ -345,9 +345,6 @@ func parse(d *device, raw json.RawMessage) checked {
 // as any body is (unknown fields refused).
 func (a *API) readBatch(r *http.Request) (syncRequest, error) {
 	var in syncRequest
-	if a.ReadJSON == nil {
-		return in, a.Decode(r, &in)
-	}
 	body, err := a.ReadJSON(r)
 	if err != nil {
 		return in, err

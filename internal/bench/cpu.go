@@ -34,7 +34,8 @@ func (m cpuMeter) read() (self, pg time.Duration, pgOK bool) {
 		}
 		cmd, _ := os.ReadFile(d + "/cmdline")
 		// A backend's title names its database; the writers name none.
-		if !bytes.Contains(cmd, []byte(" "+m.dbname+" ")) && !auxiliary(cmd) {
+		backend := bytes.Contains(cmd, []byte(" "+m.dbname+" "))
+		if !backend && !auxiliary(cmd) {
 			continue
 		}
 		stat, err := os.ReadFile(d + "/stat")
@@ -50,9 +51,7 @@ func (m cpuMeter) read() (self, pg time.Duration, pgOK bool) {
 		u, _ := strconv.ParseInt(string(f[11]), 10, 64)
 		s, _ := strconv.ParseInt(string(f[12]), 10, 64)
 		pg += time.Duration(u+s) * time.Second / clockTicks
-		if bytes.Contains(cmd, []byte(" "+m.dbname+" ")) {
-			pgOK = true
-		}
+		pgOK = pgOK || backend
 	}
 	return self, pg, pgOK
 }
