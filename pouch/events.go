@@ -62,9 +62,6 @@ type Event struct {
 	// leafHash is the event's log leaf hash, set by QueueEvent (the next
 	// event's chain link).
 	leafHash []byte
-	// written is its row's computed columns once row has run (QueueEvents
-	// writes a run whose hashes ScanMany chained before).
-	written *eventRow
 }
 
 // leaf is the canonical form of an event appended to the custody log: a
@@ -234,10 +231,12 @@ const insertColumns = `id, bag_id, kind, stage, from_state, to_state, actor_id, 
 		                        place, reason, data, occurred_at, recorded_at, corrects, correction_reason, log_entry,
 		                        prev_hash, leaf_hash, custody, custodian_before, custodian_after`
 
-// QueueEvents queues evs (prepared, chained in order: each one's PrevHash
-// the leaf hash of the one before) as ONE statement: their log leaves and
-// their rows in a single multi-row INSERT, the bag's projection updated
-// once for the lot (migration 00430). One event is QueueEvent.
+// QueueEvents queues the run evs of one bag (the first prepared with its
+// link to the bag's last event, the others with their own ids) as ONE
+// statement: it links each event to the leaf of the one before, and writes
+// their log leaves and rows in a single multi-row INSERT, the bag's
+// projection updated once for the lot (migration 00430). One event is
+// QueueEvent.
 func QueueEvents(b *pgx.Batch, actor policy.Subject, evs []*Event) error {
 	if len(evs) == 1 {
 		return QueueEvent(b, actor, evs[0])
@@ -255,6 +254,9 @@ func QueueEvents(b *pgx.Batch, actor policy.Subject, evs []*Event) error {
 		byID                             = make(map[int64]*Event, n)
 	)
 	for i, e := range evs {
+		if i > 0 {
+			e.PrevHash = evs[i-1].leafHash // the one before's leaf, known once its row was computed
+		}
 		r, err := e.row(actor)
 		if err != nil {
 			return err
@@ -326,11 +328,8 @@ type eventRow struct {
 }
 
 // row completes e for writing as actor (its defaults, its leaf hash) and
-// returns the computed columns of its row (computed once).
+// returns the computed columns of its row.
 func (e *Event) row(actor policy.Subject) (eventRow, error) {
-	if e.written != nil {
-		return *e.written, nil
-	}
 	var r eventRow
 	if e.ID == 0 {
 		return r, fmt.Errorf("record bag event: PrepareEvent has not run")
@@ -381,7 +380,6 @@ func (e *Event) row(actor policy.Subject) (eventRow, error) {
 	if isDefault {
 		r.custody = nil
 	}
-	e.written = &r
 	return r, nil
 }
 

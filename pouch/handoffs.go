@@ -948,7 +948,7 @@ func (s *Service) ScanMany(ctx context.Context, actor policy.Subject, bagID stri
 			return nil // Scan explains
 		}
 		batch := &pgx.Batch{}
-		state, prev := first.state, first.PrevHash
+		state := first.state
 		for i, in := range ins {
 			res, err := checkSeals(ctx, tx, b, issued, in.SealScan, vss[i].vs, vss[i].seq, false)
 			if err != nil {
@@ -958,7 +958,7 @@ func (s *Service) ScanMany(ctx context.Context, actor policy.Subject, bagID stri
 				break
 			}
 			ev := &Event{ID: first.ID, BagID: first.BagID, Kind: "checkpoint_scan", Place: in.Place, Reason: in.Note,
-				Stage: stageFor(state), RecordedAt: first.RecordedAt, PrevHash: prev, state: state, custodian: first.custodian}
+				Stage: stageFor(state), RecordedAt: first.RecordedAt, PrevHash: first.PrevHash, state: state, custodian: first.custodian}
 			if i > 0 {
 				ev.ID = ids[i-1]
 			}
@@ -970,13 +970,11 @@ func (s *Service) ScanMany(ctx context.Context, actor policy.Subject, bagID stri
 			}
 			cur := b.Custodian
 			ev.Custody = mustJSON(Block{Custodian: &cur, Packages: b.PackageCount, Seals: res, Coordinates: in.Coordinates, Note: in.Note, Device: in.Device})
-			// Its row is written with the run's; its leaf hash (the next
-			// one's link) is known now.
-			if _, err := ev.row(actor); err != nil {
-				return err
+			if ev.ToState != "" {
+				state = ev.ToState
 			}
-			state, prev = ev.ToState, ev.leafHash
-			out = append(out, ev)
+			out = append(out, ev) // QueueEvents links each to the one before
+
 		}
 		if len(out) == 0 {
 			return nil
