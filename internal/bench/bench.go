@@ -152,9 +152,9 @@ func HandOffs(ctx context.Context, c *http.Client, base string, pairs []*Pair, d
 // counted runs measure and sets r's round trips and statements per
 // operation (for phone syncs: per record) and the grouped requests per
 // commit.
-func (e *benchEnv) counted(figure string, hook func(string) func(), measure func() (Rate, error)) (Rate, error) {
-	if hook != nil {
-		defer hook(figure)()
+func (e *benchEnv) counted(figure string, measure func() (Rate, error)) (Rate, error) {
+	if e.measure != nil {
+		defer e.measure(figure)()
 	}
 	trips, stmts := e.trips.read()
 	groups, reqs := db.GroupStats.Groups.Load(), db.GroupStats.Requests.Load()
@@ -254,6 +254,7 @@ func Bench(ctx context.Context, dbURL string, o BenchOptions) ([]Rate, error) {
 		return nil, err
 	}
 	defer env.close()
+	env.measure = o.Measure
 	var out []Rate
 	add := func(r Rate, err error) error {
 		if err != nil {
@@ -272,10 +273,10 @@ func Bench(ctx context.Context, dbURL string, o BenchOptions) ([]Rate, error) {
 		}
 		return nil
 	}
-	if err := add(env.counted("raw", o.Measure, func() (Rate, error) { return RawInserts(ctx, env.raw, 64, o.Duration) })); err != nil {
+	if err := add(env.counted("raw", func() (Rate, error) { return RawInserts(ctx, env.raw, 64, o.Duration) })); err != nil {
 		return out, err
 	}
-	if err := add(env.counted("tlog", o.Measure, func() (Rate, error) { return TlogAppends(ctx, env.raw, 64, o.Duration) })); err != nil {
+	if err := add(env.counted("tlog", func() (Rate, error) { return TlogAppends(ctx, env.raw, 64, o.Duration) })); err != nil {
 		return out, err
 	}
 	env.closeRaw()
@@ -285,13 +286,13 @@ func Bench(ctx context.Context, dbURL string, o BenchOptions) ([]Rate, error) {
 		return out, err
 	}
 	signed := SignAhead(phones, env.pairs[:o.Phones], 100, o.Duration)
-	if err := add(env.counted("phones", o.Measure, func() (Rate, error) {
+	if err := add(env.counted("phones", func() (Rate, error) {
 		return PhoneSyncs(ctx, phones, env.pairs[:o.Phones], signed, 100, o.Duration)
 	})); err != nil {
 		return out, err
 	}
 	for _, n := range o.Clients {
-		if err := add(env.counted(fmt.Sprint("handoffs-", n), o.Measure, func() (Rate, error) {
+		if err := add(env.counted(fmt.Sprint("handoffs-", n), func() (Rate, error) {
 			return HandOffs(ctx, env.client, env.url, env.pairs[:n], o.Duration)
 		})); err != nil {
 			return out, err

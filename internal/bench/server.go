@@ -41,6 +41,7 @@ type benchEnv struct {
 	done      chan struct{}
 	trips     *roundTrips
 	cpu       cpuMeter
+	measure   func(figure string) func() // BenchOptions.Measure
 }
 
 // roundTrips counts what a pool sends PostgreSQL: each query (BEGIN and
