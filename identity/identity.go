@@ -55,6 +55,8 @@ type Service struct {
 	keys     map[string]*signingKey
 	current  *signingKey
 	loadedAt time.Time
+
+	verified tokenMemo // access tokens that verified (tokenmemo.go)
 }
 
 // New returns the service. master is the key that seals signing keys (see

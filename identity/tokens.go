@@ -208,11 +208,29 @@ func (s *Service) issueAccess(ctx context.Context, u User, sid string) (string, 
 // required and checked.
 func (s *Service) Authenticate(ctx context.Context, token string) (policy.Subject, string, error) {
 	var c Claims
+	if r, ok := s.verified.get(token); ok {
+		// Verified before: the same bytes, the same signature. What time or
+		// the keys can change is checked again.
+		c = r.claims
+		if !c.timely(s.now()) {
+			s.log.InfoContext(ctx, "access token refused", "reason", "token is expired or not yet issued")
+			return policy.Subject{}, "", errToken
+		}
+		if _, err := s.publicKey(ctx, r.kid); err != nil {
+			if ve := (*valise.Error)(nil); errors.As(err, &ve) {
+				return policy.Subject{}, "", err
+			}
+			s.log.InfoContext(ctx, "access token refused", "reason", err.Error())
+			return policy.Subject{}, "", errToken
+		}
+		return s.subjectOf(ctx, &c)
+	}
+	var kid string
 	parser := jwt.NewParser(jwt.WithValidMethods([]string{jwt.SigningMethodEdDSA.Alg()}),
 		jwt.WithIssuer(s.cfg.Issuer), jwt.WithAudience(s.cfg.Audience), jwt.WithExpirationRequired(),
 		jwt.WithIssuedAt(), jwt.WithTimeFunc(s.cfg.Now))
 	_, err := parser.ParseWithClaims(token, &c, func(t *jwt.Token) (any, error) {
-		kid, _ := t.Header["kid"].(string)
+		kid, _ = t.Header["kid"].(string)
 		if kid == "" {
 			return nil, errors.New("no kid")
 		}
@@ -225,6 +243,12 @@ func (s *Service) Authenticate(ctx context.Context, token string) (policy.Subjec
 		s.log.InfoContext(ctx, "access token refused", "reason", err.Error())
 		return policy.Subject{}, "", errToken
 	}
+	s.verified.put(token, rememberedToken{claims: c, kid: kid})
+	return s.subjectOf(ctx, &c)
+}
+
+// subjectOf is the live subject of verified claims c and their session id.
+func (s *Service) subjectOf(ctx context.Context, c *Claims) (policy.Subject, string, error) {
 	// Both ids are compared as uuids, so the look-up is two primary-key
 	// probes however many sessions the table holds (comparing id::text
 	// scanned every session on every request). Ids that are not uuids

@@ -67,6 +67,10 @@ type trustCache struct {
 	seq     uint64
 	list    *trust.List
 	checked time.Time
+	// sigs remembers the seal signatures that verified: a bag's seals are
+	// checked at every scan and hand-off, and only the signature is the
+	// same answer every time (seal.Memo).
+	sigs seal.Memo
 }
 
 // trustRecheck is how often the cache asks the database for a newer list:
@@ -111,11 +115,11 @@ func (c *trustCache) get(ctx context.Context, q db.Querier, now time.Time) (*tru
 
 // verifySeals checks each scanned text's signature, key and validity
 // against the trust list; no database access beyond the list.
-func verifySeals(texts []string, list *trust.List, now time.Time) []verified {
+func verifySeals(texts []string, list *trust.List, now time.Time, sigs *seal.Memo) []verified {
 	out := make([]verified, len(texts))
 	for i, t := range texts {
 		out[i].text = t
-		c, err := seal.Verify(t, list, now)
+		c, err := seal.VerifyWith(t, list, now, sigs)
 		if err != nil {
 			out[i].reason = seal.Code(err)
 			if out[i].reason == "error" {
@@ -146,7 +150,7 @@ func (s *Service) verifyScanned(ctx context.Context, texts []string, now time.Ti
 		}
 		return vs, seq, nil
 	}
-	return verifySeals(texts, list, now), seq, nil
+	return verifySeals(texts, list, now, &s.trust.sigs), seq, nil
 }
 
 // checkSeals compares a scan with the bag's record, inside the transaction

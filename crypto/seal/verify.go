@@ -43,11 +43,17 @@ type KeyResolver interface {
 // returning its claims only if every check passes. To show the claims of a
 // seal that fails (say, an expired one), use [Parse] and [Sealed.Verify].
 func Verify(text string, keys KeyResolver, now time.Time) (Claims, error) {
+	return VerifyWith(text, keys, now, nil)
+}
+
+// VerifyWith is [Verify] with the signature check remembered in m (nil: not
+// remembered); the answer is the same.
+func VerifyWith(text string, keys KeyResolver, now time.Time, m *Memo) (Claims, error) {
 	s, err := Parse(text)
 	if err != nil {
 		return Claims{}, err
 	}
-	if err := s.Verify(keys, now); err != nil {
+	if err := s.VerifyWith(keys, now, m); err != nil {
 		return Claims{}, err
 	}
 	return s.Claims, nil
@@ -59,6 +65,12 @@ func Verify(text string, keys KeyResolver, now time.Time) (Claims, error) {
 // expired. The signature comes first so that every later reason describes
 // authentic claims.
 func (s *Sealed) Verify(keys KeyResolver, now time.Time) error {
+	return s.VerifyWith(keys, now, nil)
+}
+
+// VerifyWith is [Sealed.Verify] with the signature check remembered in m
+// (nil: not remembered); the answer is the same.
+func (s *Sealed) VerifyWith(keys KeyResolver, now time.Time, m *Memo) error {
 	if keys == nil {
 		return fmt.Errorf("%w: no key resolver", ErrUnknownKey)
 	}
@@ -71,7 +83,7 @@ func (s *Sealed) Verify(keys KeyResolver, now time.Time) error {
 		// refuse rather than trust its answer.
 		return fmt.Errorf("%w: resolver returned a key that does not match kid %s", ErrUnknownKey, s.KID)
 	}
-	if !ed25519.Verify(k.Public, s.SignedBytes(), s.Signature) {
+	if !m.verify(k.Public, s.SignedBytes(), s.Signature) {
 		return fmt.Errorf("%w: kid %s", ErrSignature, s.KID)
 	}
 	c := &s.Claims

@@ -1,0 +1,52 @@
+package seal
+
+import (
+	"errors"
+	"testing"
+)
+
+// A remembered signature gives the answer a fresh verification would: the
+// same seal verifies again, a seal whose signature belongs to other claims
+// is still refused after the genuine one was remembered, and what is not a
+// signature (a revoked key, an expired seal) is decided every time.
+func TestMemoAnswersAsVerify(t *testing.T) {
+	mfa := testSigner(t, 1)
+	base := typicalClaims(t)
+	genuine := mustSign(t, base, mfa)
+	var m Memo
+
+	for i := 0; i < 2; i++ {
+		if _, err := VerifyWith(genuine, keySetFor(1, "MFA"), t0, &m); err != nil {
+			t.Fatalf("verification %d of a genuine seal: %v", i+1, err)
+		}
+	}
+	if len(m.seen) != 1 {
+		t.Fatalf("memo holds %d signatures after one genuine seal, want 1", len(m.seen))
+	}
+
+	// Claims of another seal under the genuine one's signature.
+	other := base
+	other.Destination = "JP-TYO"
+	a, _ := Parse(genuine)
+	b, _ := Parse(mustSign(t, other, mfa))
+	forged := textOf(marshalSign1(b.Protected, b.Payload, a.Signature))
+	for i := 0; i < 2; i++ {
+		if _, err := VerifyWith(forged, keySetFor(1, "MFA"), t0, &m); !errors.Is(err, ErrSignature) {
+			t.Fatalf("forged seal, try %d: err = %v, want ErrSignature", i+1, err)
+		}
+	}
+	if len(m.seen) != 1 {
+		t.Fatalf("a failed signature was remembered: %d entries", len(m.seen))
+	}
+
+	revoked := keySetFor(1, "MFA")
+	k := revoked.Keys[mfa.KID]
+	k.Revoked = true
+	revoked.Keys[mfa.KID] = k
+	if _, err := VerifyWith(genuine, revoked, t0, &m); !errors.Is(err, ErrKeyRevoked) {
+		t.Fatalf("remembered seal under a revoked key: err = %v, want ErrKeyRevoked", err)
+	}
+	if _, err := VerifyWith(genuine, keySetFor(1, "MFA"), base.Expires, &m); !errors.Is(err, ErrSealExpired) {
+		t.Fatalf("remembered seal after its expiry: err = %v, want ErrSealExpired", err)
+	}
+}
