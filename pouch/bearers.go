@@ -92,7 +92,8 @@ type bearerStep struct {
 }
 
 func (st *bearerStep) queue(batch *pgx.Batch, actor policy.Subject, bagID, kind string, w Where) error {
-	if err := QueueLockBag(batch, bagID, &st.b); err != nil {
+	st.ev = &Event{BagID: bagID, Kind: kind, Place: w.Place, Reason: w.Note}
+	if err := QueueLockBagForEvent(batch, bagID, &st.b, st.ev); err != nil {
 		return err
 	}
 	keyring.QueueBagSeals(batch, bagID, &st.issued)
@@ -111,8 +112,6 @@ func (st *bearerStep) queue(batch *pgx.Batch, actor policy.Subject, bagID, kind 
 			st.max = l
 			return nil
 		})
-	st.ev = &Event{BagID: bagID, Kind: kind, Place: w.Place, Reason: w.Note}
-	PrepareEvent(batch, st.ev)
 	return nil
 }
 

@@ -287,14 +287,13 @@ func (s *Service) release(ctx context.Context, actor policy.Subject, in ReleaseI
 	)
 	// The transaction runs in the bag's write group (db.Grouped).
 	err := db.InTxBatch(db.Grouped(ctx, in.BagID), s.pool, lockedTx, func(batch *pgx.Batch) error {
-		if err := QueueLockBag(batch, in.BagID, &b); err != nil {
+		ev = &Event{BagID: in.BagID, Kind: "handoff_released", Place: in.Place, Reason: in.Note}
+		if err := QueueLockBagForEvent(batch, in.BagID, &b, ev); err != nil {
 			return err
 		}
 		if in.To != "" {
 			queueReceiver(batch, in.To, in.BagID, &to)
 		}
-		ev = &Event{BagID: in.BagID, Kind: "handoff_released", Place: in.Place, Reason: in.Note}
-		PrepareEvent(batch, ev)
 		return nil
 	}, func(tx pgx.Tx) error {
 		if b == nil {
@@ -476,7 +475,8 @@ func (s *Service) confirm(ctx context.Context, actor policy.Subject, handoffID, 
 			where, arg = `bag_id = $2::uuid AND status = 'released' AND $1 = ''`, ""
 		}
 		queueHandoffArgs(batch, where+` FOR UPDATE`, &h, arg, bagID)
-		if err := QueueLockBag(batch, bagID, &b); err != nil {
+		ev = &Event{BagID: bagID, Kind: "handoff_accepted", Place: in.Place, Reason: in.Note}
+		if err := QueueLockBagForEvent(batch, bagID, &b, ev); err != nil {
 			return err
 		}
 		keyring.QueueBagSeals(batch, bagID, &issued)
@@ -489,8 +489,6 @@ func (s *Service) confirm(ctx context.Context, actor policy.Subject, handoffID, 
 			}
 			return nil
 		})
-		ev = &Event{BagID: bagID, Kind: "handoff_accepted", Place: in.Place, Reason: in.Note}
-		PrepareEvent(batch, ev)
 		return nil
 	}, func(tx pgx.Tx) error {
 		if h == nil {
@@ -658,11 +656,10 @@ func (s *Service) Cancel(ctx context.Context, actor policy.Subject, handoffID st
 	)
 	err := db.InTxBatch(db.Grouped(ctx, bagID), s.pool, lockedTx, func(batch *pgx.Batch) error {
 		queueHandoffArgs(batch, `id = $1 AND bag_id = $2::uuid FOR UPDATE`, &h, handoffID, bagID)
-		if err := QueueLockBag(batch, bagID, &b); err != nil {
+		ev = &Event{BagID: bagID, Kind: "handoff_cancelled", Place: w.Place, Reason: w.Note}
+		if err := QueueLockBagForEvent(batch, bagID, &b, ev); err != nil {
 			return err
 		}
-		ev = &Event{BagID: bagID, Kind: "handoff_cancelled", Place: w.Place, Reason: w.Note}
-		PrepareEvent(batch, ev)
 		return nil
 	}, func(tx pgx.Tx) error {
 		if h == nil || b == nil {
@@ -728,12 +725,11 @@ func (s *Service) Scan(ctx context.Context, actor policy.Subject, bagID string, 
 		issued []*keyring.Seal
 	)
 	err = db.InTxBatch(db.Grouped(ctx, bagID), s.pool, lockedTx, func(batch *pgx.Batch) error {
-		if err := QueueLockBag(batch, bagID, &b); err != nil {
+		ev = &Event{BagID: bagID, Kind: "checkpoint_scan", Place: in.Place, Reason: in.Note}
+		if err := QueueLockBagForEvent(batch, bagID, &b, ev); err != nil {
 			return err
 		}
 		keyring.QueueBagSeals(batch, bagID, &issued)
-		ev = &Event{BagID: bagID, Kind: "checkpoint_scan", Place: in.Place, Reason: in.Note}
-		PrepareEvent(batch, ev)
 		return nil
 	}, func(tx pgx.Tx) error {
 		if b == nil {
@@ -932,12 +928,11 @@ func (s *Service) ScanMany(ctx context.Context, actor policy.Subject, bagID stri
 	)
 	err := db.InTxBatch(db.Grouped(ctx, bagID), s.pool, lockedTx, func(batch *pgx.Batch) error {
 		out = nil
-		if err := QueueLockBag(batch, bagID, &b); err != nil {
+		first = &Event{BagID: bagID, Kind: "checkpoint_scan"}
+		if err := QueueLockBagForEvent(batch, bagID, &b, first); err != nil {
 			return err
 		}
 		keyring.QueueBagSeals(batch, bagID, &issued)
-		first = &Event{BagID: bagID, Kind: "checkpoint_scan"}
-		PrepareEvent(batch, first)
 		batch.Queue(`SELECT ARRAY(SELECT nextval(pg_get_serial_sequence('bag_events', 'id')) FROM generate_series(2, $1))`, n).
 			QueryRow(func(row pgx.Row) error { return row.Scan(&ids) })
 		return nil
