@@ -513,7 +513,7 @@ func LockBag(ctx context.Context, tx pgx.Tx, id string) (*Bag, error) {
 // been read, *out is the bag, or nil when there is none. A malformed id is
 // ENOTFOUND at once (nothing is queued).
 func QueueLockBag(b *pgx.Batch, id string, out **Bag) error {
-	return queueBag(b, id, true, out, nil)
+	return queueBag(b, id, true, out, nil, nil)
 }
 
 // QueueLockBagForEvent is QueueLockBag followed by PrepareEvent(b, e) for an
@@ -523,7 +523,17 @@ func QueueLockBag(b *pgx.Batch, id string, out **Bag) error {
 // there is no such bag, *out is nil and e.ID stays 0 (QueueEvent refuses
 // it), as with the two calls. e.BagID becomes the id as the row gives it.
 func QueueLockBagForEvent(b *pgx.Batch, id string, out **Bag, e *Event) error {
-	return queueBag(b, id, true, out, e)
+	return queueBag(b, id, true, out, e, nil)
+}
+
+// bagRider is a caller's own read that rides on queueBag's statement, for
+// the same snapshot after the lock and one statement fewer: cols are column
+// expressions ($1 is the bag, the rider's args are $2, $3, …) scanned into
+// dest when the bag exists. With no such bag dest is left as it was.
+type bagRider struct {
+	cols string
+	args []any
+	dest []any
 }
 
 // bagExtraColumns are what queueBag reads with a bag's row: its packages'
@@ -546,8 +556,8 @@ const eventLinkColumns = `nextval(pg_get_serial_sequence('bag_events', 'id')), c
 // queueBag queues in b the reads of getBag and QueueLockBag: the bag's row
 // (locked FOR UPDATE when lock, in a statement of its own), then, in one
 // statement, the row with its packages and couriers and, when e is not nil,
-// what PrepareEvent reads for e.
-func queueBag(b *pgx.Batch, id string, lock bool, out **Bag, e *Event) error {
+// what PrepareEvent reads for e and the columns of r.
+func queueBag(b *pgx.Batch, id string, lock bool, out **Bag, e *Event, r *bagRider) error {
 	*out = nil
 	if !db.ValidUUID(id) {
 		return valise.Errorf(valise.ENOTFOUND, "no such bag")
@@ -564,13 +574,21 @@ func queueBag(b *pgx.Batch, id string, lock bool, out **Bag, e *Event) error {
 	if e != nil {
 		sql += `, ` + eventLinkColumns
 	}
-	b.Queue(sql+bagFrom+` WHERE b.id = $1`, id).QueryRow(func(row pgx.Row) error {
+	args := []any{id}
+	if r != nil {
+		sql += `, ` + r.cols
+		args = append(args, r.args...)
+	}
+	b.Queue(sql+bagFrom+` WHERE b.id = $1`, args...).QueryRow(func(row pgx.Row) error {
 		var ks []int
 		var serials, couriers []string
 		extra := []any{&ks, &serials, &couriers}
 		var ev Event
 		if e != nil {
 			extra = append(extra, &ev.ID, &ev.RecordedAt, &ev.PrevHash)
+		}
+		if r != nil {
+			extra = append(extra, r.dest...)
 		}
 		bag, err := scanBag(extraRow{row, extra})
 		if errors.Is(err, pgx.ErrNoRows) {
