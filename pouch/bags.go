@@ -107,7 +107,7 @@ func scanBag(row pgx.Row) (*Bag, error) {
 func getBag(ctx context.Context, q db.Querier, id string, forUpdate bool) (*Bag, error) {
 	b := &pgx.Batch{}
 	var bag *Bag
-	if err := queueBag(b, id, forUpdate, &bag); err != nil {
+	if err := queueBag(b, id, forUpdate, &bag, nil, nil); err != nil {
 		return nil, err
 	}
 	if err := q.SendBatch(ctx, b).Close(); err != nil {

@@ -89,30 +89,23 @@ type bearerStep struct {
 	open   bool
 	max    policy.Level
 	ev     *Event
+	// maxText is bearer.max_level as read (found parses it into max).
+	maxText string
 }
 
 func (st *bearerStep) queue(batch *pgx.Batch, actor policy.Subject, bagID, kind string, w Where) error {
-	if err := QueueLockBag(batch, bagID, &st.b); err != nil {
+	// The actor's sheet, an open hand-off and bearer.max_level ride on the
+	// bag's own read ($1 is the bag): one statement after the lock.
+	st.sheet, st.open, st.max, st.maxText = "", false, 0, ""
+	rider := &bagRider{cols: `coalesce((SELECT (` + sheetFor("$1") + `) FROM users u WHERE u.id::text = $2), ''),
+		EXISTS (SELECT 1 FROM handoffs h WHERE h.bag_id = $1 AND h.status = 'released'),
+		(SELECT value FROM custody_settings WHERE key = 'bearer.max_level')`,
+		args: []any{actor.UserID}, dest: []any{&st.sheet, &st.open, &st.maxText}}
+	st.ev = &Event{BagID: bagID, Kind: kind, Place: w.Place, Reason: w.Note}
+	if err := queueBag(batch, bagID, true, &st.b, st.ev, rider); err != nil {
 		return err
 	}
 	keyring.QueueBagSeals(batch, bagID, &st.issued)
-	batch.Queue(`SELECT coalesce((SELECT (`+sheetForSQL+`) FROM users u WHERE u.id::text = $1), ''),
-			EXISTS (SELECT 1 FROM handoffs WHERE bag_id = $2::uuid AND status = 'released'),
-			(SELECT value FROM custody_settings WHERE key = 'bearer.max_level')`, actor.UserID, bagID).
-		QueryRow(func(row pgx.Row) error {
-			var max string
-			if err := row.Scan(&st.sheet, &st.open, &max); err != nil {
-				return fmt.Errorf("bearer transfer: %w", err)
-			}
-			l, err := policy.ParseLevel(max)
-			if err != nil {
-				return fmt.Errorf("setting bearer.max_level: %w", err)
-			}
-			st.max = l
-			return nil
-		})
-	st.ev = &Event{BagID: bagID, Kind: kind, Place: w.Place, Reason: w.Note}
-	PrepareEvent(batch, st.ev)
 	return nil
 }
 
@@ -122,6 +115,11 @@ func (st *bearerStep) found(ctx context.Context, check Check) error {
 	if st.b == nil {
 		return valise.Errorf(valise.ENOTFOUND, "no such bag")
 	}
+	l, err := policy.ParseLevel(st.maxText)
+	if err != nil {
+		return fmt.Errorf("setting bearer.max_level: %w", err)
+	}
+	st.max = l
 	return check(ctx, policy.ActBagHandOff, st.b.Resource())
 }
 

@@ -154,12 +154,10 @@ func record(ctx context.Context, tx pgx.Tx, actor policy.Subject, e *Event) erro
 // the latest), and the bag's current state and custodian (what the event
 // starts from). They are set on e when b's results are read; then
 // QueueEvent queues the writes. Splitting the two lets a caller share each
-// round trip with its own statements.
+// round trip with its own statements; a caller that locks the bag first
+// reads both in one statement with QueueLockBagForEvent.
 func PrepareEvent(b *pgx.Batch, e *Event) {
-	b.Queue(`SELECT nextval(pg_get_serial_sequence('bag_events', 'id')), clock_timestamp(),
-		coalesce((SELECT p.leaf_hash FROM bag_events p WHERE p.bag_id = $1 ORDER BY p.bag_id DESC, p.id DESC LIMIT 1),
-		         decode(repeat('00', 32), 'hex')),
-		b.state, b.id::text, `+CustodianColumns+`
+	b.Queue(`SELECT `+eventLinkColumns+`, b.state, b.id::text, `+CustodianColumns+`
 		FROM bags b JOIN bag_custody c ON c.bag_id = b.id WHERE b.id = $1`, e.BagID).QueryRow(func(row pgx.Row) error {
 		var state string
 		// The bag id as the row will give it back (the leaf names it so).
@@ -507,20 +505,59 @@ func LockBag(ctx context.Context, tx pgx.Tx, id string) (*Bag, error) {
 }
 
 // QueueLockBag queues in b what LockBag does: lock the bag's row FOR
-// UPDATE, then read its packages and the couriers on its issued sheets (one
-// statement after the lock).
+// UPDATE, then read it with its packages and the couriers on its issued
+// sheets (one statement after the lock).
 // Statements queued after it run after the lock, each with a fresh READ
 // COMMITTED snapshot, so they see the state the lock protects; queueing
 // them in the same batch saves their round trips. When b's results have
 // been read, *out is the bag, or nil when there is none. A malformed id is
 // ENOTFOUND at once (nothing is queued).
 func QueueLockBag(b *pgx.Batch, id string, out **Bag) error {
-	return queueBag(b, id, true, out)
+	return queueBag(b, id, true, out, nil, nil)
 }
 
+// QueueLockBagForEvent is QueueLockBag followed by PrepareEvent(b, e) for an
+// event of that bag, in one statement after the lock instead of two: the
+// bag's read also takes the event's id, record time and chain link, and e
+// starts from the state and custodian that same read gives the bag. When
+// there is no such bag, *out is nil and e.ID stays 0 (QueueEvent refuses
+// it), as with the two calls. e.BagID becomes the id as the row gives it.
+func QueueLockBagForEvent(b *pgx.Batch, id string, out **Bag, e *Event) error {
+	return queueBag(b, id, true, out, e, nil)
+}
+
+// bagRider is a caller's own read that rides on queueBag's statement, for
+// the same snapshot after the lock and one statement fewer: cols are column
+// expressions ($1 is the bag, the rider's args are $2, $3, …) scanned into
+// dest when the bag exists. With no such bag dest is left as it was.
+type bagRider struct {
+	cols string
+	args []any
+	dest []any
+}
+
+// bagExtraColumns are what queueBag reads with a bag's row: its packages'
+// numbers and seal serials, and the user ids of the couriers on its issued
+// sheets ($1 is the bag).
+const bagExtraColumns = `,
+	ARRAY(SELECT k FROM bag_packages WHERE bag_id = $1 ORDER BY k),
+	ARRAY(SELECT coalesce(seal_serial, '') FROM bag_packages WHERE bag_id = $1 ORDER BY k),
+	ARRAY(SELECT DISTINCT cr.user_id FROM courier_sheet_bags sb
+	      JOIN courier_sheets cs ON cs.id = sb.sheet_id AND cs.status = 'issued'
+	      JOIN couriers cr ON cr.id = cs.courier_id WHERE sb.bag_id = $1 AND cr.user_id IS NOT NULL)`
+
+// eventLinkColumns are PrepareEvent's reads besides the bag's state and
+// custodian ($1 is the bag): the event's id, its record time, and the leaf
+// hash of the bag's previous event (32 zero bytes for its first).
+const eventLinkColumns = `nextval(pg_get_serial_sequence('bag_events', 'id')), clock_timestamp(),
+	coalesce((SELECT p.leaf_hash FROM bag_events p WHERE p.bag_id = $1 ORDER BY p.bag_id DESC, p.id DESC LIMIT 1),
+	         decode(repeat('00', 32), 'hex'))`
+
 // queueBag queues in b the reads of getBag and QueueLockBag: the bag's row
-// (locked FOR UPDATE when lock), then its packages and couriers.
-func queueBag(b *pgx.Batch, id string, lock bool, out **Bag) error {
+// (locked FOR UPDATE when lock, in a statement of its own), then, in one
+// statement, the row with its packages and couriers and, when e is not nil,
+// what PrepareEvent reads for e and the columns of r.
+func queueBag(b *pgx.Batch, id string, lock bool, out **Bag, e *Event, r *bagRider) error {
 	*out = nil
 	if !db.ValidUUID(id) {
 		return valise.Errorf(valise.ENOTFOUND, "no such bag")
@@ -533,39 +570,47 @@ func queueBag(b *pgx.Batch, id string, lock bool, out **Bag) error {
 		// The read after it has a fresh snapshot.
 		b.Queue(`SELECT FROM bags WHERE id = $1 FOR UPDATE`, id)
 	}
-	b.Queue(`SELECT `+bagColumns+bagFrom+` WHERE b.id = $1`, id).QueryRow(func(row pgx.Row) error {
-		bag, err := scanBag(row)
+	sql := `SELECT ` + bagColumns + bagExtraColumns
+	if e != nil {
+		sql += `, ` + eventLinkColumns
+	}
+	args := []any{id}
+	if r != nil {
+		sql += `, ` + r.cols
+		args = append(args, r.args...)
+	}
+	b.Queue(sql+bagFrom+` WHERE b.id = $1`, args...).QueryRow(func(row pgx.Row) error {
+		var ks []int
+		var serials, couriers []string
+		extra := []any{&ks, &serials, &couriers}
+		var ev Event
+		if e != nil {
+			extra = append(extra, &ev.ID, &ev.RecordedAt, &ev.PrevHash)
+		}
+		if r != nil {
+			extra = append(extra, r.dest...)
+		}
+		bag, err := scanBag(extraRow{row, extra})
 		if errors.Is(err, pgx.ErrNoRows) {
-			return nil
+			return nil // no such bag: *out stays nil, e.ID 0
 		}
 		if err != nil {
 			return fmt.Errorf("load bag: %w", err)
 		}
+		bag.Packages = make([]Package, len(ks))
+		for i, k := range ks {
+			bag.Packages[i] = Package{K: k, N: bag.PackageCount, SealSerial: serials[i]}
+		}
+		bag.couriers = couriers
+		if e != nil {
+			// As PrepareEvent: the bag id as the row gives it back (the
+			// leaf names it so), its current state and custodian.
+			e.ID, e.RecordedAt, e.PrevHash = ev.ID, ev.RecordedAt, ev.PrevHash
+			e.BagID, e.state, e.custodian = bag.ID, bag.State, bag.Custodian
+		}
 		*out = bag
 		return nil
 	})
-	b.Queue(`SELECT ARRAY(SELECT k FROM bag_packages WHERE bag_id = $1 ORDER BY k),
-		ARRAY(SELECT coalesce(seal_serial, '') FROM bag_packages WHERE bag_id = $1 ORDER BY k),
-		ARRAY(SELECT DISTINCT c.user_id FROM courier_sheet_bags sb
-		      JOIN courier_sheets cs ON cs.id = sb.sheet_id AND cs.status = 'issued'
-		      JOIN couriers c ON c.id = cs.courier_id WHERE sb.bag_id = $1 AND c.user_id IS NOT NULL)`, id).
-		QueryRow(func(row pgx.Row) error {
-			var ks []int
-			var serials []string
-			var couriers []string
-			if err := row.Scan(&ks, &serials, &couriers); err != nil {
-				return fmt.Errorf("load packages and couriers: %w", err)
-			}
-			if *out == nil {
-				return nil
-			}
-			(*out).Packages = make([]Package, len(ks))
-			for i, k := range ks {
-				(*out).Packages[i] = Package{K: k, N: (*out).PackageCount, SealSerial: serials[i]}
-			}
-			(*out).couriers = couriers
-			return nil
-		})
 	return nil
 }
 

@@ -235,10 +235,16 @@ func queueReceiver(b *pgx.Batch, username, bagID string, out **receiver) {
 }
 
 // sheetForSQL finds the newest valid sheet naming user u ($2 is the bag).
-const sheetForSQL = `SELECT cs.id::text FROM courier_sheets cs
-	JOIN courier_sheet_bags sb ON sb.sheet_id = cs.id JOIN couriers c ON c.id = cs.courier_id
-	WHERE sb.bag_id = $2 AND c.user_id = u.id::text AND cs.status = 'issued'
+var sheetForSQL = sheetFor("$2")
+
+// sheetFor is sheetForSQL with the bag as parameter bag (a rider on the
+// bag's own read has it as $1).
+func sheetFor(bag string) string {
+	return `SELECT cs.id::text FROM courier_sheets cs
+	JOIN courier_sheet_bags sb ON sb.sheet_id = cs.id JOIN couriers cr ON cr.id = cs.courier_id
+	WHERE sb.bag_id = ` + bag + ` AND cr.user_id = u.id::text AND cs.status = 'issued'
 	  AND cs.valid_from <= now() AND now() < cs.valid_until ORDER BY cs.issued_at DESC LIMIT 1`
+}
 
 func noSheet(username string) error {
 	return &valise.Error{Code: valise.ECONFLICT,
@@ -287,14 +293,13 @@ func (s *Service) release(ctx context.Context, actor policy.Subject, in ReleaseI
 	)
 	// The transaction runs in the bag's write group (db.Grouped).
 	err := db.InTxBatch(db.Grouped(ctx, in.BagID), s.pool, lockedTx, func(batch *pgx.Batch) error {
-		if err := QueueLockBag(batch, in.BagID, &b); err != nil {
+		ev = &Event{BagID: in.BagID, Kind: "handoff_released", Place: in.Place, Reason: in.Note}
+		if err := QueueLockBagForEvent(batch, in.BagID, &b, ev); err != nil {
 			return err
 		}
 		if in.To != "" {
 			queueReceiver(batch, in.To, in.BagID, &to)
 		}
-		ev = &Event{BagID: in.BagID, Kind: "handoff_released", Place: in.Place, Reason: in.Note}
-		PrepareEvent(batch, ev)
 		return nil
 	}, func(tx pgx.Tx) error {
 		if b == nil {
@@ -476,21 +481,22 @@ func (s *Service) confirm(ctx context.Context, actor policy.Subject, handoffID, 
 			where, arg = `bag_id = $2::uuid AND status = 'released' AND $1 = ''`, ""
 		}
 		queueHandoffArgs(batch, where+` FOR UPDATE`, &h, arg, bagID)
-		if err := QueueLockBag(batch, bagID, &b); err != nil {
+		// The named receiver's sheet, re-checked now (a registry has none),
+		// read with the bag (after both locks): its hand-off's to_user, in
+		// the bag's own statement ($1 is the bag).
+		sheet = ""
+		rider := &bagRider{cols: `coalesce((SELECT (` + sheetFor("$1") + `) FROM handoffs h JOIN users u ON u.id = h.to_user
+			WHERE h.bag_id = $1 AND h.status = 'released'), '')`, dest: []any{&sheet}}
+		if handoffID != "" {
+			rider.cols = `coalesce((SELECT (` + sheetFor("$1") + `) FROM handoffs h JOIN users u ON u.id = h.to_user
+				WHERE h.id = $2 AND h.bag_id = $1), '')`
+			rider.args = []any{handoffID}
+		}
+		ev = &Event{BagID: bagID, Kind: "handoff_accepted", Place: in.Place, Reason: in.Note}
+		if err := queueBag(batch, bagID, true, &b, ev, rider); err != nil {
 			return err
 		}
 		keyring.QueueBagSeals(batch, bagID, &issued)
-		// The named receiver's sheet, re-checked now (a registry has none).
-		batch.Queue(`SELECT coalesce((`+sheetForSQL+`), '') FROM handoffs h JOIN users u ON u.id = h.to_user
-			WHERE h.`+where, arg, bagID).QueryRow(func(row pgx.Row) error {
-			sheet = ""
-			if err := row.Scan(&sheet); err != nil && !errors.Is(err, pgx.ErrNoRows) {
-				return err
-			}
-			return nil
-		})
-		ev = &Event{BagID: bagID, Kind: "handoff_accepted", Place: in.Place, Reason: in.Note}
-		PrepareEvent(batch, ev)
 		return nil
 	}, func(tx pgx.Tx) error {
 		if h == nil {
@@ -658,11 +664,10 @@ func (s *Service) Cancel(ctx context.Context, actor policy.Subject, handoffID st
 	)
 	err := db.InTxBatch(db.Grouped(ctx, bagID), s.pool, lockedTx, func(batch *pgx.Batch) error {
 		queueHandoffArgs(batch, `id = $1 AND bag_id = $2::uuid FOR UPDATE`, &h, handoffID, bagID)
-		if err := QueueLockBag(batch, bagID, &b); err != nil {
+		ev = &Event{BagID: bagID, Kind: "handoff_cancelled", Place: w.Place, Reason: w.Note}
+		if err := QueueLockBagForEvent(batch, bagID, &b, ev); err != nil {
 			return err
 		}
-		ev = &Event{BagID: bagID, Kind: "handoff_cancelled", Place: w.Place, Reason: w.Note}
-		PrepareEvent(batch, ev)
 		return nil
 	}, func(tx pgx.Tx) error {
 		if h == nil || b == nil {
@@ -728,12 +733,11 @@ func (s *Service) Scan(ctx context.Context, actor policy.Subject, bagID string, 
 		issued []*keyring.Seal
 	)
 	err = db.InTxBatch(db.Grouped(ctx, bagID), s.pool, lockedTx, func(batch *pgx.Batch) error {
-		if err := QueueLockBag(batch, bagID, &b); err != nil {
+		ev = &Event{BagID: bagID, Kind: "checkpoint_scan", Place: in.Place, Reason: in.Note}
+		if err := QueueLockBagForEvent(batch, bagID, &b, ev); err != nil {
 			return err
 		}
 		keyring.QueueBagSeals(batch, bagID, &issued)
-		ev = &Event{BagID: bagID, Kind: "checkpoint_scan", Place: in.Place, Reason: in.Note}
-		PrepareEvent(batch, ev)
 		return nil
 	}, func(tx pgx.Tx) error {
 		if b == nil {
@@ -932,12 +936,11 @@ func (s *Service) ScanMany(ctx context.Context, actor policy.Subject, bagID stri
 	)
 	err := db.InTxBatch(db.Grouped(ctx, bagID), s.pool, lockedTx, func(batch *pgx.Batch) error {
 		out = nil
-		if err := QueueLockBag(batch, bagID, &b); err != nil {
+		first = &Event{BagID: bagID, Kind: "checkpoint_scan"}
+		if err := QueueLockBagForEvent(batch, bagID, &b, first); err != nil {
 			return err
 		}
 		keyring.QueueBagSeals(batch, bagID, &issued)
-		first = &Event{BagID: bagID, Kind: "checkpoint_scan"}
-		PrepareEvent(batch, first)
 		batch.Queue(`SELECT ARRAY(SELECT nextval(pg_get_serial_sequence('bag_events', 'id')) FROM generate_series(2, $1))`, n).
 			QueryRow(func(row pgx.Row) error { return row.Scan(&ids) })
 		return nil
