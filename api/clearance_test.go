@@ -52,7 +52,7 @@ func TestClearanceBoundsOversight(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := tlog.NewIntegrator(e.Pool, key, tlog.IntegratorOptions{}).IntegrateOnce(ctx); err != nil {
+	if _, err := tlog.NewIntegrator(e.Pool, key, tlog.IntegratorOptions{}).Flush(ctx); err != nil {
 		t.Fatal(err)
 	}
 	// Denies about each bag, for the decision log: an MFA clerk cleared

@@ -69,7 +69,7 @@ func TestLogEndpoints(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		if _, err := g.IntegrateOnce(ctx); err != nil {
+		if _, err := g.Flush(ctx); err != nil {
 			t.Fatal(err)
 		}
 		// The key as served parses with the note package; the checkpoint verifies with it.

@@ -140,7 +140,7 @@ func TestPhoneHandoff(t *testing.T) {
 	}
 	// Once the log has integrated them, a re-send carries receipts that
 	// verify offline with the log key from the bundle.
-	if _, err := e.log.IntegrateOnce(ctx); err != nil {
+	if _, err := e.log.Flush(ctx); err != nil {
 		t.Fatal(err)
 	}
 	again, err = from.Sync(ctx, batch)
@@ -504,7 +504,7 @@ func TestSyncBatchOfScans(t *testing.T) {
 	// The run's events were written by one statement (pouch.QueueEvents):
 	// the log audit regenerates each one's leaf from its row and finds the
 	// hash the log holds, in the tree the checkpoint signs.
-	if _, err := e.log.IntegrateOnce(ctx); err != nil {
+	if _, err := e.log.Flush(ctx); err != nil {
 		t.Fatal(err)
 	}
 	if r, err := tlog.AuditWith(ctx, e.Pool, e.key.Verifier, tlog.AuditOptions{Leaves: pouch.LeafSource}); err != nil || !r.OK() || r.Leaves < 10 {

@@ -80,10 +80,23 @@ func (g *Integrator) Run(ctx context.Context) {
 // process was integrating). The first round on an empty log signs a size-0
 // checkpoint so the log always has one to serve.
 func (g *Integrator) IntegrateOnce(ctx context.Context) (int, error) {
+	return g.integrateOnce(ctx, false)
+}
+
+// Flush is IntegrateOnce that waits for another process's round to end
+// instead of skipping: when it returns, every leaf committed before it was
+// called (up to Batch of them) is in a signed checkpoint. It is for a caller
+// that must see its own leaves integrated now (a test, a bulk load), while
+// background integrators may be running.
+func (g *Integrator) Flush(ctx context.Context) (int, error) {
+	return g.integrateOnce(ctx, true)
+}
+
+func (g *Integrator) integrateOnce(ctx context.Context, wait bool) (int, error) {
 	n := 0
 	err := pgx.BeginTxFunc(ctx, g.pool, pgx.TxOptions{IsoLevel: pgx.ReadCommitted}, func(tx pgx.Tx) error {
 		var err error
-		n, err = g.integrate(ctx, tx)
+		n, err = g.integrate(ctx, tx, wait)
 		return err
 	})
 	if err != nil {
@@ -115,9 +128,15 @@ func (g *Integrator) maybeAnalyze(ctx context.Context) {
 	g.analyzed.Store(size)
 }
 
-func (g *Integrator) integrate(ctx context.Context, tx pgx.Tx) (int, error) {
-	var leader bool
-	if err := tx.QueryRow(ctx, `SELECT pg_try_advisory_xact_lock($1)`, integratorLock).Scan(&leader); err != nil {
+func (g *Integrator) integrate(ctx context.Context, tx pgx.Tx, wait bool) (int, error) {
+	leader := true
+	if wait {
+		// The statements after this one see what the round that held the
+		// lock committed (READ COMMITTED: a new snapshot each).
+		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, integratorLock); err != nil {
+			return 0, err
+		}
+	} else if err := tx.QueryRow(ctx, `SELECT pg_try_advisory_xact_lock($1)`, integratorLock).Scan(&leader); err != nil {
 		return 0, err
 	}
 	if !leader {

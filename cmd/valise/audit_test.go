@@ -37,7 +37,7 @@ func TestAuditCommands(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if _, err := g.IntegrateOnce(ctx); err != nil {
+	if _, err := g.Flush(ctx); err != nil {
 		t.Fatal(err)
 	}
 	dbFlag := "--database-url=" + d.URL

@@ -52,7 +52,7 @@ func TestAuditVerifyNamesBrokenChain(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := tlog.NewIntegrator(d.Pool, key, tlog.IntegratorOptions{Logger: quiet}).IntegrateOnce(ctx); err != nil {
+	if _, err := tlog.NewIntegrator(d.Pool, key, tlog.IntegratorOptions{Logger: quiet}).Flush(ctx); err != nil {
 		t.Fatal(err)
 	}
 	args := []string{"audit", "verify", "--database-url=" + d.URL, "--key", key.VerifierKey}

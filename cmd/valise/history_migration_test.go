@@ -318,7 +318,7 @@ func TestOneHistoryMigratesExistingData(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, err := tlog.NewIntegrator(d.Pool, key, tlog.IntegratorOptions{Logger: slog.New(slog.DiscardHandler)}).IntegrateOnce(ctx); err != nil {
+		if _, err := tlog.NewIntegrator(d.Pool, key, tlog.IntegratorOptions{Logger: slog.New(slog.DiscardHandler)}).Flush(ctx); err != nil {
 			t.Fatal(err)
 		}
 		code, out, errs := runCmd(t, "audit", "verify", url, "--key", key.VerifierKey)

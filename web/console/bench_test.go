@@ -41,7 +41,7 @@ func BenchmarkConsoleRender(b *testing.B) {
 	if _, err := demo.Load(ctx, e.Pool, demo.Options{MasterKey: e.MasterKey}); err != nil {
 		b.Fatal(err)
 	}
-	if _, err := tlog.NewIntegrator(e.Pool, key, tlog.IntegratorOptions{}).IntegrateOnce(ctx); err != nil {
+	if _, err := tlog.NewIntegrator(e.Pool, key, tlog.IntegratorOptions{}).Flush(ctx); err != nil {
 		b.Fatal(err)
 	}
 	if _, err := e.Pool.Exec(ctx, `ANALYZE`); err != nil {

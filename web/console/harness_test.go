@@ -140,7 +140,7 @@ func newEnv(t *testing.T) *env {
 // integrate adds every logged event to the custody log and signs a checkpoint.
 func (e *env) integrate(t testing.TB) {
 	t.Helper()
-	if _, err := tlog.NewIntegrator(e.Pool, e.key, tlog.IntegratorOptions{}).IntegrateOnce(context.Background()); err != nil {
+	if _, err := tlog.NewIntegrator(e.Pool, e.key, tlog.IntegratorOptions{}).Flush(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 }
