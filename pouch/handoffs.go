@@ -210,35 +210,37 @@ type receiver struct {
 	clearance policy.Level
 }
 
-// queueReceiver queues in b the look-up of a receiver by username and, in
-// the same query, the newest issued, unrevoked courier sheet valid now that
-// names them and covers the bag (DM-03). After b's results are read, *out is
-// the receiver (SheetID empty without such a sheet), or nil.
-func queueReceiver(b *pgx.Batch, username, bagID string, out **receiver) {
-	*out = nil
-	b.Queue(`SELECT u.id, u.username, n.code, u.roles, u.active, u.clearance, coalesce((`+sheetForSQL+`), '')
-		FROM users u JOIN units n ON n.id = u.unit_id WHERE u.username = $1`, username, bagID).
-		QueryRow(func(row pgx.Row) error {
-			r := receiver{Party: Party{Kind: CustodianPerson}}
-			var level int16
-			err := row.Scan(&r.User, &r.Username, &r.Unit, &r.roles, &r.active, &level, &r.SheetID)
-			if errors.Is(err, pgx.ErrNoRows) {
-				return nil
-			}
-			if err != nil {
-				return fmt.Errorf("load receiver: %w", err)
-			}
-			r.clearance = policy.Level(level)
-			*out = &r
-			return nil
-		})
+// receiverRider looks up a receiver by username and, in the same query, the
+// newest issued, unrevoked courier sheet valid now that names them and
+// covers the bag (DM-03), riding on the bag's statement ($1 is the bag, $2
+// the username): one JSON object, or NULL, for decodeReceiver (SheetID
+// empty without such a sheet).
+func receiverRider(username string, out *[]byte) *bagRider {
+	return &bagRider{cols: `(SELECT json_build_object('user', u.id::text, 'username', u.username, 'unit', n.code,
+		'roles', u.roles, 'active', u.active, 'clearance', u.clearance, 'sheet', coalesce((` + sheetFor("$1") + `), ''))
+		FROM users u JOIN units n ON n.id = u.unit_id WHERE u.username = $2)`, args: []any{username}, dest: []any{out}}
 }
 
-// sheetForSQL finds the newest valid sheet naming user u ($2 is the bag).
-var sheetForSQL = sheetFor("$2")
+// decodeReceiver reads receiverRider's object: nil when there is no such user.
+func decodeReceiver(j []byte) (*receiver, error) {
+	if j == nil {
+		return nil, nil
+	}
+	var v struct {
+		User, Username, Unit, Sheet string
+		Roles                       []string
+		Active                      bool
+		Clearance                   int16
+	}
+	if err := json.Unmarshal(j, &v); err != nil {
+		return nil, fmt.Errorf("load receiver: %w", err)
+	}
+	return &receiver{Party: Party{Kind: CustodianPerson, User: v.User, Username: v.Username, Unit: v.Unit, SheetID: v.Sheet},
+		roles: v.Roles, active: v.Active, clearance: policy.Level(v.Clearance)}, nil
+}
 
-// sheetFor is sheetForSQL with the bag as parameter bag (a rider on the
-// bag's own read has it as $1).
+// sheetFor finds the newest valid sheet naming user u (the bag is the
+// parameter bag: $1 in a rider on the bag's own read).
 func sheetFor(bag string) string {
 	return `SELECT cs.id::text FROM courier_sheets cs
 	JOIN courier_sheet_bags sb ON sb.sheet_id = cs.id JOIN couriers cr ON cr.id = cs.courier_id
@@ -285,25 +287,27 @@ func (s *Service) release(ctx context.Context, actor policy.Subject, in ReleaseI
 	// Two round trips in the transaction: BEGIN with every read (after the
 	// bag's row lock, so current), then every write; then COMMIT.
 	var (
-		out  *Handoff
-		b    *Bag
-		to   *receiver
-		ev   *Event
-		from = Party{Kind: CustodianPerson, Unit: actor.UnitCode, User: actor.UserID, Username: actor.Username}
+		out    *Handoff
+		b      *Bag
+		toJSON []byte
+		ev     *Event
+		from   = Party{Kind: CustodianPerson, Unit: actor.UnitCode, User: actor.UserID, Username: actor.Username}
 	)
 	// The transaction runs in the bag's write group (db.Grouped).
 	err := db.InTxBatch(db.Grouped(ctx, in.BagID), s.pool, lockedTx, func(batch *pgx.Batch) error {
 		ev = &Event{BagID: in.BagID, Kind: "handoff_released", Place: in.Place, Reason: in.Note}
-		if err := QueueLockBagForEvent(batch, in.BagID, &b, ev); err != nil {
-			return err
-		}
+		var rider *bagRider
 		if in.To != "" {
-			queueReceiver(batch, in.To, in.BagID, &to)
+			rider = receiverRider(in.To, &toJSON)
 		}
-		return nil
+		return queueBag(batch, in.BagID, true, &b, ev, rider)
 	}, func(tx pgx.Tx) error {
 		if b == nil {
 			return valise.Errorf(valise.ENOTFOUND, "no such bag")
+		}
+		to, err := decodeReceiver(toJSON)
+		if err != nil {
+			return err
 		}
 		if err := check(ctx, policy.ActBagHandOff, b.Resource()); err != nil {
 			return err
@@ -391,7 +395,7 @@ func (s *Service) release(ctx context.Context, actor policy.Subject, in ReleaseI
 			h.ID, b.ID, from.Unit, from.User, from.Username, h.To.Unit, toUser, toUsername, toKind, h.Purpose, sheet,
 			string(b.State), ev.ID).
 			QueryRow(func(row pgx.Row) (err error) { out, err = scanHandoff(row); return err })
-		err := tx.SendBatch(ctx, batch).Close()
+		err = tx.SendBatch(ctx, batch).Close()
 		var pe *pgconn.PgError
 		if errors.As(err, &pe) && pe.Code == "23505" && pe.ConstraintName == "handoffs_open_idx" {
 			return handoffOpen()
