@@ -405,6 +405,9 @@ func (s *Service) release(ctx context.Context, actor policy.Subject, in ReleaseI
 		}
 		return nil
 	})
+	if err == nil && out != nil {
+		s.handoffBags.put(out.ID, out.BagID)
+	}
 	return out, err
 }
 
@@ -424,6 +427,24 @@ func stale(b *Bag, ifMatch int) error {
 type ConfirmInput struct {
 	SealScan
 	Where
+}
+
+// handoffBag is the bag hand-off id names: remembered (s.handoffBags) or
+// read. The transaction that follows locks and reads the hand-off itself,
+// with the bag as a condition, so a remembered answer only saves a query.
+func (s *Service) handoffBag(ctx context.Context, id string) (string, error) {
+	if bag, ok := s.handoffBags.get(id); ok {
+		return bag, nil
+	}
+	var bag string
+	if err := db.Q(ctx, s.pool).QueryRow(ctx, `SELECT bag_id::text FROM handoffs WHERE id = $1`, id).Scan(&bag); err != nil {
+		if errors.Is(err, pgx.ErrNoRows) {
+			return "", valise.Errorf(valise.ENOTFOUND, "no such hand-off")
+		}
+		return "", db.Classify(err)
+	}
+	s.handoffBags.put(id, bag)
+	return bag, nil
 }
 
 // Confirm is the second signature: the named receiver (nobody else) counts
@@ -462,11 +483,8 @@ func (s *Service) confirm(ctx context.Context, actor policy.Subject, handoffID, 
 		return nil, nil, nil // no open hand-off: the caller reads the bag and explains
 	}
 	if bagID == "" {
-		if err := db.Q(ctx, s.pool).QueryRow(ctx, `SELECT bag_id::text FROM handoffs WHERE id = $1`, handoffID).Scan(&bagID); err != nil {
-			if errors.Is(err, pgx.ErrNoRows) {
-				return nil, nil, valise.Errorf(valise.ENOTFOUND, "no such hand-off")
-			}
-			return nil, nil, db.Classify(err)
+		if bagID, err = s.handoffBag(ctx, handoffID); err != nil {
+			return nil, nil, err
 		}
 	}
 	var (
@@ -654,19 +672,16 @@ func (s *Service) Cancel(ctx context.Context, actor policy.Subject, handoffID st
 	// As in confirm: the hand-off's bag first, then one round trip of reads
 	// (the hand-off's lock, then the bag's) and one of writes, in the bag's
 	// write group.
-	var bagID string
-	if err := db.Q(ctx, s.pool).QueryRow(ctx, `SELECT bag_id::text FROM handoffs WHERE id = $1`, handoffID).Scan(&bagID); err != nil {
-		if errors.Is(err, pgx.ErrNoRows) {
-			return nil, valise.Errorf(valise.ENOTFOUND, "no such hand-off")
-		}
-		return nil, db.Classify(err)
+	bagID, err := s.handoffBag(ctx, handoffID)
+	if err != nil {
+		return nil, err
 	}
 	var (
 		out, h *Handoff
 		b      *Bag
 		ev     *Event
 	)
-	err := db.InTxBatch(db.Grouped(ctx, bagID), s.pool, lockedTx, func(batch *pgx.Batch) error {
+	err = db.InTxBatch(db.Grouped(ctx, bagID), s.pool, lockedTx, func(batch *pgx.Batch) error {
 		queueHandoffArgs(batch, `id = $1 AND bag_id = $2::uuid FOR UPDATE`, &h, handoffID, bagID)
 		ev = &Event{BagID: bagID, Kind: "handoff_cancelled", Place: w.Place, Reason: w.Note}
 		if err := QueueLockBagForEvent(batch, bagID, &b, ev); err != nil {
