@@ -1,8 +1,9 @@
 package identity
 
 import (
-	"sync"
 	"time"
+
+	"valise/internal/memo"
 )
 
 // tokenMemo remembers access tokens whose signature and claims verified, so
@@ -12,34 +13,12 @@ import (
 // verify the same way every time, and what can change is re-checked on every
 // use: the clock against its expiry and issued-at, its signing key against
 // retirement (publicKey), and its session and user against the database
-// (liveSubject, as before). Only verified tokens are remembered, at most
-// tokenMemoSize of them (all forgotten when full).
-type tokenMemo struct {
-	mu   sync.Mutex
-	seen map[string]rememberedToken
-}
+// (liveSubject, as before). Only verified tokens are remembered.
+type tokenMemo = memo.Map[string, rememberedToken]
 
 type rememberedToken struct {
 	claims Claims
 	kid    string
-}
-
-const tokenMemoSize = 1 << 14
-
-func (m *tokenMemo) get(token string) (rememberedToken, bool) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	r, ok := m.seen[token]
-	return r, ok
-}
-
-func (m *tokenMemo) put(token string, r rememberedToken) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if m.seen == nil || len(m.seen) >= tokenMemoSize {
-		m.seen = make(map[string]rememberedToken, 64)
-	}
-	m.seen[token] = r
 }
 
 // timely reports whether c is within its validity at now, as the parser

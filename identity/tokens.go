@@ -208,7 +208,7 @@ func (s *Service) issueAccess(ctx context.Context, u User, sid string) (string, 
 // required and checked.
 func (s *Service) Authenticate(ctx context.Context, token string) (policy.Subject, string, error) {
 	var c Claims
-	if r, ok := s.verified.get(token); ok {
+	if r, ok := s.verified.Get(token); ok {
 		// Verified before: the same bytes, the same signature. What time or
 		// the keys can change is checked again.
 		c = r.claims
@@ -243,7 +243,7 @@ func (s *Service) Authenticate(ctx context.Context, token string) (policy.Subjec
 		s.log.InfoContext(ctx, "access token refused", "reason", err.Error())
 		return policy.Subject{}, "", errToken
 	}
-	s.verified.put(token, rememberedToken{claims: c, kid: kid})
+	s.verified.Put(token, rememberedToken{claims: c, kid: kid})
 	return s.subjectOf(ctx, &c)
 }
 

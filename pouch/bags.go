@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -13,6 +12,7 @@ import (
 	"valise"
 	"valise/crypto/keyring"
 	"valise/internal/db"
+	"valise/internal/memo"
 	"valise/policy"
 )
 
@@ -25,32 +25,7 @@ type Service struct {
 	now   func() time.Time
 	// handoffBags remembers which bag a hand-off names (it does for good),
 	// so a confirmation or cancellation need not ask before its transaction.
-	handoffBags idMemo
-}
-
-// idMemo is a bounded map of immutable facts (a hand-off's bag), safe for
-// concurrent use; it forgets everything when full.
-type idMemo struct {
-	mu sync.Mutex
-	m  map[string]string
-}
-
-const idMemoSize = 1 << 15
-
-func (m *idMemo) get(k string) (string, bool) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	v, ok := m.m[k]
-	return v, ok
-}
-
-func (m *idMemo) put(k, v string) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if m.m == nil || len(m.m) >= idMemoSize {
-		m.m = make(map[string]string, 64)
-	}
-	m.m[k] = v
+	handoffBags memo.Map[string, string]
 }
 
 // Package is one package of a bag, "k of N", with its physical seal serial.

@@ -406,7 +406,7 @@ func (s *Service) release(ctx context.Context, actor policy.Subject, in ReleaseI
 		return nil
 	})
 	if err == nil && out != nil {
-		s.handoffBags.put(out.ID, out.BagID)
+		s.handoffBags.Put(out.ID, out.BagID)
 	}
 	return out, err
 }
@@ -433,7 +433,7 @@ type ConfirmInput struct {
 // read. The transaction that follows locks and reads the hand-off itself,
 // with the bag as a condition, so a remembered answer only saves a query.
 func (s *Service) handoffBag(ctx context.Context, id string) (string, error) {
-	if bag, ok := s.handoffBags.get(id); ok {
+	if bag, ok := s.handoffBags.Get(id); ok {
 		return bag, nil
 	}
 	var bag string
@@ -443,7 +443,7 @@ func (s *Service) handoffBag(ctx context.Context, id string) (string, error) {
 		}
 		return "", db.Classify(err)
 	}
-	s.handoffBags.put(id, bag)
+	s.handoffBags.Put(id, bag)
 	return bag, nil
 }
 

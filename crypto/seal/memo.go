@@ -3,7 +3,7 @@ package seal
 import (
 	"crypto/ed25519"
 	"crypto/sha256"
-	"sync"
+	"valise/internal/memo"
 )
 
 // A Memo remembers signatures it has seen verify, so that a server checking
@@ -19,14 +19,10 @@ import (
 // attempts cannot fill the memo). Everything else a verification decides
 // (the key's revocation and window, the seal's revocation and expiry) is
 // checked every time. The zero value is ready; a Memo is safe for
-// concurrent use and holds at most memoSize entries (it forgets them all
-// when full: a bounded, simple cache for a working set of bags in transit).
+// concurrent use and bounded (memo.Map).
 type Memo struct {
-	mu   sync.Mutex
-	seen map[[32]byte]struct{}
+	seen memo.Map[[32]byte, struct{}]
 }
-
-const memoSize = 1 << 14
 
 // verify is ed25519.Verify(pub, msg, sig), remembered.
 func (m *Memo) verify(pub ed25519.PublicKey, msg, sig []byte) bool {
@@ -39,20 +35,12 @@ func (m *Memo) verify(pub ed25519.PublicKey, msg, sig []byte) bool {
 	h.Write(msg)
 	var k [32]byte
 	h.Sum(k[:0])
-	m.mu.Lock()
-	_, ok := m.seen[k]
-	m.mu.Unlock()
-	if ok {
+	if _, ok := m.seen.Get(k); ok {
 		return true
 	}
 	if !ed25519.Verify(pub, msg, sig) {
 		return false
 	}
-	m.mu.Lock()
-	if m.seen == nil || len(m.seen) >= memoSize {
-		m.seen = make(map[[32]byte]struct{}, 64)
-	}
-	m.seen[k] = struct{}{}
-	m.mu.Unlock()
+	m.seen.Put(k, struct{}{})
 	return true
 }

@@ -20,8 +20,8 @@ func TestMemoAnswersAsVerify(t *testing.T) {
 			t.Fatalf("verification %d of a genuine seal: %v", i+1, err)
 		}
 	}
-	if len(m.seen) != 1 {
-		t.Fatalf("memo holds %d signatures after one genuine seal, want 1", len(m.seen))
+	if m.seen.Len() != 1 {
+		t.Fatalf("memo holds %d signatures after one genuine seal, want 1", m.seen.Len())
 	}
 
 	// Claims of another seal under the genuine one's signature.
@@ -35,8 +35,8 @@ func TestMemoAnswersAsVerify(t *testing.T) {
 			t.Fatalf("forged seal, try %d: err = %v, want ErrSignature", i+1, err)
 		}
 	}
-	if len(m.seen) != 1 {
-		t.Fatalf("a failed signature was remembered: %d entries", len(m.seen))
+	if m.seen.Len() != 1 {
+		t.Fatalf("a failed signature was remembered: %d entries", m.seen.Len())
 	}
 
 	revoked := keySetFor(1, "MFA")
