@@ -3,6 +3,7 @@ package seal
 import (
 	"crypto/ed25519"
 	"crypto/sha256"
+
 	"valise/internal/memo"
 )
 
@@ -26,7 +27,9 @@ type Memo struct {
 
 // verify is ed25519.Verify(pub, msg, sig), remembered.
 func (m *Memo) verify(pub ed25519.PublicKey, msg, sig []byte) bool {
-	if m == nil {
+	if m == nil || len(pub) != ed25519.PublicKeySize || len(sig) != ed25519.SignatureSize {
+		// Fixed lengths make the key below unambiguous (no other split of
+		// the same bytes into key, signature and message).
 		return ed25519.Verify(pub, msg, sig)
 	}
 	h := sha256.New()

@@ -1,6 +1,7 @@
 package seal
 
 import (
+	"crypto/ed25519"
 	"errors"
 	"testing"
 )
@@ -48,5 +49,21 @@ func TestMemoAnswersAsVerify(t *testing.T) {
 	}
 	if _, err := VerifyWith(genuine, keySetFor(1, "MFA"), base.Expires, &m); !errors.Is(err, ErrSealExpired) {
 		t.Fatalf("remembered seal after its expiry: err = %v, want ErrSealExpired", err)
+	}
+}
+
+// The same bytes split differently between signature and message are not
+// the remembered signature: a 63-byte "signature" never verifies.
+func TestMemoKeyIsUnambiguous(t *testing.T) {
+	k := testKey(7)
+	msg := []byte("signed bytes of a seal")
+	sig := ed25519.Sign(k, msg)
+	var m Memo
+	if !m.verify(pub(k), msg, sig) {
+		t.Fatal("a genuine signature does not verify")
+	}
+	shifted := append([]byte{sig[len(sig)-1]}, msg...)
+	if m.verify(pub(k), shifted, sig[:len(sig)-1]) {
+		t.Fatal("the remembered bytes, split one byte earlier, verified")
 	}
 }
