@@ -580,7 +580,11 @@ func (s *Service) SetCaseFamily(ctx context.Context, check Check, by policy.Subj
 				if !m.Accompanying {
 					return conflict("HR-39", "%s is not accompanying family on %s: %s", m.FullName, on, m.Ground)
 				}
-				if f.Basis == "parent_unable_to_work_exceptional" {
+				rs, err := rotationSettings(ctx, tx)
+				if err != nil {
+					return err
+				}
+				if rs.needsParentException(f.Basis) {
 					xf, err := checkParentException(ctx, tx, id, on, in.Exception)
 					if err != nil {
 						return err
@@ -593,7 +597,7 @@ func (s *Service) SetCaseFamily(ctx context.Context, check Check, by policy.Subj
 						return err
 					}
 				} else if in.Exception != nil {
-					return refusal("the family change is invalid", fe("exception", "R§29: the exceptional case is for a parent unable to work (basis parent_unable_to_work_exceptional)"))
+					return refusal("the family change is invalid", fe("exception", "R§29: the exceptional case is for a parent unable to work (basis parent_unable_to_work_exceptional; every parent when the setting rotation/settings r29_all_parents is on)"))
 				}
 				for _, d := range c.Documents {
 					if d.Holder == m.ID && d.Status == "missing" {

@@ -31,7 +31,42 @@ import (
 // law sets; R§29(1) multiplies it (reference data: the Rules only point to it).
 const RefSubsistenceMinimum = "subsistence_minimum"
 
+// RefRotation holds the rotation settings the Rules leave to reading (code
+// "settings", RotationSettings).
+const RefRotation = "rotation"
+
+// RotationSettings are readings of the rotation Rules a ministry chooses,
+// reference data under RefRotation/"settings".
+type RotationSettings struct {
+	// R29AllParents applies the R§29 exceptional-case test to every parent,
+	// also one admitted on R§28 documents (basis parent_needing_care). The
+	// text ties the test only to parents unable to work; applying it to all
+	// is an interpretation (rotation-digest V15, erratum 8): off by default.
+	R29AllParents bool `json:"r29_all_parents"`
+}
+
+// rotationSettings reads RefRotation/"settings" (absent: the defaults).
+func rotationSettings(ctx context.Context, q db.Querier) (RotationSettings, error) {
+	var v RotationSettings
+	_, err := refValue(ctx, q, RefRotation, "settings", &v)
+	return v, err
+}
+
+// needsParentException reports whether a family member on basis must show
+// an R§29 exceptional case to become eligible.
+func (rs RotationSettings) needsParentException(basis string) bool {
+	return basis == "parent_unable_to_work_exceptional" || (rs.R29AllParents && basis == "parent_needing_care")
+}
+
 func init() {
+	refKinds = append(refKinds, RefRotation)
+	refValidators[RefRotation] = func(strict func(any) error) []valise.FieldError {
+		var x RotationSettings
+		if err := strict(&x); err != nil {
+			return []valise.FieldError{fe("value", "rotation settings are {r29_all_parents: true|false} (code settings)")}
+		}
+		return nil
+	}
 	refKinds = append(refKinds, RefSubsistenceMinimum)
 	refValidators[RefSubsistenceMinimum] = func(strict func(any) error) []valise.FieldError {
 		var x struct {

@@ -339,3 +339,78 @@ func TestSecondmentEligibilityAtOrder(t *testing.T) {
 		t.Fatalf("order with the facts as they stand: %v %+v", err, fields(err))
 	}
 }
+
+// TestRotationR29AllParentsSetting: erratum 8. By default a parent admitted
+// on R§28 documents (basis parent_needing_care) needs no R§29 exceptional
+// case; with rotation/settings r29_all_parents on, that parent is refused
+// without one and admitted with one, which is kept with the case.
+func TestRotationR29AllParentsSetting(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	ctx := context.Background()
+	chk := w.check(w.po)
+	mc := &personnel.MedicalConclusion{Organisation: "City Polyclinic No. 4", Number: "MC-29", Date: d("2025-04-01")}
+	caseWithParent := func(name string) (staff, member, caseID string) {
+		t.Helper()
+		st := w.admit(w.candidate("attache", "MFA", "2020-01-01"))
+		p, err := w.svc.AddFamily(ctx, chk, w.po, st.ID, personnel.FamilyInput{Relation: "parent", FullName: name, BirthDate: d("1950-01-01"), MedicalConclusion: mc, Change: act})
+		if err != nil {
+			t.Fatal(err)
+		}
+		c, err := w.svc.OpenRotationCase(ctx, chk, w.po, st.ID, personnel.CaseOpenInput{Direction: "outbound", OutOfPlan: "family_circumstances", Position: "attache", Unit: "DE-BER", Change: act})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, to := range []string{"proposed", "docs_pending"} {
+			if _, err := w.svc.SetCaseFamily(ctx, chk, w.po, st.ID, c.ID, personnel.CaseFamilyInput{FamilyMemberID: p.ID, Basis: "parent_needing_care", To: to, Change: act}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		for _, code := range []string{"kinship_doc", "parent_id", "personal_sheet", "care_need_doc", "medical_cert_abroad"} {
+			if _, err := w.svc.RecordDocument(ctx, chk, w.po, st.ID, c.ID, personnel.DocumentInput{Code: code, Holder: p.ID, Status: "received", ReceivedOn: d("2025-05-01"), Change: act}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		return st.ID, p.ID, c.ID
+	}
+	eligible := func(staff, member, caseID string, x *personnel.ParentException) error {
+		_, err := w.svc.SetCaseFamily(ctx, chk, w.po, staff, caseID, personnel.CaseFamilyInput{FamilyMemberID: member, Basis: "parent_needing_care", To: "eligible", Exception: x, Change: act})
+		return err
+	}
+
+	s1, m1, c1 := caseWithParent("Parent One")
+	before := w.snapshot()
+	refused(t, eligible(s1, m1, c1, &personnel.ParentException{Case: "spouse_refuses"}), valise.EINVALID, "the exceptional case is for a parent unable to work")
+	if w.snapshot() != before {
+		t.Fatal("a refused admission changed something")
+	}
+	if err := eligible(s1, m1, c1, nil); err != nil {
+		t.Fatalf("by default a parent on R§28 documents needs no exceptional case: %v %+v", err, fields(err))
+	}
+
+	if _, err := w.svc.SetReference(ctx, chk, w.po, personnel.RefRotation, "settings", personnel.ReferenceInput{Value: json.RawMessage(`{"r29_all_parents": "yes"}`), Change: act}); err == nil {
+		t.Fatal("a setting that is not true or false was accepted")
+	}
+	if _, err := w.svc.SetReference(ctx, chk, w.po, personnel.RefRotation, "settings", personnel.ReferenceInput{Value: json.RawMessage(`{"r29_all_parents": true}`), Change: act}); err != nil {
+		t.Fatal(err)
+	}
+	s2, m2, c2 := caseWithParent("Parent Two")
+	before = w.snapshot()
+	refused(t, eligible(s2, m2, c2, nil), valise.EINVALID, "R§29")
+	if w.snapshot() != before {
+		t.Fatal("a refused admission changed something")
+	}
+	if _, err := w.svc.SetReference(ctx, chk, w.po, personnel.RefSubsistenceMinimum, "2025", personnel.ReferenceInput{Value: json.RawMessage(`{"amount": 46228}`), Change: act}); err != nil {
+		t.Fatal(err)
+	}
+	x := &personnel.ParentException{Case: "no_capable_sibling", FiscalYear: 2025, Parents: 1, Siblings: []personnel.Sibling{
+		{FullName: "Brother", Adult: true, ResidesInRK: true, MonthlySalary: 100_000, FamilyMembers: 3}}}
+	if err := eligible(s2, m2, c2, x); err != nil {
+		t.Fatalf("with the setting on, an exceptional case admits the parent: %v %+v", err, fields(err))
+	}
+	var kept []byte
+	if err := w.db.Pool.QueryRow(ctx, `SELECT exception FROM rotation_case_family WHERE family_member_id = $1`, m2).Scan(&kept); err != nil ||
+		!strings.Contains(string(kept), `"no_capable_sibling"`) {
+		t.Fatalf("the exception kept with the case: %s %v", kept, err)
+	}
+}
