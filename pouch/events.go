@@ -109,13 +109,13 @@ func (e *Event) canonical() ([]byte, bool, bool, error) {
 	if len(custody) == 0 && e.CustodianBefore != nil {
 		custody = defaultCustody(e.CustodianBefore)
 	}
-	custody, okCustody, v, err := normalJSON(custody)
+	custody, okCustody, onlyCustodian, err := normalJSON(custody)
 	if err != nil {
 		return nil, false, false, fmt.Errorf("event custody block: %w", err)
 	}
 	// Only a block with the one key "custodian" can be the default.
 	isDefault := false
-	if m, ok := v.(map[string]any); ok && len(m) == 1 && m["custodian"] != nil && e.CustodianBefore != nil {
+	if onlyCustodian && e.CustodianBefore != nil {
 		d, _, _, _ := normalJSON(defaultCustody(e.CustodianBefore))
 		isDefault = bytes.Equal(d, custody)
 	}

@@ -57,33 +57,38 @@ type Coordinates struct {
 
 // Block is the custody block of an event (stored in bag_events.custody and
 // in the event's log leaf): the hand-off's parties, what was checked, where.
+//
+// The fields (and those of the types it holds) are in the order of their
+// JSON names, so that json.Marshal writes a block in the log's canonical
+// form and the leaf is built without decoding it again (canonicalAlready;
+// TestBlocksAreWrittenCanonical).
 type Block struct {
-	HandoffID   string       `json:"handoff_id,omitempty"`
-	Purpose     string       `json:"purpose,omitempty"`
-	From        *Party       `json:"from,omitempty"`
-	To          *Party       `json:"to,omitempty"`
-	Custodian   *Party       `json:"custodian,omitempty"`
-	Packages    int          `json:"packages,omitempty"`
-	Seals       *SealResult  `json:"seals,omitempty"`
 	Coordinates *Coordinates `json:"coordinates,omitempty"`
-	Note        string       `json:"note,omitempty"`
+	Custodian   *Party       `json:"custodian,omitempty"`
+	// Device names the courier's phone that signed the record (mobile-api).
+	Device    *DeviceMark `json:"device,omitempty"`
+	From      *Party      `json:"from,omitempty"`
+	HandoffID string      `json:"handoff_id,omitempty"`
+	Note      string      `json:"note,omitempty"`
+	Packages  int         `json:"packages,omitempty"`
+	Purpose   string      `json:"purpose,omitempty"`
+	Seals     *SealResult `json:"seals,omitempty"`
+	To        *Party      `json:"to,omitempty"`
 	// Transfer is "one_sided" when only one party records the hand-over:
 	// the other is a bearer without an account (ReleaseToBearer,
 	// ReceiveFromBearer), who cannot sign in Valise.
 	Transfer string `json:"transfer,omitempty"`
-	// Device names the courier's phone that signed the record (mobile-api).
-	Device *DeviceMark `json:"device,omitempty"`
 }
 
 // DeviceMark is what an event recorded from a phone's signed record keeps
 // of it: the device, its counter, the device's own time, the hash of the
 // signed payload, and what the server flagged (clock, counter, chain).
 type DeviceMark struct {
-	ID            string    `json:"id"`
 	Counter       int64     `json:"counter"`
 	DeviceTime    time.Time `json:"device_time"`
-	PayloadSHA256 string    `json:"payload_sha256"`
 	Flags         []string  `json:"flags,omitempty"`
+	ID            string    `json:"id"`
+	PayloadSHA256 string    `json:"payload_sha256"`
 }
 
 // Where and when an action happened, as the client reports it.

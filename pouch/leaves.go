@@ -27,22 +27,28 @@ var plainNumber = regexp.MustCompile(`^-?(0|[1-9][0-9]*)(\.[0-9]+)?$`)
 // normalJSON returns raw with its object keys sorted and no insignificant
 // space (json.Marshal of its decoded value, numbers kept as written), and
 // whether jsonb gives it back so: every number is plain and not a negative
-// zero; and the decoded value. Empty raw is the empty object.
-func normalJSON(raw json.RawMessage) (json.RawMessage, bool, any, error) {
+// zero; and whether it is an object whose one key is "custodian" (not
+// null). Empty raw is the empty object. Raw already in that form (what
+// Valise writes) is returned as it is (canonicalAlready).
+func normalJSON(raw json.RawMessage) (json.RawMessage, bool, bool, error) {
 	if len(raw) == 0 {
-		return json.RawMessage(`{}`), true, map[string]any{}, nil
+		return json.RawMessage(`{}`), true, false, nil
+	}
+	if ok, only := canonicalAlready(raw); ok {
+		return raw, true, only, nil
 	}
 	d := json.NewDecoder(bytes.NewReader(raw))
 	d.UseNumber()
 	var v any
 	if err := d.Decode(&v); err != nil {
-		return nil, false, nil, err
+		return nil, false, false, err
 	}
 	if d.More() {
-		return nil, false, nil, fmt.Errorf("trailing data after the JSON value")
+		return nil, false, false, fmt.Errorf("trailing data after the JSON value")
 	}
 	out, err := json.Marshal(v)
-	return out, stableNumbers(v), v, err
+	m, isMap := v.(map[string]any)
+	return out, stableNumbers(v), isMap && len(m) == 1 && m["custodian"] != nil, err
 }
 
 func stableNumbers(v any) bool {

@@ -25,14 +25,17 @@ const (
 
 // Party is one holder or side of a custody event. A bag always has exactly
 // one custodian Party; every event records it before and after.
+//
+// The fields are in the order of their JSON names, so that json.Marshal
+// writes a party as the log's canonical form has it (canonicalAlready).
 type Party struct {
+	Document string `json:"document,omitempty"` // bearer: identity document, or the carrier's engagement
 	Kind     string `json:"kind"`
+	Name     string `json:"name,omitempty"`     // bearer: the captain's name, or the carrier's
+	SheetID  string `json:"sheet_id,omitempty"` // the courier sheet under which a person or bearer holds it
 	Unit     string `json:"unit,omitempty"`     // registry and person: the unit code
 	User     string `json:"user,omitempty"`     // person: the user id
 	Username string `json:"username,omitempty"` // person
-	Name     string `json:"name,omitempty"`     // bearer: the captain's name, or the carrier's
-	Document string `json:"document,omitempty"` // bearer: identity document, or the carrier's engagement
-	SheetID  string `json:"sheet_id,omitempty"` // the courier sheet under which a person or bearer holds it
 }
 
 // RegistryParty is the registry of unit.

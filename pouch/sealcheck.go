@@ -27,28 +27,28 @@ type SealScan struct {
 
 // SealCheck is the outcome of one scanned seal.
 type SealCheck struct {
-	Package int    `json:"package,omitempty"`
-	Serial  string `json:"serial,omitempty"`
+	Fields  []string `json:"fields,omitempty"`
+	Package int      `json:"package,omitempty"`
 	// Result is "ok", a crypto/seal reason ("bad_signature", "seal_expired",
 	// "seal_revoked", ...), "mismatch" (authentic but contradicts the bag's
 	// record: Fields names the claims), "wrong_bag", "duplicate" or "missing".
-	Result string   `json:"result"`
-	Fields []string `json:"fields,omitempty"`
+	Result string `json:"result"`
+	Serial string `json:"serial,omitempty"`
 }
 
 // SealResult is the recorded outcome of a scan: what was checked, how, and
 // whether everything matched. It goes into the event's custody block.
 type SealResult struct {
+	Checked []SealCheck `json:"checked"`
 	// Method is "vs1" (signed seals verified against the trust list),
 	// "physical" (serials compared with the bag's record; intact as reported) or "visual" (a registry counted and looked).
-	Method           string      `json:"method"`
-	TrustList        uint64      `json:"trust_list,omitempty"` // sequence of the trust list used
-	OK               bool        `json:"ok"`
-	PackagesExpected int         `json:"packages_expected"`
-	PackagesCounted  *int        `json:"packages_counted,omitempty"`
-	SealsIntact      *bool       `json:"seals_intact,omitempty"`
-	Checked          []SealCheck `json:"checked"`
-	Problems         []string    `json:"problems,omitempty"`
+	Method           string   `json:"method"`
+	OK               bool     `json:"ok"`
+	PackagesCounted  *int     `json:"packages_counted,omitempty"`
+	PackagesExpected int      `json:"packages_expected"`
+	Problems         []string `json:"problems,omitempty"`
+	SealsIntact      *bool    `json:"seals_intact,omitempty"`
+	TrustList        uint64   `json:"trust_list,omitempty"` // sequence of the trust list used
 }
 
 // verified is a scanned VS1 seal after signature verification, before the

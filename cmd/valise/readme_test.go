@@ -98,7 +98,7 @@ func TestDocumentedCommandsRun(t *testing.T) {
 			"handoff_accepted\tsealed\tdispatched\tperson\tcourier",
 			"handoff_accepted\tdelivered\taccepted\tregistry\tDE-BER",
 			"valid: entry",
-			`"custodian":{"kind":"bearer","name":"Capt. Nurlan Abenov","document":"passport KZ N1234567"`,
+			`"custodian":{"document":"passport KZ N1234567","kind":"bearer","name":"Capt. Nurlan Abenov",`,
 			`{"state":"accepted","custodian":{"kind":"registry","unit":"DE-BER"}}`,
 			"VALID",
 			`"d001_eligible":false`, `"d001_eligible":true`, // the personnel walkthrough: one day short, then eligible
