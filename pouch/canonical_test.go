@@ -74,7 +74,7 @@ func TestBlocksAreWrittenCanonical(t *testing.T) {
 	n, intact := 2, true
 	p := &Party{Kind: CustodianBearer, Unit: "MFA", User: "u", Username: "x", Name: "Captain", Document: "P1", SheetID: "s"}
 	b := Block{Coordinates: &Coordinates{Lat: 51.5, Lon: 71.25}, Custodian: p, From: p, To: p,
-		Device: &DeviceMark{Counter: 3, DeviceTime: time.Date(2026, 1, 2, 3, 4, 5, 6000, time.UTC), Flags: []string{"clock"}, ID: "d", PayloadSHA256: "ab"},
+		Device:    &DeviceMark{Counter: 3, DeviceTime: time.Date(2026, 1, 2, 3, 4, 5, 6000, time.UTC), Flags: []string{"clock"}, ID: "d", PayloadSHA256: "ab"},
 		HandoffID: "h", Note: "n", Packages: 2, Purpose: "transit", Transfer: "one_sided",
 		Seals: &SealResult{Checked: []SealCheck{{Fields: []string{"origin"}, Package: 1, Result: "mismatch", Serial: "S"}},
 			Method: "vs1", OK: false, PackagesCounted: &n, PackagesExpected: 2, Problems: []string{"p"}, SealsIntact: &intact, TrustList: 4}}
