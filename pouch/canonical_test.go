@@ -2,26 +2,9 @@ package pouch
 
 import (
 	"bytes"
-	"encoding/json"
 	"testing"
 	"time"
 )
-
-// slowNormal is normalJSON without its fast path: decode, encode again.
-func slowNormal(raw []byte) ([]byte, bool, bool, error) {
-	d := json.NewDecoder(bytes.NewReader(raw))
-	d.UseNumber()
-	var v any
-	if err := d.Decode(&v); err != nil {
-		return nil, false, false, err
-	}
-	if d.More() {
-		return nil, false, false, nil
-	}
-	out, err := json.Marshal(v)
-	m, isMap := v.(map[string]any)
-	return out, stableNumbers(v), isMap && len(m) == 1 && m["custodian"] != nil, err
-}
 
 // checkCanonical: what the fast path accepts is exactly what the slow path
 // gives back unchanged, with stable numbers and the same custodian answer.
@@ -30,7 +13,7 @@ func checkCanonical(t *testing.T, raw []byte) bool {
 	if !ok {
 		return false
 	}
-	out, stable, slowOnly, err := slowNormal(raw)
+	out, stable, slowOnly, err := decodeNormalJSON(raw)
 	if err != nil || !bytes.Equal(out, raw) || !stable || only != slowOnly {
 		t.Fatalf("fast path took %q: slow path gives %q, stable %v, only custodian %v (fast %v), err %v", raw, out, stable, slowOnly, only, err)
 	}

@@ -37,6 +37,11 @@ func normalJSON(raw json.RawMessage) (json.RawMessage, bool, bool, error) {
 	if ok, only := canonicalAlready(raw); ok {
 		return raw, true, only, nil
 	}
+	return decodeNormalJSON(raw)
+}
+
+// decodeNormalJSON is normalJSON the long way: decode raw, encode it again.
+func decodeNormalJSON(raw json.RawMessage) (json.RawMessage, bool, bool, error) {
 	d := json.NewDecoder(bytes.NewReader(raw))
 	d.UseNumber()
 	var v any
