@@ -17,50 +17,21 @@ import (
 // one key is "custodian", with a value other than null.
 func canonicalAlready(raw []byte) (ok, onlyCustodian bool) {
 	p := canonScan{b: raw}
-	keys, first, firstNull := 0, "", false
-	if len(raw) > 0 && raw[0] == '{' {
-		// The top level is scanned here to learn its keys.
-		p.i = 1
-		if p.peek() == '}' {
-			p.i++
-		} else {
-			var prev []byte
-			for {
-				k, good := p.str()
-				if !good || (prev != nil && bytes.Compare(prev, k) >= 0) || !p.eat(':') {
-					return false, false
-				}
-				if keys == 0 {
-					first = string(k)
-					firstNull = bytes.HasPrefix(raw[p.i:], []byte("null"))
-				}
-				keys++
-				prev = k
-				if !p.value(1) {
-					return false, false
-				}
-				if p.eat(',') {
-					continue
-				}
-				if !p.eat('}') {
-					return false, false
-				}
-				break
-			}
-		}
-	} else if !p.value(0) {
+	if !p.value(0) || p.i != len(raw) {
 		return false, false
 	}
-	if p.i != len(raw) {
-		return false, false
-	}
-	return true, keys == 1 && first == "custodian" && !firstNull
+	return true, p.topKeys == 1 && p.firstKey == "custodian" && !p.firstNull
 }
 
 // canonScan walks JSON bytes for canonicalAlready.
 type canonScan struct {
 	b []byte
 	i int
+	// Of a top-level object: how many keys, its first key, and whether that
+	// key's value is null.
+	topKeys   int
+	firstKey  string
+	firstNull bool
 }
 
 func (p *canonScan) peek() byte {
@@ -92,7 +63,16 @@ func (p *canonScan) value(d int) bool {
 		var prev []byte
 		for {
 			k, ok := p.str()
-			if !ok || (prev != nil && bytes.Compare(prev, k) >= 0) || !p.eat(':') || !p.value(d+1) {
+			if !ok || (prev != nil && bytes.Compare(prev, k) >= 0) || !p.eat(':') {
+				return false
+			}
+			if d == 0 {
+				if p.topKeys == 0 {
+					p.firstKey, p.firstNull = string(k), bytes.HasPrefix(p.b[p.i:], []byte("null"))
+				}
+				p.topKeys++
+			}
+			if !p.value(d + 1) {
 				return false
 			}
 			prev = k
