@@ -217,11 +217,7 @@ func (s *Service) Authenticate(ctx context.Context, token string) (policy.Subjec
 			return policy.Subject{}, "", errToken
 		}
 		if _, err := s.publicKey(ctx, r.kid); err != nil {
-			if ve := (*valise.Error)(nil); errors.As(err, &ve) {
-				return policy.Subject{}, "", err
-			}
-			s.log.InfoContext(ctx, "access token refused", "reason", err.Error())
-			return policy.Subject{}, "", errToken
+			return policy.Subject{}, "", s.refuseToken(ctx, err)
 		}
 		return s.subjectOf(ctx, &c)
 	}
@@ -237,14 +233,21 @@ func (s *Service) Authenticate(ctx context.Context, token string) (policy.Subjec
 		return s.publicKey(ctx, kid)
 	})
 	if err != nil {
-		if ve := (*valise.Error)(nil); errors.As(err, &ve) {
-			return policy.Subject{}, "", err // the database is unavailable
-		}
-		s.log.InfoContext(ctx, "access token refused", "reason", err.Error())
-		return policy.Subject{}, "", errToken
+		return policy.Subject{}, "", s.refuseToken(ctx, err)
 	}
 	s.verified.Put(token, rememberedToken{claims: c, kid: kid})
 	return s.subjectOf(ctx, &c)
+}
+
+// refuseToken is the answer to a token that failed verification for err:
+// err itself when the database is unavailable (a valise.Error), else the
+// token error, with the reason logged.
+func (s *Service) refuseToken(ctx context.Context, err error) error {
+	if ve := (*valise.Error)(nil); errors.As(err, &ve) {
+		return err
+	}
+	s.log.InfoContext(ctx, "access token refused", "reason", err.Error())
+	return errToken
 }
 
 // subjectOf is the live subject of verified claims c and their session id.

@@ -512,13 +512,12 @@ func (s *Service) confirm(ctx context.Context, actor policy.Subject, handoffID, 
 		// read with the bag (after both locks): its hand-off's to_user, in
 		// the bag's own statement ($1 is the bag).
 		sheet = ""
-		rider := &bagRider{cols: `coalesce((SELECT (` + sheetFor("$1") + `) FROM handoffs h JOIN users u ON u.id = h.to_user
-			WHERE h.bag_id = $1 AND h.status = 'released'), '')`, dest: []any{&sheet}}
+		which, args := `h.bag_id = $1 AND h.status = 'released'`, []any(nil)
 		if handoffID != "" {
-			rider.cols = `coalesce((SELECT (` + sheetFor("$1") + `) FROM handoffs h JOIN users u ON u.id = h.to_user
-				WHERE h.id = $2 AND h.bag_id = $1), '')`
-			rider.args = []any{handoffID}
+			which, args = `h.id = $2 AND h.bag_id = $1`, []any{handoffID}
 		}
+		rider := &bagRider{cols: `coalesce((SELECT (` + sheetFor("$1") + `) FROM handoffs h JOIN users u ON u.id = h.to_user
+			WHERE ` + which + `), '')`, args: args, dest: []any{&sheet}}
 		ev = &Event{BagID: bagID, Kind: "handoff_accepted", Place: in.Place, Reason: in.Note}
 		if err := queueBag(batch, bagID, true, &b, ev, rider); err != nil {
 			return err
