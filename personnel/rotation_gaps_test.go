@@ -388,8 +388,11 @@ func TestRotationR29AllParentsSetting(t *testing.T) {
 		t.Fatalf("by default a parent on R§28 documents needs no exceptional case: %v %+v", err, fields(err))
 	}
 
-	if _, err := w.svc.SetReference(ctx, chk, w.po, personnel.RefRotation, "settings", personnel.ReferenceInput{Value: json.RawMessage(`{"r29_all_parents": "yes"}`), Change: act}); err == nil {
-		t.Fatal("a setting that is not true or false was accepted")
+	before = w.snapshot()
+	_, err := w.svc.SetReference(ctx, chk, w.po, personnel.RefRotation, "settings", personnel.ReferenceInput{Value: json.RawMessage(`{"r29_all_parents": "yes"}`), Change: act})
+	refused(t, err, valise.EINVALID, "r29_all_parents: true|false")
+	if w.snapshot() != before {
+		t.Fatal("a refused setting changed something")
 	}
 	if _, err := w.svc.SetReference(ctx, chk, w.po, personnel.RefRotation, "settings", personnel.ReferenceInput{Value: json.RawMessage(`{"r29_all_parents": true}`), Change: act}); err != nil {
 		t.Fatal(err)
